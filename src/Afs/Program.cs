@@ -1,0 +1,3 @@
+using Affinetes.Afs;
+
+return await AfsCli.Build().Parse(args).InvokeAsync();

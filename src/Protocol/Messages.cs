@@ -1,0 +1,97 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Affinetes.Protocol;
+
+/// <summary>Body of <c>POST /call</c>: which method, positional and keyword arguments.</summary>
+public sealed record CallRequest
+{
+    [JsonPropertyName("method")] public string? Method { get; init; }
+    [JsonPropertyName("args")] public IReadOnlyList<JsonElement>? Args { get; init; }
+    [JsonPropertyName("kwargs")] public IReadOnlyDictionary<string, JsonElement>? Kwargs { get; init; }
+}
+
+/// <summary>Success answer of a call, exactly as the Python original shapes it.</summary>
+public sealed record CallEnvelope
+{
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName("result")] public JsonElement? Result { get; init; }
+    [JsonPropertyName("error")] public string? Error { get; init; }
+}
+
+/// <summary>
+/// Error answer. <see cref="Detail"/> keeps the FastAPI shape the original's clients print; <see cref="Error"/> is
+/// what a client can act on.
+/// </summary>
+public sealed record ErrorResponse
+{
+    [JsonPropertyName("detail")] public required string Detail { get; init; }
+    [JsonPropertyName("error")] public required ErrorDetail Error { get; init; }
+}
+
+/// <summary>The actionable part of an error answer.</summary>
+public sealed record ErrorDetail
+{
+    /// <summary>One of <see cref="ErrorCodes"/>.</summary>
+    [JsonPropertyName("code")] public required string Code { get; init; }
+    [JsonPropertyName("message")] public required string Message { get; init; }
+    /// <summary>The method the request named, when there was one.</summary>
+    [JsonPropertyName("method")] public string? Method { get; init; }
+    /// <summary>The parameter at fault, for <see cref="ErrorCodes.InvalidArguments"/>.</summary>
+    [JsonPropertyName("parameter")] public string? Parameter { get; init; }
+    /// <summary>The exception type raised by the actor, for <see cref="ErrorCodes.ActorError"/>.</summary>
+    [JsonPropertyName("type")] public string? Type { get; init; }
+    /// <summary>Only when the host runs with its debug option.</summary>
+    [JsonPropertyName("traceback")] public string? Traceback { get; init; }
+}
+
+/// <summary>One parameter of an actor method.</summary>
+public sealed record ParameterDescriptor
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    /// <summary>JSON schema type name from the annotation (<c>integer</c>, <c>string</c> ...), null when unannotated.</summary>
+    [JsonPropertyName("type")] public string? Type { get; init; }
+    [JsonPropertyName("required")] public bool Required { get; init; }
+    [JsonPropertyName("default")] public JsonElement? Default { get; init; }
+    /// <summary><c>positional_or_keyword</c>, <c>keyword_only</c>, <c>var_positional</c>, <c>var_keyword</c> ...</summary>
+    [JsonPropertyName("kind")] public string Kind { get; init; } = "positional_or_keyword";
+}
+
+/// <summary>One public method of the actor, as listed by <c>GET /methods</c>.</summary>
+public sealed record MethodDescriptor
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("signature")] public required string Signature { get; init; }
+    [JsonPropertyName("source")] public string Source { get; init; } = "Actor";
+    [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
+    [JsonPropertyName("is_async")] public bool IsAsync { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+    [JsonPropertyName("parameters")] public IReadOnlyList<ParameterDescriptor> Parameters { get; init; } = [];
+}
+
+/// <summary>Body of <c>GET /methods</c>.</summary>
+public sealed record MethodsResponse
+{
+    [JsonPropertyName("methods")] public required IReadOnlyList<MethodDescriptor> Methods { get; init; }
+    [JsonPropertyName("usage")] public IReadOnlyDictionary<string, string>? Usage { get; init; }
+}
+
+/// <summary>Body of <c>GET /health</c> and <c>GET /ready</c>.</summary>
+public sealed record HealthResponse
+{
+    [JsonPropertyName("status")] public required string Status { get; init; }
+    /// <summary>Why the host is not ready (an import error, a constructor exception), when it is not.</summary>
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+    [JsonPropertyName("runtime")] public string? Runtime { get; init; }
+}
+
+/// <summary>Source-generated JSON metadata for every wire type, shared by host and client.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(CallRequest))]
+[JsonSerializable(typeof(CallEnvelope))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(MethodsResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(Dictionary<string, JsonElement>))]
+public sealed partial class ProtocolJson : JsonSerializerContext;

@@ -1,0 +1,47 @@
+namespace Affinetes.Protocol;
+
+/// <summary>HTTP paths of the actor wire protocol (compatible with the Python original, plus /ready and /openapi.json).</summary>
+public static class WireRoutes
+{
+    public const string Call = "/call";
+    public const string Methods = "/methods";
+    public const string Health = "/health";
+    public const string Ready = "/ready";
+    public const string OpenApi = "/openapi.json";
+
+    /// <summary>The flat-kwargs route for one method: <c>POST /{method}</c>.</summary>
+    public static string ForMethod(string method) => "/" + method;
+}
+
+/// <summary>Header names the host and the client agree on.</summary>
+public static class WireHeaders
+{
+    /// <summary>Server-side deadline for one call, in seconds (decimal allowed). The host cancels the work past it.</summary>
+    public const string Timeout = "X-Affinetes-Timeout";
+
+    /// <summary>Set on every answer of the host: its version, so a client can report what it talked to.</summary>
+    public const string HostVersion = "X-Affinetes-Host";
+}
+
+/// <summary>Values of <see cref="CallEnvelope.Status"/>.</summary>
+public static class CallStatus
+{
+    public const string Success = "success";
+    public const string Failed = "failed";
+}
+
+/// <summary>Stable machine-readable codes carried in <see cref="ErrorDetail.Code"/>.</summary>
+public static class ErrorCodes
+{
+    public const string MethodNotFound = "method_not_found";
+    public const string InvalidJson = "invalid_json";
+    public const string InvalidArguments = "invalid_arguments";
+    public const string ActorError = "actor_error";
+    public const string ResultNotSerializable = "result_not_serializable";
+    public const string DeadlineExceeded = "deadline_exceeded";
+    public const string Overloaded = "overloaded";
+    public const string Unauthorized = "unauthorized";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string NotReady = "not_ready";
+    public const string ShuttingDown = "shutting_down";
+}

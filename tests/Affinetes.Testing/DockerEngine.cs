@@ -1,0 +1,107 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Affinetes.Testing;
+
+/// <summary>
+/// The machine's real Docker engine for end-to-end tests. Nothing here skips: when the engine does not answer,
+/// the test fails with a message saying how to start it.
+/// </summary>
+public static class DockerEngine
+{
+    /// <summary>The base image <c>scripts/build-base-images.sh</c> builds with debootstrap.</summary>
+    public const string PythonBaseImage = "affinetes/python:3.11-bookworm";
+
+    /// <summary>Label put on every container a test starts, so a crashed run's leftovers can be found.</summary>
+    public const string TestLabel = "affinetes.test";
+
+    public static DockerClient CreateClient() =>
+        new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+
+    /// <summary>Throws a clear error unless the engine answers and has <paramref name="image"/>.</summary>
+    public static async Task RequireImageAsync(DockerClient client, string image)
+    {
+        try
+        {
+            await client.System.PingAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException(
+                "The Docker engine does not answer on /var/run/docker.sock: run scripts/setup-machine.sh. " + e.Message, e);
+        }
+        try
+        {
+            await client.Images.InspectImageAsync(image);
+        }
+        catch (DockerImageNotFoundException e)
+        {
+            throw new InvalidOperationException($"Image {image} is missing: run scripts/build-base-images.sh.", e);
+        }
+    }
+
+    /// <summary>
+    /// Starts a container with <paramref name="containerPort"/> published on 127.0.0.1 at a port the engine picks;
+    /// returns the container and that host port. Dispose the result to remove the container.
+    /// </summary>
+    public static async Task<RunningContainer> RunAsync(
+        DockerClient client, string image, IList<string> command, int containerPort, CancellationToken cancellationToken = default)
+    {
+        var port = $"{containerPort}/tcp";
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = image,
+            Cmd = command,
+            Labels = new Dictionary<string, string> { [TestLabel] = "true" },
+            ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
+            HostConfig = new HostConfig
+            {
+                AutoRemove = false,
+                PortBindings = new Dictionary<string, IList<PortBinding>>
+                {
+                    [port] = [new PortBinding { HostIP = "127.0.0.1", HostPort = "" }],
+                },
+            },
+        }, cancellationToken);
+        var container = new RunningContainer(client, created.ID);
+        try
+        {
+            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            var inspected = await client.Containers.InspectContainerAsync(created.ID, cancellationToken);
+            var binding = inspected.NetworkSettings.Ports[port][0];
+            container.HostPort = int.Parse(binding.HostPort, System.Globalization.CultureInfo.InvariantCulture);
+            return container;
+        }
+        catch
+        {
+            await container.DisposeAsync();
+            throw;
+        }
+    }
+}
+
+/// <summary>A container started by a test; disposing removes it, whatever state it is in.</summary>
+public sealed class RunningContainer(DockerClient client, string id) : IAsyncDisposable
+{
+    public string Id { get; } = id;
+    public int HostPort { get; internal set; }
+
+    public async Task<string> LogsAsync()
+    {
+        using var stream = await client.Containers.GetContainerLogsAsync(Id, tty: false,
+            new ContainerLogsParameters { ShowStdout = true, ShowStderr = true });
+        var (stdout, stderr) = await stream.ReadOutputToEndAsync(CancellationToken.None);
+        return stdout + stderr;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await client.Containers.RemoveContainerAsync(Id, new ContainerRemoveParameters { Force = true });
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+    }
+}
