@@ -1,4 +1,3 @@
-var builder = WebApplication.CreateSlimBuilder(args);
-var app = builder.Build();
-app.MapGet("/health", () => Results.Json(new { status = "ok" }));
-await app.RunAsync();
+using Affinetes.ActorHost.Hosting;
+
+return await ActorHostApp.RunAsync(args);

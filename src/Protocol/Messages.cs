@@ -94,4 +94,15 @@ public sealed record HealthResponse
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
-public sealed partial class ProtocolJson : JsonSerializerContext;
+public sealed partial class ProtocolJson : JsonSerializerContext
+{
+    /// <summary>
+    /// The options both sides write with: source-generated, nulls omitted, and text left readable (quotes and
+    /// non-ASCII are not escaped as \uXXXX; the body is always served as application/json, never embedded in HTML).
+    /// </summary>
+    public static ProtocolJson Wire { get; } = new(new JsonSerializerOptions
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -1,0 +1,276 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Affinetes.ActorHost.Hosting;
+using Affinetes.ActorHost.Runtimes;
+using Affinetes.Protocol;
+
+namespace Affinetes.ActorHost.Endpoints;
+
+/// <summary>
+/// <c>POST /call</c> and <c>POST /{method}</c>: limits, deadline, dispatch to the runtime, and the answer in the
+/// original's envelope. Expected outcomes (unknown method, bad arguments, actor errors) are values mapped to status
+/// codes here, never exceptions thrown through the stack.
+/// </summary>
+internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness readiness, ActorHostOptions options, ILogger<CallEndpoint> logger)
+{
+    private static readonly byte[] SuccessPrefix = "{\"status\":\"success\",\"result\":"u8.ToArray();
+    private static readonly byte[] SuccessSuffix = ",\"error\":null}"u8.ToArray();
+
+    private Dictionary<string, MethodDescriptor>? _methods;
+    private int _inFlight;
+
+    /// <summary>Calls being served right now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public Task HandleCallAsync(HttpContext context) => HandleAsync(context, methodFromRoute: null);
+
+    public Task HandleMethodAsync(HttpContext context) =>
+        HandleAsync(context, (string)context.Request.RouteValues["method"]!);
+
+    private async Task HandleAsync(HttpContext context, string? methodFromRoute)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var methodName = methodFromRoute ?? "?";
+        var status = StatusCodes.Status200OK;
+        var entered = false;
+        try
+        {
+            if (!readiness.IsReady)
+            {
+                status = await WriteNotReadyAsync(context, methodFromRoute);
+                return;
+            }
+            if (Interlocked.Increment(ref _inFlight) > options.MaxConcurrentCalls)
+            {
+                Interlocked.Decrement(ref _inFlight);
+                context.Response.Headers.RetryAfter = "1";
+                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail
+                {
+                    Code = ErrorCodes.Overloaded,
+                    Message = $"the host is serving its limit of {options.MaxConcurrentCalls} calls; retry later",
+                    Method = methodFromRoute,
+                });
+                return;
+            }
+            entered = true;
+
+            var (body, bodyError) = await ReadBodyAsync(context);
+            if (bodyError is not null)
+            {
+                status = await ErrorResponses.WriteAsync(context, bodyError.Value.Status, bodyError.Value.Detail with { Method = methodFromRoute });
+                return;
+            }
+
+            var (name, parseError) = methodFromRoute is null ? ReadMethodName(body!) : (methodFromRoute, null);
+            methodName = name ?? "?";
+            if (parseError is not null)
+            {
+                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, parseError);
+                return;
+            }
+            var methods = _methods ??= runtime.Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+            if (!methods.TryGetValue(name!, out var method))
+            {
+                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status404NotFound, new ErrorDetail
+                {
+                    Code = ErrorCodes.MethodNotFound,
+                    Message = $"Method not found: {name}",
+                    Method = name,
+                });
+                return;
+            }
+
+            var (timeout, timeoutError) = ReadTimeout(context);
+            if (timeoutError is not null)
+            {
+                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, timeoutError with { Method = name });
+                return;
+            }
+            status = await InvokeAsync(context, method, Encoding.UTF8.GetString(body!), methodFromRoute is null ? BodyShape.Call : BodyShape.Flat, timeout);
+        }
+        finally
+        {
+            if (entered)
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+            LogCall(logger, methodName, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout)
+    {
+        using var deadline = timeout is null ? null : new CancellationTokenSource(timeout.Value);
+        using var linked = deadline is null
+            ? null
+            : CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.RequestAborted);
+        var token = linked?.Token ?? context.RequestAborted;
+        InvokeResult result;
+        try
+        {
+            result = await runtime.InvokeAsync(method, body, shape, token);
+        }
+        catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true)
+        {
+            return await ErrorResponses.WriteAsync(context, StatusCodes.Status504GatewayTimeout, new ErrorDetail
+            {
+                Code = ErrorCodes.DeadlineExceeded,
+                Message = $"{method.Name} did not finish within its deadline of {timeout!.Value.TotalSeconds:0.###} s and was cancelled",
+                Method = method.Name,
+            });
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return StatusCodes.Status499ClientClosedRequest;
+        }
+
+        if (!result.Succeeded)
+        {
+            var error = result.Error!;
+            if (!options.Debug)
+            {
+                error = error with { Traceback = null };
+            }
+            return await ErrorResponses.WriteAsync(context, ErrorResponses.StatusFor(error.Code), error);
+        }
+        await WriteSuccessAsync(context, result.ResultJson!);
+        return StatusCodes.Status200OK;
+    }
+
+    private static async Task WriteSuccessAsync(HttpContext context, string resultJson)
+    {
+        var response = context.Response;
+        response.ContentType = "application/json";
+        var resultBytes = Encoding.UTF8.GetByteCount(resultJson);
+        response.ContentLength = SuccessPrefix.Length + resultBytes + SuccessSuffix.Length;
+        var writer = response.BodyWriter;
+        writer.Write(SuccessPrefix);
+        var span = writer.GetSpan(resultBytes);
+        var written = Encoding.UTF8.GetBytes(resultJson, span);
+        writer.Advance(written);
+        writer.Write(SuccessSuffix);
+        await writer.FlushAsync();
+    }
+
+    private async Task<(byte[]? Body, (int Status, ErrorDetail Detail)? Error)> ReadBodyAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.ContentLength > options.MaxBodyBytes)
+        {
+            return (null, TooLarge());
+        }
+        var reader = request.BodyReader;
+        try
+        {
+            while (true)
+            {
+                var read = await reader.ReadAsync(context.RequestAborted);
+                if (read.Buffer.Length > options.MaxBodyBytes)
+                {
+                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                    return (null, TooLarge());
+                }
+                if (read.IsCompleted)
+                {
+                    var bytes = read.Buffer.ToArray();
+                    reader.AdvanceTo(read.Buffer.End);
+                    return (bytes, null);
+                }
+                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge());
+        }
+    }
+
+    private (int, ErrorDetail) TooLarge() => (StatusCodes.Status413PayloadTooLarge, new ErrorDetail
+    {
+        Code = ErrorCodes.PayloadTooLarge,
+        Message = $"the request body is larger than the host's limit of {options.MaxBodyBytes} bytes (AFFINETES_MAX_BODY_BYTES)",
+    });
+
+    /// <summary>Finds the top-level <c>"method"</c> of a <c>/call</c> body; the arguments stay for the runtime to read.</summary>
+    private static (string? Name, ErrorDetail? Error) ReadMethodName(byte[] body)
+    {
+        static ErrorDetail Invalid(string message) => new() { Code = ErrorCodes.InvalidJson, Message = message };
+        if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return (null, Invalid("the request body is empty; /call takes {\"method\": ..., \"args\": [...], \"kwargs\": {...}}"));
+        }
+        var reader = new Utf8JsonReader(body);
+        string? name = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return (null, Invalid("the request body must be a JSON object"));
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isMethod = reader.ValueTextEquals("method"u8);
+                reader.Read();
+                if (isMethod)
+                {
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        return (null, new ErrorDetail { Code = ErrorCodes.InvalidArguments, Message = "'method' must be a string", Parameter = "method" });
+                    }
+                    name = reader.GetString();
+                }
+                reader.Skip();
+            }
+        }
+        catch (JsonException e)
+        {
+            return (null, Invalid($"the request body is not valid JSON: {e.Message}"));
+        }
+        return name is null
+            ? (null, new ErrorDetail { Code = ErrorCodes.InvalidArguments, Message = "the request names no 'method'", Parameter = "method" })
+            : (name, null);
+    }
+
+    private (TimeSpan? Timeout, ErrorDetail? Error) ReadTimeout(HttpContext context)
+    {
+        var header = context.Request.Headers[WireHeaders.Timeout];
+        if (header.Count == 0)
+        {
+            return (options.CallTimeout, null);
+        }
+        if (double.TryParse(header[0], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) && seconds > 0 && seconds <= 86_400)
+        {
+            return (TimeSpan.FromSeconds(seconds), null);
+        }
+        return (null, new ErrorDetail
+        {
+            Code = ErrorCodes.InvalidArguments,
+            Message = $"header {WireHeaders.Timeout} is '{header[0]}'; give seconds, e.g. '30' or '2.5'",
+            Parameter = WireHeaders.Timeout,
+        });
+    }
+
+    private Task<int> WriteNotReadyAsync(HttpContext context, string? method)
+    {
+        var stopping = readiness.Current == Readiness.State.Stopping;
+        var failed = readiness.Current == Readiness.State.Failed;
+        if (!failed)
+        {
+            context.Response.Headers.RetryAfter = "1";
+        }
+        return ErrorResponses.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail
+        {
+            Code = stopping ? ErrorCodes.ShuttingDown : ErrorCodes.NotReady,
+            Message = stopping ? "the host is shutting down"
+                : failed ? $"the actor cannot be served: {readiness.Reason}"
+                : "the actor is still starting; retry shortly",
+            Method = method,
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "call {Method} {Status} {DurationMs:0.0}ms")]
+    private static partial void LogCall(ILogger logger, string method, int status, double durationMs);
+}

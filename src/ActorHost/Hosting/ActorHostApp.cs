@@ -1,0 +1,141 @@
+using System.Net;
+using Affinetes.ActorHost.Endpoints;
+using Affinetes.ActorHost.Runtimes;
+using Affinetes.ActorHost.Runtimes.Python;
+using Affinetes.Protocol;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Affinetes.ActorHost.Hosting;
+
+/// <summary>Composes the host: Kestrel, the endpoint layer and an actor runtime.</summary>
+public static class ActorHostApp
+{
+    /// <summary>Parses options, serves until SIGTERM/Ctrl+C, drains and stops the runtime. Returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.Out.WriteLine(ActorHostOptions.Usage);
+            return 0;
+        }
+        ActorHostOptions options;
+        try
+        {
+            options = ActorHostOptions.Load(args);
+        }
+        catch (OptionsException e)
+        {
+            await Console.Error.WriteLineAsync("affinetes-host: " + e.Message);
+            return 2;
+        }
+        if (options.CheckOnly)
+        {
+            return Check(options);
+        }
+
+        var app = Build(options);
+        var runtime = app.Services.GetRequiredService<IActorRuntime>();
+        try
+        {
+            await app.RunAsync();
+        }
+        finally
+        {
+            await runtime.DisposeAsync();
+            PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+        }
+        return Environment.ExitCode;
+    }
+
+    /// <summary>Build-time check: libpython found, env.py imports, it has an Actor class.</summary>
+    private static int Check(ActorHostOptions options)
+    {
+        try
+        {
+            var runtime = new PythonRuntime(ToPythonOptions(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<PythonRuntime>.Instance);
+            runtime.CheckLoadable();
+            Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile} loads with Python {runtime.Installation!.Version} ({runtime.Installation.LibraryPath})");
+            PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+            return 0;
+        }
+        catch (ActorStartupException e)
+        {
+            Console.Error.WriteLine("affinetes-host: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static PythonRuntimeOptions ToPythonOptions(ActorHostOptions options) => new()
+    {
+        EnvFile = options.EnvFile,
+        PythonExecutable = options.PythonExecutable,
+        Workers = options.PythonWorkers,
+        Debug = options.Debug,
+    };
+
+    /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
+    public static WebApplication Build(ActorHostOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        configureLogging?.Invoke(builder.Logging);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            if (options.Bind is null)
+            {
+                kestrel.ListenAnyIP(options.Port);
+            }
+            else if (options.Bind == "localhost")
+            {
+                kestrel.ListenLocalhost(options.Port);
+            }
+            else if (IPAddress.TryParse(options.Bind, out var address))
+            {
+                kestrel.Listen(address, options.Port);
+            }
+            else
+            {
+                throw new OptionsException($"AFFINETES_BIND / --bind is '{options.Bind}'; give an IP address such as 127.0.0.1 or 0.0.0.0");
+            }
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddSingleton<IActorRuntime>(sp => new PythonRuntime(ToPythonOptions(options), sp.GetRequiredService<ILogger<PythonRuntime>>()));
+        builder.Services.AddSingleton<CallEndpoint>();
+        builder.Services.AddSingleton<DescribeEndpoints>();
+        builder.Services.AddHostedService<RuntimeStarter>();
+
+        var app = builder.Build();
+        app.Use((context, next) =>
+        {
+            context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;
+            return next(context);
+        });
+        if (options.AuthToken is { } token)
+        {
+            app.Use(new BearerAuthentication(token).InvokeAsync);
+        }
+        var describe = app.Services.GetRequiredService<DescribeEndpoints>();
+        var call = app.Services.GetRequiredService<CallEndpoint>();
+        app.MapGet(WireRoutes.Health, describe.Health);
+        app.MapGet(WireRoutes.Ready, describe.Ready);
+        app.MapGet(WireRoutes.Methods, describe.Methods);
+        app.MapGet(WireRoutes.OpenApi, describe.OpenApi);
+        app.MapPost(WireRoutes.Call, call.HandleCallAsync);
+        app.MapPost("/{method}", call.HandleMethodAsync);
+        return app;
+    }
+}

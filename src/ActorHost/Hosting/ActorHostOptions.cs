@@ -1,0 +1,158 @@
+using System.Globalization;
+using Affinetes.Protocol;
+
+namespace Affinetes.ActorHost.Hosting;
+
+/// <summary>
+/// Everything the host is configured with. Each setting comes from an environment variable (<c>AFFINETES_*</c>)
+/// or the equivalent command-line option (<c>--env-file</c> ...); the command line wins.
+/// </summary>
+public sealed record ActorHostOptions
+{
+    public string EnvFile { get; init; } = "/app/env.py";
+    public int Port { get; init; } = HostEnvironment.DefaultPort;
+    /// <summary>Address to listen on; null means every interface.</summary>
+    public string? Bind { get; init; }
+    /// <summary>When set, every endpoint but <c>/health</c> requires <c>Authorization: Bearer</c> this token.</summary>
+    public string? AuthToken { get; init; }
+    public long MaxBodyBytes { get; init; } = 4 * 1024 * 1024;
+    /// <summary>Calls in flight at once; beyond it the host answers 503 with Retry-After instead of queueing.</summary>
+    public int MaxConcurrentCalls { get; init; } = 1024;
+    /// <summary>Default server-side deadline of a call; a request can set its own with the timeout header.</summary>
+    public TimeSpan? CallTimeout { get; init; }
+    /// <summary>How long in-flight calls may finish after SIGTERM.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Tracebacks in error answers.</summary>
+    public bool Debug { get; init; }
+    public int PythonWorkers { get; init; } = 4;
+    public string? PythonExecutable { get; init; }
+    /// <summary>Load env.py, check it defines an Actor, and exit (used by image builds).</summary>
+    public bool CheckOnly { get; init; }
+
+    /// <summary>Command-line options and the setting each stands for.</summary>
+    public static readonly IReadOnlyDictionary<string, string> CommandLineSwitches = new Dictionary<string, string>
+    {
+        ["--env-file"] = "ENV_FILE",
+        ["--port"] = "PORT",
+        ["--bind"] = "BIND",
+        ["--auth-token"] = "AUTH_TOKEN",
+        ["--max-body-bytes"] = "MAX_BODY_BYTES",
+        ["--max-concurrency"] = "MAX_CONCURRENCY",
+        ["--call-timeout"] = "CALL_TIMEOUT",
+        ["--shutdown-grace"] = "SHUTDOWN_GRACE",
+        ["--debug"] = "DEBUG",
+        ["--python-workers"] = "PYTHON_WORKERS",
+        ["--python"] = "PYTHON",
+        ["--check"] = "CHECK",
+    };
+
+    public const string Usage = """
+        affinetes-host: serves the Actor of an env.py over HTTP.
+        Options (each also an environment variable AFFINETES_<NAME>):
+          --env-file PATH        the environment module (ENV_FILE, default /app/env.py)
+          --port N               port to listen on (PORT, default 8000)
+          --bind ADDRESS         address to listen on (BIND, default all interfaces)
+          --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but /health (AUTH_TOKEN)
+          --max-body-bytes N     request body limit, 413 beyond (MAX_BODY_BYTES, default 4194304)
+          --max-concurrency N    calls in flight, 503 beyond (MAX_CONCURRENCY, default 1024)
+          --call-timeout S       default server-side deadline in seconds (CALL_TIMEOUT, default none)
+          --shutdown-grace S     drain time after SIGTERM (SHUTDOWN_GRACE, default 10)
+          --debug true           include tracebacks in errors (DEBUG)
+          --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
+          --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
+          --check true           import env.py, check it has an Actor, exit (CHECK)
+        """;
+
+    /// <summary>Reads the options from environment variables and command-line arguments.</summary>
+    public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? environment = null)
+    {
+        var normalized = args.Select(a => a is "--debug" or "--check" ? a + "=true" : a).ToArray();
+        var unknown = normalized.Where(a => a.StartsWith("--", StringComparison.Ordinal))
+            .Select(a => a.Split('=')[0]).FirstOrDefault(a => !CommandLineSwitches.ContainsKey(a));
+        if (unknown is not null)
+        {
+            throw new OptionsException($"unknown option {unknown}\n{Usage}");
+        }
+        var builder = new ConfigurationBuilder();
+        var env = environment ?? Environment.GetEnvironmentVariables();
+        var fromEnvironment = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (System.Collections.DictionaryEntry entry in env)
+        {
+            var key = (string)entry.Key;
+            if (key.StartsWith("AFFINETES_", StringComparison.Ordinal))
+            {
+                fromEnvironment[key["AFFINETES_".Length..]] = (string?)entry.Value;
+            }
+        }
+        builder.AddInMemoryCollection(fromEnvironment);
+        try
+        {
+            builder.AddCommandLine(normalized, CommandLineSwitches.ToDictionary(k => k.Key, k => k.Value));
+        }
+        catch (FormatException e)
+        {
+            throw new OptionsException($"{e.Message}\n{Usage}");
+        }
+        return FromConfiguration(builder.Build());
+    }
+
+    private static ActorHostOptions FromConfiguration(IConfiguration c)
+    {
+        var defaults = new ActorHostOptions();
+        return new ActorHostOptions
+        {
+            EnvFile = Text(c, "ENV_FILE") ?? defaults.EnvFile,
+            Port = (int)(Integer(c, "PORT", 0, 65535) ?? defaults.Port),
+            Bind = Text(c, "BIND"),
+            AuthToken = Text(c, "AUTH_TOKEN"),
+            MaxBodyBytes = Integer(c, "MAX_BODY_BYTES", 1024, int.MaxValue) ?? defaults.MaxBodyBytes,
+            MaxConcurrentCalls = (int)(Integer(c, "MAX_CONCURRENCY", 1, 1_000_000) ?? defaults.MaxConcurrentCalls),
+            CallTimeout = Seconds(c, "CALL_TIMEOUT"),
+            ShutdownGrace = Seconds(c, "SHUTDOWN_GRACE") ?? defaults.ShutdownGrace,
+            Debug = Flag(c, "DEBUG"),
+            PythonWorkers = (int)(Integer(c, "PYTHON_WORKERS", 1, 256) ?? defaults.PythonWorkers),
+            PythonExecutable = Text(c, "PYTHON"),
+            CheckOnly = Flag(c, "CHECK"),
+        };
+    }
+
+    private static string? Text(IConfiguration c, string key) => string.IsNullOrWhiteSpace(c[key]) ? null : c[key]!.Trim();
+
+    private static long? Integer(IConfiguration c, string key, long min, long max)
+    {
+        var text = Text(c, key);
+        if (text is null)
+        {
+            return null;
+        }
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; use a whole number from {min} to {max}");
+        }
+        return value;
+    }
+
+    private static TimeSpan? Seconds(IConfiguration c, string key)
+    {
+        var text = Text(c, key);
+        if (text is null)
+        {
+            return null;
+        }
+        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || value <= 0 || value > 86_400)
+        {
+            throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; use seconds, e.g. '30' or '2.5'");
+        }
+        return TimeSpan.FromSeconds(value);
+    }
+
+    private static bool Flag(IConfiguration c, string key) => Text(c, key)?.ToLowerInvariant() switch
+    {
+        null or "0" or "false" or "no" or "off" => false,
+        "1" or "true" or "yes" or "on" => true,
+        var other => throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{other}'; use true or false"),
+    };
+}
+
+/// <summary>A setting has a value the host cannot use; the message says which and how to fix it.</summary>
+public sealed class OptionsException(string message) : Exception(message);

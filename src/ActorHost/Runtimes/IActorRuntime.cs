@@ -1,0 +1,52 @@
+using Affinetes.Protocol;
+
+namespace Affinetes.ActorHost.Runtimes;
+
+/// <summary>
+/// The seam between the endpoint layer and an actor implementation (Python today; C# and sidecar later). A runtime
+/// knows nothing of HTTP: it loads the actor, publishes its method table once, and invokes methods with JSON.
+/// </summary>
+public interface IActorRuntime : IAsyncDisposable
+{
+    /// <summary>Short name for health answers and logs, e.g. <c>python</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Loads the actor and constructs it. Throws <see cref="ActorStartupException"/> with a reason a miner can act on.</summary>
+    Task StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>The public methods, available once <see cref="StartAsync"/> has completed.</summary>
+    IReadOnlyList<MethodDescriptor> Methods { get; }
+
+    /// <summary>
+    /// Invokes <paramref name="method"/> (one of <see cref="Methods"/>) with the request body as it came:
+    /// <paramref name="shape"/> says whether it is a <c>/call</c> body or a flat kwargs object. Cancelling
+    /// <paramref name="cancellationToken"/> (deadline or caller gone) cancels the work where the runtime can.
+    /// </summary>
+    Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken);
+}
+
+/// <summary>How the arguments are laid out in a request body.</summary>
+public enum BodyShape
+{
+    /// <summary><c>{"method": ..., "args": [...], "kwargs": {...}}</c>.</summary>
+    Call = 0,
+
+    /// <summary>A flat object of keyword arguments, or <c>{"args": [...], "kwargs": {...}}</c>.</summary>
+    Flat = 1,
+}
+
+/// <summary>The outcome of one invocation: the result's JSON text, or a typed failure.</summary>
+public readonly record struct InvokeResult(string? ResultJson, ErrorDetail? Error)
+{
+    public bool Succeeded => Error is null;
+
+    public static InvokeResult Success(string json) => new(json, null);
+
+    public static InvokeResult Failure(ErrorDetail error) => new(null, error);
+}
+
+/// <summary>The actor cannot be served: import error, missing Actor class, constructor exception, no libpython.</summary>
+public class ActorStartupException(string reason, Exception? inner = null) : Exception(reason, inner);
+
+/// <summary>The runtime itself is missing from the image (no interpreter, no shared libpython): the host exits.</summary>
+public sealed class RuntimeNotInstalledException(string reason, Exception? inner = null) : ActorStartupException(reason, inner);

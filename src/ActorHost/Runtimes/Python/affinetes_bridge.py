@@ -1,0 +1,440 @@
+"""Python side of the ActorHost's Python runtime.
+
+Loaded by the host (embedded CPython through Python.NET). It imports the miner's env.py, builds the method table of
+its Actor, and runs calls:
+  * plain methods in call_sync(), on the host's worker threads, one GIL hold serving many calls;
+  * async methods on ONE long-lived asyncio loop (a dedicated thread): submit() queues calls, the loop drains the
+    queue in batches, and each finished task reports back through sink.Complete(call_id, payload).
+
+Every call answers with a tagged string, never an exception across the boundary:
+  "\\x00" + <result JSON>      success
+  "\\x01" + <error JSON>       {"code","message","type","parameter","traceback"}
+"""
+
+import asyncio
+import collections
+import dataclasses
+import datetime
+import decimal
+import enum
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import threading
+import traceback
+import typing
+import uuid
+
+OK = "\x00"
+FAIL = "\x01"
+
+SHAPE_CALL = 0  # {"method": ..., "args": [...], "kwargs": {...}}
+SHAPE_FLAT = 1  # flat kwargs object, or {"args": [...], "kwargs": {...}}
+
+_loads = json.loads
+
+
+class StartupError(Exception):
+    """The environment cannot be served; the message says why, in words a miner can act on."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON out: the conversions the original applies (dataclass, to_dict(), pydantic), also for nested values.
+
+def _to_jsonable(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump):
+        return model_dump(mode="json")
+    as_dict = getattr(value, "dict", None)
+    if callable(as_dict) and hasattr(value, "__fields__"):
+        return as_dict()
+    return value
+
+
+def _default(value):
+    converted = _to_jsonable(value)
+    if converted is not value:
+        return converted
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise _NotSerializable(type(value))
+
+
+class _NotSerializable(TypeError):
+    def __init__(self, kind):
+        super().__init__(kind)
+        self.kind = kind
+
+
+_dumps = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":")).encode
+
+
+def _encode_result(result):
+    try:
+        return OK + _dumps(_to_jsonable(result))
+    except _NotSerializable as e:
+        kind = e.kind
+        return _fail("result_not_serializable",
+                     f"the result contains a {kind.__module__}.{kind.__qualname__}, which has no JSON form; "
+                     "return dicts, lists, str, int, float, bool, None, dataclasses or pydantic models",
+                     kind.__qualname__)
+    except ValueError as e:
+        return _fail("result_not_serializable", f"the result is not valid JSON: {e}", "ValueError")
+    except RecursionError:
+        return _fail("result_not_serializable", "the result refers to itself (circular reference)", "RecursionError")
+
+
+def _fail(code, message, type_name=None, parameter=None, tb=None):
+    return FAIL + json.dumps({"code": code, "message": message, "type": type_name, "parameter": parameter,
+                              "traceback": tb})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The method table.
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "array", tuple: "array",
+               dict: "object", type(None): "null", bytes: "string"}
+
+
+def _json_type(annotation):
+    if annotation is inspect.Parameter.empty:
+        return None
+    if annotation in _JSON_TYPES:
+        return _JSON_TYPES[annotation]
+    origin = typing.get_origin(annotation)
+    if origin in _JSON_TYPES:
+        return _JSON_TYPES[origin]
+    if origin is typing.Union or (hasattr(__import__("types"), "UnionType") and origin is getattr(__import__("types"), "UnionType")):
+        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(kinds) == 1:
+            return _json_type(kinds[0])
+    return None
+
+
+def _json_default(value):
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class Method:
+    __slots__ = ("name", "function", "signature", "is_async", "accepts_var_kw", "named_args_kwargs", "descriptor")
+
+    def __init__(self, name, function):
+        self.name = name
+        self.function = function
+        try:
+            self.signature = inspect.signature(function, eval_str=True)
+        except Exception:  # an annotation that cannot be evaluated must not hide the method
+            self.signature = inspect.signature(function)
+        self.is_async = inspect.iscoroutinefunction(function)
+        params = self.signature.parameters
+        self.accepts_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        # A method with a parameter literally named args/kwargs takes a flat body as kwargs, always.
+        self.named_args_kwargs = "args" in params or "kwargs" in params
+        self.descriptor = {
+            "name": name,
+            "signature": str(self.signature),
+            "source": "Actor",
+            "endpoint": f"POST /{name}",
+            "is_async": self.is_async,
+            "description": inspect.getdoc(function),
+            "parameters": [
+                {
+                    "name": p.name,
+                    "type": _json_type(p.annotation),
+                    "required": p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
+                    "default": None if p.default is p.empty else _json_default(p.default),
+                    "kind": p.kind.name.lower(),
+                }
+                for p in params.values()
+            ],
+        }
+
+
+def _public_methods(actor):
+    """Public methods defined on the Actor's class (and its bases): never _names, dunders, instance attributes,
+    properties or other callables that merely live on the object."""
+    methods = {}
+    for name in dir(type(actor)):
+        if name.startswith("_"):
+            continue
+        static = inspect.getattr_static(actor, name)
+        if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
+            continue
+        function = getattr(actor, name)
+        if callable(function):
+            methods[name] = Method(name, function)
+    return methods
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Arguments.
+
+class _BadArguments(Exception):
+    def __init__(self, message, parameter=None, code="invalid_arguments"):
+        super().__init__(message)
+        self.parameter = parameter
+        self.code = code
+
+
+def _arguments(method, body, shape):
+    try:
+        data = _loads(body) if body else {}
+    except ValueError as e:
+        raise _BadArguments(f"the request body is not valid JSON: {e}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise _BadArguments("the request body must be a JSON object", code="invalid_json")
+    if shape == SHAPE_CALL or (not method.named_args_kwargs and data and data.keys() <= {"args", "kwargs"}):
+        args = data.get("args") or []
+        kwargs = data.get("kwargs") or {}
+        if not isinstance(args, list):
+            raise _BadArguments("'args' must be a JSON array", "args")
+        if not isinstance(kwargs, dict):
+            raise _BadArguments("'kwargs' must be a JSON object", "kwargs")
+        return args, kwargs
+    return [], data
+
+
+def _binding_error(method, args, kwargs, error):
+    """After a TypeError from the call: if the arguments do not bind to the signature, it is the caller's fault
+    (400 naming the parameter); otherwise the TypeError came from inside the method (500)."""
+    try:
+        method.signature.bind(*args, **kwargs)
+    except TypeError as e:
+        message = str(e)
+        parameter = None
+        for quote in ("'",):
+            parts = message.split(quote)
+            if len(parts) >= 3:
+                parameter = parts[1]
+        if parameter is None and "too many positional" in message:
+            parameter = "args"
+        return _BadArguments(f"{method.name}{method.signature}: {message}", parameter)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The bridge.
+
+class DeadlineExceeded(BaseException):
+    """Raised into a call whose deadline passed (BaseException, so that `except Exception` in actor code does not
+    swallow it)."""
+
+
+class Bridge:
+    def __init__(self, env_file, debug, sink):
+        self.env_file = env_file
+        self.debug = bool(debug)
+        self.sink = sink
+        self.actor = None
+        self.methods = {}
+        self.loop = None
+        self._loop_thread = None
+        self._pending = collections.deque()
+        self._drain_scheduled = False
+        self._lock = threading.Lock()
+        self._tasks = {}
+
+    # -- start-up ------------------------------------------------------------------------------------------------
+
+    def load_module(self):
+        """Imports env.py and returns its Actor class (no construction). StartupError with the reason otherwise."""
+        path = os.path.abspath(self.env_file)
+        if not os.path.isfile(path):
+            raise StartupError(f"environment file {path} does not exist (set AFFINETES_ENV_FILE)")
+        directory = os.path.dirname(path)
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+        name = os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as e:
+            raise StartupError(f"{path} has a syntax error at line {e.lineno}: {e.msg}") from None
+        except BaseException as e:
+            raise StartupError(f"importing {path} failed: {type(e).__name__}: {e}"
+                               + self._debug_tail()) from None
+        actor_class = getattr(module, "Actor", None)
+        if actor_class is None:
+            raise StartupError(f"{path} defines no class named Actor; an environment exposes its methods on "
+                               "`class Actor:`")
+        if not isinstance(actor_class, type):
+            raise StartupError(f"{path}: Actor is a {type(actor_class).__name__}, not a class")
+        return actor_class
+
+    def start(self):
+        """Imports env.py, starts the event loop and constructs the Actor on it. Returns the method table as JSON."""
+        actor_class = self.load_module()
+        self._start_loop()
+        construct = asyncio.run_coroutine_threadsafe(self._construct(actor_class), self.loop)
+        self.actor = construct.result()
+        self.methods = _public_methods(self.actor)
+        return json.dumps([m.descriptor for m in sorted(self.methods.values(), key=lambda m: m.name)])
+
+    async def _construct(self, actor_class):
+        # On the loop thread, so that an Actor which creates asyncio clients in __init__ binds them to our loop.
+        try:
+            return actor_class()
+        except BaseException as e:
+            raise StartupError(f"Failed to initialize Actor: {type(e).__name__}: {e}" + self._debug_tail()) from None
+
+    def _debug_tail(self):
+        return ("\n" + traceback.format_exc()) if self.debug else ""
+
+    def _start_loop(self):
+        ready = threading.Event()
+
+        def run():
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+            ready.set()
+            self.loop.run_forever()
+
+        self._loop_thread = threading.Thread(target=run, name="affinetes-asyncio", daemon=True)
+        self._loop_thread.start()
+        ready.wait()
+
+    def method_kind(self, name):
+        """1 async, 0 plain, -1 not a public method of the Actor."""
+        method = self.methods.get(name)
+        return -1 if method is None else (1 if method.is_async else 0)
+
+    # -- plain methods -------------------------------------------------------------------------------------------
+
+    def call_sync(self, name, body, shape):
+        method = self.methods[name]
+        try:
+            args, kwargs = _arguments(method, body, shape)
+        except _BadArguments as e:
+            return _fail(e.code, str(e), None, e.parameter)
+        try:
+            result = method.function(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
+        except TypeError as e:
+            bad = _binding_error(method, args, kwargs, e)
+            if bad is not None:
+                return _fail(bad.code, str(bad), None, bad.parameter)
+            return self._actor_failure(e)
+        except Exception as e:
+            return self._actor_failure(e)
+        return _encode_result(result)
+
+    def _actor_failure(self, e):
+        return _fail("actor_error", str(e) or type(e).__name__, type(e).__name__, None,
+                     "".join(traceback.format_exception(e)) if self.debug else None)
+
+    # -- async methods -------------------------------------------------------------------------------------------
+
+    def submit(self, call_id, name, body, shape):
+        """Thread-safe: queues one async call; the loop picks it up in its next drain."""
+        self._pending.append((call_id, name, body, shape))
+        with self._lock:
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self.loop.call_soon_threadsafe(self._drain)
+
+    def cancel(self, call_id):
+        """Thread-safe: cancels the asyncio task of a call (its deadline passed or the caller went away)."""
+        self.loop.call_soon_threadsafe(self._cancel, call_id)
+
+    def _cancel(self, call_id):
+        task = self._tasks.get(call_id)
+        if task is not None:
+            task.cancel()
+
+    def _drain(self):
+        with self._lock:
+            self._drain_scheduled = False
+        pending = self._pending
+        complete = self.sink.Complete
+        while pending:
+            call_id, name, body, shape = pending.popleft()
+            method = self.methods[name]
+            try:
+                args, kwargs = _arguments(method, body, shape)
+            except _BadArguments as e:
+                complete(call_id, _fail(e.code, str(e), None, e.parameter))
+                continue
+            try:
+                coroutine = method.function(*args, **kwargs)
+            except TypeError as e:
+                bad = _binding_error(method, args, kwargs, e)
+                complete(call_id, _fail(bad.code, str(bad), None, bad.parameter) if bad else self._actor_failure(e))
+                continue
+            except Exception as e:
+                complete(call_id, self._actor_failure(e))
+                continue
+            if not inspect.isawaitable(coroutine):
+                complete(call_id, _encode_result(coroutine))
+                continue
+            self._tasks[call_id] = self.loop.create_task(self._run(call_id, coroutine))
+
+    async def _run(self, call_id, coroutine):
+        try:
+            result = await coroutine
+            payload = _encode_result(result)
+        except asyncio.CancelledError:
+            payload = _fail("deadline_exceeded", "the call was cancelled", "CancelledError")
+        except Exception as e:
+            payload = self._actor_failure(e)
+        finally:
+            self._tasks.pop(call_id, None)
+        self.sink.Complete(call_id, payload)
+
+    # -- shut-down -----------------------------------------------------------------------------------------------
+
+    def stop(self, grace_seconds):
+        """Cancels what still runs on the loop, lets cancellation handlers run briefly, then stops the loop."""
+        if self.loop is None or not self.loop.is_running():
+            return
+
+        async def finish():
+            for task in list(self._tasks.values()):
+                task.cancel()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks.values()), timeout=grace_seconds)
+
+        try:
+            asyncio.run_coroutine_threadsafe(finish(), self.loop).result(grace_seconds + 1)
+        except Exception:
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._loop_thread.join(grace_seconds + 1)
+
+
+async def _awaited(awaitable):
+    return await awaitable
+
+
+def make_bridge(env_file, debug, sink):
+    # Actor output reaches the container log as it happens, not when a block buffer fills.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+    return Bridge(env_file, debug, sink)
