@@ -24,6 +24,7 @@ import os
 import sys
 import threading
 import traceback
+import types
 import typing
 import uuid
 
@@ -113,19 +114,46 @@ _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean", 
                dict: "object", type(None): "null", bytes: "string"}
 
 
+_UNION_TYPES = (typing.Union, getattr(types, "UnionType", typing.Union))
+
+
+def _unwrap_optional(annotation):
+    """Optional[X] / X | None -> (X, True); anything else -> (annotation, False)."""
+    if typing.get_origin(annotation) in _UNION_TYPES:
+        members = typing.get_args(annotation)
+        kinds = [a for a in members if a is not type(None)]
+        if len(kinds) == 1:
+            return kinds[0], len(kinds) != len(members)
+    return annotation, False
+
+
 def _json_type(annotation):
     if annotation is inspect.Parameter.empty:
         return None
+    annotation, _ = _unwrap_optional(annotation)
     if annotation in _JSON_TYPES:
         return _JSON_TYPES[annotation]
-    origin = typing.get_origin(annotation)
-    if origin in _JSON_TYPES:
-        return _JSON_TYPES[origin]
-    if origin is typing.Union or (hasattr(__import__("types"), "UnionType") and origin is getattr(__import__("types"), "UnionType")):
-        kinds = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(kinds) == 1:
-            return _json_type(kinds[0])
-    return None
+    return _JSON_TYPES.get(typing.get_origin(annotation))
+
+
+_PY_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "boolean": (bool,), "array": (list,),
+             "object": (dict,)}
+
+
+def _checker(annotation):
+    """(accepted Python types, JSON type name, None allowed) for a simple annotation; None when not checkable."""
+    name = _json_type(annotation)
+    if name not in _PY_TYPES:
+        return None
+    return _PY_TYPES[name], name, _unwrap_optional(annotation)[1]
+
+
+def _json_name(value):
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                       (dict, "object"), (type(None), "null")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _json_default(value):
@@ -137,7 +165,8 @@ def _json_default(value):
 
 
 class Method:
-    __slots__ = ("name", "function", "signature", "is_async", "accepts_var_kw", "named_args_kwargs", "descriptor")
+    __slots__ = ("name", "function", "signature", "is_async", "accepts_var_kw", "named_args_kwargs", "descriptor",
+                 "positional", "checks")
 
     def __init__(self, name, function):
         self.name = name
@@ -151,6 +180,13 @@ class Method:
         self.accepts_var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
         # A method with a parameter literally named args/kwargs takes a flat body as kwargs, always.
         self.named_args_kwargs = "args" in params or "kwargs" in params
+        self.positional = [p.name for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.checks = {}
+        for p in params.values():
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                check = _checker(p.annotation)
+                if check is not None:
+                    self.checks[p.name] = check
         self.descriptor = {
             "name": name,
             "signature": str(self.signature),
@@ -211,8 +247,28 @@ def _arguments(method, body, shape):
             raise _BadArguments("'args' must be a JSON array", "args")
         if not isinstance(kwargs, dict):
             raise _BadArguments("'kwargs' must be a JSON object", "kwargs")
-        return args, kwargs
-    return [], data
+    else:
+        args, kwargs = [], data
+    if method.checks:
+        _check_types(method, args, kwargs)
+    return args, kwargs
+
+
+def _check_types(method, args, kwargs):
+    """Rejects a value whose JSON type contradicts a simple annotation (int, float, str, bool, list, dict)."""
+    checks = method.checks
+    named = zip(method.positional, args)
+    for name, value in list(named) + list(kwargs.items()):
+        check = checks.get(name)
+        if check is None:
+            continue
+        accepted, type_name, allow_none = check
+        if value is None and allow_none:
+            continue
+        if isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted):
+            continue
+        raise _BadArguments(f"parameter '{name}' of {method.name} expects {type_name}"
+                            f"{' or null' if allow_none else ''}, got {_json_name(value)}", name)
 
 
 def _binding_error(method, args, kwargs, error):
@@ -222,13 +278,8 @@ def _binding_error(method, args, kwargs, error):
         method.signature.bind(*args, **kwargs)
     except TypeError as e:
         message = str(e)
-        parameter = None
-        for quote in ("'",):
-            parts = message.split(quote)
-            if len(parts) >= 3:
-                parameter = parts[1]
-        if parameter is None and "too many positional" in message:
-            parameter = "args"
+        quoted = message.split("'")  # "missing a required argument: 'x'", "unexpected keyword argument 'y'"
+        parameter = quoted[1] if len(quoted) >= 3 else ("args" if "positional" in message else None)
         return _BadArguments(f"{method.name}{method.signature}: {message}", parameter)
     return None
 

@@ -1,0 +1,3 @@
+class Agent:
+    def ping(self):
+        return "pong"

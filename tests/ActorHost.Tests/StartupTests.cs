@@ -1,0 +1,53 @@
+using System.Net;
+using System.Text.Json;
+using Affinetes.Testing;
+
+namespace Affinetes.ActorHost.Tests;
+
+/// <summary>/ready tells the truth before and after the actor exists, with the reason when it cannot.</summary>
+[Trait(Tiers.Name, Tiers.Host)]
+public sealed class StartupTests
+{
+    [Theory]
+    [InlineData("import_error_env.py", "ModuleNotFoundError: No module named 'module_that_does_not_exist_anywhere'")]
+    [InlineData("syntax_error_env.py", "has a syntax error at line 2")]
+    [InlineData("no_actor_env.py", "defines no class named Actor")]
+    [InlineData("ctor_error_env.py", "Failed to initialize Actor: RuntimeError: CHUTES_API_KEY is not set")]
+    [InlineData("missing_file_env.py", "does not exist")]
+    public async Task BrokenEnvironment_ReadyAnswers503WithTheReason_AndCallsToo(string env, string reason)
+    {
+        await using var host = await HostUnderTest.StartAsync(env, waitReady: false);
+        var ready = await host.WaitForStateAsync("failed");
+        Assert.Contains(reason, ready.GetProperty("reason").GetString());
+
+        using var health = await host.Client.GetAsync("/health");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, health.StatusCode);
+        using var readyResponse = await host.Client.GetAsync("/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyResponse.StatusCode);
+
+        var (status, body) = await host.CallAsync("/call", """{"method":"ping"}""");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("not_ready", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains(reason, body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task SlowImport_ReadyIs503Starting_ThenOk()
+    {
+        await using var host = await HostUnderTest.StartAsync("slow_start_env.py", waitReady: false);
+        using (var early = await host.Client.GetAsync("/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, early.StatusCode);
+            using var doc = JsonDocument.Parse(await early.Content.ReadAsStringAsync());
+            Assert.Equal("starting", doc.RootElement.GetProperty("status").GetString());
+        }
+        var (status, body) = await host.CallAsync("/ping", "{}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("not_ready", body.GetProperty("error").GetProperty("code").GetString());
+
+        await host.WaitForStateAsync("ok");
+        var (okStatus, okBody) = await host.CallAsync("/ping", "{}");
+        Assert.Equal(HttpStatusCode.OK, okStatus);
+        Assert.Equal("pong", okBody.GetProperty("result").GetString());
+    }
+}
