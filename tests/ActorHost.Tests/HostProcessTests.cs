@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using Affinetes.Testing;
+
+namespace Affinetes.ActorHost.Tests;
+
+[Trait(Tiers.Name, Tiers.Host)]
+public sealed class HostProcessTests
+{
+    private static Dictionary<string, string> Env(string envFile, params (string, string)[] more)
+    {
+        var env = new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = HostUnderTest.EnvPath(envFile) };
+        foreach (var (k, v) in more)
+        {
+            env[k] = v;
+        }
+        return env;
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task Sigterm_DrainsInFlightCalls_RefusesNewOnes_AndExitsPromptly()
+    {
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_SHUTDOWN_GRACE", "10")));
+        await host.WaitReadyAsync();
+        var inFlight = host.Client.PostAsync("/sleep", Json("""{"ms":1500,"tag":"drain"}"""));
+        await Bounded.Until(async () =>
+        {
+            using var r = await host.Client.PostAsync("/cancellations", Json("{}"));
+            return (await r.Content.ReadAsStringAsync()).Contains("drain");
+        }, TimeSpan.FromSeconds(10), "the call being in flight");
+
+        var clock = Stopwatch.StartNew();
+        host.SendSigterm();
+        using var answer = await inFlight.Within(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Contains("\"tag\":\"drain\"", await answer.Content.ReadAsStringAsync());
+        var exitCode = await host.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        clock.Stop();
+        Assert.Equal(0, exitCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(6), $"exit took {clock.Elapsed.TotalMilliseconds:0} ms after SIGTERM with 1.5 s of work left");
+    }
+
+    [Fact]
+    public async Task Sigterm_WhenIdle_ExitsAtOnce()
+    {
+        await using var host = HostProcess.Start(Env("protocol_env.py"));
+        await host.WaitReadyAsync();
+        var clock = Stopwatch.StartNew();
+        host.SendSigterm();
+        Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"idle exit took {clock.Elapsed.TotalMilliseconds:0} ms");
+    }
+
+    [Fact]
+    public async Task Actor_SeesContainerEnvironment_AndIsConstructedOnce()
+    {
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("CHUTES_API_KEY", "key-from-environment")));
+        await host.WaitReadyAsync();
+        using var env = await host.Client.PostAsync("/environment", Json("""{"name":"CHUTES_API_KEY"}"""));
+        Assert.Contains("\"result\":\"key-from-environment\"", await env.Content.ReadAsStringAsync());
+        for (var i = 0; i < 3; i++)
+        {
+            using var r = await host.Client.PostAsync("/counters", Json("{}"));
+            Assert.Contains("\"constructed\":1", await r.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Logs_OneLinePerCall_WithoutArgumentsOrSecrets_AndActorOutputReachesStdout()
+    {
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_AUTH_TOKEN", "tok-secret-123")));
+        host.Client.DefaultRequestHeaders.Authorization = new("Bearer", "tok-secret-123");
+        await host.WaitReadyAsync();
+        using (await host.Client.PostAsync("/echo", Json("""{"x":1,"text":"confidential-argument-value"}"""))) { }
+        using (await host.Client.PostAsync("/say", Json("""{"text":"hello-from-actor"}"""))) { }
+        using (await host.Client.PostAsync("/fail", Json("{}"))) { }
+        await Bounded.Until(() => Task.FromResult(host.Output.Contains("call fail 500")), TimeSpan.FromSeconds(10), "the call log lines");
+        var output = host.Output;
+        Assert.Contains("actor says: hello-from-actor", output);
+        Assert.Single(output.Split('\n'), l => l.Contains("call echo 200"));
+        Assert.Contains("call say 200", output);
+        Assert.DoesNotContain("confidential-argument-value", output);
+        Assert.DoesNotContain("tok-secret-123", output);
+    }
+
+    [Fact]
+    public async Task NoSharedLibpython_ExitsWithOneLineSayingWhatToInstall()
+    {
+        var fake = Path.Combine(Path.GetTempPath(), $"fake-python-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(fake, """
+            #!/bin/sh
+            echo '{"candidates":["/nonexistent/lib/libpython3.11.so.1.0"],"home":"/usr","version":"3.11","path":[],"executable":"/usr/bin/python3"}'
+            """);
+        File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.UserWrite);
+        try
+        {
+            await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_PYTHON", fake)));
+            Assert.Equal(3, await host.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            var failure = Assert.Single(host.Output.Split('\n'), l => l.Contains("libpython"));
+            Assert.Contains("apt-get install -y libpython3.11", failure);
+        }
+        finally
+        {
+            File.Delete(fake);
+        }
+    }
+
+    [Fact]
+    public async Task Check_LoadsEnvWithoutServing_AndFailsWithTheReason()
+    {
+        await using (var ok = HostProcess.Start(Env("protocol_env.py"), "--check"))
+        {
+            Assert.Equal(0, await ok.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+            Assert.Contains("ok:", ok.Output);
+        }
+        await using var broken = HostProcess.Start(Env("syntax_error_env.py"), "--check");
+        Assert.Equal(1, await broken.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("syntax error at line 2", broken.Output);
+    }
+
+    [Fact]
+    public async Task BadOption_ExitsWith2AndSaysHowToFix()
+    {
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_MAX_CONCURRENCY", "lots")));
+        Assert.Equal(2, await host.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains("AFFINETES_MAX_CONCURRENCY / --max-concurrency is 'lots'", host.Output);
+    }
+}
