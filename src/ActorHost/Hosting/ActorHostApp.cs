@@ -76,6 +76,8 @@ public static class ActorHostApp
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
     public static WebApplication Build(ActorHostOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
+        var runtimeLogger = new DeferredLogger();
+        var startup = new RuntimeStartup(new PythonRuntime(ToPythonOptions(options), runtimeLogger));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -113,12 +115,14 @@ public static class ActorHostApp
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<Readiness>();
-        builder.Services.AddSingleton<IActorRuntime>(sp => new PythonRuntime(ToPythonOptions(options), sp.GetRequiredService<ILogger<PythonRuntime>>()));
+        builder.Services.AddSingleton(startup);
+        builder.Services.AddSingleton(startup.Runtime);
         builder.Services.AddSingleton<CallEndpoint>();
         builder.Services.AddSingleton<DescribeEndpoints>();
         builder.Services.AddHostedService<RuntimeStarter>();
 
         var app = builder.Build();
+        runtimeLogger.Target = app.Services.GetRequiredService<ILogger<PythonRuntime>>();
         app.Use((context, next) =>
         {
             context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;

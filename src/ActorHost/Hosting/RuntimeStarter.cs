@@ -4,32 +4,46 @@ using Affinetes.ActorHost.Runtimes;
 namespace Affinetes.ActorHost.Hosting;
 
 /// <summary>
-/// Starts the actor runtime in the background as soon as the host starts, so Kestrel listens (and answers /ready
-/// with 503 and the reason) while env.py imports; marks the host stopping on SIGTERM so new calls are refused while
-/// in-flight ones drain.
+/// Starts the actor runtime the moment the host is composed, before Kestrel is even built, so that loading the
+/// interpreter and importing env.py overlap with the web server's own start-up. Readiness follows the outcome.
 /// </summary>
-internal sealed partial class RuntimeStarter(IActorRuntime runtime, Readiness readiness, IHostApplicationLifetime lifetime, ILogger<RuntimeStarter> logger)
+internal sealed class RuntimeStartup
+{
+    public RuntimeStartup(IActorRuntime runtime)
+    {
+        Runtime = runtime;
+        Clock = Stopwatch.StartNew();
+        Task = runtime.StartAsync(CancellationToken.None);
+    }
+
+    public IActorRuntime Runtime { get; }
+    public Stopwatch Clock { get; }
+    public Task Task { get; }
+}
+
+/// <summary>
+/// Turns the start-up outcome into readiness and log lines; marks the host stopping on SIGTERM so new calls are
+/// refused while in-flight ones drain, and releases the runtime once the server has stopped.
+/// </summary>
+internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness readiness, IHostApplicationLifetime lifetime, ILogger<RuntimeStarter> logger)
     : IHostedService
 {
-    private readonly Stopwatch _clock = Stopwatch.StartNew();
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStopping.Register(readiness.MarkStopping);
-        _ = Task.Run(StartRuntimeAsync, CancellationToken.None);
+        lifetime.ApplicationStopped.Register(() => startup.Runtime.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        _ = ObserveAsync();
         return Task.CompletedTask;
     }
 
-    private async Task StartRuntimeAsync()
+    private async Task ObserveAsync()
     {
+        var runtime = startup.Runtime;
         try
         {
-            await runtime.StartAsync(lifetime.ApplicationStopping);
+            await startup.Task;
             readiness.MarkReady();
-            LogReady(logger, runtime.Name, runtime.Methods.Count, string.Join(", ", runtime.Methods.Select(m => m.Name)), _clock.ElapsedMilliseconds);
-        }
-        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
-        {
+            LogReady(logger, runtime.Methods.Count, string.Join(", ", runtime.Methods.Select(m => m.Name)), startup.Clock.ElapsedMilliseconds, runtime.StartupTimings);
         }
         catch (RuntimeNotInstalledException e)
         {
@@ -49,8 +63,8 @@ internal sealed partial class RuntimeStarter(IActorRuntime runtime, Readiness re
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "actor ready ({Runtime}): {Count} methods [{Methods}] in {ElapsedMs} ms")]
-    private static partial void LogReady(ILogger logger, string runtime, int count, string methods, long elapsedMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "actor ready: {Count} methods [{Methods}] in {ElapsedMs} ms ({Timings})")]
+    private static partial void LogReady(ILogger logger, int count, string methods, long elapsedMs, string timings);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the actor cannot be served: {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);

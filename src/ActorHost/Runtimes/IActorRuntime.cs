@@ -11,6 +11,9 @@ public interface IActorRuntime : IAsyncDisposable
     /// <summary>Short name for health answers and logs, e.g. <c>python</c>.</summary>
     string Name { get; }
 
+    /// <summary>Where start-up time went (interpreter, import, construction), for the ready log line.</summary>
+    string StartupTimings { get; }
+
     /// <summary>Loads the actor and constructs it. Throws <see cref="ActorStartupException"/> with a reason a miner can act on.</summary>
     Task StartAsync(CancellationToken cancellationToken);
 

@@ -27,6 +27,11 @@ public sealed record PythonInstallation(string LibraryPath, string Home, string 
     /// </summary>
     public static PythonInstallation Locate(string? pythonExecutable)
     {
+        if (pythonExecutable is null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PYTHONNET_PYDLL"))
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VIRTUAL_ENV")) && FromLayout() is { } fast)
+        {
+            return fast;
+        }
         var executable = pythonExecutable ?? DefaultExecutable();
         ProbeResult probe;
         try
@@ -49,6 +54,45 @@ public sealed record PythonInstallation(string LibraryPath, string Home, string 
                 "or use an image with a shared Python build such as python:3.x-slim");
         }
         return new PythonInstallation(library, probe.Home, probe.Version, probe.Path, probe.Executable);
+    }
+
+    /// <summary>
+    /// The fast path, without starting an interpreter (it costs 40-90 ms of cold start): <c>python3</c> on PATH is a
+    /// real binary <c>PREFIX/bin/python3.X</c>, not in a virtualenv, and <c>libpython3.X.so.1.0</c> sits under the
+    /// same prefix (<c>/usr/local/lib</c> in official images, <c>/usr/lib/&lt;multiarch&gt;</c> on Debian). The
+    /// interpreter then computes its own module path from that prefix. Anything else takes the probe.
+    /// </summary>
+    private static PythonInstallation? FromLayout()
+    {
+        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, "python3")).FirstOrDefault(File.Exists);
+        if (onPath is null || File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onPath)!)!, "pyvenv.cfg")))
+        {
+            return null;
+        }
+        var real = new FileInfo(onPath).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? onPath;
+        var name = Path.GetFileName(real);
+        if (!name.StartsWith("python3.", StringComparison.Ordinal) || !IsElf(real))
+        {
+            return null; // a shim script (pyenv) or an unversioned binary: ask the interpreter instead
+        }
+        var version = name["python".Length..];
+        var prefix = Path.GetDirectoryName(Path.GetDirectoryName(real)!)!;
+        var multiarch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture switch
+        {
+            System.Runtime.InteropServices.Architecture.Arm64 => "aarch64-linux-gnu",
+            _ => "x86_64-linux-gnu",
+        };
+        var library = new[] { Path.Combine(prefix, "lib", $"libpython{version}.so.1.0"), Path.Combine(prefix, "lib", multiarch, $"libpython{version}.so.1.0") }
+            .FirstOrDefault(File.Exists);
+        return library is null ? null : new PythonInstallation(library, prefix, version, [], real);
+    }
+
+    private static bool IsElf(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        return file.Read(magic) == 4 && magic.SequenceEqual("\u007fELF"u8);
     }
 
     private static string DefaultExecutable()

@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Affinetes.Bench;
+
+/// <summary>A server under test as a separate process on 127.0.0.1, and the time from its start to its first answered call.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private ServerProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Port { get; }
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+    public TimeSpan StartToFirstCall { get; private set; }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_log)
+        {
+            // Keep only the tail: the host logs a line per call.
+            if (_log.Length > 64 * 1024)
+            {
+                _log.Remove(0, 32 * 1024);
+            }
+            _log.AppendLine(line);
+        }
+    }
+
+    public string LogTail()
+    {
+        lock (_log)
+        {
+            return _log.ToString();
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Starts <paramref name="start"/> and polls <paramref name="firstCallBody"/> on /call until it answers 200.</summary>
+    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port, string firstCallBody)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var clock = Stopwatch.StartNew();
+        var server = new ServerProcess(Process.Start(start)!, port);
+        var deadline = TimeSpan.FromSeconds(60);
+        while (clock.Elapsed < deadline)
+        {
+            if (server._process.HasExited)
+            {
+                throw new InvalidOperationException($"{start.FileName} exited with {server._process.ExitCode}:\n{server.LogTail()}");
+            }
+            try
+            {
+                using var response = await http.PostAsync($"{server.BaseUrl}/call", new StringContent(firstCallBody, Encoding.UTF8, "application/json"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    server.StartToFirstCall = clock.Elapsed;
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(2);
+        }
+        await server.DisposeAsync();
+        throw new TimeoutException($"{start.FileName} did not answer within {deadline.TotalSeconds} s");
+    }
+
+    /// <summary>CPU time the server process has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
