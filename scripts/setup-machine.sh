@@ -5,3 +5,4 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$here/setup-docker.sh"
 "$here/setup-python.sh"
 "$here/build-base-images.sh"
+"$here/build-host-image.sh"

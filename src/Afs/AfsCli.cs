@@ -15,6 +15,8 @@ public static class AfsCli
         var version = new Command("version", "Print the afs version.");
         version.SetAction(result => result.InvocationConfiguration.Output.WriteLine($"afs {Version}"));
         root.Subcommands.Add(version);
+        root.Subcommands.Add(Commands.InitCommand.Create());
+        root.Subcommands.Add(Commands.BuildCommand.Create());
         return root;
     }
 }

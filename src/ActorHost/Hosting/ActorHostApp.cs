@@ -18,10 +18,11 @@ public static class ActorHostApp
             Console.Out.WriteLine(ActorHostOptions.Usage);
             return 0;
         }
+        var healthProbe = args.Contains("--health");
         ActorHostOptions options;
         try
         {
-            options = ActorHostOptions.Load(args);
+            options = ActorHostOptions.Load([.. args.Where(a => a != "--health")]);
         }
         catch (OptionsException e)
         {
@@ -31,6 +32,10 @@ public static class ActorHostApp
         if (options.CheckOnly)
         {
             return Check(options);
+        }
+        if (healthProbe)
+        {
+            return await ProbeHealthAsync(options);
         }
 
         var app = Build(options);
@@ -61,6 +66,23 @@ public static class ActorHostApp
         catch (ActorStartupException e)
         {
             Console.Error.WriteLine("affinetes-host: " + e.Message);
+            return 1;
+        }
+    }
+
+    /// <summary>The image's HEALTHCHECK: asks the running host's /health (slim images have no curl).</summary>
+    private static async Task<int> ProbeHealthAsync(ActorHostOptions options)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(4) };
+        try
+        {
+            using var response = await http.GetAsync($"http://127.0.0.1:{options.Port}{WireRoutes.Health}");
+            Console.Out.WriteLine($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            return response.IsSuccessStatusCode ? 0 : 1;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            Console.Out.WriteLine($"unhealthy: {e.Message}");
             return 1;
         }
     }

@@ -61,6 +61,7 @@ public sealed record ActorHostOptions
           --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
           --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
           --check true           import env.py, check it has an Actor, exit (CHECK)
+          --health               ask a running host's /health on PORT, exit 0 when ready (HEALTHCHECK)
         """;
 
     /// <summary>Reads the options from environment variables and command-line arguments.</summary>

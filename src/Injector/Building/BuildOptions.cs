@@ -1,0 +1,42 @@
+namespace Affinetes.Injector.Building;
+
+/// <summary>What to build and how, as <c>afs build</c> takes it.</summary>
+public sealed record BuildOptions
+{
+    /// <summary>The final image's tag, e.g. <c>my-env:v1</c>.</summary>
+    public required string Tag { get; init; }
+
+    public IReadOnlyDictionary<string, string> BuildArgs { get; init; } = new Dictionary<string, string>();
+
+    public bool NoCache { get; init; }
+
+    /// <summary>Only errors and the result are reported, not the build's output lines.</summary>
+    public bool Quiet { get; init; }
+
+    /// <summary>Push after building (to <see cref="Registry"/> when given, else to the registry the tag names).</summary>
+    public bool Push { get; init; }
+
+    /// <summary>Registry host to tag for and push to, e.g. <c>127.0.0.1:5000</c>.</summary>
+    public string? Registry { get; init; }
+
+    /// <summary>The image holding the published host; default <c>affinetes/host:&lt;version&gt;</c>.</summary>
+    public string? HostImage { get; init; }
+}
+
+/// <summary>What was built.</summary>
+public sealed record BuildResult(string Tag, string ImageId, long SizeBytes, string Kind, string SourceDigest, string? PushedAs);
+
+/// <summary>One line of build progress; <see cref="Stage"/> says which step it comes from.</summary>
+public sealed record BuildProgress(BuildStage Stage, string Message);
+
+public enum BuildStage
+{
+    Source,
+    EnvironmentImage,
+    HostLayer,
+    Check,
+    Push,
+}
+
+/// <summary>The build failed; the message carries the engine's or the host's own words.</summary>
+public sealed class BuildException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,267 @@
+using Affinetes.Injector.Detection;
+using Affinetes.Injector.Dockerfiles;
+using Affinetes.Injector.Sources;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Affinetes.Injector.Building;
+
+/// <summary>
+/// Builds an environment into a served image through the Docker Engine API:
+/// source -> kind -> the environment's own Dockerfile (temporary tag) -> the host layer on top (labels, entry point)
+/// -> a start check inside the image -> optional push. No temporary image is left behind, and nothing from the
+/// environment runs on the build machine: the start check runs inside the built image.
+/// </summary>
+public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = null)
+{
+    private readonly KindDetector _detector = detector ?? KindDetector.Default;
+
+    public async Task<BuildResult> BuildAsync(EnvironmentSource source, BuildOptions options, IProgress<BuildProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ValidateTag(options.Tag);
+        progress?.Report(new BuildProgress(BuildStage.Source, $"source {source}"));
+        using var materialized = await source.MaterializeAsync(cancellationToken);
+        var kind = _detector.Detect(materialized.Directory);
+        var digest = SourceDigest.Compute(materialized.Directory);
+        progress?.Report(new BuildProgress(BuildStage.Source, $"{kind.Name} environment, {digest}"));
+
+        var hostImage = options.HostImage ?? HostLayer.DefaultHostImage;
+        await RequireHostImageAsync(hostImage, cancellationToken);
+
+        var temporaryTag = $"affinetes-build/{Guid.NewGuid():N}:environment";
+        try
+        {
+            await using (var context = await BuildContext.CreateAsync(materialized.Directory, cancellationToken))
+            {
+                await RunBuildAsync(context, new ImageBuildParameters
+                {
+                    Tags = [temporaryTag],
+                    Dockerfile = "Dockerfile",
+                    BuildArgs = options.BuildArgs.ToDictionary(),
+                    NoCache = options.NoCache,
+                    Remove = true,
+                    ForceRemove = true,
+                }, BuildStage.EnvironmentImage, options.Quiet, progress, cancellationToken);
+            }
+
+            var dockerfile = kind.HostLayerDockerfile(new HostLayerInputs
+            {
+                BaseImage = temporaryTag,
+                HostImage = hostImage,
+                HostVersion = HostLayer.Version,
+                SourceDigest = digest,
+            });
+            await using (var layerContext = await BuildContext.FromDockerfileAsync(dockerfile, cancellationToken))
+            {
+                await RunBuildAsync(layerContext, new ImageBuildParameters
+                {
+                    Tags = [options.Tag],
+                    Dockerfile = "Dockerfile",
+                    Remove = true,
+                    ForceRemove = true,
+                }, BuildStage.HostLayer, options.Quiet, progress, cancellationToken);
+            }
+        }
+        finally
+        {
+            await RemoveImageAsync(temporaryTag);
+        }
+
+        await CheckAsync(options.Tag, progress, cancellationToken);
+        var image = await docker.Images.InspectImageAsync(options.Tag, cancellationToken);
+        var pushedAs = options.Push ? await PushAsync(options, progress, cancellationToken) : null;
+        return new BuildResult(options.Tag, image.ID, image.Size, kind.Label, digest, pushedAs);
+    }
+
+    private static void ValidateTag(string tag)
+    {
+        if (string.IsNullOrWhiteSpace(tag) || tag.Any(char.IsWhiteSpace) || SplitTag(tag).Repository.Any(char.IsUpper))
+        {
+            throw new BuildException($"image tag '{tag}' is not valid; use lowercase name[:version], e.g. my-env:v1");
+        }
+    }
+
+    private async Task RequireHostImageAsync(string hostImage, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Images.InspectImageAsync(hostImage, cancellationToken);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            throw new BuildException($"the host layer image {hostImage} is not in the engine: build it with scripts/build-host-image.sh (from a checkout) or pull it");
+        }
+    }
+
+    private async Task RunBuildAsync(Stream context, ImageBuildParameters parameters, BuildStage stage, bool quiet, IProgress<BuildProgress>? progress, CancellationToken cancellationToken)
+    {
+        var tail = new Queue<string>();
+        string? error = null;
+        var sink = new SynchronousProgress<JSONMessage>(message =>
+        {
+            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            {
+                error = message.Error?.Message ?? message.ErrorMessage;
+                return;
+            }
+            foreach (var line in (message.Stream ?? message.Status ?? "").Split('\n'))
+            {
+                var trimmed = line.TrimEnd('\r');
+                if (trimmed.Length == 0)
+                {
+                    continue;
+                }
+                tail.Enqueue(trimmed);
+                if (tail.Count > 30)
+                {
+                    tail.Dequeue();
+                }
+                if (!quiet)
+                {
+                    progress?.Report(new BuildProgress(stage, trimmed));
+                }
+            }
+        });
+        try
+        {
+            await docker.Images.BuildImageFromDockerfileAsync(parameters, context, null, null, sink, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new BuildException($"{Describe(stage)} failed: {e.ResponseBody.Trim()}", e);
+        }
+        if (error is not null)
+        {
+            var output = string.Join('\n', tail);
+            throw new BuildException($"{Describe(stage)} failed: {error.Trim()}" + (output.Length > 0 ? $"\n{output}" : ""));
+        }
+    }
+
+    private static string Describe(BuildStage stage) => stage switch
+    {
+        BuildStage.EnvironmentImage => "building the environment's Dockerfile",
+        BuildStage.HostLayer => "layering the host",
+        _ => stage.ToString(),
+    };
+
+    /// <summary>Runs the host's <c>--check</c> inside the image: libpython found, env.py imports, Actor defined.</summary>
+    private async Task CheckAsync(string image, IProgress<BuildProgress>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report(new BuildProgress(BuildStage.Check, "checking that the host starts inside the image"));
+        var container = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = image,
+            Cmd = ["--check"],
+            NetworkDisabled = true,
+            Labels = new Dictionary<string, string> { ["affinetes.build-check"] = "true" },
+        }, cancellationToken);
+        try
+        {
+            await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(2));
+            var exit = await docker.Containers.WaitContainerAsync(container.ID, timeout.Token);
+            var logs = await ReadLogsAsync(container.ID, cancellationToken);
+            if (exit.StatusCode != 0)
+            {
+                await RemoveImageAsync(image);
+                throw new BuildException($"the built image cannot serve its environment: {logs.Trim()}");
+            }
+            progress?.Report(new BuildProgress(BuildStage.Check, logs.Trim()));
+        }
+        finally
+        {
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+    }
+
+    private async Task<string> ReadLogsAsync(string containerId, CancellationToken cancellationToken)
+    {
+        using var stream = await docker.Containers.GetContainerLogsAsync(containerId, tty: false,
+            new ContainerLogsParameters { ShowStdout = true, ShowStderr = true }, cancellationToken);
+        var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
+        return string.Join('\n', new[] { stdout, stderr }.Where(s => !string.IsNullOrWhiteSpace(s)).Select(s => s.Trim()));
+    }
+
+    private async Task<string> PushAsync(BuildOptions options, IProgress<BuildProgress>? progress, CancellationToken cancellationToken)
+    {
+        var target = options.Tag;
+        if (options.Registry is { } registry)
+        {
+            var (repository, tag) = SplitTag(options.Tag);
+            var name = repository.Contains('/', StringComparison.Ordinal) && repository.Split('/')[0].Contains('.', StringComparison.Ordinal)
+                ? repository[(repository.IndexOf('/', StringComparison.Ordinal) + 1)..]
+                : repository;
+            target = $"{registry.TrimEnd('/')}/{name}:{tag}";
+            await docker.Images.TagImageAsync(options.Tag, new ImageTagParameters { RepositoryName = $"{registry.TrimEnd('/')}/{name}", Tag = tag }, cancellationToken);
+        }
+        progress?.Report(new BuildProgress(BuildStage.Push, $"pushing {target}"));
+        var (targetRepository, targetTag) = SplitTag(target);
+        string? error = null;
+        var sink = new SynchronousProgress<JSONMessage>(message =>
+        {
+            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            {
+                error = message.Error?.Message ?? message.ErrorMessage;
+            }
+            else if (!options.Quiet && message.Status is { Length: > 0 } status)
+            {
+                progress?.Report(new BuildProgress(BuildStage.Push, message.ID is null ? status : $"{message.ID}: {status}"));
+            }
+        });
+        try
+        {
+            await docker.Images.PushImageAsync(targetRepository, new ImagePushParameters { Tag = targetTag }, new AuthConfig(), sink, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new BuildException($"pushing {target} failed: {e.ResponseBody.Trim()}", e);
+        }
+        if (error is not null)
+        {
+            throw new BuildException($"pushing {target} failed: {error.Trim()}");
+        }
+        return target;
+    }
+
+    /// <summary>Splits <c>host:5000/name:tag</c> into repository and tag (default <c>latest</c>).</summary>
+    public static (string Repository, string Tag) SplitTag(string image)
+    {
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    private async Task RemoveImageAsync(string image)
+    {
+        try
+        {
+            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
+        catch (DockerApiException)
+        {
+            // Still in use as a parent of the final image: untagging is all that was needed.
+        }
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
+
+/// <summary>Formats sizes for one-line results.</summary>
+public static class Sizes
+{
+    public static string Human(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.0} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
+        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.0} KiB",
+        _ => $"{bytes} B",
+    };
+}
