@@ -6,3 +6,4 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$here/setup-python.sh"
 "$here/build-base-images.sh"
 "$here/build-host-image.sh"
+"$here/setup-registry.sh"

@@ -45,13 +45,15 @@ public static class DockerEngine
     /// returns the container and that host port. Dispose the result to remove the container.
     /// </summary>
     public static async Task<RunningContainer> RunAsync(
-        DockerClient client, string image, IList<string> command, int containerPort, CancellationToken cancellationToken = default)
+        DockerClient client, string image, IList<string>? command, int containerPort, IDictionary<string, string>? environment = null,
+        CancellationToken cancellationToken = default)
     {
         var port = $"{containerPort}/tcp";
         var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
             Cmd = command,
+            Env = environment?.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
             Labels = new Dictionary<string, string> { [TestLabel] = "true" },
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
             HostConfig = new HostConfig
@@ -77,6 +79,87 @@ public static class DockerEngine
             await container.DisposeAsync();
             throw;
         }
+    }
+
+/// <summary>
+    /// Starts a container in the host's network namespace, so that it reaches servers the test runs on 127.0.0.1
+    /// (a local LLM) and is reached on <paramref name="port"/> of 127.0.0.1: no bridge address is ever used.
+    /// </summary>
+    public static async Task<RunningContainer> RunOnHostNetworkAsync(
+        DockerClient client, string image, int port, IDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
+    {
+        var env = new Dictionary<string, string>(environment ?? new Dictionary<string, string>())
+        {
+            ["AFFINETES_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AFFINETES_BIND"] = "127.0.0.1",
+        };
+        var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = image,
+            Env = env.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
+            Labels = new Dictionary<string, string> { [TestLabel] = "true" },
+            HostConfig = new HostConfig { NetworkMode = "host" },
+        }, cancellationToken);
+        var container = new RunningContainer(client, created.ID) { HostPort = port };
+        try
+        {
+            await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            return container;
+        }
+        catch
+        {
+            await container.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A port nothing listens on right now, on 127.0.0.1.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Polls the container's <c>/ready</c> on 127.0.0.1 until 200; fails with its logs if it never is.</summary>
+    public static async Task WaitReadyAsync(RunningContainer container, TimeSpan? limit = null)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        try
+        {
+            await Bounded.Until(async () =>
+            {
+                try
+                {
+                    using var response = await http.GetAsync($"http://127.0.0.1:{container.HostPort}/ready");
+                    return response.IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            }, limit ?? TimeSpan.FromSeconds(60), "the container becoming ready");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}; container log:\n{await container.LogsAsync()}", e);
+        }
+    }
+}
+
+/// <summary>Finds files of this repository from a test's output directory.</summary>
+public static class RepositoryRoot
+{
+    public static string Path { get; } = Find();
+
+    private static string Find()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(System.IO.Path.Combine(directory.FullName, "Affinetes.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("Affinetes.sln not found above " + AppContext.BaseDirectory);
     }
 }
 

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Affinetes.Testing;
+using Docker.DotNet.Models;
+
+namespace Affinetes.Afs.Tests;
+
+/// <summary>The command line as a user runs it, against the real engine.</summary>
+[Trait(Tiers.Name, Tiers.Docker)]
+public sealed class AfsDockerTests : IDisposable
+{
+    private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("affinetes-afs-");
+
+    public void Dispose() => _work.Delete(recursive: true);
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var exit = await AfsCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
+            .Within(TimeSpan.FromMinutes(5), "afs " + string.Join(' ', args));
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task InitThenBuild_StarterAnswersAsGenerated()
+    {
+        var dir = Path.Combine(_work.FullName, "my-eval");
+        var (initExit, initOutput, _) = await RunAsync("init", dir);
+        Assert.Equal(0, initExit);
+        Assert.Contains("created python environment", initOutput);
+        Assert.True(File.Exists(Path.Combine(dir, "env.py")));
+
+        var tag = $"affinetes-test/starter:{Guid.NewGuid():N}";
+        using var docker = DockerEngine.CreateClient();
+        try
+        {
+            var (exit, output, error) = await RunAsync("build", dir, "--tag", tag);
+            Assert.True(exit == 0, error);
+            Assert.Matches(@"^built affinetes-test/starter:\w+  sha256:[0-9a-f]{12}  [0-9.]+ MiB  function_based", output.Trim());
+            Assert.Contains("[check] affinetes-host: ok", error);
+
+            await using var container = await DockerEngine.RunAsync(docker, tag, null, 8000);
+            await DockerEngine.WaitReadyAsync(container);
+            using var http = new HttpClient();
+            using var response = await http.PostAsync($"http://127.0.0.1:{container.HostPort}/generate",
+                new StringContent("""{"task_id":3}""", Encoding.UTF8, "application/json"));
+            var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal("success", body.GetProperty("status").GetString());
+            var prompt = body.GetProperty("result").GetProperty("prompt").GetString()!;
+            var numbers = System.Text.RegularExpressions.Regex.Matches(prompt, @"\d+").Select(m => int.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(numbers[0] * numbers[1], body.GetProperty("result").GetProperty("expected").GetInt32());
+        }
+        finally
+        {
+            try
+            {
+                await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true });
+            }
+            catch (Docker.DotNet.DockerApiException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Build_JsonOutput_IsMachineReadable()
+    {
+        var dir = Path.Combine(_work.FullName, "json-env");
+        Assert.Equal(0, (await RunAsync("init", dir)).Exit);
+        var tag = $"affinetes-test/json:{Guid.NewGuid():N}";
+        using var docker = DockerEngine.CreateClient();
+        try
+        {
+            var (exit, output, error) = await RunAsync("build", dir, "--tag", tag, "--json");
+            Assert.True(exit == 0, error);
+            using var doc = JsonDocument.Parse(output);
+            Assert.Equal(tag, doc.RootElement.GetProperty("tag").GetString());
+            Assert.Equal("function_based", doc.RootElement.GetProperty("kind").GetString());
+            Assert.StartsWith("sha256:", doc.RootElement.GetProperty("source_digest").GetString());
+        }
+        finally
+        {
+            try
+            {
+                await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true });
+            }
+            catch (Docker.DotNet.DockerApiException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Build_BrokenSource_PrintsOneLineAndFails()
+    {
+        var (exit, _, error) = await RunAsync("build", Path.Combine(_work.FullName, "does-not-exist"), "--tag", "x:y");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("afs build: ", error);
+        Assert.Contains("neither an existing directory nor a git URL", error);
+    }
+
+    [Fact]
+    public async Task Init_IntoNonEmptyDirectory_Refuses()
+    {
+        var dir = Path.Combine(_work.FullName, "taken");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "keep.txt"), "mine");
+        var (exit, _, error) = await RunAsync("init", dir);
+        Assert.Equal(1, exit);
+        Assert.Contains("not empty", error);
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "keep.txt")));
+    }
+}
