@@ -19,7 +19,7 @@ rm -f artifacts-build.log
 
 results="$root/artifacts/test-results"
 rm -rf "$results"
-dotnet test Affinetes.sln -c Release --no-build --nologo -v quiet \
+dotnet test Affinetes.sln -c Release --no-build --nologo -v quiet -m:1 \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
 status=$?
 

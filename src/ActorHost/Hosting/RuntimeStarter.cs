@@ -51,7 +51,7 @@ internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness r
             readiness.MarkFailed(e.Message);
             LogFailed(logger, e.Message);
             Environment.ExitCode = 3;
-            lifetime.StopApplication();
+            lifetime.ApplicationStarted.Register(lifetime.StopApplication); // at once if already started
         }
         catch (Exception e)
         {
