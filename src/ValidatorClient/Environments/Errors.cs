@@ -1,0 +1,63 @@
+namespace Affinetes.ValidatorClient.Environments;
+
+/// <summary>Base of every error the client raises about an environment or a call.</summary>
+public abstract class AffinetesException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>Whether the same call may succeed if tried again (elsewhere or later).</summary>
+    public virtual bool IsRetryable => false;
+}
+
+/// <summary>The actor ran and raised: <see cref="RemoteType"/> is the exception's type in the environment.</summary>
+public sealed class RemoteActorException(string method, string? remoteType, string remoteMessage, int statusCode, string? code)
+    : AffinetesException($"{method} raised {(remoteType is null ? "" : remoteType + ": ")}{remoteMessage}")
+{
+    public string Method { get; } = method;
+    public string? RemoteType { get; } = remoteType;
+    public string RemoteMessage { get; } = remoteMessage;
+    public int StatusCode { get; } = statusCode;
+    /// <summary>The host's error code (<c>actor_error</c>, <c>result_not_serializable</c> ...), when it sent one.</summary>
+    public string? Code { get; } = code;
+}
+
+/// <summary>The environment has no public method of that name.</summary>
+public sealed class MethodNotFoundException(string method) : AffinetesException($"the environment has no method '{method}'")
+{
+    public string Method { get; } = method;
+}
+
+/// <summary>The arguments do not fit the method: missing, unexpected, or of the wrong type.</summary>
+public sealed class BadArgumentsException(string method, string? parameter, string message)
+    : AffinetesException($"bad arguments for {method}: {message}")
+{
+    public string Method { get; } = method;
+    public string? Parameter { get; } = parameter;
+}
+
+/// <summary>
+/// The call's deadline (<c>_timeout</c> / the timeout argument) passed before an answer came. Distinct from the
+/// caller's own cancellation, which surfaces as <see cref="OperationCanceledException"/>.
+/// </summary>
+public sealed class DeadlineExceededException(string method, TimeSpan deadline, bool serverSide)
+    : AffinetesException($"{method} did not answer within {deadline.TotalSeconds:0.###} s{(serverSide ? " (the environment cancelled it)" : "")}")
+{
+    public string Method { get; } = method;
+    public TimeSpan Deadline { get; } = deadline;
+    public override bool IsRetryable => true;
+}
+
+/// <summary>
+/// The environment cannot serve: its container died (exit code and last log lines), it never became ready (the
+/// host's own reason, e.g. an ImportError), or no replica answers.
+/// </summary>
+public sealed class EnvironmentUnavailableException(string message, long? exitCode = null, string? logTail = null, string? reason = null, Exception? inner = null)
+    : AffinetesException(message + (reason is null ? "" : $": {reason}") + (exitCode is null ? "" : $" (exit code {exitCode})") + (string.IsNullOrWhiteSpace(logTail) ? "" : $"\nlast log lines:\n{logTail}"), inner)
+{
+    public long? ExitCode { get; } = exitCode;
+    public string? LogTail { get; } = logTail;
+    /// <summary>Why the actor cannot start, in the host's words.</summary>
+    public string? Reason { get; } = reason;
+    public override bool IsRetryable => ExitCode is null && Reason is null;
+}
+
+/// <summary>Options that cannot be used; the message says which and how to fix it.</summary>
+public sealed class EnvironmentOptionsException(string message) : AffinetesException(message);

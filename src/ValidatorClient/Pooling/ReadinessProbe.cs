@@ -1,0 +1,71 @@
+using System.Net;
+using System.Text.Json;
+using Affinetes.Protocol;
+using Affinetes.ValidatorClient.Environments;
+
+namespace Affinetes.ValidatorClient.Pooling;
+
+/// <summary>
+/// Waits, bounded, for a replica's <c>/ready</c>: fails fast with the host's own reason when the actor cannot
+/// start, and with the exit code and log tail when the diagnosis finds the replica dead.
+/// </summary>
+public static class ReadinessProbe
+{
+    public static async Task WaitAsync(HttpClient http, Uri baseUrl, TimeSpan limit, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose,
+        string description, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(limit);
+        var ready = new Uri(baseUrl, WireRoutes.Ready);
+        var delay = TimeSpan.FromMilliseconds(20);
+        string? lastState = null;
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    using var response = await http.GetAsync(ready, deadline.Token);
+                    if (response.StatusCode == HttpStatusCode.OK)
+                    {
+                        return;
+                    }
+                    var body = await response.Content.ReadAsStringAsync(deadline.Token);
+                    lastState = $"{(int)response.StatusCode} {body}";
+                    if (response.StatusCode == HttpStatusCode.ServiceUnavailable && TryReadFailure(body) is { } reason)
+                    {
+                        throw new EnvironmentUnavailableException($"{description} cannot serve its actor", reason: reason);
+                    }
+                }
+                catch (HttpRequestException e)
+                {
+                    lastState = e.Message;
+                }
+                if (await diagnose(deadline.Token) is { } dead)
+                {
+                    throw dead;
+                }
+                await Task.Delay(delay, deadline.Token);
+                delay = TimeSpan.FromMilliseconds(Math.Min(250, delay.TotalMilliseconds * 1.5));
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new EnvironmentUnavailableException($"{description} did not become ready within {limit.TotalSeconds:0} s (last answer: {lastState ?? "none"})");
+        }
+    }
+
+    private static string? TryReadFailure(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("status", out var status) && status.GetString() == "failed"
+                && doc.RootElement.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
