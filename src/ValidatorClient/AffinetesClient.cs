@@ -55,6 +55,11 @@ public static class AffinetesClient
         {
             handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
         }
-        return new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        if (options.AuthToken is { } token)
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+        return http;
     }
 }

@@ -48,9 +48,10 @@ public interface IEnvironment : IAsyncDisposable
 /// <summary>
 /// The environment behind <see cref="AffinetesClient.LoadEnvAsync"/>. Also a dynamic object, so validators write
 /// what they wrote in Python: <c>dynamic env = await AffinetesClient.LoadEnvAsync(...);
-/// await env.evaluate(task_id: 1, model: "m", _timeout: 360)</c>.
+/// await env.evaluate(task_id: 1, model: "m", _timeout: 360)</c>. Public so that its own members
+/// (<c>CallAsync</c>, <c>DisposeAsync</c> ...) stay reachable through <c>dynamic</c>; any other name is a remote method.
 /// </summary>
-internal sealed class AffinetesEnvironment : DynamicObject, IEnvironment
+public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
 {
     private static readonly JsonSerializerOptions ArgumentJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
 
@@ -119,12 +120,7 @@ internal sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     public async Task<IReadOnlyList<MethodDescriptor>> ListMethodsAsync(CancellationToken cancellationToken = default)
     {
         var replica = Replicas[0];
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(replica.BaseUrl, WireRoutes.Methods));
-        if (_options.AuthToken is { } token)
-        {
-            request.Headers.Authorization = new("Bearer", token);
-        }
-        using var response = await _http.SendAsync(request, cancellationToken);
+        using var response = await _http.GetAsync(new Uri(replica.BaseUrl, WireRoutes.Methods), cancellationToken);
         response.EnsureSuccessStatusCode();
         var methods = await response.Content.ReadFromJsonAsync(ProtocolJson.Wire.MethodsResponse, cancellationToken);
         return methods?.Methods ?? [];

@@ -117,10 +117,6 @@ internal sealed class ReplicaPool : IAsyncDisposable
                 {
                     request.Headers.TryAddWithoutValidation(WireHeaders.Timeout, t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture));
                 }
-                if (_options.AuthToken is { } authToken)
-                {
-                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", authToken);
-                }
                 using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token);
                 var bytes = await response.Content.ReadAsByteArrayAsync(token);
                 if (response.StatusCode == HttpStatusCode.ServiceUnavailable && IsRefusal(bytes, out var stopping))

@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Affinetes.Testing;
 
-namespace Affinetes.ActorHost.Tests;
+namespace Affinetes.Testing;
 
-/// <summary>The host as its own process, as it runs in a container: environment, stdout, signals, exit code.</summary>
+/// <summary>
+/// The host as its own process, as it runs in a container: environment, stdout, signals, exit code. The test
+/// project must reference src/ActorHost so that <c>affinetes-host</c> is in its output directory.
+/// </summary>
 public sealed class HostProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -93,11 +95,19 @@ public sealed class HostProcess : IAsyncDisposable
     }, TimeSpan.FromSeconds(30), "the host process becoming ready");
 
     /// <summary>What <c>docker stop</c> sends.</summary>
-    public void SendSigterm()
+    public void SendSigterm() => Signal("TERM");
+
+    /// <summary>Kills the process at once, as a crash or <c>docker kill</c> would.</summary>
+    public void SendSigkill() => Signal("KILL");
+
+    private void Signal(string name)
     {
-        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        using var kill = Process.Start("kill", [$"-{name}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
         kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{name} {_process.Id} failed");
+        }
     }
 
     public async Task<int> WaitForExitAsync(TimeSpan limit)

@@ -1,0 +1,31 @@
+"""The environment the client tests call: fast and slow, sync and async, failing on purpose."""
+import asyncio
+import os
+
+
+class Actor:
+    def __init__(self):
+        self.cancelled = []
+
+    def echo(self, x: int, text: str = "hi"):
+        return {"x": x, "text": text, "pid": os.getpid()}
+
+    async def sleep(self, ms: int = 100, tag: str = ""):
+        try:
+            await asyncio.sleep(ms / 1000)
+        except asyncio.CancelledError:
+            self.cancelled.append(tag)
+            raise
+        return {"slept_ms": ms, "tag": tag}
+
+    def cancellations(self):
+        return self.cancelled
+
+    def fail(self, message: str = "boom"):
+        raise ValueError(message)
+
+    def score(self, task_id: int, model: str = "m"):
+        return {"task_id": task_id, "score": 0.5, "success": True, "model": model}
+
+    def environment(self, name: str):
+        return os.environ.get(name)
