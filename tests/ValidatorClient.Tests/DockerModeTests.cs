@@ -1,0 +1,218 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Affinetes.Testing;
+using Affinetes.ValidatorClient.Backends.Docker;
+using Affinetes.ValidatorClient.Environments;
+using Docker.DotNet.Models;
+
+namespace Affinetes.ValidatorClient.Tests;
+
+[Trait(Tiers.Name, Tiers.Docker)]
+[Collection(DockerModeCollection.Name)]
+public sealed class DockerModeTests(DockerModeFixture fixture)
+{
+    private static Task<IEnvironment> LoadAsync(EnvironmentOptions options) =>
+        AffinetesClient.LoadEnvAsync(options).Within(TimeSpan.FromMinutes(2), $"loading {options.Image}");
+
+    private static Dictionary<string, object?> Kw(params (string, object?)[] pairs) => pairs.ToDictionary(p => p.Item1, p => p.Item2);
+
+    [Fact]
+    public async Task SingleReplica_ServesCalls_OnLoopbackOnly_AndIsRemovedOnDispose()
+    {
+        string containerId;
+        await using (var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ArithImage }))
+        {
+            var task = await env.CallAsync("generate", kwargs: Kw(("task_id", 1))).Within();
+            Assert.Equal(JsonValueKind.Number, task.GetProperty("expected").ValueKind);
+            Assert.False(string.IsNullOrEmpty(task.GetProperty("prompt").GetString()));
+
+            var replica = Assert.Single(env.Replicas);
+            Assert.Equal("127.0.0.1", replica.BaseUrl.Host);
+            containerId = replica.Id;
+            var inspected = await fixture.Docker.Containers.InspectContainerAsync(containerId);
+            Assert.Equal("127.0.0.1", inspected.HostConfig.PortBindings[ContainerLabels.ContainerPort][0].HostIP);
+            Assert.Equal(RestartPolicyKind.No, inspected.HostConfig.RestartPolicy.Name);
+            Assert.Equal(ContainerLabels.OwnerValue, inspected.Config.Labels[ContainerLabels.Owner]);
+            Assert.Equal(fixture.ArithImage, inspected.Config.Labels[ContainerLabels.Image]);
+            Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Session));
+            Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Created));
+
+            var lines = new List<string>();
+            await env.StreamLogsAsync(line => { lock (lines) { lines.Add(line); } }, follow: false).Within();
+            Assert.Contains(lines, l => l.Contains("call generate 200", StringComparison.Ordinal));
+        }
+        Assert.DoesNotContain(await fixture.ContainersOfAsync(fixture.ArithImage), c => c.ID == containerId);
+    }
+
+    [Fact]
+    public async Task DynamicSyntax_WorksOverDocker()
+    {
+        dynamic env = await LoadAsync(new EnvironmentOptions { Image = fixture.ArithImage });
+        try
+        {
+            JsonElement first = await env.generate(task_id: 5, _timeout: 30);
+            JsonElement again = await env.generate(5);
+            Assert.Equal(first.GetProperty("prompt").GetString(), again.GetProperty("prompt").GetString());
+        }
+        finally
+        {
+            await env.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ThreeReplicas_OneKilledUnderLoad_EveryCallAnswered_AndTheDeadOneReplaced()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, Replicas = 3, LoadBalance = LoadBalance.LeastBusy });
+        var original = env.Replicas.Select(r => r.Id).ToHashSet();
+        Assert.Equal(3, original.Count);
+        var victim = env.Replicas[1].Id;
+
+        using var gate = new SemaphoreSlim(24);
+        var calls = new List<Task<JsonElement>>();
+        for (var i = 0; i < 400; i++)
+        {
+            await gate.WaitAsync().Within();
+            var tag = $"t{i}";
+            calls.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    return await env.CallAsync("sleep", kwargs: Kw(("ms", 10), ("tag", tag)), timeout: TimeSpan.FromSeconds(30));
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+            if (i == 100)
+            {
+                await fixture.Docker.Containers.KillContainerAsync(victim, new ContainerKillParameters { Signal = "SIGKILL" });
+            }
+        }
+        var results = await Task.WhenAll(calls).Within(TimeSpan.FromMinutes(2), "400 calls with a replica killed");
+        Assert.Equal(400, results.Select(r => r.GetProperty("tag").GetString()).Distinct().Count());
+
+        await Bounded.Until(() => Task.FromResult(env.GetStats().Count(s => s.Healthy) == 3 && !env.Replicas.Any(r => r.Id == victim)),
+            TimeSpan.FromSeconds(60), "the killed replica being replaced");
+        Assert.Equal(2, env.Replicas.Count(r => original.Contains(r.Id)));
+        var replacement = env.Replicas.Single(r => !original.Contains(r.Id));
+        Assert.Equal(1, (await env.CallAsync("echo", [1]).Within()).GetProperty("x").GetInt32());
+        var running = (await fixture.ContainersOfAsync(fixture.ClientImage)).Where(c => c.State == "running").Select(c => c.ID).ToHashSet();
+        Assert.Contains(replacement.Id, running);
+    }
+
+    [Fact]
+    public async Task ThreeReplicas_AreBalancedRoundRobin()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, Replicas = 3 });
+        Assert.Equal(3, env.Replicas.Select(r => r.BaseUrl.Port).Distinct().Count());
+        for (var i = 0; i < 6; i++)
+        {
+            await env.CallAsync("echo", [i]).Within();
+        }
+        Assert.All(env.GetStats(), s => Assert.Equal(2, s.Requests)); // round robin over the three
+    }
+
+    [Fact]
+    public async Task ConstructorFailure_GivesTheHostsReason_AndLeavesNothingRunning()
+    {
+        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = fixture.BrokenImage, Replicas = 2 }));
+        Assert.Contains("Failed to initialize Actor: RuntimeError: no API key configured", e.Message);
+        Assert.Contains("no API key configured", e.Reason);
+        Assert.Empty(await fixture.ContainersOfAsync(fixture.BrokenImage));
+    }
+
+    [Fact]
+    public async Task ContainerThatDies_GivesExitCodeAndLogTail_FailingFast()
+    {
+        var clock = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = fixture.ExitingImage }));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"a dead container was noticed after {clock.Elapsed}");
+        Assert.Equal(7, e.ExitCode);
+        Assert.Contains("giving up now", e.LogTail);
+        Assert.Empty(await fixture.ContainersOfAsync(fixture.ExitingImage));
+    }
+
+    [Fact]
+    public async Task Deadline_Exceeded_IsReportedAndTheCallCancelled()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage });
+        var e = await Assert.ThrowsAsync<DeadlineExceededException>(() =>
+            env.CallAsync("sleep", kwargs: Kw(("ms", 30_000), ("tag", "late")), timeout: TimeSpan.FromMilliseconds(500)).Within());
+        Assert.Equal("sleep", e.Method);
+        await Bounded.Until(async () => (await env.CallAsync("cancellations")).EnumerateArray().Any(t => t.GetString() == "late"),
+            TimeSpan.FromSeconds(5), "the environment cancelling the late call");
+    }
+
+    [Fact]
+    public async Task NamedContainer_ReusedWhenTheSpecMatches_RecreatedWhenEnvOrLimitsDiffer()
+    {
+        var name = $"affinetes-test-reuse-{Guid.NewGuid():N}"[..36];
+        var options = new EnvironmentOptions
+        {
+            Image = fixture.ClientImage,
+            ContainerName = name,
+            Cleanup = false,
+            EnvVars = new Dictionary<string, string> { ["MODE"] = "first" },
+        };
+        try
+        {
+            string firstId;
+            await using (var env = await LoadAsync(options))
+            {
+                firstId = env.Replicas[0].Id;
+                Assert.Equal("first", (await env.CallAsync("environment", ["MODE"])).GetString());
+            }
+            await using (var env = await LoadAsync(options))
+            {
+                Assert.Equal(firstId, env.Replicas[0].Id);
+            }
+            string secondId;
+            await using (var env = await LoadAsync(options with { EnvVars = new Dictionary<string, string> { ["MODE"] = "second" } }))
+            {
+                secondId = env.Replicas[0].Id;
+                Assert.NotEqual(firstId, secondId);
+                Assert.Equal("second", (await env.CallAsync("environment", ["MODE"])).GetString());
+            }
+            await using (var env = await LoadAsync(options with { EnvVars = new Dictionary<string, string> { ["MODE"] = "second" }, MemLimit = "256Mi", CpuLimit = "500m" }))
+            {
+                Assert.NotEqual(secondId, env.Replicas[0].Id);
+                var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
+                Assert.Equal(256L << 20, inspected.HostConfig.Memory);
+                Assert.Equal(500_000_000L, inspected.HostConfig.NanoCPUs);
+            }
+            await using (var attached = await LoadAsync(new EnvironmentOptions { ContainerName = name, ConnectOnly = true }))
+            {
+                Assert.Equal("second", (await attached.CallAsync("environment", ["MODE"])).GetString());
+            }
+        }
+        finally
+        {
+            foreach (var c in await fixture.ContainersOfAsync(fixture.ClientImage))
+            {
+                if (c.Names.Any(n => n.TrimStart('/') == name))
+                {
+                    await fixture.Docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true });
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task MissingImage_WithPullNever_SaysSo()
+    {
+        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "affinetes-test/does-not-exist:1", Pull = PullPolicy.Never }));
+        Assert.Contains("is not on the engine", e.Message);
+        var pulled = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "127.0.0.1:5000/affinetes-test/does-not-exist:1" }));
+        Assert.Contains("could not be pulled", pulled.Message);
+    }
+
+    [Fact]
+    public async Task HostNetwork_ServesOnAFreeLoopbackPort()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, HostNetwork = true });
+        Assert.Equal("127.0.0.1", env.Replicas[0].BaseUrl.Host);
+        Assert.Equal(4, (await env.CallAsync("echo", [4])).GetProperty("x").GetInt32());
+    }
+}
