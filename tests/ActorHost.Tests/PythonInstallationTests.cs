@@ -52,3 +52,68 @@ public sealed class PythonInstallationTests
         }
     }
 }
+
+/// <summary>The fast path that finds libpython from the layout alone, on fake installations of each shape.</summary>
+[Trait(Tiers.Name, Tiers.Unit)]
+public sealed class PythonLayoutTests : IDisposable
+{
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("affinetes-layout-");
+
+    public void Dispose() => _root.Delete(recursive: true);
+
+    /// <summary>PREFIX/bin/python3 -> python3.11 (an ELF file), and libpython where <paramref name="libDir"/> says.</summary>
+    private string Install(string prefix, string? libDir, bool elf = true, bool venv = false)
+    {
+        var bin = Path.Combine(_root.FullName, prefix, "bin");
+        Directory.CreateDirectory(bin);
+        var real = Path.Combine(bin, "python3.11");
+        if (elf)
+        {
+            File.Copy("/bin/true", real);
+        }
+        else
+        {
+            File.WriteAllText(real, "#!/bin/sh\nexec pyenv python \"$@\"\n");
+        }
+        File.CreateSymbolicLink(Path.Combine(bin, "python3"), "python3.11");
+        if (libDir is not null)
+        {
+            var lib = Path.Combine(_root.FullName, prefix, libDir);
+            Directory.CreateDirectory(lib);
+            File.WriteAllText(Path.Combine(lib, "libpython3.11.so.1.0"), "");
+        }
+        if (venv)
+        {
+            File.WriteAllText(Path.Combine(_root.FullName, prefix, "pyvenv.cfg"), "home = /usr/bin\n");
+        }
+        return bin;
+    }
+
+    [Fact]
+    public void OfficialImageLayout_UsrLocal()
+    {
+        var bin = Install("usr/local", "lib");
+        var found = PythonInstallation.FromLayout(bin + ":/usr/bin")!;
+        Assert.Equal(Path.Combine(_root.FullName, "usr/local/lib/libpython3.11.so.1.0"), found.LibraryPath);
+        Assert.Equal(Path.Combine(_root.FullName, "usr/local"), found.Home);
+        Assert.Equal("3.11", found.Version);
+    }
+
+    [Fact]
+    public void DebianLayout_Multiarch()
+    {
+        var bin = Install("usr", "lib/x86_64-linux-gnu");
+        var found = PythonInstallation.FromLayout(bin)!;
+        Assert.EndsWith("usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0", found.LibraryPath);
+        Assert.Equal(Path.Combine(_root.FullName, "usr"), found.Home);
+    }
+
+    [Fact]
+    public void NoSharedLibrary_ScriptShim_OrVirtualenv_FallBackToTheInterpreterProbe()
+    {
+        Assert.Null(PythonInstallation.FromLayout(Install("nolib", null)));
+        Assert.Null(PythonInstallation.FromLayout(Install("shim", "lib", elf: false)));
+        Assert.Null(PythonInstallation.FromLayout(Install("venv", "lib", venv: true)));
+        Assert.Null(PythonInstallation.FromLayout(Path.Combine(_root.FullName, "empty")));
+    }
+}

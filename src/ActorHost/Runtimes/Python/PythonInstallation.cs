@@ -28,7 +28,7 @@ public sealed record PythonInstallation(string LibraryPath, string Home, string 
     public static PythonInstallation Locate(string? pythonExecutable)
     {
         if (pythonExecutable is null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("PYTHONNET_PYDLL"))
-            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VIRTUAL_ENV")) && FromLayout() is { } fast)
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("VIRTUAL_ENV")) && FromLayout(Environment.GetEnvironmentVariable("PATH")) is { } fast)
         {
             return fast;
         }
@@ -62,9 +62,9 @@ public sealed record PythonInstallation(string LibraryPath, string Home, string 
     /// same prefix (<c>/usr/local/lib</c> in official images, <c>/usr/lib/&lt;multiarch&gt;</c> on Debian). The
     /// interpreter then computes its own module path from that prefix. Anything else takes the probe.
     /// </summary>
-    private static PythonInstallation? FromLayout()
+    internal static PythonInstallation? FromLayout(string? path)
     {
-        var onPath = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        var onPath = (path ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, "python3")).FirstOrDefault(File.Exists);
         if (onPath is null || File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(onPath)!)!, "pyvenv.cfg")))
         {
