@@ -64,12 +64,11 @@ public sealed class LimitsTests
     public async Task OverConcurrencyLimit_Returns503WithRetryAfter_InsteadOfQueueing()
     {
         await using var host = await HostUnderTest.StartAsync("protocol_env.py", o => o with { MaxConcurrentCalls = 2 });
-        var slow = Enumerable.Range(0, 2).Select(i => host.CallAsync("/sleep", $$"""{"ms":1500,"tag":"limit{{i}}"}""")).ToList();
-        await Bounded.Until(async () =>
-        {
-            var (s, _) = await ProbeAsync(host);
-            return s == HttpStatusCode.ServiceUnavailable;
-        }, TimeSpan.FromSeconds(5), "the third call being refused");
+        var marker = Path.Combine(Path.GetTempPath(), $"affinetes-limit-{Guid.NewGuid():N}");
+        var slow = Enumerable.Range(0, 2).Select(i => host.CallAsync("/sleep", $$"""{"ms":1500,"tag":"limit{{i}}","marker":"{{marker}}"}""")).ToList();
+        await Bounded.Until(() => Task.FromResult(File.Exists(marker) && File.ReadAllLines(marker).Length == 2),
+            TimeSpan.FromSeconds(10), "both slow calls running");
+        File.Delete(marker);
 
         using var refused = await host.PostAsync("/echo", """{"x":1}""").Within();
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
@@ -82,12 +81,6 @@ public sealed class LimitsTests
         }
         var (after, _) = await host.CallAsync("/echo", """{"x":1}""");
         Assert.Equal(HttpStatusCode.OK, after);
-    }
-
-    private static async Task<(HttpStatusCode, string)> ProbeAsync(HostUnderTest host)
-    {
-        using var response = await host.PostAsync("/echo", """{"x":1}""");
-        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

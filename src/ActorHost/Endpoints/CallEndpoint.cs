@@ -155,23 +155,29 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         await writer.FlushAsync();
     }
 
+    /// <summary>
+    /// Reads the body up to the limit. A body over it is read to its end and discarded (up to Kestrel's hard cap,
+    /// four times the limit) so that the client gets a clean 413 instead of a connection cut mid-upload.
+    /// </summary>
     private async Task<(byte[]? Body, (int Status, ErrorDetail Detail)? Error)> ReadBodyAsync(HttpContext context)
     {
         var request = context.Request;
-        if (request.ContentLength > options.MaxBodyBytes)
-        {
-            return (null, TooLarge());
-        }
+        var tooLarge = request.ContentLength > options.MaxBodyBytes;
         var reader = request.BodyReader;
         try
         {
             while (true)
             {
                 var read = await reader.ReadAsync(context.RequestAborted);
-                if (read.Buffer.Length > options.MaxBodyBytes)
+                tooLarge |= read.Buffer.Length > options.MaxBodyBytes;
+                if (tooLarge)
                 {
-                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
-                    return (null, TooLarge());
+                    reader.AdvanceTo(read.Buffer.End);
+                    if (read.IsCompleted)
+                    {
+                        return (null, TooLarge());
+                    }
+                    continue;
                 }
                 if (read.IsCompleted)
                 {

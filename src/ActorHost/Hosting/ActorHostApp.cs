@@ -111,7 +111,8 @@ public static class ActorHostApp
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            // The hard cap; bodies between the limit and the cap are drained and answered 413 (CallEndpoint).
+            kestrel.Limits.MaxRequestBodySize = (options.MaxBodyBytes * 4) + (1 << 20);
             if (options.Bind is null)
             {
                 kestrel.ListenAnyIP(options.Port);
