@@ -209,6 +209,40 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
+    public async Task Logs_StreamToTheSinkAndTheFile_AsTheyCome()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"affinetes-logs-{Guid.NewGuid():N}.log");
+        var lines = new List<string>();
+        try
+        {
+            await using (var env = await LoadAsync(new EnvironmentOptions
+            {
+                Image = fixture.ClientImage,
+                LogFile = file,
+                LogSink = line => { lock (lines) { lines.Add(line); } },
+            }))
+            {
+                await env.CallAsync("echo", [1]).Within();
+                await Bounded.Until(() => Task.FromResult(Snapshot(lines).Any(l => l.Contains("call echo 200", StringComparison.Ordinal))),
+                    TimeSpan.FromSeconds(10), "the call's log line reaching the sink");
+            }
+            Assert.Contains(File.ReadAllLines(file), l => l.Contains("call echo 200", StringComparison.Ordinal) && l.StartsWith("[afs-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        static List<string> Snapshot(List<string> lines)
+        {
+            lock (lines)
+            {
+                return [.. lines];
+            }
+        }
+    }
+
+    [Fact]
     public async Task HostNetwork_ServesOnAFreeLoopbackPort()
     {
         await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, HostNetwork = true });

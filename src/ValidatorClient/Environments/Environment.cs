@@ -59,6 +59,9 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     private readonly ReplicaPool _pool;
     private readonly HttpClient _http;
     private readonly EnvironmentOptions _options;
+    private readonly CancellationTokenSource _logStreaming = new();
+    private readonly Action<string>? _logLine;
+    private readonly StreamWriter? _logFile;
     private int _disposed;
 
     internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options)
@@ -68,8 +71,44 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         _pool = pool;
         _http = http;
         _options = options;
+        if (options.LogFile is { } path)
+        {
+            _logFile = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        }
+        if (options.LogSink is not null || _logFile is not null)
+        {
+            _logLine = line =>
+            {
+                options.LogSink?.Invoke(line);
+                if (_logFile is { } file)
+                {
+                    lock (file)
+                    {
+                        file.WriteLine(line);
+                    }
+                }
+            };
+            foreach (var replica in pool.Endpoints)
+            {
+                Follow(replica);
+            }
+            pool.Replaced += Follow;
+        }
         EnvironmentRegistry.Add(this);
     }
+
+    /// <summary>Streams one replica's log lines to the configured sink until the environment is disposed.</summary>
+    private void Follow(ReplicaEndpoint replica) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await _backend.StreamLogsAsync(replica, line => _logLine!($"[{replica.Description}] {line}"), follow: true, _logStreaming.Token);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The environment is going away, the container is gone, or this backend has no logs to give.
+        }
+    });
 
     public string Name { get; }
 
@@ -191,8 +230,17 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
             return;
         }
         EnvironmentRegistry.Remove(this);
+        await _logStreaming.CancelAsync();
         await _pool.DisposeAsync();
         await _backend.DisposeAsync();
         _http.Dispose();
+        _logStreaming.Dispose();
+        if (_logFile is not null)
+        {
+            lock (_logFile)
+            {
+                _logFile.Dispose();
+            }
+        }
     }
 }

@@ -97,8 +97,11 @@ public sealed record EnvironmentOptions
     /// <summary>Deadline of a call that names none.</summary>
     public TimeSpan? DefaultCallTimeout { get; init; }
 
-    /// <summary>Receives the containers' log lines as they come (prefixed with the replica), when set.</summary>
+    /// <summary>Receives the containers' log lines as they come (prefixed with the replica), and the client's own notices.</summary>
     public Action<string>? LogSink { get; init; }
+
+    /// <summary>A file the containers' log lines are appended to as they come (with <see cref="LogSink"/> or alone).</summary>
+    public string? LogFile { get; init; }
 
     /// <summary>Checks the options once and returns the parsed quantities; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
     public (CpuQuantity? Cpu, MemoryQuantity? Memory) Validate()

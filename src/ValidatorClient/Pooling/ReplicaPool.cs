@@ -87,6 +87,9 @@ internal sealed class ReplicaPool : IAsyncDisposable
 
     public IReadOnlyList<ReplicaEndpoint> Endpoints => [.. Volatile.Read(ref _replicas).Select(r => r.Endpoint)];
 
+    /// <summary>Raised after a dead replica was replaced, with the new one.</summary>
+    public event Action<ReplicaEndpoint>? Replaced;
+
     public IReadOnlyList<ReplicaStats> Stats() => [.. Volatile.Read(ref _replicas).Select(r => r.Stats())];
 
     /// <summary>Sends one call; <paramref name="body"/> is the <c>/call</c> request already serialised.</summary>
@@ -239,6 +242,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
                 {
                     _replicas = [.. _replicas.Select(r => r == replica ? new Replica(replacement) : r)];
                 }
+                Replaced?.Invoke(replacement);
             }
             return;
         }
