@@ -39,6 +39,7 @@ public static class ClientBenchmark
     {
         var loads = new List<LoadResult>();
         var readiness = new List<ReadyResult>();
+        var loadAverageBefore = LoadAverage();
 
         await MeasureUrlModeAsync(hostBinary, calls, withOriginal, loads);
         if (withDocker)
@@ -46,12 +47,15 @@ public static class ClientBenchmark
             await MeasureDockerModeAsync(calls, loads, readiness);
         }
 
+        var loadAverageAfter = LoadAverage();
         Print(loads, readiness);
+        // Client and servers share this machine's cores: a load average above the core count means other work competed.
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average (1 min) {loadAverageBefore} before, {loadAverageAfter} after");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new
         {
             date = DateTime.UtcNow,
-            machine = new { cores = Environment.ProcessorCount },
+            machine = new { cores = Environment.ProcessorCount, load_average_before = loadAverageBefore, load_average_after = loadAverageAfter },
             calls_per_run = calls,
             runs = Runs,
             loads,
@@ -308,6 +312,8 @@ public static class ClientBenchmark
     }
 
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
     private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
