@@ -7,3 +7,4 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$here/build-base-images.sh"
 "$here/build-host-image.sh"
 "$here/setup-registry.sh"
+"$here/setup-ssh.sh"

@@ -15,4 +15,15 @@ host.SetAction((result, _) => HostBenchmark.RunAsync(
     result.GetValue(hostBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), !result.GetValue(noOriginal), result.GetValue(output)!));
 root.Subcommands.Add(host);
 
+var calls = new Option<int>("--calls") { Description = "calls per measured run", DefaultValueFactory = _ => 5000 };
+var noDocker = new Option<bool>("--no-docker") { Description = "skip docker mode (the evaluate pool and the readiness times)" };
+var clientOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/client.json" };
+var client = new Command("client", "AffinetesClient vs the original's client: echo at 32 and 256 in flight (url mode), evaluate over 4 docker replicas, time to ready.")
+{
+    hostBinary, calls, noOriginal, noDocker, clientOutput,
+};
+client.SetAction((result, _) => ClientBenchmark.RunAsync(
+    result.GetValue(hostBinary)!, result.GetValue(calls), !result.GetValue(noOriginal), !result.GetValue(noDocker), result.GetValue(clientOutput)!));
+root.Subcommands.Add(client);
+
 return await root.Parse(args).InvokeAsync();
