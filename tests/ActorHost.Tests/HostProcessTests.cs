@@ -122,6 +122,17 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task PortInUse_ExitsWith2AndSaysSo()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_PORT", port)));
+        Assert.Equal(2, await host.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Contains($"127.0.0.1:{port} is already in use", host.Output);
+    }
+
+    [Fact]
     public async Task BadOption_ExitsWith2AndSaysHowToFix()
     {
         await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_MAX_CONCURRENCY", "lots")));

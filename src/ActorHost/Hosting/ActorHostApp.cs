@@ -44,6 +44,11 @@ public static class ActorHostApp
         {
             await app.RunAsync();
         }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await Console.Error.WriteLineAsync($"affinetes-host: {options.Bind ?? "*"}:{options.Port} is already in use; choose another AFFINETES_PORT / --port");
+            return 2;
+        }
         finally
         {
             await runtime.DisposeAsync();
