@@ -145,6 +145,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var spec = SpecHash(imageId);
         if (existing is not null)
         {
+            if (!(existing.Config.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
+            {
+                // Someone else's container (a database, another tool's): never replace it.
+                throw new EnvironmentOptionsException($"a container named {name} already exists on {engine.Spec} and was not started by affinetes; choose another container name or remove it");
+            }
             var matches = existing.Config.Labels.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
             if (matches && existing.State.Running && !options.ForceRecreate)
             {
