@@ -40,7 +40,7 @@ internal static class CleanupCommand
                 }
                 if (removed.Count == 0)
                 {
-                    output.WriteLine("nothing to clean up: no affinetes containers");
+                    output.WriteLine(result.GetValue(name) is { } only ? $"nothing to clean up: no containers of environment {only}" : "nothing to clean up: no affinetes containers");
                     return ExitCodes.Ok;
                 }
                 output.WriteLine($"{(dry ? "would remove" : "removed")} {removed.Count} container{(removed.Count == 1 ? "" : "s")}:");

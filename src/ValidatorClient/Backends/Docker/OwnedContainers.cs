@@ -45,9 +45,14 @@ public static class OwnedContainers
             All = includeStopped,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels },
         }, cancellationToken);
-        var containers = await Task.WhenAll(listed.Select(c => ReadAsync(docker, c, cancellationToken)));
-        return [.. containers.OfType<OwnedContainer>()
-            .OrderBy(c => c.EnvironmentName, StringComparer.Ordinal).ThenBy(c => c.Created).ThenBy(c => c.Session, StringComparer.Ordinal).ThenBy(c => c.Replica)];
+        var containers = (await Task.WhenAll(listed.Select(c => ReadAsync(docker, c, cancellationToken)))).OfType<OwnedContainer>().ToList();
+        // Replicas of one session start together: sessions in the order they started, each in replica order.
+        var sessionStarted = containers.GroupBy(c => (c.EnvironmentName, c.Session)).ToDictionary(g => g.Key, g => g.Min(c => c.Created));
+        return [.. containers
+            .OrderBy(c => c.EnvironmentName, StringComparer.Ordinal)
+            .ThenBy(c => sessionStarted[(c.EnvironmentName, c.Session)])
+            .ThenBy(c => c.Session, StringComparer.Ordinal)
+            .ThenBy(c => c.Replica)];
     }
 
     /// <summary>
