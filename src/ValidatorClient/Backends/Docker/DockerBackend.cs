@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using Affinetes.ValidatorClient.Environments;
@@ -62,7 +63,14 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             // Nothing is left running when the environment cannot start as asked.
             await Task.WhenAll(starts.Where(s => s.IsCompletedSuccessfully).Select(s => RemoveAsync(s.Result.Id)));
-            throw starts.Select(s => s.Exception?.InnerException).FirstOrDefault(e => e is AffinetesException) ?? starts.First(s => s.IsFaulted).Exception!.InnerException!;
+            var failure = starts.Select(s => s.Exception?.InnerException).FirstOrDefault(e => e is AffinetesException)
+                ?? starts.FirstOrDefault(s => s.IsFaulted)?.Exception!.InnerException;
+            if (failure is null)
+            {
+                throw; // every start was cancelled: the caller's cancellation, as it came
+            }
+            ExceptionDispatchInfo.Throw(failure);
+            throw;
         }
     }
 
