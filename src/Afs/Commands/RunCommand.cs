@@ -36,6 +36,7 @@ internal static class RunCommand
         {
             var output = result.InvocationConfiguration.Output;
             var error = result.InvocationConfiguration.Error;
+            string? loaded = null;
             try
             {
                 var envVars = result.GetValue(envFile) is { } file ? EnvFile.Read(file) : [];
@@ -73,6 +74,7 @@ internal static class RunCommand
                 }
 
                 await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
+                loaded = environment.Name;
                 var methods = await environment.ListMethodsAsync(cancellationToken);
                 var replicaRows = environment.Replicas.Select((r, i) => new
                 {
@@ -117,6 +119,13 @@ internal static class RunCommand
                 output.WriteLine($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}, " +
                     $"afs logs {Quote(environmentName)}, afs stop {Quote(environmentName)}");
                 return ExitCodes.Ok;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                error.WriteLine(loaded is null
+                    ? "afs run: cancelled; the containers it had started are removed"
+                    : $"afs run: cancelled; the environment is running (afs stop {Quote(result.GetValue(name) ?? loaded)} removes it)");
+                return ExitCodes.Cancelled;
             }
             catch (Exception e) when (Failures.IsExpected(e))
             {
