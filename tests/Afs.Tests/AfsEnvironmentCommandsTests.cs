@@ -260,4 +260,33 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         var (_, again, _) = await AfsAsync("cleanup", "--name", name);
         Assert.Equal($"nothing to clean up: no containers of environment {name}", again.Trim());
     }
+
+    [Fact]
+    public async Task Run_TerminatedWhileStarting_RemovesWhatItStarted()
+    {
+        var name = fixture.NewName("sigterm");
+        using var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        try
+        {
+            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
+                TimeSpan.FromSeconds(60), "afs run creating both containers");
+            Assert.False(afs.HasExited, "afs run ended before it could be stopped");
+            // SIGTERM (what docker stop, systemd and CI timeouts send; Ctrl+C's SIGINT takes the same path), not SIGKILL.
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync().Within(what: "kill -TERM");
+            }
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(20), "afs run ending on SIGTERM");
+        }
+        finally
+        {
+            if (!afs.HasExited)
+            {
+                afs.Kill();
+            }
+        }
+        Assert.Equal(130, afs.ExitCode);
+        Assert.Equal("afs run: cancelled; the containers it had started are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
 }
