@@ -19,8 +19,6 @@ internal static class ExitCodes
     public const int Unavailable = 5;
     /// <summary>Ctrl+C.</summary>
     public const int Cancelled = 130;
-
-    public const string Help = "exit codes: 0 ok, 1 usage or other error, 2 the actor raised, 3 no such method or bad arguments, 4 deadline exceeded, 5 environment unavailable";
 }
 
 /// <summary>Turns the errors afs expects into one line on stderr and an exit code.</summary>
