@@ -17,6 +17,12 @@ public static class AfsCli
         root.Subcommands.Add(version);
         root.Subcommands.Add(Commands.InitCommand.Create());
         root.Subcommands.Add(Commands.BuildCommand.Create());
+        root.Subcommands.Add(Commands.RunCommand.Create());
+        root.Subcommands.Add(Commands.CallCommand.Create());
+        root.Subcommands.Add(Commands.PsCommand.Create());
+        root.Subcommands.Add(Commands.LogsCommand.Create());
+        root.Subcommands.Add(Commands.StopCommand.Create());
+        root.Subcommands.Add(Commands.CleanupCommand.Create());
         return root;
     }
 }

@@ -38,4 +38,95 @@ public sealed class AfsCliTests
         Assert.NotEqual(0, exit);
         Assert.Contains("frobnicate", error);
     }
+
+    [Fact]
+    public void Help_ListsEnvironmentCommands()
+    {
+        var (exit, output, _) = Run("--help");
+        Assert.Equal(0, exit);
+        foreach (var command in new[] { "run <image>", "call <name> <method>", "ps", "logs <name>", "stop <name>", "cleanup" })
+        {
+            Assert.Contains(command, output);
+        }
+    }
+
+    [Fact]
+    public void Call_WithoutMethod_SaysHowToCall()
+    {
+        var (exit, output, error) = Run("call", "my-env");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal("afs call: name the method: afs call my-env METHOD (afs run prints the methods), or afs call --url URL METHOD\n", error);
+    }
+
+    [Fact]
+    public void Call_WithUrlAndTwoPositionals_SaysTheUrlTakesOnlyTheMethod()
+    {
+        var (exit, _, error) = Run("call", "--url", "http://127.0.0.1:1", "my-env", "generate");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("afs call: with --url give only the method", error);
+    }
+
+    [Theory]
+    [InlineData("[1, 2]", "afs call: --json-args must be a JSON object of keyword arguments, e.g. '{\"task_id\": 1}'; it is an array")]
+    [InlineData("{task_id: 1}", "afs call: --json-args is not valid JSON: ")]
+    public void Call_JsonArgsNotAnObject_IsAUsageError(string jsonArgs, string message)
+    {
+        var (exit, _, error) = Run("call", "my-env", "generate", "--json-args", jsonArgs);
+        Assert.Equal(1, exit);
+        Assert.StartsWith(message, error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void Call_ZeroTimeout_IsAUsageError()
+    {
+        var (exit, _, error) = Run("call", "my-env", "generate", "--timeout", "0");
+        Assert.Equal(1, exit);
+        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n", error);
+    }
+
+    [Fact]
+    public void Run_EnvWithoutKey_DoesNotEchoTheValue()
+    {
+        var (exit, output, error) = Run("run", "img:1", "--env", "sk-looks-like-a-key");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.StartsWith("afs run: --env expects KEY=VALUE", error);
+        Assert.DoesNotContain("sk-looks", error);
+    }
+
+    [Fact]
+    public void Run_MissingEnvFile_NamesIt()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"afs-missing-{Guid.NewGuid():N}.env");
+        var (exit, _, error) = Run("run", "img:1", "--env-file", missing);
+        Assert.Equal(1, exit);
+        Assert.Equal($"afs run: --env-file {missing}: no such file\n", error);
+    }
+
+    [Fact]
+    public void Run_EnvFileWithUnclosedQuote_NamesTheLine()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllLines(file, ["A=1", "B=\"open"]);
+            var (exit, _, error) = Run("run", "img:1", "--env-file", file);
+            Assert.Equal(1, exit);
+            Assert.Equal($"afs run: --env-file {file}, line 2: the value opens a double quote it does not close\n", error);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Run_BadReplicaCount_SaysTheRange()
+    {
+        var (exit, _, error) = Run("run", "img:1", "--replicas", "0");
+        Assert.Equal(1, exit);
+        Assert.Equal("afs run: replicas is 0; use 1 to 64\n", error);
+    }
 }

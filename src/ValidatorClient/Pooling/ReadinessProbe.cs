@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
@@ -7,12 +8,13 @@ namespace Affinetes.ValidatorClient.Pooling;
 
 /// <summary>
 /// Waits, bounded, for a replica's <c>/ready</c>: fails fast with the host's own reason when the actor cannot
-/// start, and with the exit code and log tail when the diagnosis finds the replica dead.
+/// start, and with the exit code and log tail when the diagnosis finds the replica dead. The auth token
+/// is sent as the bearer token: a host started with one answers <c>/ready</c> only with it.
 /// </summary>
 public static class ReadinessProbe
 {
     public static async Task WaitAsync(HttpClient http, Uri baseUrl, TimeSpan limit, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose,
-        string description, CancellationToken cancellationToken)
+        string description, string? authToken, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(limit);
@@ -29,10 +31,22 @@ public static class ReadinessProbe
             {
                 try
                 {
-                    using var response = await http.GetAsync(ready, deadline.Token);
+                    using var request = new HttpRequestMessage(HttpMethod.Get, ready);
+                    if (authToken is not null)
+                    {
+                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", authToken);
+                    }
+                    using var response = await http.SendAsync(request, deadline.Token);
                     if (response.StatusCode == HttpStatusCode.OK)
                     {
                         return;
+                    }
+                    if (response.StatusCode == HttpStatusCode.Unauthorized)
+                    {
+                        // Waiting does not fix a missing or wrong token.
+                        throw new EnvironmentOptionsException(authToken is null
+                            ? $"{description} requires an auth token; set AuthToken to the token it was started with"
+                            : $"{description} rejected the auth token; set AuthToken to the token it was started with");
                     }
                     var body = await response.Content.ReadAsStringAsync(deadline.Token);
                     lastState = $"{(int)response.StatusCode} {body}";

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using Affinetes.ValidatorClient.Environments;
@@ -62,7 +63,14 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             // Nothing is left running when the environment cannot start as asked.
             await Task.WhenAll(starts.Where(s => s.IsCompletedSuccessfully).Select(s => RemoveAsync(s.Result.Id)));
-            throw starts.Select(s => s.Exception?.InnerException).FirstOrDefault(e => e is AffinetesException) ?? starts.First(s => s.IsFaulted).Exception!.InnerException!;
+            var failure = starts.Select(s => s.Exception?.InnerException).FirstOrDefault(e => e is AffinetesException)
+                ?? starts.FirstOrDefault(s => s.IsFaulted)?.Exception!.InnerException;
+            if (failure is null)
+            {
+                throw; // every start was cancelled: the caller's cancellation, as it came
+            }
+            ExceptionDispatchInfo.Throw(failure);
+            throw;
         }
     }
 
@@ -145,6 +153,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var spec = SpecHash(imageId);
         if (existing is not null)
         {
+            if (!(existing.Config.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
+            {
+                // Someone else's container (a database, another tool's): never replace it.
+                throw new EnvironmentOptionsException($"a container named {name} already exists on {engine.Spec} and was not started by affinetes; choose another container name or remove it");
+            }
             var matches = existing.Config.Labels.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
             if (matches && existing.State.Running && !options.ForceRecreate)
             {
@@ -243,7 +256,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         }
         var endpoint = new ReplicaEndpoint(container.ContainerId, await container.Engine.ReachAsync(port, cancellationToken),
             container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
-        await ReadinessProbe.WaitAsync(http, endpoint.BaseUrl, options.ReadyTimeout, ct => DiagnoseAsync(endpoint, ct), endpoint.Description, cancellationToken);
+        await ReadinessProbe.WaitAsync(http, endpoint.BaseUrl, options.ReadyTimeout, ct => DiagnoseAsync(endpoint, ct), endpoint.Description, options.AuthToken, cancellationToken);
         return endpoint;
     }
 

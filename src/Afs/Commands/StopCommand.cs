@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Affinetes.ValidatorClient.Backends.Docker;
+
+namespace Affinetes.Afs.Commands;
+
+/// <summary><c>afs stop NAME</c>: stops (letting calls in flight finish) and removes an environment's containers.</summary>
+internal static class StopCommand
+{
+    /// <summary>How long each host may drain calls in flight before it is killed.</summary>
+    private static readonly TimeSpan GracePeriod = TimeSpan.FromSeconds(10);
+
+    public static Command Create()
+    {
+        var name = new Argument<string>("name") { Description = "the environment's name (afs ps lists them)" };
+        var json = new Option<bool>("--json") { Description = "print the removed containers as JSON" };
+        var command = new Command("stop", "Stop and remove an environment's containers (every replica, running or not).") { name, json };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var output = result.InvocationConfiguration.Output;
+            var environmentName = result.GetValue(name)!;
+            try
+            {
+                using var docker = DockerConnection.Create();
+                var containers = await OwnedContainers.ListAsync(docker, environmentName, includeStopped: true, cancellationToken);
+                if (containers.Count == 0)
+                {
+                    throw new ArgumentException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
+                }
+                var removed = await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await OwnedContainers.RemoveAsync(docker, c.Id, GracePeriod, cancellationToken))));
+                var gone = removed.Where(r => r.Removed).Select(r => r.Container).ToList();
+                if (result.GetValue(json))
+                {
+                    Terminal.WriteJson(output, new { name = environmentName, removed = gone.Select(c => new { container = c.ContainerName, id = c.Id, replica = c.Replica }) });
+                }
+                else
+                {
+                    output.WriteLine($"stopped and removed {gone.Count} container{(gone.Count == 1 ? "" : "s")} of {environmentName}: {string.Join(", ", gone.Select(c => c.ContainerName))}");
+                }
+                return ExitCodes.Ok;
+            }
+            catch (Exception e) when (Failures.IsExpected(e))
+            {
+                return Failures.Report(result.InvocationConfiguration.Error, "stop", e);
+            }
+        });
+        return command;
+    }
+}

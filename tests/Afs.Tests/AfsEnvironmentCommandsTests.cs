@@ -1,0 +1,292 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Affinetes.Testing;
+
+namespace Affinetes.Afs.Tests;
+
+/// <summary>afs run, call, ps, logs, stop and cleanup as a user runs them, against the real engine.</summary>
+[Trait(Tiers.Name, Tiers.Docker)]
+[Collection(AfsEnvironmentCollection.Name)]
+public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) : IDisposable
+{
+    private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("affinetes-afs-env-");
+
+    public void Dispose() => _work.Delete(recursive: true);
+
+    private static Task<(int Exit, string Output, string Error)> AfsAsync(params string[] args) => AfsEnvironmentFixture.AfsAsync(args);
+
+    [Fact]
+    public async Task RunPsCallLogsStop_WorkAsAUserChainsThem()
+    {
+        var name = fixture.NewName("flow");
+        const string secret = "sk-never-printed-4711";
+
+        var (runExit, runOutput, runError) = await AfsAsync("run", fixture.Image, "--name", name, "--replicas", "2", "--env", $"CHUTES_API_KEY={secret}");
+        Assert.True(runExit == 0, runError);
+        Assert.StartsWith($"environment {name} is ready: {fixture.Image}, 2 replicas", runOutput);
+        Assert.Matches(new Regex($@"^0\s+{name}\s+127\.0\.0\.1:\d+\s+started$", RegexOptions.Multiline), runOutput);
+        Assert.Matches(new Regex($@"^1\s+{name}-1\s+127\.0\.0\.1:\d+\s+started$", RegexOptions.Multiline), runOutput);
+        Assert.Matches(new Regex(@"^generate\s+\(task_id: int, seed: int = 0\) -> dict$", RegexOptions.Multiline), runOutput);
+        Assert.Matches(new Regex(@"^evaluate\s+async \(task_id: int, ", RegexOptions.Multiline), runOutput);
+        Assert.DoesNotContain(secret, runOutput + runError);
+        Assert.DoesNotContain("\u001b[", runOutput); // redirected output is plain: no ANSI codes, no box drawing
+        Assert.DoesNotContain("│", runOutput);
+
+        // afs exited; its containers did not.
+        var (psExit, psOutput, _) = await AfsAsync("ps");
+        Assert.Equal(0, psExit);
+        Assert.Matches(new Regex($@"^{name}\s+{name}\s+{Regex.Escape(fixture.Image)}\s+Up .*127\.0\.0\.1:\d+\s+0\s+", RegexOptions.Multiline), psOutput);
+        Assert.Matches(new Regex($@"^{name}\s+{name}-1\s+{Regex.Escape(fixture.Image)}\s+Up .*127\.0\.0\.1:\d+\s+1\s+", RegexOptions.Multiline), psOutput);
+        var (psJsonExit, psJson, _) = await AfsAsync("ps", "--json");
+        Assert.Equal(0, psJsonExit);
+        var listed = JsonDocument.Parse(psJson).RootElement.EnumerateArray().Where(c => c.GetProperty("name").GetString() == name).ToList();
+        Assert.Equal([0, 1], listed.Select(c => c.GetProperty("replica").GetInt32()).Order());
+        Assert.All(listed, c => Assert.Matches(@"^127\.0\.0\.1:\d+$", c.GetProperty("address").GetString()));
+        Assert.Single(listed.Select(c => c.GetProperty("session").GetString()).Distinct());
+        Assert.DoesNotContain(secret, psJson);
+
+        var (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=1");
+        Assert.True(callExit == 0, callError);
+        Assert.Equal("", callError);
+        var result = JsonDocument.Parse(callOutput).RootElement;
+        Assert.Equal(JsonValueKind.Number, result.GetProperty("expected").ValueKind);
+        Assert.True(result.GetProperty("expected").TryGetInt64(out _), $"expected is not an integer: {callOutput}");
+        Assert.Equal(JsonValueKind.String, result.GetProperty("prompt").ValueKind);
+        Assert.Equal(1, result.GetProperty("task_id").GetInt32()); // "1" on the command line went as the integer 1
+        Assert.Contains("\n  \"prompt\": ", callOutput); // pretty by default
+
+        // The host logs a call once its answer is sent, and the engine collects logs a moment later.
+        var logsOutput = "";
+        await Bounded.Until(async () =>
+        {
+            var (logsExit, output, logsError) = await AfsAsync("logs", name);
+            Assert.True(logsExit == 0, logsError);
+            logsOutput = output;
+            return output.Contains("call generate 200", StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(10), "afs logs showing the call");
+        Assert.Matches(new Regex($@"^\[{name}(-1)?\] .*call generate 200 ", RegexOptions.Multiline), logsOutput);
+        Assert.Contains($"[{name}-1] ", logsOutput);
+        Assert.DoesNotContain(secret, logsOutput);
+
+        var (stopExit, stopOutput, stopError) = await AfsAsync("stop", name);
+        Assert.True(stopExit == 0, stopError);
+        Assert.Equal($"stopped and removed 2 containers of {name}: {name}, {name}-1", stopOutput.Trim());
+        var (_, psAfter, _) = await AfsAsync("ps", "--all");
+        Assert.DoesNotContain(name, psAfter);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+
+        var (stopAgainExit, _, stopAgainError) = await AfsAsync("stop", name);
+        Assert.Equal(1, stopAgainExit);
+        Assert.Equal($"afs stop: no containers of environment '{name}' (afs ps --all lists them)", stopAgainError.Trim());
+    }
+
+    [Fact]
+    public async Task Call_Failures_ExitWithTheirCodeAndOneLine()
+    {
+        var name = fixture.NewName("errors");
+        try
+        {
+            Assert.Equal(0, (await AfsAsync("run", fixture.Image, "--name", name)).Exit);
+
+            var (exit, output, error) = await AfsAsync("call", name, "no_such_method");
+            Assert.Equal(3, exit);
+            Assert.Equal("", output);
+            Assert.Equal("afs call: the environment has no method 'no_such_method'\n", error);
+
+            (exit, _, error) = await AfsAsync("call", name, "generate", "--arg", "task_id=abc");
+            Assert.Equal(3, exit);
+            Assert.Equal("afs call: bad arguments for generate: parameter 'task_id' of generate expects integer, got string\n", error);
+
+            (exit, _, error) = await AfsAsync("call", fixture.NewName("not-running"), "generate");
+            Assert.Equal(5, exit);
+            Assert.StartsWith($"afs call: no running environment named '{fixture.NewName("not-running")}'", error);
+            Assert.Single(error.TrimEnd('\n').Split('\n'));
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
+    }
+
+    [Fact]
+    public async Task Call_SlowerThanTimeout_ExitsFour()
+    {
+        await using var llm = await LocalLlmServer.StartAsync(_ => LlmReply.Text("Answer: 1") with { Delay = TimeSpan.FromSeconds(60) });
+        var name = fixture.NewName("slow");
+        try
+        {
+            var (runExit, _, runError) = await AfsAsync("run", fixture.Image, "--name", name, "--host-network", "--env", "CHUTES_API_KEY=test-key");
+            Assert.True(runExit == 0, runError);
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var (exit, output, error) = await AfsAsync("call", name, "evaluate", "--arg", "task_id=1", "--arg", "model=m",
+                "--arg", $"base_url={llm.BaseUrl}", "--timeout", "2");
+            Assert.Equal(4, exit);
+            Assert.Equal("", output);
+            Assert.Equal("afs call: evaluate did not answer within 2 s\n", error);
+            Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
+            Assert.Single(llm.Requests); // it was slow because the model was: the call reached it
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
+    }
+
+    [Fact]
+    public async Task Run_BadCpuLimit_ExitsOneAndStartsNothing()
+    {
+        var name = fixture.NewName("cpu");
+        var (exit, output, error) = await AfsAsync("run", fixture.Image, "--name", name, "--cpu-limit", "1.5x");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal("afs run: cpu limit '1.5x' is not a CPU quantity; use '2', '0.5' or '2000m'\n", error);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
+
+    [Fact]
+    public async Task Run_EnvFileWithBadLine_NamesTheLineNotItsContent()
+    {
+        var name = fixture.NewName("badenv");
+        var file = Path.Combine(_work.FullName, "bad.env");
+        File.WriteAllLines(file, ["# keys", "", "CHUTES_API_KEY=\"fine\"", "sk-secret-without-a-key"]);
+        var (exit, output, error) = await AfsAsync("run", fixture.Image, "--name", name, "--env-file", file);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.StartsWith($"afs run: --env-file {file}, line 4: expected KEY=VALUE", error);
+        Assert.DoesNotContain("sk-secret", error);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
+
+    [Fact]
+    public async Task Run_EnvFile_ValuesReachTheActorUnquotedAndUnprinted()
+    {
+        string? authorization = null;
+        await using var llm = await LocalLlmServer.StartAsync(request =>
+        {
+            authorization = request.Authorization;
+            return LlmReply.Text("Answer: 7");
+        });
+        var name = fixture.NewName("envfile");
+        var file = Path.Combine(_work.FullName, ".env");
+        File.WriteAllLines(file, ["# the model's key", "export CHUTES_API_KEY=\"sk-from-file-123\"", "UNUSED='x'"]);
+        try
+        {
+            var (runExit, runOutput, runError) = await AfsAsync("run", fixture.Image, "--name", name, "--host-network", "--env-file", file, "--json");
+            Assert.True(runExit == 0, runError);
+            Assert.DoesNotContain("sk-from-file", runOutput + runError);
+            var replica = JsonDocument.Parse(runOutput).RootElement.GetProperty("replicas")[0];
+            Assert.Matches(@"^127\.0\.0\.1:\d+$", replica.GetProperty("address").GetString());
+
+            var (exit, output, error) = await AfsAsync("call", name, "evaluate", "--json-args", $$"""{"task_id": 1, "model": "m", "base_url": "{{llm.BaseUrl}}"}""", "--compact");
+            Assert.True(exit == 0, error);
+            Assert.True(JsonDocument.Parse(output).RootElement.GetProperty("success").GetBoolean(), output);
+            Assert.Equal("Bearer sk-from-file-123", authorization);
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
+    }
+
+    [Fact]
+    public async Task LogsFollow_PrintsNewLinesUntilCancelled()
+    {
+        var name = fixture.NewName("follow");
+        try
+        {
+            Assert.Equal(0, (await AfsAsync("run", fixture.Image, "--name", name)).Exit);
+            var output = new ConcurrentStringWriter();
+            using var stop = new CancellationTokenSource();
+            var following = AfsCli.Build().Parse(["logs", name, "-f", "--tail", "0"])
+                .InvokeAsync(new InvocationConfiguration { Output = output, Error = output }, stop.Token);
+
+            Assert.Equal(0, (await AfsAsync("call", name, "generate", "--arg", "task_id=5")).Exit);
+            await Bounded.Until(() => Task.FromResult(output.ToString().Contains("call generate 200", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(20), "afs logs -f showing the call");
+            Assert.False(following.IsCompleted);
+            Assert.DoesNotContain("actor ready", output.ToString()); // --tail 0: only what came after
+
+            await stop.CancelAsync();
+            Assert.Equal(0, await following.Within(TimeSpan.FromSeconds(10), "afs logs -f ending on cancellation"));
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
+    }
+
+    [Fact]
+    public async Task Cleanup_AfterAfsRunWasKilled_RemovesItsContainers()
+    {
+        var name = fixture.NewName("crash");
+        using var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        try
+        {
+            // SIGKILL as soon as both containers exist: the process gets no chance to clean up after itself.
+            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
+                TimeSpan.FromSeconds(60), "afs run creating both containers");
+            Assert.False(afs.HasExited, "afs run ended before it could be killed");
+            afs.Kill(); // SIGKILL while it waits for the replicas to become ready: no handler runs, nothing is released
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(10), "the killed afs exiting");
+            Assert.True(afs.ExitCode == 137, $"afs run was not killed mid-run: exit {afs.ExitCode}, {await afs.StandardOutput.ReadToEndAsync()}");
+        }
+        finally
+        {
+            if (!afs.HasExited)
+            {
+                afs.Kill();
+            }
+        }
+        var leaked = await fixture.ContainersOfAsync(name);
+        Assert.Equal(2, leaked.Count);
+
+        // A dry run names them and removes nothing.
+        var (dryExit, dryJson, _) = await AfsAsync("cleanup", "--dry-run", "--json");
+        Assert.Equal(0, dryExit);
+        var wouldRemove = JsonDocument.Parse(dryJson).RootElement.GetProperty("removed").EnumerateArray()
+            .Where(c => c.GetProperty("name").GetString() == name).Select(c => c.GetProperty("container").GetString()).Order().ToList();
+        Assert.Equal([name, $"{name}-1"], wouldRemove);
+        Assert.Equal(2, (await fixture.ContainersOfAsync(name)).Count);
+
+        // Scoped to this test's environment: the engine is shared, and other validators' containers are not ours to kill.
+        var (exit, output, error) = await AfsAsync("cleanup", "--name", name);
+        Assert.True(exit == 0, error);
+        Assert.StartsWith("removed 2 containers:", output);
+        Assert.Matches(new Regex($@"^{name}\s+{name}-1\s+{Regex.Escape(fixture.Image)}\s+", RegexOptions.Multiline), output);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+
+        var (_, again, _) = await AfsAsync("cleanup", "--name", name);
+        Assert.Equal($"nothing to clean up: no containers of environment {name}", again.Trim());
+    }
+
+    [Fact]
+    public async Task Run_TerminatedWhileStarting_RemovesWhatItStarted()
+    {
+        var name = fixture.NewName("sigterm");
+        using var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        try
+        {
+            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
+                TimeSpan.FromSeconds(60), "afs run creating both containers");
+            Assert.False(afs.HasExited, "afs run ended before it could be stopped");
+            // SIGTERM (what docker stop, systemd and CI timeouts send; Ctrl+C's SIGINT takes the same path), not SIGKILL.
+            using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync().Within(what: "kill -TERM");
+            }
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(20), "afs run ending on SIGTERM");
+        }
+        finally
+        {
+            if (!afs.HasExited)
+            {
+                afs.Kill();
+            }
+        }
+        Assert.Equal(130, afs.ExitCode);
+        Assert.Equal("afs run: cancelled; the containers it had started are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
+}
