@@ -168,9 +168,9 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         var options = new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [$"http://127.0.0.1:{secured.Port}"], AuthToken = "tok-1" };
         await using var env = await AffinetesClient.LoadEnvAsync(options).Within();
         Assert.Equal(1, (await env.CallAsync("echo", [1]).Within()).GetProperty("x").GetInt32());
-        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = "nope" }).Within());
-        Assert.Contains("requires an auth token", e.Message);
-        var none = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = null }).Within());
+        var e = await Assert.ThrowsAsync<EnvironmentOptionsException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = "nope" }).Within());
+        Assert.Contains("rejected the auth token", e.Message);
+        var none = await Assert.ThrowsAsync<EnvironmentOptionsException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = null }).Within());
         Assert.Contains("requires an auth token", none.Message);
     }
 

@@ -50,10 +50,6 @@ public static class ReadinessProbe
                     }
                     var body = await response.Content.ReadAsStringAsync(deadline.Token);
                     lastState = $"{(int)response.StatusCode} {body}";
-                    if (response.StatusCode == HttpStatusCode.Unauthorized)
-                    {
-                        throw new EnvironmentUnavailableException($"{description} requires an auth token, and the one given (if any) was refused; set AuthToken");
-                    }
                     if (response.StatusCode == HttpStatusCode.ServiceUnavailable && TryReadFailure(body) is { } reason)
                     {
                         throw new EnvironmentUnavailableException($"{description} cannot serve its actor", reason: reason);
