@@ -1,6 +1,5 @@
-"""The client benchmark's environment (scripts/bench.sh client): a trivial sync method and an async one that waits
-like an LLM call. The same Actor as bench/Affinetes.Bench/envs/bench_env.py, which the host benchmark runs without
-Docker."""
+"""The benchmarks' environment: a trivial sync method and an async one that waits like an LLM call. The host
+benchmark (scripts/bench.sh host) serves this file without Docker; the client benchmark also builds it into an image."""
 import asyncio
 
 

@@ -113,6 +113,30 @@ public static class DockerEngine
         }
     }
 
+    /// <summary>Removes an image a test built; "already gone" and "in use" are not the test's failure.</summary>
+    public static async Task RemoveImageQuietlyAsync(DockerClient client, string image)
+    {
+        try
+        {
+            await client.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true });
+        }
+        catch (DockerApiException)
+        {
+        }
+    }
+
+    /// <summary>Removes a container a test started, whatever its state; "already gone" is fine.</summary>
+    public static async Task RemoveContainerQuietlyAsync(DockerClient client, string id)
+    {
+        try
+        {
+            await client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
+        }
+        catch (DockerApiException)
+        {
+        }
+    }
+
     /// <summary>A port nothing listens on right now, on 127.0.0.1.</summary>
     public static int FreeLoopbackPort()
     {

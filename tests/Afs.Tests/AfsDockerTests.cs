@@ -15,14 +15,7 @@ public sealed class AfsDockerTests : IDisposable
 
     public void Dispose() => _work.Delete(recursive: true);
 
-    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = await AfsCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
-            .Within(TimeSpan.FromMinutes(5), "afs " + string.Join(' ', args));
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static Task<(int Exit, string Output, string Error)> RunAsync(params string[] args) => AfsEnvironmentFixture.AfsAsync(args);
 
     [Fact]
     public async Task InitThenBuild_StarterAnswersAsGenerated()
@@ -55,13 +48,7 @@ public sealed class AfsDockerTests : IDisposable
         }
         finally
         {
-            try
-            {
-                await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true });
-            }
-            catch (Docker.DotNet.DockerApiException)
-            {
-            }
+            await DockerEngine.RemoveImageQuietlyAsync(docker, tag);
         }
     }
 
@@ -83,13 +70,7 @@ public sealed class AfsDockerTests : IDisposable
         }
         finally
         {
-            try
-            {
-                await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true });
-            }
-            catch (Docker.DotNet.DockerApiException)
-            {
-            }
+            await DockerEngine.RemoveImageQuietlyAsync(docker, tag);
         }
     }
 

@@ -82,21 +82,9 @@ public sealed class AfsEnvironmentFixture : IAsyncLifetime
         });
         foreach (var container in leftovers.Where(c => c.Labels.TryGetValue(NameLabel, out var name) && name.StartsWith(Prefix, StringComparison.Ordinal)))
         {
-            try
-            {
-                await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
-            }
-            catch (DockerApiException)
-            {
-            }
+            await Testing.DockerEngine.RemoveContainerQuietlyAsync(Docker, container.ID);
         }
-        try
-        {
-            await Docker.Images.DeleteImageAsync(Image, new ImageDeleteParameters { Force = true });
-        }
-        catch (DockerApiException)
-        {
-        }
+        await Testing.DockerEngine.RemoveImageQuietlyAsync(Docker, Image);
         Docker.Dispose();
     }
 }

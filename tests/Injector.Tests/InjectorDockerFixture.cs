@@ -68,13 +68,7 @@ public sealed class InjectorDockerFixture : IAsyncLifetime
     {
         foreach (var image in _images)
         {
-            try
-            {
-                await Docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true });
-            }
-            catch (DockerApiException)
-            {
-            }
+            await DockerEngine.RemoveImageQuietlyAsync(Docker, image);
         }
         Docker.Dispose();
     }
