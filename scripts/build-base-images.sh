@@ -31,9 +31,7 @@ fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
   log "installing debootstrap (one time)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq debootstrap >/dev/null
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" debootstrap
 fi
 
 mirror=$(grep -hoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null \

@@ -9,6 +9,4 @@ missing=()
 /usr/bin/python3 -c "import httpx" >/dev/null 2>&1 || missing+=(python3-httpx)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "[setup-bench] installing ${missing[*]} (one time)" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1
+"$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" "${missing[@]}"

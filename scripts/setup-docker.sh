@@ -17,9 +17,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
   fi
   log "installing Debian's docker.io (one time)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq docker.io >/dev/null
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" docker.io
 fi
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then

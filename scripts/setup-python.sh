@@ -18,6 +18,4 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "[setup-python] installing Debian's python3 and its shared library (one time)" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq python3 libpython3.11 >/dev/null
+"$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" python3 libpython3.11

@@ -7,9 +7,7 @@ answers() { curl -fsS -o /dev/null "http://$address/v2/" 2>/dev/null; }
 answers && exit 0
 if ! command -v docker-registry >/dev/null 2>&1; then
   echo "[registry] installing Debian's docker-registry (one time)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq docker-registry >/dev/null 2>&1
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" docker-registry
 fi
 # Our own configuration: Debian's default one requires htpasswd authentication.
 mkdir -p /var/lib/affinetes-registry/storage

@@ -28,7 +28,6 @@ missing=()
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian's ${missing[*]} (one time)"
-  export DEBIAN_FRONTEND=noninteractive
   # The package would start the system sshd (port 22, every address): keep services from starting while it installs.
   own_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -36,14 +35,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     chmod +x /usr/sbin/policy-rc.d
     own_policy=1
   fi
-  apt-get update -qq >/dev/null
   status=0
-  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || status=$?
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" "${missing[@]}" || status=$?
   [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
-  if [ "$status" -ne 0 ]; then
-    log "apt-get install ${missing[*]} failed"
-    exit 1
-  fi
+  [ "$status" -eq 0 ] || exit 1
 fi
 
 # sshd refuses keys in group- or world-writable places (StrictModes).
