@@ -45,7 +45,7 @@ internal static class Failures
             OperationCanceledException => (ExitCodes.Cancelled, "cancelled"),
             DockerApiException d => (ExitCodes.Failure, $"the Docker engine at {DockerConnection.Endpoint} answered {(int)d.StatusCode}: {d.ResponseBody.Trim()}"),
             // The client library wraps its own transport errors; a bare one without a status is the engine's socket.
-            HttpRequestException { StatusCode: null } => (ExitCodes.Failure, $"cannot reach the Docker engine at {DockerConnection.Endpoint}: {e.Message}"),
+            HttpRequestException { StatusCode: null } => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {DockerConnection.Endpoint}: {e.Message}"),
             _ => (ExitCodes.Failure, e.Message),
         };
         error.WriteLine($"afs {command}: {OneLine(message)}");
