@@ -201,6 +201,32 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
     }
 
     [Fact]
+    public async Task ServerOfThePythonOriginal_WithoutReady_IsCalledThroughHealth()
+    {
+        var port = HostProcess.FreePort();
+        var start = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Envs", "original_like_server.py"));
+        start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var server = Process.Start(start)!;
+        try
+        {
+            await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+            {
+                Mode = EnvironmentMode.Url,
+                BaseUrls = [$"http://127.0.0.1:{port}"],
+                ReadyTimeout = TimeSpan.FromSeconds(20),
+            }).Within();
+            Assert.Equal(6, (await env.CallAsync("add", [1, 2, 3]).Within()).GetInt32());
+            await Assert.ThrowsAsync<MethodNotFoundException>(() => env.CallAsync("nope"));
+        }
+        finally
+        {
+            server.Kill();
+            await server.WaitForExitAsync().Within();
+        }
+    }
+
+    [Fact]
     public async Task UnreachableUrl_FailsWithinTheReadyTimeout()
     {
         var port = HostProcess.FreePort();

@@ -19,6 +19,7 @@ public static class ReadinessProbe
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(limit);
         var ready = new Uri(baseUrl, WireRoutes.Ready);
+        var probe = ready;
         // A replica is usually ready within a second: poll /ready often (a cheap loopback GET), and ask the
         // backend whether it died (a Docker inspect) only every quarter second.
         var poll = TimeSpan.FromMilliseconds(25);
@@ -31,7 +32,7 @@ public static class ReadinessProbe
             {
                 try
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, ready);
+                    using var request = new HttpRequestMessage(HttpMethod.Get, probe);
                     if (authToken is not null)
                     {
                         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", authToken);
@@ -40,6 +41,12 @@ public static class ReadinessProbe
                     if (response.StatusCode == HttpStatusCode.OK)
                     {
                         return;
+                    }
+                    if (response.StatusCode == HttpStatusCode.NotFound && probe == ready)
+                    {
+                        // A server of the Python original has no /ready: its /health is the best it offers.
+                        probe = new Uri(baseUrl, WireRoutes.Health);
+                        continue;
                     }
                     if (response.StatusCode == HttpStatusCode.Unauthorized)
                     {
