@@ -160,7 +160,7 @@ public static class ClientBenchmark
     {
         try
         {
-            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true });
+            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true, NoPrune = true });
         }
         catch (DockerApiException e)
         {

@@ -118,7 +118,7 @@ public static class DockerEngine
     {
         try
         {
-            await client.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true });
+            await client.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true, NoPrune = true });
         }
         catch (DockerApiException)
         {

@@ -169,8 +169,8 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         var built = await fixture.BuildAsync(dir, tag, new BuildOptions { Tag = tag, Push = true, Registry = registry });
         Assert.Equal($"{registry}/{tag}", built.PushedAs);
 
-        await fixture.Docker.Images.DeleteImageAsync(built.PushedAs!, new ImageDeleteParameters { Force = true });
-        await fixture.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true });
+        await fixture.Docker.Images.DeleteImageAsync(built.PushedAs!, new ImageDeleteParameters { Force = true, NoPrune = true });
+        await fixture.Docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = true, NoPrune = true });
         Assert.False(await fixture.ImageExistsAsync(built.PushedAs!));
 
         var (repository, version) = ImageBuilder.SplitTag(built.PushedAs!);
@@ -183,7 +183,7 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         }
         finally
         {
-            await fixture.Docker.Images.DeleteImageAsync(built.PushedAs!, new ImageDeleteParameters { Force = true });
+            await fixture.Docker.Images.DeleteImageAsync(built.PushedAs!, new ImageDeleteParameters { Force = true, NoPrune = true });
         }
     }
 }

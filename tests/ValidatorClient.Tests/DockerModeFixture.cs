@@ -70,7 +70,7 @@ public sealed class DockerModeFixture : IAsyncLifetime
             }
             try
             {
-                await Docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true });
+                await Docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true, NoPrune = true });
             }
             catch (DockerApiException)
             {

@@ -108,7 +108,7 @@ public sealed partial class SshEngineFixture : IAsyncLifetime
             {
                 await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
             }
-            await Docker.Images.DeleteImageAsync(Image, new ImageDeleteParameters { Force = true });
+            await Docker.Images.DeleteImageAsync(Image, new ImageDeleteParameters { Force = true, NoPrune = true });
         }
         catch (DockerApiException)
         {

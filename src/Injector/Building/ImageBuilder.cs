@@ -64,7 +64,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         finally
         {
-            await RemoveImageAsync(temporaryTag);
+            await RemoveImageAsync(temporaryTag, force: false);
         }
 
         await CheckAsync(options.Tag, progress, cancellationToken);
@@ -232,11 +232,15 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
     }
 
-    private async Task RemoveImageAsync(string image)
+    /// <summary>
+    /// Removes a tag (and the image when nothing else uses it), never its parent layers: another build running at
+    /// the same time may be using them from the cache. Without force, an image with children is only untagged.
+    /// </summary>
+    private async Task RemoveImageAsync(string image, bool force = true)
     {
         try
         {
-            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true }, CancellationToken.None);
+            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = force, NoPrune = true }, CancellationToken.None);
         }
         catch (DockerImageNotFoundException)
         {
