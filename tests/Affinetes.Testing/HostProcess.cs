@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Affinetes.Testing;
@@ -52,16 +51,9 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     public static HostProcess Start(IDictionary<string, string> environment, params string[] args)
     {
-        var port = FreePort();
+        var port = DockerEngine.FreeLoopbackPort();
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "affinetes-host"))
         {
             RedirectStandardOutput = true,

@@ -203,7 +203,7 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
     [Fact]
     public async Task ServerOfThePythonOriginal_WithoutReady_IsCalledThroughHealth()
     {
-        var port = HostProcess.FreePort();
+        var port = DockerEngine.FreeLoopbackPort();
         var start = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Envs", "original_like_server.py"));
         start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -229,7 +229,7 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
     [Fact]
     public async Task UnreachableUrl_FailsWithinTheReadyTimeout()
     {
-        var port = HostProcess.FreePort();
+        var port = DockerEngine.FreeLoopbackPort();
         var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => AffinetesClient.LoadEnvAsync(new EnvironmentOptions
         {
             Mode = EnvironmentMode.Url,

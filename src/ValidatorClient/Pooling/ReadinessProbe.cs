@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
@@ -14,8 +13,10 @@ namespace Affinetes.ValidatorClient.Pooling;
 public static class ReadinessProbe
 {
     public static async Task WaitAsync(HttpClient http, Uri baseUrl, TimeSpan limit, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose,
-        string description, string? authToken, CancellationToken cancellationToken)
+        string description, CancellationToken cancellationToken)
     {
+        // The client's HttpClient carries the environment's token (if any) on every request, this probe included.
+        var hasToken = http.DefaultRequestHeaders.Authorization is not null;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(limit);
         var ready = new Uri(baseUrl, WireRoutes.Ready);
@@ -32,12 +33,7 @@ public static class ReadinessProbe
             {
                 try
                 {
-                    using var request = new HttpRequestMessage(HttpMethod.Get, probe);
-                    if (authToken is not null)
-                    {
-                        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", authToken);
-                    }
-                    using var response = await http.SendAsync(request, deadline.Token);
+                    using var response = await http.GetAsync(probe, deadline.Token);
                     if (response.StatusCode == HttpStatusCode.OK)
                     {
                         return;
@@ -51,7 +47,7 @@ public static class ReadinessProbe
                     if (response.StatusCode == HttpStatusCode.Unauthorized)
                     {
                         // Waiting does not fix a missing or wrong token.
-                        throw new EnvironmentOptionsException(authToken is null
+                        throw new EnvironmentOptionsException(!hasToken
                             ? $"{description} requires an auth token; set AuthToken to the token it was started with"
                             : $"{description} rejected the auth token; set AuthToken to the token it was started with");
                     }

@@ -256,7 +256,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         }
         var endpoint = new ReplicaEndpoint(container.ContainerId, await container.Engine.ReachAsync(port, cancellationToken),
             container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
-        await ReadinessProbe.WaitAsync(http, endpoint.BaseUrl, options.ReadyTimeout, ct => DiagnoseAsync(endpoint, ct), endpoint.Description, options.AuthToken, cancellationToken);
+        await ReadinessProbe.WaitAsync(http, endpoint.BaseUrl, options.ReadyTimeout, ct => DiagnoseAsync(endpoint, ct), endpoint.Description, cancellationToken);
         return endpoint;
     }
 

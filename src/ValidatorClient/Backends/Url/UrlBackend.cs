@@ -16,7 +16,7 @@ internal sealed class UrlBackend(EnvironmentOptions options, HttpClient http) : 
             return new ReplicaEndpoint(uri.ToString(), uri, uri.ToString().TrimEnd('/'));
         }).ToList();
         await Task.WhenAll(endpoints.Select(e => ReadinessProbe.WaitAsync(http, e.BaseUrl, options.ReadyTimeout,
-            _ => Task.FromResult<EnvironmentUnavailableException?>(null), e.Description, options.AuthToken, cancellationToken)));
+            _ => Task.FromResult<EnvironmentUnavailableException?>(null), e.Description, cancellationToken)));
         return endpoints;
     }
 
