@@ -45,6 +45,30 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
+    public async Task CancelledAtAnyPointOfStarting_LeavesNoContainerBehind()
+    {
+        // Sweep the cancellation across the whole start: engine connection, create (in flight), start, readiness.
+        var name = $"cancel-sweep-{Guid.NewGuid():N}"[..24];
+        var cancelledRuns = 0;
+        for (var delayMs = 0; delayMs <= 500; delayMs += 25)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(delayMs));
+            try
+            {
+                await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Image = fixture.ArithImage, ContainerName = name, Replicas = 2 }, cts.Token)
+                    .Within(TimeSpan.FromMinutes(1), $"loading with cancellation after {delayMs} ms");
+            }
+            catch (OperationCanceledException)
+            {
+                cancelledRuns++;
+            }
+            var left = (await fixture.ContainersOfAsync(fixture.ArithImage)).Where(c => c.Names.Any(n => n.TrimStart('/').StartsWith(name, StringComparison.Ordinal))).ToList();
+            Assert.True(left.Count == 0, $"cancelled after {delayMs} ms, left behind: {string.Join(", ", left.Select(c => $"{c.Names[0]} ({c.State})"))}");
+        }
+        Assert.True(cancelledRuns >= 5, $"only {cancelledRuns} of the runs were cancelled while starting; the sweep does not cover the start");
+    }
+
+    [Fact]
     public async Task DynamicSyntax_WorksOverDocker()
     {
         dynamic env = await LoadAsync(new EnvironmentOptions { Image = fixture.ArithImage });

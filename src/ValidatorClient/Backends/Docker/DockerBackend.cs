@@ -193,7 +193,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
                 [ContainerLabels.ContainerPort] = [new PortBinding { HostIP = engine.PublishAddress, HostPort = "" }],
             };
         }
-        var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        var createRequest = new CreateContainerParameters
         {
             Name = name,
             Image = options.Image,
@@ -210,12 +210,15 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
                 [ContainerLabels.Spec] = spec,
             },
             HostConfig = hostConfig,
-        }, cancellationToken);
+        };
+        var created = await SettledAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
         var container = new ReplicaContainer(engine, created.ID, name, index, StartedHere: true);
         _containers[created.ID] = container;
         try
         {
-            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            await SettledAsync(StartAsync(docker, created.ID), cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             return await ReadyEndpointAsync(container, cancellationToken, hostNetworkPort);
         }
         catch
@@ -223,6 +226,37 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             await RemoveAsync(created.ID);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Awaits an engine request that changes state (create, start), sent without the caller's token: a request
+    /// abandoned mid-flight may still take effect in the engine after the caller gave up, leaving a container nobody
+    /// tracks. When the caller is cancelled this still waits (bounded) for the request to finish, so that its effect
+    /// is known and can be undone; the caller checks its token afterwards.
+    /// </summary>
+    private static async Task<T> SettledAsync<T>(Task<T> request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await request.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                return await request.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+    }
+
+    private static async Task<bool> StartAsync(DockerClient docker, string containerId)
+    {
+        await docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), CancellationToken.None);
+        return true;
     }
 
     private static int FreeLocalPort()
