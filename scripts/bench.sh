@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original]
+# Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,5 +10,9 @@ scripts/publish-host.sh
 dotnet build bench/Affinetes.Bench -c Release -nologo -v quiet -clp:ErrorsOnly >&2
 scenario=${1:-host}
 shift || true
-exec dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$scenario" \
-  --host-binary "$root/artifacts/host/linux-x64/affinetes-host" --output "artifacts/bench/$scenario.json" "$@"
+bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$scenario" --output "artifacts/bench/$scenario.json")
+case "$scenario" in
+  host) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  client) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;
+esac

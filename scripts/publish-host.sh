@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishes the ActorHost self-contained for linux-x64 (ReadyToRun, not trimmed: trimming breaks Python.NET) into
+# Publishes the ActorHost self-contained for linux-x64 (composite ReadyToRun, not trimmed: trimming breaks Python.NET) into
 # artifacts/host/linux-x64. Images and benchmarks use this output; nothing else is needed in a miner's image.
 # Skipped when the output is newer than every source file of the host.
 set -euo pipefail
@@ -7,10 +7,15 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/artifacts/host/linux-x64"
 stamp="$out/.published"
 if [ -f "$stamp" ] && [ -z "$(find "$root/src/ActorHost" "$root/src/Protocol" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
-      -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' -o -name '*.props' \) -print -quit)" ]; then
+      "$root/scripts/publish-host.sh" -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' -o -name '*.props' \
+      -o -name 'publish-host.sh' \) -print -quit)" ]; then
   exit 0
 fi
-rm -rf "$out"
+# A clean publish: ReadyToRun intermediates left by a publish with other settings can yield a host that aborts.
+rm -rf "$out" "$root/src/ActorHost/obj/Release/net10.0/linux-x64"
+# Composite ReadyToRun compiles the framework and the host together: generic code shared across them (collections,
+# async state machines over the host's and Python.NET's types) is precompiled instead of jitted at start-up, which
+# saves ~55 ms of CPU per container start (scripts/bench.sh ready) for ~20 MB more in the host layer.
 dotnet publish "$root/src/ActorHost/Affinetes.ActorHost.csproj" -c Release -r linux-x64 --self-contained \
-  -p:PublishReadyToRun=true -p:PublishTrimmed=false -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
+  -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:PublishTrimmed=false -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
 touch "$stamp"

@@ -1,12 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Affinetes.Injector.Building;
-using Affinetes.Injector.Sources;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 
 namespace Affinetes.Bench;
 
@@ -32,13 +28,10 @@ public static class ClientBenchmark
     public sealed record LoadResult(string Client, string Mode, string Method, int Concurrency, int Calls, long Errors,
         double CallsPerSecond, double CpuUsPerCall, double P50Ms, double P99Ms);
 
-    /// <summary>Time from <c>LoadEnvAsync</c> to every replica ready.</summary>
-    public sealed record ReadyResult(int Replicas, double MedianMs, IReadOnlyList<double> RunsMs);
-
     public static async Task<int> RunAsync(string hostBinary, int calls, bool withOriginal, bool withDocker, string output)
     {
         var loads = new List<LoadResult>();
-        var readiness = new List<ReadyResult>();
+        var readiness = new List<ReadinessBenchmark.ReadyResult>();
         var loadAverageBefore = LoadAverage();
 
         await MeasureUrlModeAsync(hostBinary, calls, withOriginal, loads);
@@ -105,67 +98,19 @@ public static class ClientBenchmark
         }
     }
 
-    private static async Task MeasureDockerModeAsync(int calls, List<LoadResult> loads, List<ReadyResult> readiness)
+    private static async Task MeasureDockerModeAsync(int calls, List<LoadResult> loads, List<ReadinessBenchmark.ReadyResult> readiness)
     {
-        var source = FindEnvironment("python-bench");
-        var image = $"affinetes-bench/python-bench:{Guid.NewGuid():N}"[..48];
-        using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
-        Console.WriteLine($"== docker mode: building {source} as {image}");
-        using (var building = new CancellationTokenSource(TimeSpan.FromMinutes(5)))
+        await using var image = await BenchImage.BuildAsync("python-bench");
+        var options = new EnvironmentOptions { Image = image.Tag, Replicas = PoolReplicas, ReadyTimeout = TimeSpan.FromSeconds(90) };
+        using (var loading = new CancellationTokenSource(LoadLimit))
         {
-            await new ImageBuilder(docker).BuildAsync(EnvironmentSource.Parse(source), new BuildOptions { Tag = image, Quiet = true }, null, building.Token);
+            await using var env = await AffinetesClient.LoadEnvAsync(options, loading.Token);
+            loads.Add(await MeasureOursAsync(env, $"docker x{PoolReplicas}", "evaluate",
+                i => new Dictionary<string, object?> { ["task_id"] = i, ["delay_ms"] = EvaluateDelayMs }, EvaluateConcurrency, calls));
+            Console.WriteLine($"   calls per replica: {string.Join(", ", env.GetStats().Select(s => s.Requests.ToString("N0", CultureInfo.InvariantCulture)))}");
         }
-        try
-        {
-            var options = new EnvironmentOptions { Image = image, Replicas = PoolReplicas, ReadyTimeout = TimeSpan.FromSeconds(90) };
-            using (var loading = new CancellationTokenSource(LoadLimit))
-            {
-                await using var env = await AffinetesClient.LoadEnvAsync(options, loading.Token);
-                loads.Add(await MeasureOursAsync(env, $"docker x{PoolReplicas}", "evaluate",
-                    i => new Dictionary<string, object?> { ["task_id"] = i, ["delay_ms"] = EvaluateDelayMs }, EvaluateConcurrency, calls));
-                Console.WriteLine($"   calls per replica: {string.Join(", ", env.GetStats().Select(s => s.Requests.ToString("N0", CultureInfo.InvariantCulture)))}");
-            }
-
-            Console.WriteLine("== docker mode: time until replicas are ready (LoadEnvAsync), cleanup between");
-            await TimeReadyAsync(options with { Replicas = 1 }); // unmeasured: first container start after the build
-            var times = new Dictionary<int, List<double>> { [1] = [], [PoolReplicas] = [] };
-            for (var run = 0; run < Runs; run++)
-            {
-                foreach (var replicas in times.Keys)
-                {
-                    var ms = await TimeReadyAsync(options with { Replicas = replicas });
-                    times[replicas].Add(ms);
-                    Console.WriteLine($"   {replicas} replica(s): {ms:0} ms");
-                }
-            }
-            readiness.AddRange(times.Select(t => new ReadyResult(t.Key, Median(t.Value), t.Value)));
-        }
-        finally
-        {
-            await RemoveImageAsync(docker, image);
-        }
-    }
-
-    private static async Task<double> TimeReadyAsync(EnvironmentOptions options)
-    {
-        using var loading = new CancellationTokenSource(LoadLimit);
-        var clock = Stopwatch.StartNew();
-        var env = await AffinetesClient.LoadEnvAsync(options, loading.Token);
-        var elapsed = clock.Elapsed.TotalMilliseconds;
-        await env.DisposeAsync(); // removes the containers before the next run
-        return elapsed;
-    }
-
-    private static async Task RemoveImageAsync(DockerClient docker, string image)
-    {
-        try
-        {
-            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = true, NoPrune = true });
-        }
-        catch (DockerApiException e)
-        {
-            Console.Error.WriteLine($"could not remove {image}: {e.Message}");
-        }
+        Console.WriteLine("== docker mode: time until replicas are ready (LoadEnvAsync), cleanup between");
+        readiness.AddRange(await ReadinessBenchmark.MeasureAsync(image.Tag, PoolReplicas, Runs));
     }
 
     /// <summary>A warm-up, then <see cref="Runs"/> runs of <paramref name="calls"/> calls; the median run by calls/s.</summary>
@@ -275,7 +220,7 @@ public static class ClientBenchmark
         return median with { Errors = runs.Sum(r => r.Errors) };
     }
 
-    private static void Print(List<LoadResult> loads, List<ReadyResult> readiness)
+    private static void Print(List<LoadResult> loads, List<ReadinessBenchmark.ReadyResult> readiness)
     {
         Console.WriteLine();
         Console.WriteLine("| client | mode | method | in flight | calls/s | client CPU us/call | p50 / p99 ms | errors |");
@@ -301,33 +246,11 @@ public static class ClientBenchmark
         }
         if (readiness.Count > 0)
         {
-            Console.WriteLine();
-            Console.WriteLine("| replicas | ready in (median of 3) | runs |");
-            Console.WriteLine("|---|---|---|");
-            foreach (var r in readiness)
-            {
-                Console.WriteLine($"| {r.Replicas} | {r.MedianMs:0} ms | {string.Join(", ", r.RunsMs.Select(ms => ms.ToString("0", CultureInfo.InvariantCulture)))} |");
-            }
+            ReadinessBenchmark.Print(readiness);
         }
     }
 
     private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(sorted.Length * p))];
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
-
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-
-    /// <summary>environments/<paramref name="name"/> of this checkout, found above the benchmark's output directory.</summary>
-    private static string FindEnvironment(string name)
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var candidate = Path.Combine(directory.FullName, "environments", name);
-            if (File.Exists(Path.Combine(candidate, "env.py")))
-            {
-                return candidate;
-            }
-        }
-        throw new InvalidOperationException($"environments/{name} not found above {AppContext.BaseDirectory}");
-    }
 }

@@ -26,4 +26,26 @@ client.SetAction((result, _) => ClientBenchmark.RunAsync(
     result.GetValue(hostBinary)!, result.GetValue(calls), !result.GetValue(noOriginal), !result.GetValue(noDocker), result.GetValue(clientOutput)!));
 root.Subcommands.Add(client);
 
+var replicas = new Option<int>("--replicas") { Description = "replicas to compare with one", DefaultValueFactory = _ => 4 };
+var runs = new Option<int>("--runs") { Description = "runs of each configuration (the median is reported)", DefaultValueFactory = _ => 5 };
+var readyOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/ready.json" };
+var hostNetwork = new Option<bool>("--host-network") { Description = "also measure replicas on the host's network (no network namespace per container)" };
+var ready = new Command("ready", "Docker mode: time until 1 and N replicas are ready, with the CPU the hosts and the machine spent, and the engine's floor.")
+{
+    replicas, runs, hostNetwork, readyOutput,
+};
+ready.SetAction(async (result, _) =>
+{
+    await using var image = await BenchImage.BuildAsync("python-bench");
+    var results = await ReadinessBenchmark.MeasureAsync(image.Tag, result.GetValue(replicas), result.GetValue(runs));
+    if (result.GetValue(hostNetwork))
+    {
+        results.AddRange(await ReadinessBenchmark.MeasureAsync(image.Tag, result.GetValue(replicas), result.GetValue(runs), hostNetwork: true));
+    }
+    ReadinessBenchmark.Print(results);
+    await ReadinessBenchmark.WriteAsync(results, result.GetValue(readyOutput)!);
+    return 0;
+});
+root.Subcommands.Add(ready);
+
 return await root.Parse(args).InvokeAsync();

@@ -129,6 +129,7 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
     [InlineData("no-libpython", "class Actor:\n    pass\n",
         "FROM python:3.11-slim\nRUN rm -f /usr/lib/x86_64-linux-gnu/libpython3.11.so* /usr/local/lib/libpython3.11.so*\nCOPY env.py /app/env.py\n",
         "apt-get install -y libpython3.11")]
+    [InlineData("silent-crash", "import os\nos.abort()\n", null, "without a message; run the image with --check")]
     [InlineData("bad-dockerfile", "class Actor:\n    pass\n", "FROM python:3.11-slim\nRUN exit 3\n", "returned a non-zero code: 3")]
     public async Task BrokenEnvironment_FailsTheBuildNamingTheProblem_AndLeavesNoImage(string name, string envPy, string? dockerfile, string message)
     {

@@ -165,7 +165,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             if (exit.StatusCode != 0)
             {
                 await RemoveImageAsync(image);
-                throw new BuildException($"the built image cannot serve its environment: {logs.Trim()}");
+                throw new BuildException($"the built image cannot serve its environment: {(logs.Length > 0 ? logs : DescribeSilentExit(exit.StatusCode))}");
             }
             progress?.Report(new BuildProgress(BuildStage.Check, logs.Trim()));
         }
@@ -173,6 +173,20 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         {
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
         }
+    }
+
+    private static string DescribeSilentExit(long code)
+    {
+        var signal = code > 128 ? (code - 128) switch
+        {
+            4 => " (killed by SIGILL)",
+            6 => " (killed by SIGABRT)",
+            7 => " (killed by SIGBUS)",
+            9 => " (killed by SIGKILL: out of memory?)",
+            11 => " (killed by SIGSEGV)",
+            var other => $" (killed by signal {other})",
+        } : "";
+        return $"the host's start check exited with code {code}{signal} without a message; run the image with --check to see it happen";
     }
 
     private async Task<string> ReadLogsAsync(string containerId, CancellationToken cancellationToken)
