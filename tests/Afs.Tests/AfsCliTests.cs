@@ -31,6 +31,30 @@ public sealed class AfsCliTests
         Assert.Contains("version", output);
     }
 
+    [Theory]
+    [InlineData("ps")]
+    [InlineData("cleanup")]
+    [InlineData("stop", "some-env")]
+    [InlineData("logs", "some-env")]
+    [InlineData("call", "some-env", "generate")]
+    public void UnreachableEngine_ExitsFiveNamingIt(params string[] command)
+    {
+        var socket = $"unix:///tmp/affinetes-no-engine-{Guid.NewGuid():N}.sock";
+        var (exit, output, error) = Run([.. command, "--host", socket]);
+        Assert.Equal(5, exit);
+        Assert.Equal("", output);
+        Assert.StartsWith($"afs {command[0]}: cannot reach the Docker engine at {socket}: ", error);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void UnknownEngineScheme_ExitsOneSayingWhatIsAccepted()
+    {
+        var (exit, _, error) = Run("ps", "--host", "docker.example:2375");
+        Assert.Equal(1, exit);
+        Assert.Equal("afs ps: docker host 'docker.example:2375' is not one of: local, unix:///path, tcp://host:port, ssh://user@host[:port]\n", error);
+    }
+
     [Fact]
     public void UnknownCommand_FailsWithMessage()
     {

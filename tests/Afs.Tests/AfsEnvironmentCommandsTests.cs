@@ -218,6 +218,62 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
     }
 
     [Fact]
+    public async Task Commands_WorkAcrossEngines_IncludingSsh_AndCallSkipsAHungReplica()
+    {
+        // The test sshd (scripts/setup-ssh.sh) fronts this machine's own engine: the same containers are reached over
+        // the local socket and over ssh, which also shows that a container seen through two engines is listed once.
+        const string sshConfig = "/var/lib/affinetes-ssh/ssh_config";
+        Assert.True(File.Exists(sshConfig), $"{sshConfig} is missing: run scripts/setup-ssh.sh");
+        System.Environment.SetEnvironmentVariable("AFFINETES_SSH_CONFIG", sshConfig);
+        const string ssh = "ssh://root@affinetes-test-ssh";
+        var name = fixture.NewName("engines");
+        try
+        {
+            var (runExit, runOutput, runError) = await AfsAsync("run", fixture.Image, "--name", name, "--replicas", "2", "--host", "local", "--host", ssh);
+            Assert.True(runExit == 0, runError);
+            Assert.Contains($"afs stop {name} --host local --host '{ssh}'", runOutput); // the next commands are told where to look
+
+            var (psExit, psJson, psError) = await AfsAsync("ps", "--json", "--host", ssh);
+            Assert.True(psExit == 0, psError);
+            var overSsh = JsonDocument.Parse(psJson).RootElement.EnumerateArray().Where(c => c.GetProperty("name").GetString() == name).ToList();
+            Assert.Equal(2, overSsh.Count);
+            Assert.All(overSsh, c => Assert.Equal(ssh, c.GetProperty("engine").GetString()));
+            var (_, bothJson, _) = await AfsAsync("ps", "--json", "--host", "local", "--host", ssh);
+            var both = JsonDocument.Parse(bothJson).RootElement.EnumerateArray().Where(c => c.GetProperty("name").GetString() == name).ToList();
+            Assert.Equal(2, both.Count);
+            Assert.All(both, c => Assert.Equal("local", c.GetProperty("engine").GetString()));
+            var (_, psTable, _) = await AfsAsync("ps", "--host", ssh);
+            Assert.Matches(new Regex($@"^{name}\s+{name}-1\s+.*\s{Regex.Escape(ssh)}$", RegexOptions.Multiline), psTable);
+
+            // A call over ssh reaches the replica through the forwarded loopback port.
+            var (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=3", "--json", "--host", ssh);
+            Assert.True(callExit == 0, callError);
+            Assert.Equal(3, JsonDocument.Parse(callOutput).RootElement.GetProperty("result").GetProperty("task_id").GetInt32());
+
+            // Replica 0 hangs (paused, still listed as up): the call waits its --timeout for it, then replica 1 answers.
+            var replica0 = (await fixture.ContainersOfAsync(name)).Single(c => c.Names.Contains($"/{name}"));
+            await fixture.Docker.Containers.PauseContainerAsync(replica0.ID).Within(what: "pausing replica 0");
+            (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=4", "--json", "--timeout", "3");
+            Assert.True(callExit == 0, callError);
+            Assert.Equal($"{name}-1", JsonDocument.Parse(callOutput).RootElement.GetProperty("replica").GetString());
+            await fixture.Docker.Containers.UnpauseContainerAsync(replica0.ID).Within(what: "unpausing replica 0");
+
+            var (logsExit, logsOutput, logsError) = await AfsAsync("logs", name, "--host", ssh);
+            Assert.True(logsExit == 0, logsError);
+            Assert.Contains($"[{name}-1] ", logsOutput);
+
+            var (stopExit, stopOutput, stopError) = await AfsAsync("stop", name, "--host", ssh);
+            Assert.True(stopExit == 0, stopError);
+            Assert.Equal($"stopped and removed 2 containers of {name}: {name}, {name}-1", stopOutput.Trim());
+            Assert.Empty(await fixture.ContainersOfAsync(name));
+        }
+        finally
+        {
+            await AfsAsync("cleanup", "--name", name);
+        }
+    }
+
+    [Fact]
     public async Task Cleanup_AfterAfsRunWasKilled_RemovesItsContainers()
     {
         var name = fixture.NewName("crash");

@@ -41,7 +41,8 @@ internal static class BuildCommand
                     Registry = result.GetValue(registry),
                     HostImage = result.GetValue(hostImage),
                 };
-                using var docker = DockerConnection.Create();
+                await using var engines = await Engines.ConnectAsync([Engines.DefaultSpec], cancellationToken);
+                var docker = engines.All[0].Client;
                 var progress = new SynchronousReporter(line =>
                 {
                     if (!options.Quiet || line.Stage == BuildStage.Check)

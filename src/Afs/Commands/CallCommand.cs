@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Affinetes.ValidatorClient;
-using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Commands;
@@ -24,9 +23,10 @@ internal static class CallCommand
         var authToken = new Option<string?>("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
         var compact = new Option<bool>("--compact") { Description = "print the result on one line" };
         var json = new Option<bool>("--json") { Description = "print {method, result, replica, elapsed_ms} on one line" };
+        var hosts = Engines.HostOption("repeatable: any running replica on them answers");
         var command = new Command("call", "Call one method of a running environment; prints the result as JSON (exit codes: 2 the actor raised, 3 bad call, 4 deadline, 5 unavailable).")
         {
-            target, method, url, args, jsonArgs, timeout, authToken, compact, json,
+            target, method, url, args, jsonArgs, timeout, authToken, compact, json, hosts,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -54,31 +54,9 @@ internal static class CallCommand
                 // Waiting for a replica that is still starting is fine; waiting longer than the caller's deadline is not.
                 var readyTimeout = deadline is { } d && d < TimeSpan.FromSeconds(60) ? d : TimeSpan.FromSeconds(60);
 
-                EnvironmentOptions options;
-                if (baseUrl is not null)
-                {
-                    options = new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [baseUrl], AuthToken = token, ReadyTimeout = readyTimeout };
-                }
-                else
-                {
-                    using var docker = DockerConnection.Create();
-                    var running = await OwnedContainers.ListAsync(docker, first, cancellationToken: cancellationToken);
-                    // One call needs one replica: the first one running (replicas of one `afs run` share the name).
-                    var replica = running.OrderBy(c => c.Replica).ThenByDescending(c => c.Created).FirstOrDefault()
-                        ?? throw new EnvironmentUnavailableException($"no running environment named '{first}' (afs ps lists them; afs run starts one)");
-                    options = new EnvironmentOptions
-                    {
-                        ConnectOnly = true,
-                        ContainerName = replica.ContainerName,
-                        Image = replica.Image,
-                        Hosts = [DockerConnection.EngineSpec],
-                        AuthToken = token,
-                        ReadyTimeout = readyTimeout,
-                        Cleanup = false,
-                    };
-                }
-
-                await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
+                await using var environment = baseUrl is not null
+                    ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [baseUrl], AuthToken = token, ReadyTimeout = readyTimeout }, cancellationToken)
+                    : await ConnectToAnyReplicaAsync(first, Engines.Resolve(result, hosts), token, readyTimeout, cancellationToken);
                 var started = Stopwatch.GetTimestamp();
                 var value = await environment.CallAsync(methodName, null, kwargs, deadline, cancellationToken);
                 var elapsed = Stopwatch.GetElapsedTime(started);
@@ -104,6 +82,47 @@ internal static class CallCommand
             }
         });
         return command;
+    }
+
+    /// <summary>
+    /// One call needs one replica: the running replicas of <paramref name="name"/> on the engines, in replica order, are
+    /// tried until one is ready (a replica that died or hangs does not fail the call while another one answers).
+    /// </summary>
+    private static async Task<IEnvironment> ConnectToAnyReplicaAsync(string name, IReadOnlyList<string> hosts, string? token, TimeSpan readyTimeout, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<EngineContainer> running;
+        await using (var engines = await Engines.ConnectAsync(hosts, cancellationToken))
+        {
+            running = [.. (await engines.ListAsync(name, includeStopped: false, cancellationToken))
+                .OrderBy(c => c.Container.Replica).ThenByDescending(c => c.Container.Created)];
+        }
+        if (running.Count == 0)
+        {
+            throw new EnvironmentUnavailableException($"no running environment named '{name}' on {string.Join(", ", hosts.Select(Engines.Describe))} (afs ps lists them; afs run starts one)");
+        }
+        EnvironmentUnavailableException? last = null;
+        foreach (var (engine, replica) in running)
+        {
+            try
+            {
+                return await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+                {
+                    ConnectOnly = true,
+                    ContainerName = replica.ContainerName,
+                    Image = replica.Image,
+                    Hosts = [engine.Spec],
+                    SshConfigFile = Engines.SshConfigFile,
+                    AuthToken = token,
+                    ReadyTimeout = readyTimeout,
+                    Cleanup = false,
+                }, cancellationToken);
+            }
+            catch (EnvironmentUnavailableException e)
+            {
+                last = e;
+            }
+        }
+        throw last!;
     }
 }
 

@@ -16,25 +16,27 @@ internal static class CleanupCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "only list what would be removed" };
         var name = new Option<string?>("--name") { Description = "only the containers of this environment (default: every environment's)" };
         var json = new Option<bool>("--json") { Description = "print the removed containers as JSON" };
-        var command = new Command("cleanup", "Remove every container any validator started on this engine (labelled affinetes.owner=affinetes-validator).") { dryRun, name, json };
+        var hosts = Engines.HostOption("repeatable: each is cleaned up");
+        var command = new Command("cleanup", "Remove every container any validator started on the engine (labelled affinetes.owner=affinetes-validator).") { dryRun, name, hosts, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             var output = result.InvocationConfiguration.Output;
             var dry = result.GetValue(dryRun);
             try
             {
-                using var docker = DockerConnection.Create();
-                var containers = await OwnedContainers.ListAsync(docker, result.GetValue(name), includeStopped: true, cancellationToken);
+                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
+                var containers = await engines.ListAsync(result.GetValue(name), includeStopped: true, cancellationToken);
                 var removed = dry
                     ? containers
-                    : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await OwnedContainers.RemoveAsync(docker, c.Id, TimeSpan.Zero, cancellationToken)))))
+                    : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await Engines.OnEngineAsync(c.Engine.Spec,
+                        () => OwnedContainers.RemoveAsync(c.Engine.Client, c.Container.Id, TimeSpan.Zero, cancellationToken))))))
                         .Where(r => r.Removed).Select(r => r.Container)];
                 if (result.GetValue(json))
                 {
                     Terminal.WriteJson(output, new
                     {
                         dry_run = dry,
-                        removed = removed.Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
+                        removed = removed.Select(r => r.Container).Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
                     });
                     return ExitCodes.Ok;
                 }
@@ -44,10 +46,10 @@ internal static class CleanupCommand
                     return ExitCodes.Ok;
                 }
                 output.WriteLine($"{(dry ? "would remove" : "removed")} {removed.Count} container{(removed.Count == 1 ? "" : "s")}:");
-                var table = Terminal.Table(output, "NAME", "CONTAINER", "IMAGE", "STATE", "REPLICA", "SESSION");
-                foreach (var c in removed)
+                var table = Terminal.Table(output, "NAME", "CONTAINER", "IMAGE", "STATE", "REPLICA", "SESSION", "ENGINE");
+                foreach (var (engine, c) in removed)
                 {
-                    table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session);
+                    table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session, engine.Spec);
                 }
                 Terminal.Write(output, table);
                 return ExitCodes.Ok;

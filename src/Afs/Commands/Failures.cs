@@ -26,7 +26,7 @@ internal static class Failures
 {
     /// <summary>Whether afs reports <paramref name="e"/> as a one-line message rather than a crash with a stack trace.</summary>
     public static bool IsExpected(Exception e) =>
-        e is AffinetesException or ArgumentException or DockerApiException or HttpRequestException or IOException or OperationCanceledException;
+        e is AffinetesException or ArgumentException or EngineException or DockerApiException or HttpRequestException or IOException or OperationCanceledException;
 
     private const string LibraryTokenHint = "set AuthToken to the token it was started with";
 
@@ -43,14 +43,19 @@ internal static class Failures
             EnvironmentOptionsException when e.Message.EndsWith(LibraryTokenHint, StringComparison.Ordinal) =>
                 (ExitCodes.Failure, e.Message[..^LibraryTokenHint.Length] + "pass the token it was started with: --auth-token or $AFFINETES_AUTH_TOKEN"),
             OperationCanceledException => (ExitCodes.Cancelled, "cancelled"),
-            DockerApiException d => (ExitCodes.Failure, $"the Docker engine at {DockerConnection.Endpoint} answered {(int)d.StatusCode}: {d.ResponseBody.Trim()}"),
+            EngineException { InnerException: DockerApiException d } x => (ExitCodes.Failure, EngineAnswered(x.Spec, d)),
+            EngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {Engines.Describe(x.Spec)}: {e.Message}"),
+            DockerApiException d => (ExitCodes.Failure, EngineAnswered(Engines.DefaultSpec, d)),
             // The client library wraps its own transport errors; a bare one without a status is the engine's socket.
-            HttpRequestException { StatusCode: null } => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {DockerConnection.Endpoint}: {e.Message}"),
+            HttpRequestException { StatusCode: null } => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {Engines.Describe(Engines.DefaultSpec)}: {e.Message}"),
             _ => (ExitCodes.Failure, e.Message),
         };
         error.WriteLine($"afs {command}: {OneLine(message)}");
         return code;
     }
+
+    private static string EngineAnswered(string spec, DockerApiException e) =>
+        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {e.ResponseBody.Trim()}";
 
     /// <summary>A message on one line: its lines joined with "; " (a remote message or a log tail may span several).</summary>
     public static string OneLine(string message) =>

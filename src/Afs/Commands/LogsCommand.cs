@@ -14,9 +14,10 @@ internal static class LogsCommand
         var follow = new Option<bool>("--follow", "-f") { Description = "keep printing new lines until Ctrl+C" };
         var tail = new Option<int?>("--tail", "-n") { Description = "only the last N lines of each replica" };
         var json = new Option<bool>("--json") { Description = "one JSON object per line: {container, replica, line}" };
+        var hosts = Engines.HostOption("repeatable: the replicas on each are read");
         var command = new Command("logs", "Print the log lines of an environment's containers, prefixed with the container when there are several.")
         {
-            name, follow, tail, json,
+            name, follow, tail, hosts, json,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -28,8 +29,8 @@ internal static class LogsCommand
                 {
                     throw new ArgumentException("--tail must be 0 or more");
                 }
-                using var docker = DockerConnection.Create();
-                var containers = await OwnedContainers.ListAsync(docker, environmentName, includeStopped: true, cancellationToken);
+                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
+                var containers = await engines.ListAsync(environmentName, includeStopped: true, cancellationToken);
                 if (containers.Count == 0)
                 {
                     throw new ArgumentException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
@@ -37,15 +38,16 @@ internal static class LogsCommand
                 var asJson = result.GetValue(json);
                 var prefixed = containers.Count > 1;
                 var gate = new Lock();
-                async Task PumpAsync(OwnedContainer container)
+                async Task PumpAsync(EngineContainer replica)
                 {
-                    using var stream = await docker.Containers.GetContainerLogsAsync(container.Id, tty: false, new ContainerLogsParameters
+                    var container = replica.Container;
+                    using var stream = await Engines.OnEngineAsync(replica.Engine.Spec, () => replica.Engine.Client.Containers.GetContainerLogsAsync(container.Id, tty: false, new ContainerLogsParameters
                     {
                         ShowStdout = true,
                         ShowStderr = true,
                         Follow = result.GetValue(follow),
                         Tail = result.GetValue(tail)?.ToString(CultureInfo.InvariantCulture) ?? "all",
-                    }, cancellationToken);
+                    }, cancellationToken));
                     await ContainerLogs.PumpAsync(stream, line =>
                     {
                         lock (gate)

@@ -11,42 +11,48 @@ internal static class PsCommand
     {
         var all = new Option<bool>("--all", "-a") { Description = "include stopped containers" };
         var json = new Option<bool>("--json") { Description = "print the containers as a JSON array" };
-        var command = new Command("ps", "List the environments' containers (running ones unless --all).") { all, json };
+        var hosts = Engines.HostOption("repeatable: lists every engine's");
+        var command = new Command("ps", "List the environments' containers (running ones unless --all).") { all, hosts, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             var output = result.InvocationConfiguration.Output;
             try
             {
-                using var docker = DockerConnection.Create();
-                var containers = await OwnedContainers.ListAsync(docker, includeStopped: result.GetValue(all), cancellationToken: cancellationToken);
+                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
+                var listed = await engines.ListAsync(null, result.GetValue(all), cancellationToken);
                 if (result.GetValue(json))
                 {
-                    Terminal.WriteJson(output, containers.Select(c => new
+                    Terminal.WriteJson(output, listed.Select(l => new
                     {
-                        name = c.EnvironmentName,
-                        container = c.ContainerName,
-                        id = c.Id,
-                        image = c.Image,
-                        state = c.State,
-                        status = c.Status,
-                        address = Address(c),
-                        host_network = c.HostNetwork,
-                        replica = c.Replica,
-                        created = c.Created,
-                        session = c.Session,
+                        name = l.Container.EnvironmentName,
+                        container = l.Container.ContainerName,
+                        id = l.Container.Id,
+                        image = l.Container.Image,
+                        state = l.Container.State,
+                        status = l.Container.Status,
+                        address = Address(l.Container),
+                        host_network = l.Container.HostNetwork,
+                        replica = l.Container.Replica,
+                        created = l.Container.Created,
+                        session = l.Container.Session,
+                        engine = l.Engine.Spec,
                     }));
                     return ExitCodes.Ok;
                 }
-                if (containers.Count == 0)
+                if (listed.Count == 0)
                 {
                     output.WriteLine(result.GetValue(all) ? "no affinetes containers" : "no affinetes containers running (afs ps --all includes stopped ones)");
                     return ExitCodes.Ok;
                 }
-                var table = Terminal.Table(output, "NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION");
-                foreach (var c in containers)
+                // Addresses are on the engine's host: say which engine when it is not only this machine's.
+                var withEngine = engines.Several || engines.All[0].IsRemote;
+                string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION"];
+                var table = Terminal.Table(output, withEngine ? [.. columns, "ENGINE"] : columns);
+                foreach (var (engine, c) in listed)
                 {
-                    table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
-                        c.Replica.ToString(CultureInfo.InvariantCulture), Terminal.Ago(c.Created), c.Session);
+                    string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
+                        c.Replica.ToString(CultureInfo.InvariantCulture), Terminal.Ago(c.Created), c.Session];
+                    table.AddTextRow(withEngine ? [.. row, engine.Spec] : row);
                 }
                 Terminal.Write(output, table);
                 return ExitCodes.Ok;

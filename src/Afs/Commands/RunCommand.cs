@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Affinetes.ValidatorClient;
-using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Commands;
@@ -20,7 +19,7 @@ internal static class RunCommand
         var replicas = new Option<int>("--replicas") { Description = "number of containers", DefaultValueFactory = _ => 1 };
         var memLimit = new Option<string?>("--mem-limit") { Description = "memory limit per replica: 512Mi, 8Gi, 1g" };
         var cpuLimit = new Option<string?>("--cpu-limit") { Description = "CPU limit per replica: 2, 0.5, 2000m" };
-        var hosts = new Option<string[]>("--host") { Description = "Docker engine: local, unix:///path, tcp://host:port, ssh://user@host (repeatable: replicas are spread); default $DOCKER_HOST or local", AllowMultipleArgumentsPerToken = false };
+        var hosts = Engines.HostOption("repeatable: replicas are spread over them");
         var authToken = new Option<string?>("--auth-token") { Description = "bearer token the environment will require on calls (default: $AFFINETES_AUTH_TOKEN)" };
         var hostNetwork = new Option<bool>("--host-network") { Description = "run in the engine host's network (the actor reaches servers on its 127.0.0.1)" };
         var forceRecreate = new Option<bool>("--force-recreate") { Description = "replace containers of the same name even when their settings match" };
@@ -44,7 +43,7 @@ internal static class RunCommand
                 {
                     envVars[key] = value;
                 }
-                var engines = result.GetValue(hosts) is { Length: > 0 } given ? given : [DockerConnection.EngineSpec];
+                var engines = Engines.Resolve(result, hosts);
                 var options = new EnvironmentOptions
                 {
                     Image = result.GetValue(image),
@@ -54,6 +53,7 @@ internal static class RunCommand
                     MemLimit = result.GetValue(memLimit),
                     CpuLimit = result.GetValue(cpuLimit),
                     Hosts = engines,
+                    SshConfigFile = Engines.SshConfigFile,
                     AuthToken = result.GetValue(authToken) ?? NonEmpty(Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN")),
                     HostNetwork = result.GetValue(hostNetwork),
                     ForceRecreate = result.GetValue(forceRecreate),
@@ -64,13 +64,11 @@ internal static class RunCommand
                 options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
                 var environmentName = options.ContainerName ?? options.Image!;
 
-                // Containers of this name already running on the default engine are reused when their settings match.
+                // Containers of this name already running are reused when their settings match.
                 var runningBefore = new HashSet<string>(StringComparer.Ordinal);
-                var onDefaultEngine = engines is [var only] && only == DockerConnection.EngineSpec;
-                if (onDefaultEngine)
+                await using (var connected = await Engines.ConnectAsync(engines, cancellationToken))
                 {
-                    using var docker = DockerConnection.Create();
-                    runningBefore.UnionWith((await OwnedContainers.ListAsync(docker, environmentName, cancellationToken: cancellationToken)).Select(c => c.Id));
+                    runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
                 }
 
                 await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
@@ -116,8 +114,10 @@ internal static class RunCommand
                 output.WriteLine();
                 var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
                 var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
-                output.WriteLine($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}, " +
-                    $"afs logs {Quote(environmentName)}, afs stop {Quote(environmentName)}");
+                // The other commands look at the default engine unless told: repeat the engines when they are others.
+                var where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
+                output.WriteLine($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{where}, " +
+                    $"afs logs {Quote(environmentName)}{where}, afs stop {Quote(environmentName)}{where}");
                 return ExitCodes.Ok;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -13,20 +13,22 @@ internal static class StopCommand
     {
         var name = new Argument<string>("name") { Description = "the environment's name (afs ps lists them)" };
         var json = new Option<bool>("--json") { Description = "print the removed containers as JSON" };
-        var command = new Command("stop", "Stop and remove an environment's containers (every replica, running or not).") { name, json };
+        var hosts = Engines.HostOption("repeatable: the replicas on each are stopped");
+        var command = new Command("stop", "Stop and remove an environment's containers (every replica, running or not).") { name, hosts, json };
         command.SetAction(async (result, cancellationToken) =>
         {
             var output = result.InvocationConfiguration.Output;
             var environmentName = result.GetValue(name)!;
             try
             {
-                using var docker = DockerConnection.Create();
-                var containers = await OwnedContainers.ListAsync(docker, environmentName, includeStopped: true, cancellationToken);
+                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
+                var containers = await engines.ListAsync(environmentName, includeStopped: true, cancellationToken);
                 if (containers.Count == 0)
                 {
                     throw new ArgumentException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
                 }
-                var removed = await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await OwnedContainers.RemoveAsync(docker, c.Id, GracePeriod, cancellationToken))));
+                var removed = await Task.WhenAll(containers.Select(async c => (c.Container, Removed: await Engines.OnEngineAsync(c.Engine.Spec,
+                    () => OwnedContainers.RemoveAsync(c.Engine.Client, c.Container.Id, GracePeriod, cancellationToken)))));
                 var gone = removed.Where(r => r.Removed).Select(r => r.Container).ToList();
                 if (result.GetValue(json))
                 {
