@@ -12,9 +12,14 @@ existing=$(docker image inspect --format '{{ index .Config.Labels "affinetes.hos
 if [ "$existing" = "$published" ]; then
   exit 0
 fi
+previous=$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 echo "[host-image] building $image" >&2
 if ! out=$(DOCKER_BUILDKIT=0 docker build -q -f "$root/Dockerfile.base" --build-arg "AFFINETES_VERSION=$version" \
   --label "affinetes.host.published=$published" -t "$image" "$root/artifacts/host" 2>&1); then
   printf "%s\n" "$out" >&2
   exit 1
+fi
+# The image this one replaces is only copied from (COPY --from), never built upon: it can go.
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$image")" ]; then
+  docker image rm "$previous" >/dev/null 2>&1 || true
 fi

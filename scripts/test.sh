@@ -22,6 +22,9 @@ rm -rf "$results"
 dotnet test Affinetes.sln -c Release --no-build --nologo -v quiet -m:1 \
   --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results" "$@"
 status=$?
+# Images the tests built are removed by tag; one still used by a container at that moment (or the same content built
+# twice) can stay behind untagged. Only untagged images built by the Injector (their source-digest label) go.
+docker image prune -f --filter label=affinetes.source.digest >/dev/null 2>&1 || true
 
 passed=0; failed=0; skipped=0
 for trx in "$results"/*.trx; do
