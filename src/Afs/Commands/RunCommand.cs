@@ -36,6 +36,9 @@ internal static class RunCommand
             var output = result.InvocationConfiguration.Output;
             var error = result.InvocationConfiguration.Error;
             string? loaded = null;
+            var engines = Engines.Resolve(result, hosts);
+            // The other commands look at the default engine unless told: repeat the engines when they are others.
+            var where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
             try
             {
                 var envVars = result.GetValue(envFile) is { } file ? EnvFile.Read(file) : [];
@@ -43,7 +46,6 @@ internal static class RunCommand
                 {
                     envVars[key] = value;
                 }
-                var engines = Engines.Resolve(result, hosts);
                 var options = new EnvironmentOptions
                 {
                     Image = result.GetValue(image),
@@ -114,8 +116,6 @@ internal static class RunCommand
                 output.WriteLine();
                 var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
                 var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
-                // The other commands look at the default engine unless told: repeat the engines when they are others.
-                var where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
                 output.WriteLine($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{where}, " +
                     $"afs logs {Quote(environmentName)}{where}, afs stop {Quote(environmentName)}{where}");
                 return ExitCodes.Ok;
@@ -124,7 +124,7 @@ internal static class RunCommand
             {
                 error.WriteLine(loaded is null
                     ? "afs run: cancelled; the containers it had started are removed"
-                    : $"afs run: cancelled; the environment is running (afs stop {Quote(result.GetValue(name) ?? loaded)} removes it)");
+                    : $"afs run: cancelled; the environment is running (afs stop {Quote(result.GetValue(name) ?? loaded)}{where} removes it)");
                 return ExitCodes.Cancelled;
             }
             catch (Exception e) when (Failures.IsExpected(e))
