@@ -37,9 +37,13 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Session));
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Created));
 
-            var lines = new List<string>();
-            await env.StreamLogsAsync(line => { lock (lines) { lines.Add(line); } }, follow: false).Within();
-            Assert.Contains(lines, l => l.Contains("call generate 200", StringComparison.Ordinal));
+            // The host logs a call once its answer is sent, and the engine collects the line a moment later.
+            await Bounded.Until(async () =>
+            {
+                var lines = new List<string>();
+                await env.StreamLogsAsync(line => { lock (lines) { lines.Add(line); } }, follow: false).Within();
+                return lines.Any(l => l.Contains("call generate 200", StringComparison.Ordinal));
+            }, TimeSpan.FromSeconds(10), "the container's log showing the call");
         }
         Assert.DoesNotContain(await fixture.ContainersOfAsync(fixture.ArithImage), c => c.ID == containerId);
     }
