@@ -17,7 +17,7 @@ public static class ReadinessBenchmark
 {
     /// <summary>One configuration's runs, summarised by the median wall time.</summary>
     public sealed record ReadyResult(string What, int Replicas, double MedianMs, IReadOnlyList<double> RunsMs,
-        double MedianHostCpuMs, double MedianMachineCpuMs);
+        double MedianHostCpuMs, double MedianMachineCpuMs, double MedianClientCpuMs);
 
     private static readonly TimeSpan LoadLimit = TimeSpan.FromMinutes(3);
 
@@ -34,7 +34,7 @@ public static class ReadinessBenchmark
             {
                 var sample = await TimeReadyAsync(options with { Replicas = count });
                 list.Add(sample);
-                Console.WriteLine($"   {count} replica(s): {sample.WallMs:0} ms, hosts {sample.HostCpuMs:0} ms CPU, machine {sample.MachineCpuMs:0} ms CPU");
+                Console.WriteLine($"   {count} replica(s): {sample.WallMs:0} ms, hosts {sample.HostCpuMs:0} ms CPU, client {sample.ClientCpuMs:0} ms CPU, machine {sample.MachineCpuMs:0} ms CPU");
             }
         }
         results.AddRange(samples.Select(s => Summarise(hostNetwork ? "actor host, host network" : "actor host", s.Key, s.Value)));
@@ -59,12 +59,12 @@ public static class ReadinessBenchmark
     public static void Print(IReadOnlyList<ReadyResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine("| what | replicas | ready in (median) | runs | hosts' CPU | machine CPU |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine("| what | replicas | ready in (median) | runs | hosts' CPU | client CPU | machine CPU |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var r in results)
         {
             Console.WriteLine($"| {r.What} | {r.Replicas} | {r.MedianMs:0} ms | {string.Join(", ", r.RunsMs.Select(ms => ms.ToString("0", CultureInfo.InvariantCulture)))} | " +
-                $"{(r.What.StartsWith("actor host", StringComparison.Ordinal) ? $"{r.MedianHostCpuMs:0} ms" : "-")} | {r.MedianMachineCpuMs:0} ms |");
+                $"{(r.What.StartsWith("actor host", StringComparison.Ordinal) ? $"{r.MedianHostCpuMs:0} ms | {r.MedianClientCpuMs:0} ms" : "- | -")} | {r.MedianMachineCpuMs:0} ms |");
         }
         foreach (var group in results.GroupBy(r => r.What))
         {
@@ -90,20 +90,22 @@ public static class ReadinessBenchmark
         Console.WriteLine($"results written to {output}");
     }
 
-    private sealed record Sample(double WallMs, double HostCpuMs, double MachineCpuMs);
+    private sealed record Sample(double WallMs, double HostCpuMs, double MachineCpuMs, double ClientCpuMs = 0);
 
     private static ReadyResult Summarise(string what, int replicas, List<Sample> samples) =>
         new(what, replicas, Median(samples.Select(s => s.WallMs)), [.. samples.Select(s => s.WallMs)],
-            Median(samples.Select(s => s.HostCpuMs)), Median(samples.Select(s => s.MachineCpuMs)));
+            Median(samples.Select(s => s.HostCpuMs)), Median(samples.Select(s => s.MachineCpuMs)), Median(samples.Select(s => s.ClientCpuMs)));
 
     private static async Task<Sample> TimeReadyAsync(EnvironmentOptions options)
     {
         using var loading = new CancellationTokenSource(LoadLimit);
         var machineBefore = MachineCpuMs();
+        var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var env = await AffinetesClient.LoadEnvAsync(options, loading.Token);
         var elapsed = clock.Elapsed.TotalMilliseconds;
         var machine = MachineCpuMs() - machineBefore;
+        var client = (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalMilliseconds;
         try
         {
             using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
@@ -113,7 +115,7 @@ public static class ReadinessBenchmark
                 var inspected = await docker.Containers.InspectContainerAsync(replica.Id);
                 hosts += ProcessCpuMs(inspected.State.Pid);
             }
-            return new Sample(elapsed, hosts, machine);
+            return new Sample(elapsed, hosts, machine, client);
         }
         finally
         {
