@@ -9,6 +9,20 @@ public static class WireRoutes
     public const string Ready = "/ready";
     public const string OpenApi = "/openapi.json";
 
+    /// <summary>
+    /// <c>GET /ready?wait=SECONDS</c>: a host still starting answers as soon as the actor is ready or has failed (or
+    /// the host is stopping), or after SECONDS, at most <see cref="MaxReadyWaitSeconds"/>; a client that starts a
+    /// replica learns the moment it is ready with one request instead of polling. Servers without it answer at once.
+    /// </summary>
+    public const string ReadyWaitParameter = "wait";
+
+    /// <summary>The longest <see cref="ReadyWaitParameter"/> a host honours.</summary>
+    public const double MaxReadyWaitSeconds = 30;
+
+    /// <summary><c>/ready?wait=SECONDS</c>.</summary>
+    public static string ReadyWaiting(TimeSpan wait) =>
+        $"{Ready}?{ReadyWaitParameter}={Math.Min(wait.TotalSeconds, MaxReadyWaitSeconds).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}";
+
     /// <summary>The flat-kwargs route for one method: <c>POST /{method}</c>.</summary>
     public static string ForMethod(string method) => "/" + method;
 }

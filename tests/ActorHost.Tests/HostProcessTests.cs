@@ -44,6 +44,31 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task Sigterm_WhileStarting_AnswersPendingReadyWaits_AndExits()
+    {
+        // The import takes 30 s; a client waits on /ready?wait; docker stop arrives meanwhile.
+        await using var host = HostProcess.Start(Env("very_slow_start_env.py", ("AFFINETES_SHUTDOWN_GRACE", "10")));
+        await Bounded.Until(async () =>
+        {
+            try
+            {
+                using var r = await host.Client.GetAsync("/health");
+                return true;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(10), "the host listening");
+        var waiting = host.Client.GetAsync("/ready?wait=30");
+        await Task.Delay(200); // let the request reach the host and start waiting before the signal
+        host.SendSigterm();
+        using var answer = await waiting.Within(TimeSpan.FromSeconds(8), "the pending /ready?wait answering on SIGTERM");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+        await host.WaitForExitAsync(TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
     public async Task Sigterm_WhenIdle_ExitsAtOnce()
     {
         await using var host = HostProcess.Start(Env("protocol_env.py"));

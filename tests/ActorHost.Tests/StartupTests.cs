@@ -50,4 +50,50 @@ public sealed class StartupTests
         Assert.Equal(HttpStatusCode.OK, okStatus);
         Assert.Equal("pong", okBody.GetProperty("result").GetString());
     }
+
+    [Fact]
+    public async Task ReadyWait_AnswersTheMomentTheActorIsReady()
+    {
+        await using var host = await HostUnderTest.StartAsync("slow_start_env.py", waitReady: false);
+        // The import sleeps 1.5 s: an answer at once would be 503 "starting".
+        using var response = await host.Client.GetAsync("/ready?wait=20").Within(TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("ok", doc.RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task ReadyWait_AnswersTheMomentTheStartFails_WithTheReason()
+    {
+        await using var host = await HostUnderTest.StartAsync("slow_fail_env.py", waitReady: false);
+        using var response = await host.Client.GetAsync("/ready?wait=20").Within(TimeSpan.FromSeconds(20));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("failed", doc.RootElement.GetProperty("status").GetString());
+        Assert.Contains("the dataset this environment needs is missing", doc.RootElement.GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task ReadyWait_ShorterThanTheStart_SaysStarting()
+    {
+        await using var host = await HostUnderTest.StartAsync("very_slow_start_env.py", waitReady: false);
+        using var response = await host.Client.GetAsync("/ready?wait=0.2").Within();
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("starting", doc.RootElement.GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-1")]
+    [InlineData("")]
+    public async Task ReadyWait_NotSeconds_Is400NamingTheParameter(string value)
+    {
+        await using var host = await HostUnderTest.StartAsync("protocol_env.py");
+        using var response = await host.Client.GetAsync($"/ready?wait={value}").Within();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("wait", doc.RootElement.GetProperty("error").GetProperty("parameter").GetString());
+        Assert.Equal("invalid_arguments", doc.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
 }

@@ -227,6 +227,34 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
     }
 
     [Fact]
+    public async Task ReadinessProbe_OnAStartingHost_WaitsOnTheHostInsteadOfPolling()
+    {
+        await using var slow = HostProcess.Start(new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "Envs", "slow_start_env.py") });
+        var answered = new List<string>();
+        using var http = new HttpClient(new RecordingHandler(answered));
+        await Pooling.ReadinessProbe.WaitAsync(http, new Uri($"http://127.0.0.1:{slow.Port}"), TimeSpan.FromSeconds(30),
+            _ => Task.FromResult<EnvironmentUnavailableException?>(null), "the slow host", CancellationToken.None).Within(TimeSpan.FromSeconds(40));
+        // The import sleeps 1.5 s after the host listens: polling every 25 ms would take ~60 answered requests.
+        Assert.InRange(answered.Count, 1, 4);
+        Assert.EndsWith("200", answered[^1]);
+        Assert.All(answered, a => Assert.StartsWith("/ready?wait=", a));
+    }
+
+    /// <summary>Records the path and status of every request a server answered (connection failures are not answers).</summary>
+    private sealed class RecordingHandler(List<string> answered) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            lock (answered)
+            {
+                answered.Add($"{request.RequestUri!.PathAndQuery} {(int)response.StatusCode}");
+            }
+            return response;
+        }
+    }
+
+    [Fact]
     public async Task UnreachableUrl_FailsWithinTheReadyTimeout()
     {
         var port = DockerEngine.FreeLoopbackPort();

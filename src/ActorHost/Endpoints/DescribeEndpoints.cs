@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Affinetes.ActorHost.Hosting;
@@ -15,8 +16,42 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
     /// <summary>200 only once the actor is constructed (the original answered OK before: a defect).</summary>
     public Task Health(HttpContext context) => WriteStateAsync(context, withReason: false);
 
-    /// <summary>Like <see cref="Health"/>, with the reason the actor cannot be served.</summary>
-    public Task Ready(HttpContext context) => WriteStateAsync(context, withReason: true);
+    /// <summary>
+    /// Like <see cref="Health"/>, with the reason the actor cannot be served; with <c>?wait=SECONDS</c>, a host still
+    /// starting answers when that changes (or after SECONDS) instead of at once.
+    /// </summary>
+    public async Task Ready(HttpContext context)
+    {
+        if (context.Request.Query.TryGetValue(WireRoutes.ReadyWaitParameter, out var values))
+        {
+            if (!double.TryParse(values[0], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds) || seconds < 0)
+            {
+                await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, new ErrorDetail
+                {
+                    Code = ErrorCodes.InvalidArguments,
+                    Message = $"{WireRoutes.ReadyWaitParameter}={values[0]}: give seconds to wait for the actor, e.g. '5' or '0.5' (at most {WireRoutes.MaxReadyWaitSeconds:0})",
+                    Parameter = WireRoutes.ReadyWaitParameter,
+                });
+                return;
+            }
+            if (readiness.Current == Readiness.State.Starting && seconds > 0)
+            {
+                try
+                {
+                    await readiness.Settled.WaitAsync(TimeSpan.FromSeconds(Math.Min(seconds, WireRoutes.MaxReadyWaitSeconds)), context.RequestAborted);
+                }
+                catch (TimeoutException)
+                {
+                    // still starting: say so
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // the client went away
+                }
+            }
+        }
+        await WriteStateAsync(context, withReason: true);
+    }
 
     private Task WriteStateAsync(HttpContext context, bool withReason)
     {

@@ -4,6 +4,7 @@ namespace Affinetes.ActorHost.Hosting;
 public sealed class Readiness
 {
     private volatile State _state = State.Starting;
+    private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public enum State
     {
@@ -20,12 +21,20 @@ public sealed class Readiness
 
     public bool IsReady => _state == State.Ready;
 
-    public void MarkReady() => _state = State.Ready;
+    /// <summary>Completes once waiting for the start is pointless: the actor is ready or failed, or the host is stopping.</summary>
+    public Task Settled => _settled.Task;
+
+    public void MarkReady()
+    {
+        _state = State.Ready;
+        _settled.TrySetResult();
+    }
 
     public void MarkFailed(string reason)
     {
         Reason = reason;
         _state = State.Failed;
+        _settled.TrySetResult();
     }
 
     public void MarkStopping()
@@ -34,5 +43,6 @@ public sealed class Readiness
         {
             _state = State.Stopping;
         }
+        _settled.TrySetResult(); // a /ready?wait pending while the host stops answers now, not at the end of the grace period
     }
 }

@@ -19,10 +19,11 @@ public static class ReadinessProbe
         var hasToken = http.DefaultRequestHeaders.Authorization is not null;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(limit);
-        var ready = new Uri(baseUrl, WireRoutes.Ready);
+        // Hosts of ours answer /ready?wait the moment the actor is ready or failed: one request instead of polling.
+        // Until the host listens (and with servers that answer at once) this is a poll every 25 ms; a wait is kept
+        // short so that the backend is still asked (a Docker inspect, every quarter second at most) whether it died.
+        var ready = new Uri(baseUrl, WireRoutes.ReadyWaiting(TimeSpan.FromSeconds(1)));
         var probe = ready;
-        // A replica is usually ready within a second: poll /ready often (a cheap loopback GET), and ask the
-        // backend whether it died (a Docker inspect) only every quarter second.
         var poll = TimeSpan.FromMilliseconds(25);
         var diagnoseEvery = TimeSpan.FromMilliseconds(250);
         var lastDiagnosis = System.Diagnostics.Stopwatch.StartNew();
