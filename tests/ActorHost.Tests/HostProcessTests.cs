@@ -69,6 +69,19 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public async Task WatchesNoFiles_SoABigEnvironmentDirectoryCostsNothing()
+    {
+        // ASP.NET's defaults watch the content root recursively (inotify): per container an inotify instance, and
+        // start-up time for every directory of the environment. The host reads no settings files, so it watches none.
+        await using var host = HostProcess.Start(Env("protocol_env.py"));
+        await host.WaitReadyAsync();
+        var watchers = Directory.GetFiles($"/proc/{host.Process.Id}/fd")
+            .Select(fd => { try { return new FileInfo(fd).LinkTarget; } catch (IOException) { return null; } })
+            .Count(target => target == "anon_inode:inotify");
+        Assert.Equal(0, watchers);
+    }
+
+    [Fact]
     public async Task Sigterm_WhenIdle_ExitsAtOnce()
     {
         await using var host = HostProcess.Start(Env("protocol_env.py"));

@@ -105,7 +105,14 @@ public static class ActorHostApp
     {
         var runtimeLogger = new DeferredLogger();
         var startup = new RuntimeStartup(new PythonRuntime(ToPythonOptions(options), runtimeLogger));
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The host reads its settings from AFFINETES_* and options, never from appsettings files: no file watcher.
+        // With the defaults, ASP.NET would watch the working directory (the environment's /app) recursively, which
+        // costs start-up time for every directory in it (+140 ms for 20,000) and an inotify instance per container.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.FormatterName = CompactLogFormatter.FormatterName)
             .AddConsoleFormatter<CompactLogFormatter, ConsoleFormatterOptions>();
