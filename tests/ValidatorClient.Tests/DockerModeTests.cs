@@ -228,6 +228,46 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
+    public async Task ImageOnlyInARegistry_IsPulled_ByTagAndByDigest()
+    {
+        // As a validator meets a miner's image: in a registry (the local one on 127.0.0.1:5000), named by tag or digest.
+        var registry = System.Environment.GetEnvironmentVariable("AFFINETES_TEST_REGISTRY") ?? "127.0.0.1:5000";
+        var repository = $"{registry}/affinetes-test/client-pulled";
+        var tag = Guid.NewGuid().ToString("N")[..12];
+        var remote = $"{repository}:{tag}";
+        await fixture.Docker.Images.TagImageAsync(fixture.ClientImage, new ImageTagParameters { RepositoryName = repository, Tag = tag }).Within();
+        string? pushError = null;
+        await fixture.Docker.Images.PushImageAsync(remote, new ImagePushParameters { Tag = tag }, new AuthConfig(),
+            new Progress<JSONMessage>(m => pushError ??= m.Error?.Message)).Within(TimeSpan.FromMinutes(2), "pushing to the local registry");
+        Assert.Null(pushError);
+        var digest = (await fixture.Docker.Images.InspectImageAsync(remote).Within()).RepoDigests.Single(d => d.StartsWith(repository + "@", StringComparison.Ordinal));
+        try
+        {
+            // By digest with pulling forced: the engine may still know the digest of the (untagged) local image.
+            foreach (var (reference, pull) in new[] { (remote, PullPolicy.Missing), (digest, PullPolicy.Always) })
+            {
+                await fixture.Docker.Images.DeleteImageAsync(remote, new ImageDeleteParameters { NoPrune = true }).Within();
+                Assert.Empty(await fixture.Docker.Images.ListImagesAsync(new ImagesListParameters
+                {
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["reference"] = new Dictionary<string, bool> { [remote] = true } },
+                }).Within());
+                await using var env = await LoadAsync(new EnvironmentOptions { Image = reference, Pull = pull });
+                Assert.Equal(7, (await env.CallAsync("echo", [7]).Within()).GetProperty("x").GetInt32());
+                await fixture.Docker.Images.TagImageAsync(reference, new ImageTagParameters { RepositoryName = repository, Tag = tag }).Within();
+            }
+        }
+        finally
+        {
+            foreach (var c in (await fixture.ContainersOfAsync(remote)).Concat(await fixture.ContainersOfAsync(digest)))
+            {
+                await Testing.DockerEngine.RemoveContainerQuietlyAsync(fixture.Docker, c.ID);
+            }
+            await Testing.DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, remote);
+            await Testing.DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, digest);
+        }
+    }
+
+    [Fact]
     public async Task MissingImage_WithPullNever_SaysSo()
     {
         var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "affinetes-test/does-not-exist:1", Pull = PullPolicy.Never }));

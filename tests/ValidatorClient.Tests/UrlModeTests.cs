@@ -269,6 +269,20 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
 }
 
 [Trait(Tiers.Name, Tiers.Unit)]
+public sealed class ImageReferenceTests
+{
+    [Theory]
+    [InlineData("python-arith", "python-arith", "latest")]
+    [InlineData("miner/env:v3", "miner/env", "v3")]
+    [InlineData("127.0.0.1:5000/miner/env", "127.0.0.1:5000/miner/env", "latest")]
+    [InlineData("127.0.0.1:5000/miner/env:v3", "127.0.0.1:5000/miner/env", "v3")]
+    [InlineData("miner/env@sha256:0123abcd", "miner/env", "sha256:0123abcd")]
+    [InlineData("127.0.0.1:5000/miner/env:v3@sha256:0123abcd", "127.0.0.1:5000/miner/env", "sha256:0123abcd")]
+    public void SplitReference_GivesTheRepositoryAndTheTagOrDigestToPull(string image, string repository, string tag) =>
+        Assert.Equal((repository, tag), Backends.Docker.DockerBackend.SplitReference(image));
+}
+
+[Trait(Tiers.Name, Tiers.Unit)]
 public sealed class EnvironmentOptionsTests
 {
     [Theory]

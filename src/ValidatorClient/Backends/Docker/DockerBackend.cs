@@ -85,9 +85,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and pulling is off");
         }
-        var slash = image.LastIndexOf('/');
-        var colon = image.LastIndexOf(':');
-        var (repository, tag) = colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+        var (repository, tag) = SplitReference(image);
         string? error = null;
         try
         {
@@ -101,6 +99,26 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         return error is null && await TryInspectImageAsync(engine, image, cancellationToken) is { } pulled
             ? pulled
             : throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and could not be pulled", reason: error);
+    }
+
+    /// <summary>
+    /// <c>repo:tag</c>, <c>registry:5000/repo</c> (latest) or <c>repo@sha256:...</c> (pinned by digest, as validators
+    /// name miners' images) as the engine's pull wants them: the repository, and the tag or the digest.
+    /// </summary>
+    internal static (string Repository, string Tag) SplitReference(string image)
+    {
+        var at = image.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            var named = image[..at];
+            var digest = image[(at + 1)..];
+            // repo:tag@sha256:... pins the digest; the tag is only a label then.
+            var (repository, _) = SplitReference(named);
+            return (repository, digest);
+        }
+        var slash = image.LastIndexOf('/');
+        var colon = image.LastIndexOf(':');
+        return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
     }
 
     private static async Task<string?> TryInspectImageAsync(EngineConnection engine, string image, CancellationToken cancellationToken)
