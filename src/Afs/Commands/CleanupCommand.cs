@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using Affinetes.ValidatorClient.Backends.Docker;
 
 namespace Affinetes.Afs.Commands;
 
@@ -28,8 +27,7 @@ internal static class CleanupCommand
                 var containers = await engines.ListAsync(result.GetValue(name), includeStopped: true, cancellationToken);
                 var removed = dry
                     ? containers
-                    : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await Engines.OnEngineAsync(c.Engine.Spec,
-                        () => OwnedContainers.RemoveAsync(c.Engine.Client, c.Container.Id, TimeSpan.Zero, cancellationToken))))))
+                    : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await c.RemoveAsync(TimeSpan.Zero, cancellationToken)))))
                         .Where(r => r.Removed).Select(r => r.Container)];
                 if (result.GetValue(json))
                 {

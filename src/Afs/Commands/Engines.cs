@@ -93,7 +93,12 @@ internal sealed class EngineSet(IReadOnlyList<EngineConnection> engines) : IAsyn
 }
 
 /// <summary>A validator's container and the engine it is on.</summary>
-internal sealed record EngineContainer(EngineConnection Engine, OwnedContainer Container);
+internal sealed record EngineContainer(EngineConnection Engine, OwnedContainer Container)
+{
+    /// <summary>Stops (draining for up to <paramref name="gracePeriod"/>; zero kills) and removes it; false when it was already gone.</summary>
+    public Task<bool> RemoveAsync(TimeSpan gracePeriod, CancellationToken cancellationToken) =>
+        Engines.OnEngineAsync(Engine.Spec, () => OwnedContainers.RemoveAsync(Engine.Client, Container.Id, gracePeriod, cancellationToken));
+}
 
 /// <summary>A Docker engine failed or could not be reached; <see cref="Spec"/> names it.</summary>
 internal sealed class EngineException(string spec, Exception inner) : Exception(inner.Message, inner)

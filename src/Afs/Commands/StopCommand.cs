@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Affinetes.ValidatorClient.Backends.Docker;
 
 namespace Affinetes.Afs.Commands;
 
@@ -27,8 +26,7 @@ internal static class StopCommand
                 {
                     throw new ArgumentException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
                 }
-                var removed = await Task.WhenAll(containers.Select(async c => (c.Container, Removed: await Engines.OnEngineAsync(c.Engine.Spec,
-                    () => OwnedContainers.RemoveAsync(c.Engine.Client, c.Container.Id, GracePeriod, cancellationToken)))));
+                var removed = await Task.WhenAll(containers.Select(async c => (c.Container, Removed: await c.RemoveAsync(GracePeriod, cancellationToken))));
                 var gone = removed.Where(r => r.Removed).Select(r => r.Container).ToList();
                 if (result.GetValue(json))
                 {
