@@ -274,17 +274,36 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         }
     }
 
+    /// <summary><c>afs run --replicas 2</c> as a process, returned once both containers exist and it is still starting them.</summary>
+    private async Task<System.Diagnostics.Process> StartRunUntilBothContainersExistAsync(string name)
+    {
+        var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        try
+        {
+            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
+                TimeSpan.FromSeconds(60), "afs run creating both containers");
+            Assert.False(afs.HasExited, "afs run ended before it could be interrupted");
+            return afs;
+        }
+        catch
+        {
+            if (!afs.HasExited)
+            {
+                afs.Kill();
+            }
+            afs.Dispose();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task Cleanup_AfterAfsRunWasKilled_RemovesItsContainers()
     {
         var name = fixture.NewName("crash");
-        using var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        using var afs = await StartRunUntilBothContainersExistAsync(name);
         try
         {
             // SIGKILL as soon as both containers exist: the process gets no chance to clean up after itself.
-            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
-                TimeSpan.FromSeconds(60), "afs run creating both containers");
-            Assert.False(afs.HasExited, "afs run ended before it could be killed");
             afs.Kill(); // SIGKILL while it waits for the replicas to become ready: no handler runs, nothing is released
             await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(10), "the killed afs exiting");
             Assert.True(afs.ExitCode == 137, $"afs run was not killed mid-run: exit {afs.ExitCode}, {await afs.StandardOutput.ReadToEndAsync()}");
@@ -322,12 +341,9 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
     public async Task Run_TerminatedWhileStarting_RemovesWhatItStarted()
     {
         var name = fixture.NewName("sigterm");
-        using var afs = AfsEnvironmentFixture.StartAfsProcess("run", fixture.Image, "--name", name, "--replicas", "2");
+        using var afs = await StartRunUntilBothContainersExistAsync(name);
         try
         {
-            await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 2 || afs.HasExited,
-                TimeSpan.FromSeconds(60), "afs run creating both containers");
-            Assert.False(afs.HasExited, "afs run ended before it could be stopped");
             // SIGTERM (what docker stop, systemd and CI timeouts send; Ctrl+C's SIGINT takes the same path), not SIGKILL.
             using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
