@@ -61,7 +61,7 @@ public sealed class HostProcessTests
             }
         }, TimeSpan.FromSeconds(10), "the host listening");
         var waiting = host.Client.GetAsync("/ready?wait=30");
-        await Task.Delay(200); // let the request reach the host and start waiting before the signal
+        await Task.Delay(500); // let the request reach the host and start waiting before the signal
         host.SendSigterm();
         using var answer = await waiting.Within(TimeSpan.FromSeconds(8), "the pending /ready?wait answering on SIGTERM");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
