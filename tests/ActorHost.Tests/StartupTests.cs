@@ -56,31 +56,28 @@ public sealed class StartupTests
     {
         await using var host = await HostUnderTest.StartAsync("slow_start_env.py", waitReady: false);
         // The import sleeps 1.5 s: an answer at once would be 503 "starting".
-        using var response = await host.Client.GetAsync("/ready?wait=20").Within(TimeSpan.FromSeconds(20));
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.Equal("ok", doc.RootElement.GetProperty("status").GetString());
+        var (status, body) = await ReadyAsync(host, "wait=20");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("ok", body.GetProperty("status").GetString());
     }
 
     [Fact]
     public async Task ReadyWait_AnswersTheMomentTheStartFails_WithTheReason()
     {
         await using var host = await HostUnderTest.StartAsync("slow_fail_env.py", waitReady: false);
-        using var response = await host.Client.GetAsync("/ready?wait=20").Within(TimeSpan.FromSeconds(20));
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.Equal("failed", doc.RootElement.GetProperty("status").GetString());
-        Assert.Contains("the dataset this environment needs is missing", doc.RootElement.GetProperty("reason").GetString());
+        var (status, body) = await ReadyAsync(host, "wait=20");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("failed", body.GetProperty("status").GetString());
+        Assert.Contains("the dataset this environment needs is missing", body.GetProperty("reason").GetString());
     }
 
     [Fact]
     public async Task ReadyWait_ShorterThanTheStart_SaysStarting()
     {
         await using var host = await HostUnderTest.StartAsync("very_slow_start_env.py", waitReady: false);
-        using var response = await host.Client.GetAsync("/ready?wait=0.2").Within();
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.Equal("starting", doc.RootElement.GetProperty("status").GetString());
+        var (status, body) = await ReadyAsync(host, "wait=0.2");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("starting", body.GetProperty("status").GetString());
     }
 
     [Theory]
@@ -90,10 +87,17 @@ public sealed class StartupTests
     public async Task ReadyWait_NotSeconds_Is400NamingTheParameter(string value)
     {
         await using var host = await HostUnderTest.StartAsync("protocol_env.py");
-        using var response = await host.Client.GetAsync($"/ready?wait={value}").Within();
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var (status, body) = await ReadyAsync(host, $"wait={value}");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("wait", body.GetProperty("error").GetProperty("parameter").GetString());
+        Assert.Equal("invalid_arguments", body.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    /// <summary>One <c>GET /ready?QUERY</c>: its status and JSON body (bounded well above the longest wait asked).</summary>
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> ReadyAsync(HostUnderTest host, string query)
+    {
+        using var response = await host.Client.GetAsync($"/ready?{query}").Within(TimeSpan.FromSeconds(30));
         using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        Assert.Equal("wait", doc.RootElement.GetProperty("error").GetProperty("parameter").GetString());
-        Assert.Equal("invalid_arguments", doc.RootElement.GetProperty("error").GetProperty("code").GetString());
+        return (response.StatusCode, doc.RootElement.Clone());
     }
 }
