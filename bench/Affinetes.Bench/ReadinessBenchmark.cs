@@ -40,7 +40,7 @@ public static class ReadinessBenchmark
         results.AddRange(samples.Select(s => Summarise(hostNetwork ? "actor host, host network" : "actor host", s.Key, s.Value)));
 
         Console.WriteLine($"== engine floor: the same image, a trivial process instead of the host, {(hostNetwork ? "host network" : "ports published on 127.0.0.1")}");
-        using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+        using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
         var floor = new Dictionary<int, List<Sample>> { [1] = [], [replicas] = [] };
         for (var run = 0; run < runs; run++)
         {
@@ -108,12 +108,12 @@ public static class ReadinessBenchmark
         var client = (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalMilliseconds;
         try
         {
-            using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+            using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
             double hosts = 0;
             foreach (var replica in env.Replicas)
             {
                 var inspected = await docker.Containers.InspectContainerAsync(replica.Id);
-                hosts += ProcessCpuMs(inspected.State.Pid);
+                hosts += ProcessCpuMs(inspected.State!.Pid);
             }
             return new Sample(elapsed, hosts, machine, client);
         }

@@ -61,13 +61,13 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         var tag = fixture.NewTag("labels");
         var built = await fixture.BuildAsync(dir, tag);
         var image = await fixture.Docker.Images.InspectImageAsync(tag);
-        Assert.Equal("function_based", image.Config.Labels[ImageLabels.EnvType]);
+        Assert.Equal("function_based", image.Config!.Labels![ImageLabels.EnvType]);
         Assert.Equal(Dockerfiles.HostLayer.Version, image.Config.Labels[ImageLabels.HostVersion]);
         Assert.Equal(Sources.SourceDigest.Compute(dir), image.Config.Labels[ImageLabels.SourceDigest]);
         Assert.Equal(built.SourceDigest, image.Config.Labels[ImageLabels.SourceDigest]);
         Assert.Equal(["/opt/affinetes/host/affinetes-host"], image.Config.Entrypoint);
-        Assert.Contains("--health", image.Config.Healthcheck.Test);
-        Assert.Contains("8000/tcp", image.Config.ExposedPorts.Keys);
+        Assert.Contains("--health", image.Config.Healthcheck!.Test!);
+        Assert.Contains("8000/tcp", image.Config.ExposedPorts!.Keys);
 
         var leftovers = await fixture.Docker.Images.ListImagesAsync(new ImagesListParameters { All = true });
         Assert.DoesNotContain(leftovers.SelectMany(i => i.RepoTags ?? []), t => t.StartsWith("affinetes-build/", StringComparison.Ordinal));

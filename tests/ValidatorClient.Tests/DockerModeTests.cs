@@ -30,9 +30,9 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             Assert.Equal("127.0.0.1", replica.BaseUrl.Host);
             containerId = replica.Id;
             var inspected = await fixture.Docker.Containers.InspectContainerAsync(containerId);
-            Assert.Equal("127.0.0.1", inspected.HostConfig.PortBindings[ContainerLabels.ContainerPort][0].HostIP);
-            Assert.Equal(RestartPolicyKind.No, inspected.HostConfig.RestartPolicy.Name);
-            Assert.Equal(ContainerLabels.OwnerValue, inspected.Config.Labels[ContainerLabels.Owner]);
+            Assert.Equal("127.0.0.1", inspected.HostConfig!.PortBindings![ContainerLabels.ContainerPort][0].HostIP);
+            Assert.Equal(RestartPolicyKind.No, inspected.HostConfig!.RestartPolicy!.Name);
+            Assert.Equal(ContainerLabels.OwnerValue, inspected.Config!.Labels![ContainerLabels.Owner]);
             Assert.Equal(fixture.ArithImage, inspected.Config.Labels[ContainerLabels.Image]);
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Session));
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Created));
@@ -207,7 +207,7 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             {
                 Assert.NotEqual(secondId, env.Replicas[0].Id);
                 var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
-                Assert.Equal(256L << 20, inspected.HostConfig.Memory);
+                Assert.Equal(256L << 20, inspected.HostConfig!.Memory);
                 Assert.Equal(500_000_000L, inspected.HostConfig.NanoCPUs);
             }
             await using (var attached = await LoadAsync(new EnvironmentOptions { ContainerName = name, ConnectOnly = true }))

@@ -55,7 +55,7 @@ internal static class Failures
     }
 
     private static string EngineAnswered(string spec, DockerApiException e) =>
-        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {e.ResponseBody.Trim()}";
+        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {e.ResponseBody?.Trim()}";
 
     /// <summary>A message on one line: its lines joined with "; " (a remote message or a log tail may span several).</summary>
     public static string OneLine(string message) =>

@@ -41,7 +41,7 @@ internal static class LogsCommand
                 async Task PumpAsync(EngineContainer replica)
                 {
                     var container = replica.Container;
-                    using var stream = await Engines.OnEngineAsync(replica.Engine.Spec, () => replica.Engine.Client.Containers.GetContainerLogsAsync(container.Id, tty: false, new ContainerLogsParameters
+                    using var stream = await Engines.OnEngineAsync(replica.Engine.Spec, () => replica.Engine.Client.Containers.GetContainerLogsAsync(container.Id, new ContainerLogsParameters
                     {
                         ShowStdout = true,
                         ShowStderr = true,

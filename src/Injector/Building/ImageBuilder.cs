@@ -99,9 +99,9 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         string? error = null;
         var sink = new SynchronousProgress<JSONMessage>(message =>
         {
-            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            if (message.Error is not null)
             {
-                error = message.Error?.Message ?? message.ErrorMessage;
+                error = message.Error.Message;
                 return;
             }
             foreach (var line in (message.Stream ?? message.Status ?? "").Split('\n'))
@@ -128,7 +128,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         catch (DockerApiException e)
         {
-            throw new BuildException($"{Describe(stage)} failed: {e.ResponseBody.Trim()}", e);
+            throw new BuildException($"{Describe(stage)} failed: {e.ResponseBody?.Trim()}", e);
         }
         if (error is not null)
         {
@@ -191,7 +191,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
 
     private async Task<string> ReadLogsAsync(string containerId, CancellationToken cancellationToken)
     {
-        using var stream = await docker.Containers.GetContainerLogsAsync(containerId, tty: false,
+        using var stream = await docker.Containers.GetContainerLogsAsync(containerId,
             new ContainerLogsParameters { ShowStdout = true, ShowStderr = true }, cancellationToken);
         var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
         return string.Join('\n', new[] { stdout, stderr }.Where(s => !string.IsNullOrWhiteSpace(s)).Select(s => s.Trim()));
@@ -214,9 +214,9 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         string? error = null;
         var sink = new SynchronousProgress<JSONMessage>(message =>
         {
-            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            if (message.Error is not null)
             {
-                error = message.Error?.Message ?? message.ErrorMessage;
+                error = message.Error.Message;
             }
             else if (!options.Quiet && message.Status is { Length: > 0 } status)
             {
@@ -229,7 +229,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         catch (DockerApiException e)
         {
-            throw new BuildException($"pushing {target} failed: {e.ResponseBody.Trim()}", e);
+            throw new BuildException($"pushing {target} failed: {e.ResponseBody?.Trim()}", e);
         }
         if (error is not null)
         {

@@ -90,11 +90,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         try
         {
             await engine.Client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
-                new InlineProgress<JSONMessage>(m => error ??= m.Error?.Message ?? (string.IsNullOrEmpty(m.ErrorMessage) ? null : m.ErrorMessage)), cancellationToken);
+                new InlineProgress<JSONMessage>(m => error ??= m.Error?.Message), cancellationToken);
         }
         catch (DockerApiException e)
         {
-            error = e.ResponseBody.Trim();
+            error = e.ResponseBody?.Trim();
         }
         return error is null && await TryInspectImageAsync(engine, image, cancellationToken) is { } pulled
             ? pulled
@@ -162,7 +162,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var existing = await TryInspectContainerAsync(engine, name, cancellationToken);
         if (options.ConnectOnly)
         {
-            if (existing is null || !existing.State.Running)
+            if (existing is null || existing.State?.Running != true)
             {
                 throw new EnvironmentUnavailableException($"no running container named {name} on {engine.Spec} to connect to");
             }
@@ -171,13 +171,13 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var spec = SpecHash(imageId);
         if (existing is not null)
         {
-            if (!(existing.Config.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
+            if (!(existing.Config?.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
             {
                 // Someone else's container (a database, another tool's): never replace it.
                 throw new EnvironmentOptionsException($"a container named {name} already exists on {engine.Spec} and was not started by affinetes; choose another container name or remove it");
             }
-            var matches = existing.Config.Labels.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
-            if (matches && existing.State.Running && !options.ForceRecreate)
+            var matches = existing.Config.Labels!.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
+            if (matches && existing.State?.Running == true && !options.ForceRecreate)
             {
                 return await ReadyEndpointAsync(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false), cancellationToken);
             }
@@ -214,7 +214,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var createRequest = new CreateContainerParameters
         {
             Name = name,
-            Image = options.Image,
+            Image = options.Image!,
             Env = env,
             ExposedPorts = new Dictionary<string, EmptyStruct> { [ContainerLabels.ContainerPort] = default },
             Labels = new Dictionary<string, string>
@@ -293,12 +293,12 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             port = p;
         }
-        else if (inspected.HostConfig.NetworkMode == "host")
+        else if (inspected.HostConfig?.NetworkMode == "host")
         {
-            var env = inspected.Config.Env.FirstOrDefault(e => e.StartsWith("AFFINETES_PORT=", StringComparison.Ordinal));
+            var env = inspected.Config?.Env?.FirstOrDefault(e => e.StartsWith("AFFINETES_PORT=", StringComparison.Ordinal));
             port = env is null ? 8000 : int.Parse(env["AFFINETES_PORT=".Length..], CultureInfo.InvariantCulture);
         }
-        else if (inspected.NetworkSettings.Ports.TryGetValue(ContainerLabels.ContainerPort, out var bindings) && bindings is { Count: > 0 })
+        else if (inspected.NetworkSettings?.Ports?.TryGetValue(ContainerLabels.ContainerPort, out var bindings) == true && bindings is { Count: > 0 })
         {
             port = int.Parse(bindings[0].HostPort, CultureInfo.InvariantCulture);
         }
@@ -335,11 +335,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             return new EnvironmentUnavailableException($"container {container.Name} was removed");
         }
-        if (inspected.State.Running)
+        if (inspected.State?.Running == true)
         {
             return null;
         }
-        return new EnvironmentUnavailableException($"container {container.Name} ({options.Image}) stopped", inspected.State.ExitCode,
+        return new EnvironmentUnavailableException($"container {container.Name} ({options.Image}) stopped", inspected.State?.ExitCode,
             await LogTailAsync(container, 20, cancellationToken));
     }
 
@@ -347,7 +347,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     {
         try
         {
-            using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId, tty: false,
+            using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId,
                 new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = lines.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
             var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
             return (stdout + stderr).Trim();
@@ -375,7 +375,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             return;
         }
-        using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId, tty: false,
+        using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId,
             new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Follow = follow }, cancellationToken);
         await ContainerLogs.PumpAsync(stream, sink, cancellationToken);
     }

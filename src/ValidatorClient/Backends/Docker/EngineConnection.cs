@@ -63,7 +63,7 @@ public sealed class EngineConnection : IAsyncDisposable
     }
 
     private static DockerClient Create(string endpoint) =>
-        new DockerClientConfiguration(new Uri(endpoint), defaultTimeout: TimeSpan.FromMinutes(5)).CreateClient();
+        new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).WithTimeout(TimeSpan.FromMinutes(5)).Build();
 
     /// <summary>The URL at which a port the engine published (on its <see cref="PublishAddress"/>) is reached from here.</summary>
     public async Task<Uri> ReachAsync(int publishedPort, CancellationToken cancellationToken)

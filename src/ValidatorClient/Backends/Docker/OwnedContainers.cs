@@ -76,7 +76,7 @@ public static class OwnedContainers
         {
             return false;
         }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && e.ResponseBody.Contains("already in progress", StringComparison.Ordinal))
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && e.ResponseBody?.Contains("already in progress", StringComparison.Ordinal) == true)
         {
             return true; // someone else (another afs cleanup, the validator itself) is removing it right now
         }
@@ -96,7 +96,7 @@ public static class OwnedContainers
                 // The host listens on AFFINETES_PORT of the engine host's 127.0.0.1; only the container's config says which.
                 var inspected = await docker.Containers.InspectContainerAsync(listed.ID, cancellationToken);
                 var prefix = HostEnvironment.Port + "=";
-                var env = inspected.Config.Env?.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal));
+                var env = inspected.Config?.Env?.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal));
                 port = env is null ? HostEnvironment.DefaultPort : int.Parse(env[prefix.Length..], CultureInfo.InvariantCulture);
             }
             catch (DockerContainerNotFoundException)
