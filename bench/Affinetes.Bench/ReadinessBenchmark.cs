@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using Affinetes.ValidatorClient;
-using Affinetes.ValidatorClient.Backends.Docker;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
-using Docker.DotNet;
+using Affinetes.ValidatorClient;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 
 namespace Affinetes.Bench;
 
@@ -138,10 +138,10 @@ public static class ReadinessBenchmark
                     Image = image,
                     Entrypoint = ["sleep", "60"],
                     Labels = new Dictionary<string, string> { [ContainerLabels.Owner] = ContainerLabels.OwnerValue, [ContainerLabels.Image] = image },
-                    ExposedPorts = new Dictionary<string, EmptyStruct> { [ContainerLabels.ContainerPort] = default },
+                    ExposedPorts = new Dictionary<string, EmptyStruct> { [HostEnvironment.ContainerPort] = default },
                     HostConfig = hostNetwork
                         ? new HostConfig { NetworkMode = "host" }
-                        : new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { [ContainerLabels.ContainerPort] = [new PortBinding { HostIP = "127.0.0.1" }] } },
+                        : new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { [HostEnvironment.ContainerPort] = [new PortBinding { HostIP = "127.0.0.1" }] } },
                 });
                 lock (ids)
                 {

@@ -10,7 +10,7 @@ public sealed class AfsCliTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var exit = AfsCli.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        var exit = AfsCli.RunAsync(args, new InvocationConfiguration { Output = output, Error = error }).GetAwaiter().GetResult();
         return (exit, output.ToString(), error.ToString());
     }
 
@@ -80,7 +80,7 @@ public sealed class AfsCliTests
         var (exit, output, error) = Run("call", "my-env");
         Assert.Equal(1, exit);
         Assert.Equal("", output);
-        Assert.Equal("afs call: name the method: afs call my-env METHOD (afs run prints the methods), or afs call --url URL METHOD\n", error);
+        Assert.Equal("afs call: name the method: afs call my-env METHOD (afs methods my-env lists them), or afs call --url URL METHOD\n", error);
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class AfsCliTests
     {
         var (exit, _, error) = Run("call", "my-env", "generate", "--timeout", "0");
         Assert.Equal(1, exit);
-        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n", error);
+        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n(afs call --help says how to use it)\n", error);
     }
 
     [Fact]

@@ -32,11 +32,23 @@ public sealed record BuildProgress(BuildStage Stage, string Message);
 public enum BuildStage
 {
     Source,
+    /// <summary>Finding, pulling or building the host-layer image.</summary>
+    HostImage,
     EnvironmentImage,
     HostLayer,
     Check,
     Push,
 }
 
-/// <summary>The build failed; the message carries the engine's or the host's own words.</summary>
-public sealed class BuildException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The build failed; the message carries the engine's or the host's own words on one line, <see cref="Output"/> the
+/// failing step's own output (plain text, without the build's progress noise).
+/// </summary>
+public sealed class BuildException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The stage that failed.</summary>
+    public BuildStage Stage { get; init; }
+
+    /// <summary>The output of the step that failed, line by line (empty when it printed nothing).</summary>
+    public IReadOnlyList<string> Output { get; init; } = [];
+}

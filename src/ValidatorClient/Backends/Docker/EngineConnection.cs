@@ -12,7 +12,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// engines are reached directly; <c>ssh://user@host</c> engines through the system ssh client: one master
 /// connection forwards the engine's socket and, per container, its port published on the remote 127.0.0.1.
 /// </summary>
-public sealed class EngineConnection : IAsyncDisposable
+internal sealed class EngineConnection : IAsyncDisposable
 {
     private readonly SshTunnel? _tunnel;
 
