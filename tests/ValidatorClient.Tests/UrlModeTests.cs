@@ -235,7 +235,7 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         await using var slow = HostProcess.Start(new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "Envs", "slow_start_env.py") });
         var answered = new List<string>();
         using var http = new HttpClient(new RecordingHandler(answered));
-        var endpoint = new Backends.ReplicaEndpoint("slow", new Uri($"http://127.0.0.1:{slow.Port}"), "the slow host");
+        var endpoint = new ReplicaEndpoint("slow", new Uri($"http://127.0.0.1:{slow.Port}"), "the slow host");
         await ValidatorClient.Pooling.ReadinessProbe.WaitAsync(http, endpoint, TimeSpan.FromSeconds(30),
             _ => Task.FromResult<EnvironmentUnavailableException?>(null), CancellationToken.None).Within(TimeSpan.FromSeconds(40));
         // The import sleeps 1.5 s after the host listens: polling every 25 ms takes ~40-60 answered requests, waiting

@@ -2,12 +2,6 @@ using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.ValidatorClient.Backends;
 
-/// <summary>One replica's address, as the backend that provisioned it gives it.</summary>
-/// <param name="Id">Stable identity (container id, URL, deployment name).</param>
-/// <param name="BaseUrl">Where the host answers, always reached as given (127.0.0.1 published ports for Docker).</param>
-/// <param name="Description">For people: the container name and engine, or the URL.</param>
-public sealed record ReplicaEndpoint(string Id, Uri BaseUrl, string Description);
-
 /// <summary>
 /// The seam between environments and where they run (Docker, URL, Basilica): prepare, start replica i and give its
 /// address, say why one stopped answering, remove one, read its logs, release everything. Readiness, pooling,

@@ -1,6 +1,5 @@
 using System.Net;
 using Affinetes.Protocol;
-using Affinetes.ValidatorClient.Backends;
 using Affinetes.ValidatorClient.Environments;
 using Polly;
 using Polly.Retry;
