@@ -362,4 +362,74 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         Assert.Equal("afs run: cancelled; the containers it had started are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
         Assert.Empty(await fixture.ContainersOfAsync(name));
     }
+
+    /// <summary>Starts <c>afs run --rm</c> and returns once it says the environment runs (both replicas ready).</summary>
+    private static async Task<(System.Diagnostics.Process Afs, Task<string> Output)> StartRunRmAsync(params string[] args)
+    {
+        var afs = AfsEnvironmentFixture.StartAfsProcess(["run", .. args, "--rm"]);
+        var output = new System.Text.StringBuilder();
+        var lines = Task.Run(async () =>
+        {
+            while (await afs.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (output)
+                {
+                    output.AppendLine(line);
+                }
+            }
+            lock (output)
+            {
+                return output.ToString();
+            }
+        });
+        string Seen()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+        await Bounded.Until(() => Task.FromResult(Seen().Contains("running until Ctrl+C", StringComparison.Ordinal) || afs.HasExited),
+            TimeSpan.FromSeconds(60), "afs run --rm starting the environment");
+        Assert.False(afs.HasExited, $"afs run --rm ended: {await afs.StandardError.ReadToEndAsync()}");
+        return (afs, lines);
+    }
+
+    [Fact]
+    public async Task RunRm_KilledWithSigkill_ItsContainersStopAndGoWithinTheirLease()
+    {
+        var name = fixture.NewName("lease");
+        var (afs, _) = await StartRunRmAsync(fixture.Image, "--name", name, "--replicas", "2", "--lease", "10");
+        using (afs)
+        {
+            afs.Kill(); // SIGKILL: no handler runs, nothing is released by afs itself
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(10), "the killed afs exiting");
+        }
+        Assert.Equal(2, (await fixture.ContainersOfAsync(name)).Count(c => c.State == "running"));
+        // Nobody renews the lease now: each host stops after 10 s of silence and its engine removes the container.
+        await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 0, TimeSpan.FromSeconds(40),
+            "the containers of the killed afs going away by themselves");
+    }
+
+    [Fact]
+    public async Task RunRm_Interrupted_RemovesTheContainersAtOnce()
+    {
+        var name = fixture.NewName("rm");
+        var (afs, output) = await StartRunRmAsync(fixture.Image, "--name", name);
+        using (afs)
+        {
+            // The lease is renewed while afs runs: the container outlives it.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Single(await fixture.ContainersOfAsync(name));
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync().Within(what: "kill -INT");
+            }
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(20), "afs run --rm ending on Ctrl+C");
+            Assert.Equal(130, afs.ExitCode);
+            Assert.Equal($"afs run: stopped; the containers of {name} are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
+        }
+        Assert.Contains("running until Ctrl+C, which removes the containers", await output.Within());
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
 }

@@ -7,7 +7,9 @@ namespace Affinetes.Afs.Commands;
 
 /// <summary>
 /// <c>afs run IMAGE</c>: starts the environment through the ValidatorClient with cleanup off, so its containers keep
-/// running after afs exits; prints its methods and each replica's address.
+/// running after afs exits; prints its methods and each replica's address. With <c>--rm</c> afs stays in the
+/// foreground instead and the containers go when it ends: on Ctrl+C or SIGTERM at once, and within their lease when
+/// afs is killed outright.
 /// </summary>
 internal sealed class RunCommand : AfsCommand
 {
@@ -23,6 +25,8 @@ internal sealed class RunCommand : AfsCommand
     private readonly Option<bool> _forceRecreate = new("--force-recreate") { Description = "replace containers of the same name even when their settings match" };
     private readonly Option<string> _pull = new("--pull") { Description = "pull the image: missing, always or never", DefaultValueFactory = _ => "missing" };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
+    private readonly Option<bool> _remove = new("--rm") { Description = "stay in the foreground; the containers are removed when afs ends (Ctrl+C), and stop by themselves within --lease if afs is killed" };
+    private readonly Option<double?> _lease = Seconds.Option("--lease", "with --rm: seconds the containers keep running without hearing from afs (default 60)");
 
     private string? _loaded;
     private string _where = "";
@@ -43,12 +47,16 @@ internal sealed class RunCommand : AfsCommand
         Options.Add(_forceRecreate);
         Options.Add(_pull);
         Options.Add(_readyTimeout);
+        Options.Add(_remove);
+        Options.Add(_lease);
         AddHostOption("repeatable: replicas are spread over them");
     }
 
     protected override string CancelledMessage(CommandContext context) => _loaded is null
         ? "cancelled; the containers it had started are removed"
-        : $"cancelled; the environment is running (afs stop {Quote(context.Get(_name) ?? _loaded)}{_where} removes it)";
+        : context.Get(_remove)
+            ? $"stopped; the containers of {context.Get(_name) ?? _loaded} are removed"
+            : $"cancelled; the environment is running (afs stop {Quote(context.Get(_name) ?? _loaded)}{_where} removes it)";
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
@@ -56,6 +64,11 @@ internal sealed class RunCommand : AfsCommand
         var engines = context.Engines;
         // The other commands look at the default engine unless told: repeat the engines when they are others.
         _where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
+        var remove = context.Get(_remove);
+        if (context.Get(_lease) is not null && !remove)
+        {
+            throw new UsageException("--lease applies to --rm only (without --rm the containers keep running until afs stop)");
+        }
         var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
         foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
         {
@@ -76,7 +89,8 @@ internal sealed class RunCommand : AfsCommand
             ForceRecreate = context.Get(_forceRecreate),
             Pull = Enum.Parse<PullPolicy>(context.Get(_pull)!, ignoreCase: true),
             ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
-            Cleanup = false,
+            Cleanup = remove,
+            Lease = Seconds.Value(context, _lease) ?? new EnvironmentOptions().Lease,
             LoggerFactory = context.LoggerFactory,
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
@@ -110,7 +124,12 @@ internal sealed class RunCommand : AfsCommand
                 image = options.Image,
                 replicas = replicaRows,
                 methods = methods.Select(m => new { name = m.Name, signature = m.Signature, is_async = m.IsAsync }),
+                removed_on_exit = remove,
             });
+            if (remove)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
             return ExitCodes.Ok;
         }
         var reusedCount = replicaRows.Count(r => r.reused);
@@ -132,8 +151,14 @@ internal sealed class RunCommand : AfsCommand
         console.Line();
         var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
         var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
-        console.Line($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{_where}, " +
-            $"afs logs {Quote(environmentName)}{_where}, afs stop {Quote(environmentName)}{_where}");
+        var next = $"afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{_where}, afs logs {Quote(environmentName)}{_where}";
+        if (!remove)
+        {
+            console.Line($"the containers keep running after afs exits; next: {next}, afs stop {Quote(environmentName)}{_where}");
+            return ExitCodes.Ok;
+        }
+        console.Line($"running until Ctrl+C, which removes the containers; meanwhile, in another terminal: {next}");
+        await Task.Delay(Timeout.Infinite, cancellationToken);
         return ExitCodes.Ok;
     }
 
