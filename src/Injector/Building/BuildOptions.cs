@@ -19,7 +19,7 @@ public sealed record BuildOptions
     /// <summary>Registry host to tag for and push to, e.g. <c>127.0.0.1:5000</c>.</summary>
     public string? Registry { get; init; }
 
-    /// <summary>The image holding the published host; default <c>affinetes/host:&lt;version&gt;</c>.</summary>
+    /// <summary>The image holding the published host; default: <see cref="HostLayerSource.Locate"/>'s, built or pulled when missing.</summary>
     public string? HostImage { get; init; }
 }
 

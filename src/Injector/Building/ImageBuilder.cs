@@ -25,8 +25,9 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         var digest = SourceDigest.Compute(materialized.Directory);
         progress?.Report(new BuildProgress(BuildStage.Source, $"{kind.Name} environment, {digest}"));
 
-        var hostImage = options.HostImage ?? HostLayer.DefaultHostImage;
-        await RequireHostImageAsync(hostImage, cancellationToken);
+        var hostImage = options.HostImage is { } given
+            ? await RequireHostImageAsync(given, cancellationToken)
+            : await HostLayerSource.Locate().EnsureAsync(docker, progress, cancellationToken);
 
         var temporaryTag = $"affinetes-build/{Guid.NewGuid():N}:environment";
         try
@@ -89,15 +90,16 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
     }
 
-    private async Task RequireHostImageAsync(string hostImage, CancellationToken cancellationToken)
+    private async Task<string> RequireHostImageAsync(string hostImage, CancellationToken cancellationToken)
     {
         try
         {
             await docker.Images.InspectImageAsync(hostImage, cancellationToken);
+            return hostImage;
         }
         catch (DockerImageNotFoundException)
         {
-            throw new BuildException($"the host layer image {hostImage} is not in the engine: build it with scripts/build-host-image.sh (from a checkout) or pull it");
+            throw new BuildException($"the host layer image {hostImage} (--host-image) is not in the engine; pull it, or leave --host-image out to use afs's own") { Stage = BuildStage.HostImage };
         }
     }
 
