@@ -98,6 +98,16 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.Equal(3, exit);
             Assert.Equal("afs call: bad arguments for generate: parameter 'task_id' of generate expects integer, got string\n", error);
 
+            // --timeout bounds the whole command: a deadline too short for anything is the deadline, not "not ready".
+            foreach (var tiny in new[] { "0.01", "1e-9" })
+            {
+                (exit, output, error) = await AfsAsync("call", name, "generate", "--arg", "task_id=1", "--timeout", tiny);
+                Assert.Equal(4, exit);
+                Assert.Equal("", output);
+                Assert.StartsWith($"afs call: generate did not answer within --timeout {(tiny == "0.01" ? "0.01" : "1E-09")} s", error);
+                Assert.DoesNotContain("ready timeout", error);
+            }
+
             (exit, _, error) = await AfsAsync("call", fixture.NewName("not-running"), "generate");
             Assert.Equal(5, exit);
             Assert.StartsWith($"afs call: no running environment named '{fixture.NewName("not-running")}'", error);
@@ -251,10 +261,11 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.True(callExit == 0, callError);
             Assert.Equal(3, JsonDocument.Parse(callOutput).RootElement.GetProperty("result").GetProperty("task_id").GetInt32());
 
-            // Replica 0 hangs (paused, still listed as up): the call waits its --timeout for it, then replica 1 answers.
+            // Replica 0 hangs (paused, still listed as up): every running replica is asked at once, replica 1 answers
+            // (no --timeout: nothing waits for the hung one).
             var replica0 = (await fixture.ContainersOfAsync(name)).Single(c => c.Names.Contains($"/{name}"));
             await fixture.Docker.Containers.PauseContainerAsync(replica0.ID).Within(what: "pausing replica 0");
-            (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=4", "--json", "--timeout", "3");
+            (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=4", "--json");
             Assert.True(callExit == 0, callError);
             Assert.Equal($"{name}-1", JsonDocument.Parse(callOutput).RootElement.GetProperty("replica").GetString());
             await fixture.Docker.Containers.UnpauseContainerAsync(replica0.ID).Within(what: "unpausing replica 0");

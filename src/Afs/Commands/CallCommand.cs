@@ -111,7 +111,7 @@ internal sealed class CallCommand : AfsCommand
         catch (Exception e) when (deadline is { } timeoutGiven && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
             && e is OperationCanceledException or EnvironmentUnavailableException)
         {
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {timeoutGiven.TotalSeconds:0.###} s" +
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(timeoutGiven)} s" +
                 (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
         }
     }
