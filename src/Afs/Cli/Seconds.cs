@@ -36,9 +36,9 @@ internal static class Seconds
     }
 
     /// <summary>Seconds for messages: <c>2</c>, <c>0.01</c>, and tiny values as given (<c>1E-09</c>), never rounded to 0.</summary>
-    public static string Format(TimeSpan span) => span.TotalSeconds >= 0.001
-        ? span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)
-        : span.TotalSeconds.ToString("G3", CultureInfo.InvariantCulture);
+    public static string Format(double seconds) => seconds >= 0.001
+        ? seconds.ToString("0.###", CultureInfo.InvariantCulture)
+        : seconds.ToString("G3", CultureInfo.InvariantCulture);
 
     /// <summary>The option's value as a span of time, when given.</summary>
     public static TimeSpan? Value(CommandContext context, Option<double?> option) =>

@@ -108,10 +108,10 @@ internal sealed class CallCommand : AfsCommand
             }
             return ExitCodes.Ok;
         }
-        catch (Exception e) when (deadline is { } timeoutGiven && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+        catch (Exception e) when (deadline is not null && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
             && e is OperationCanceledException or EnvironmentUnavailableException)
         {
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(timeoutGiven)} s" +
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
                 (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
         }
     }
