@@ -328,6 +328,19 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
     }
 
+    private static async Task<bool> ExistsAsync(DockerClient docker, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Containers.InspectContainerAsync(containerId, cancellationToken);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return false;
+        }
+    }
+
     private static async Task<ContainerInspectResponse?> TryInspectContainerAsync(EngineConnection engine, string nameOrId, CancellationToken cancellationToken)
     {
         try
@@ -408,6 +421,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         container.Output?.Dispose();
     }
 
+    /// <summary>Removes a container and returns once it is gone (an auto-removed one may be on its way out already).</summary>
     private async Task RemoveContainerAsync(DockerClient docker, string containerId, CancellationToken cancellationToken)
     {
         try
@@ -419,7 +433,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         }
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
         {
-            // Already being removed (auto-remove of a container that just exited).
+            // Its engine is removing it already (auto-remove of a container that just stopped): wait until it is gone.
+            for (var waited = 0; waited < 100 && await ExistsAsync(docker, containerId, cancellationToken); waited++)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
         {
