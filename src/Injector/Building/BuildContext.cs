@@ -8,7 +8,7 @@ namespace Affinetes.Injector.Building;
 /// The tar stream sent to the engine as a build context: the environment directory less <c>.git</c> and what its
 /// <c>.dockerignore</c> excludes (patterns with <c>*</c>, <c>?</c>, <c>**</c> and <c>!</c> exceptions, last match wins).
 /// </summary>
-public static class BuildContext
+internal static class BuildContext
 {
     public static async Task<Stream> CreateAsync(string directory, CancellationToken cancellationToken)
     {
