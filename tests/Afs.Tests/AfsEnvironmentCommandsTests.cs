@@ -147,6 +147,17 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
     }
 
     [Fact]
+    public async Task Run_AnImageNotBuiltByAfs_SaysSoAndStartsNothing()
+    {
+        var name = fixture.NewName("plain");
+        var (exit, output, error) = await AfsAsync("run", DockerEngine.PythonBaseImage, "--name", name);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"afs run: image {DockerEngine.PythonBaseImage} was not built by afs build (it has no affinetes.env.type label), so nothing in it serves an environment; build it with: afs build DIR --tag {DockerEngine.PythonBaseImage}\n", error);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
+
+    [Fact]
     public async Task Run_BadCpuLimit_ExitsOneAndStartsNothing()
     {
         var name = fixture.NewName("cpu");
