@@ -10,6 +10,7 @@ using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
+using Polly.Timeout;
 
 namespace Affinetes.ValidatorClient.Pooling;
 
@@ -38,6 +39,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
     private readonly ILoadBalancingPolicy _policy;
     private readonly ResiliencePipeline _failover;
     private readonly ResiliencePipeline _restart;
+    private readonly ResiliencePipeline _probe;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();
     private readonly Replica?[] _slots;
@@ -90,6 +92,9 @@ internal sealed class ReplicaPool : IAsyncDisposable
                     return default;
                 },
             })
+            .Build();
+        _probe = new ResiliencePipelineBuilder()
+            .AddTimeout(options.Health.ProbeTimeout)
             .Build();
         Instruments.Track(this);
     }
@@ -503,27 +508,29 @@ internal sealed class ReplicaPool : IAsyncDisposable
 
     private async Task<(bool Answered, string? Failure)> ProbeAsync(Replica replica, CancellationToken token)
     {
-        using var probe = CancellationTokenSource.CreateLinkedTokenSource(token);
-        probe.CancelAfter(_options.Health.ProbeTimeout);
         try
         {
-            using var response = await _http.GetAsync(new Uri(replica.Endpoint.BaseUrl, WireRoutes.Ready), probe.Token);
-            if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NotFound)
+            return await _probe.ExecuteAsync(static async (state, ct) =>
             {
-                return (true, null); // NotFound: a server of the original, which has no /ready but answers
-            }
-            var body = await response.Content.ReadAsByteArrayAsync(probe.Token);
-            if (WireAnswer.StartupFailure(body) is { } reason && replica.Health.MarkUnresponsive($"its host cannot serve: {reason}"))
-            {
-                Refresh(replica, replica.Health.Reason);
-            }
-            return (false, $"{(int)response.StatusCode}");
+                var (pool, replica) = state;
+                using var response = await pool._http.GetAsync(new Uri(replica.Endpoint.BaseUrl, WireRoutes.Ready), ct);
+                if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NotFound)
+                {
+                    return (true, (string?)null); // NotFound: a server of the original, which has no /ready but answers
+                }
+                var body = await response.Content.ReadAsByteArrayAsync(ct);
+                if (WireAnswer.StartupFailure(body) is { } reason && replica.Health.MarkUnresponsive($"its host cannot serve: {reason}"))
+                {
+                    pool.Refresh(replica, replica.Health.Reason);
+                }
+                return (false, $"{(int)response.StatusCode}");
+            }, (this, replica), token);
         }
         catch (HttpRequestException e)
         {
             return (false, e.Message);
         }
-        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        catch (TimeoutRejectedException)
         {
             return (false, $"no answer within {_options.Health.ProbeTimeout.TotalSeconds:0.###} s");
         }
