@@ -107,7 +107,7 @@ public sealed class AfsDockerTests : IDisposable
     [Fact]
     public async Task Build_FailingStep_ShowsItsOutputOnce_Plainly_AndEndsWithTheReason()
     {
-        var dir = WriteEnvironment("fails", "FROM python:3.11-slim\nRUN echo \"fetching numpy\" && echo \"Temporary failure in name resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
+        var dir = WriteEnvironment("fails", "FROM python:3.11-slim\nRUN echo \"fetching numpy\" && echo \"Temporary failure in $(echo name) resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
         var (exit, output, error) = await RunAsync("build", dir, "--tag", $"affinetes-test/fails:{Guid.NewGuid():N}");
         Assert.Equal(1, exit);
         Assert.Equal("", output);

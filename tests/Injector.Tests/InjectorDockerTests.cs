@@ -152,7 +152,7 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
     public async Task FailingStep_IsNamedWithItsOwnOutput_AndAFailedDownloadSaysBuildsHaveNoNetwork()
     {
         var dir = WriteEnvironment("download", "class Actor:\n    pass\n",
-            "FROM python:3.11-slim\nRUN echo preparing\nRUN echo \"fetching numpy\" && echo \"Temporary failure in name resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
+            "FROM python:3.11-slim\nRUN echo preparing\nRUN echo \"fetching numpy\" && echo \"Temporary failure in $(echo name) resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
         var e = await Assert.ThrowsAsync<BuildException>(() => fixture.BuildAsync(dir, fixture.NewTag("download")));
         Assert.Equal(BuildStage.EnvironmentImage, e.Stage);
         Assert.Contains("failed at Step 3/4 : RUN echo \"fetching numpy\"", e.Message);
