@@ -56,7 +56,7 @@ public sealed class AfsReleaseTests : IDisposable
         var suffix = $"-t{Guid.NewGuid().ToString("N")[..8]}";
         var packages = Path.Combine(_work.FullName, "packages");
         var (releaseExit, nupkg, releaseError) = await RunAsync(Path.Combine(RepositoryRoot.Path, "scripts", "release.sh"),
-            ["--registry", Registry, "--out", packages, "--layer-suffix", suffix], RepositoryRoot.Path, TimeSpan.FromMinutes(6));
+            ["--registry", Registry, "--out", packages, "--layer-suffix", suffix], RepositoryRoot.Path, TimeSpan.FromMinutes(12));
         Assert.True(releaseExit == 0, releaseError);
         Assert.True(File.Exists(nupkg.Trim()), $"no package at {nupkg}");
 
