@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Publishes the ActorHost self-contained for linux-x64 (composite ReadyToRun, not trimmed: trimming breaks Python.NET) into
-# artifacts/host/linux-x64. Images and benchmarks use this output; nothing else is needed in a miner's image.
-# Skipped when the output is newer than every source file of the host.
+# artifacts/host/linux-x64, and writes its content id (.content-id: the first 12 hex digits of a SHA-256 over every
+# file's path and bytes), which names the host-layer image affinetes/host:<version>-<content id>. Images and benchmarks
+# use this output; nothing else is needed in a miner's image. Skipped when the output is newer than every source file.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/artifacts/host/linux-x64"
 stamp="$out/.published"
-if [ -f "$stamp" ] && [ -z "$(find "$root/src/ActorHost" "$root/src/Protocol" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
-      "$root/scripts/publish-host.sh" -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' -o -name '*.props' \
-      -o -name 'publish-host.sh' \) -print -quit)" ]; then
+# Only sources count: what a build writes under obj/ and bin/ (generated .cs files among it) must not make it stale.
+if [ -f "$stamp" ] && [ -f "$out/.content-id" ] && [ -z "$(find "$root/src/ActorHost" "$root/src/Protocol" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
+      "$root/scripts/publish-host.sh" \( -name obj -o -name bin \) -prune -o -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' \
+      -o -name '*.props' -o -name 'publish-host.sh' -o -name '*.html' -o -name '*.js' -o -name '*.css' \) -print -quit)" ]; then
   exit 0
 fi
+echo "[host] publishing the ActorHost (self-contained, ReadyToRun; about a minute the first time)" >&2
 # A clean publish: ReadyToRun intermediates left by a publish with other settings can yield a host that aborts.
 rm -rf "$out" "$root/src/ActorHost/obj/Release/net10.0/linux-x64"
 # Composite ReadyToRun compiles the framework and the host together: generic code shared across them (collections,
@@ -18,4 +21,6 @@ rm -rf "$out" "$root/src/ActorHost/obj/Release/net10.0/linux-x64"
 # saves ~55 ms of CPU per container start (scripts/bench.sh ready) for ~20 MB more in the host layer.
 dotnet publish "$root/src/ActorHost/Affinetes.ActorHost.csproj" -c Release -r linux-x64 --self-contained \
   -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:PublishTrimmed=false -o "$out" -nologo -v quiet -clp:ErrorsOnly >&2
+(cd "$out" && find . -type f ! -name '.published' ! -name '.content-id' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
+  | sha256sum | cut -c1-12 > "$out/.content-id"
 touch "$stamp"

@@ -12,6 +12,11 @@ paths = [os.path.join(libdir, name), os.path.join(libdir, multiarch, name)]
 sys.exit(0 if any(os.path.isfile(p) for p in paths) else 1)
 PY
 }
+# The original's client call path (tests/ActorHost.Tests/Peers/original_client.py) runs with Debian's httpx.
+if ! /usr/bin/python3 -c "import httpx" >/dev/null 2>&1; then
+  echo "[setup-python] installing Debian's python3-httpx for the original-client tests (one time)" >&2
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" python3-httpx
+fi
 has_shared_libpython && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "[setup-python] no python3 with a shared libpython: run 'sudo apt-get install -y python3 libpython3-dev'" >&2

@@ -22,7 +22,7 @@ public sealed class BenchImage : IAsyncDisposable
     {
         var source = FindEnvironment(environment);
         var tag = $"affinetes-bench/{environment}:{Guid.NewGuid():N}"[..48];
-        var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+        var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
         Console.WriteLine($"== building {source} as {tag}");
         using var building = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         await new ImageBuilder(docker).BuildAsync(EnvironmentSource.Parse(source), new BuildOptions { Tag = tag, Quiet = true }, null, building.Token);

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using Affinetes.ValidatorClient;
-using Affinetes.ValidatorClient.Backends.Docker;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
-using Docker.DotNet;
+using Affinetes.ValidatorClient;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 
 namespace Affinetes.Bench;
 
@@ -40,7 +40,7 @@ public static class ReadinessBenchmark
         results.AddRange(samples.Select(s => Summarise(hostNetwork ? "actor host, host network" : "actor host", s.Key, s.Value)));
 
         Console.WriteLine($"== engine floor: the same image, a trivial process instead of the host, {(hostNetwork ? "host network" : "ports published on 127.0.0.1")}");
-        using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+        using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
         var floor = new Dictionary<int, List<Sample>> { [1] = [], [replicas] = [] };
         for (var run = 0; run < runs; run++)
         {
@@ -108,12 +108,12 @@ public static class ReadinessBenchmark
         var client = (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalMilliseconds;
         try
         {
-            using var docker = new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+            using var docker = new Docker.DotNet.DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
             double hosts = 0;
             foreach (var replica in env.Replicas)
             {
                 var inspected = await docker.Containers.InspectContainerAsync(replica.Id);
-                hosts += ProcessCpuMs(inspected.State.Pid);
+                hosts += ProcessCpuMs(inspected.State!.Pid);
             }
             return new Sample(elapsed, hosts, machine, client);
         }
@@ -138,10 +138,10 @@ public static class ReadinessBenchmark
                     Image = image,
                     Entrypoint = ["sleep", "60"],
                     Labels = new Dictionary<string, string> { [ContainerLabels.Owner] = ContainerLabels.OwnerValue, [ContainerLabels.Image] = image },
-                    ExposedPorts = new Dictionary<string, EmptyStruct> { [ContainerLabels.ContainerPort] = default },
+                    ExposedPorts = new Dictionary<string, EmptyStruct> { [HostEnvironment.ContainerPort] = default },
                     HostConfig = hostNetwork
                         ? new HostConfig { NetworkMode = "host" }
-                        : new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { [ContainerLabels.ContainerPort] = [new PortBinding { HostIP = "127.0.0.1" }] } },
+                        : new HostConfig { PortBindings = new Dictionary<string, IList<PortBinding>> { [HostEnvironment.ContainerPort] = [new PortBinding { HostIP = "127.0.0.1" }] } },
                 });
                 lock (ids)
                 {

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
+using Affinetes.Afs.Cli;
+using Affinetes.Afs.Commands;
 
 namespace Affinetes.Afs;
 
@@ -9,20 +11,43 @@ public static class AfsCli
     public static string Version { get; } =
         typeof(AfsCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>. A usage error (unknown option, a value that does not parse) is one
+    /// line on stderr, <c>afs COMMAND: what is wrong</c>, pointing to the command's help, and exit code 1.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var parsed = Build().Parse(args);
+        if (parsed.Errors.Count == 0 || parsed.Action is System.CommandLine.Help.HelpAction)
+        {
+            return await parsed.InvokeAsync(configuration, cancellationToken);
+        }
+        var command = parsed.CommandResult.Command;
+        var name = command is RootCommand ? "" : " " + command.Name;
+        foreach (var error in parsed.Errors)
+        {
+            await configuration.Error.WriteLineAsync($"afs{name}: {error.Message}");
+        }
+        await configuration.Error.WriteLineAsync($"(afs{name} --help says how to use it)");
+        return Cli.ExitCodes.Failure;
+    }
+
     public static RootCommand Build()
     {
         var root = new RootCommand("afs: build, run and call Affinetes evaluation environments.");
-        var version = new Command("version", "Print the afs version.");
-        version.SetAction(result => result.InvocationConfiguration.Output.WriteLine($"afs {Version}"));
-        root.Subcommands.Add(version);
-        root.Subcommands.Add(Commands.InitCommand.Create());
-        root.Subcommands.Add(Commands.BuildCommand.Create());
-        root.Subcommands.Add(Commands.RunCommand.Create());
-        root.Subcommands.Add(Commands.CallCommand.Create());
-        root.Subcommands.Add(Commands.PsCommand.Create());
-        root.Subcommands.Add(Commands.LogsCommand.Create());
-        root.Subcommands.Add(Commands.StopCommand.Create());
-        root.Subcommands.Add(Commands.CleanupCommand.Create());
+        root.Options.Add(AfsCommand.JsonOption);
+        root.Options.Add(AfsCommand.VerboseOption);
+        root.Subcommands.Add(new VersionCommand());
+        root.Subcommands.Add(new InitCommand());
+        root.Subcommands.Add(new BuildCommand());
+        root.Subcommands.Add(new RunCommand());
+        root.Subcommands.Add(new CallCommand());
+        root.Subcommands.Add(new MethodsCommand());
+        root.Subcommands.Add(new PsCommand());
+        root.Subcommands.Add(new LogsCommand());
+        root.Subcommands.Add(new StopCommand());
+        root.Subcommands.Add(new CleanupCommand());
         return root;
     }
 }

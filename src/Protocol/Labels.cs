@@ -10,9 +10,35 @@ public static class EnvironmentKinds
 /// <summary>Labels the injector writes on images.</summary>
 public static class ImageLabels
 {
+    /// <summary>The environment's kind (<see cref="EnvironmentKinds"/>); an image without it was not built by afs (nor by the original).</summary>
     public const string EnvType = "affinetes.env.type";
     public const string HostVersion = "affinetes.host.version";
     public const string SourceDigest = "affinetes.source.digest";
+}
+
+/// <summary>
+/// Labels on every container a validator starts, so that <c>afs ps</c>, <c>afs stop</c> and <c>afs cleanup</c> find
+/// them whichever process started them.
+/// </summary>
+public static class ContainerLabels
+{
+    /// <summary>Marks the container as a validator's: its value is <see cref="OwnerValue"/>.</summary>
+    public const string Owner = "affinetes.owner";
+    public const string OwnerValue = "affinetes-validator";
+    /// <summary>The environment it belongs to: the container name asked for, else the image.</summary>
+    public const string Name = "affinetes.name";
+    /// <summary>The image as the validator named it.</summary>
+    public const string Image = "affinetes.image";
+    /// <summary>The environment instance (one per load) that started it.</summary>
+    public const string Session = "affinetes.session";
+    /// <summary>When it was created (ISO 8601, UTC).</summary>
+    public const string Created = "affinetes.created";
+    /// <summary>Its index among its environment's replicas.</summary>
+    public const string Replica = "affinetes.replica";
+    /// <summary>Hash of image, environment variables and limits: a reused container must match it.</summary>
+    public const string Spec = "affinetes.spec";
+    /// <summary>Seconds of its lease, when its host stops (and the engine removes it) once the client stops renewing it.</summary>
+    public const string Lease = "affinetes.lease";
 }
 
 /// <summary>Environment variables that configure the host inside a container.</summary>
@@ -22,5 +48,17 @@ public static class HostEnvironment
     public const string Port = "AFFINETES_PORT";
     public const string Bind = "AFFINETES_BIND";
     public const string AuthToken = "AFFINETES_AUTH_TOKEN";
+
+    /// <summary>
+    /// Seconds the host keeps serving without hearing from its client (any request but an unauthenticated
+    /// <c>/health</c> renews it); then it exits, and a container started with auto-remove is removed by its engine.
+    /// Set by clients that remove what they start, so that a client killed with SIGKILL leaves nothing running.
+    /// </summary>
+    public const string LeaseSeconds = "AFFINETES_LEASE_SECONDS";
+
+    /// <summary>The port the host listens on inside a container, unless <see cref="Port"/> says otherwise.</summary>
     public const int DefaultPort = 8000;
+
+    /// <summary>The container port a client publishes: <c>8000/tcp</c>.</summary>
+    public const string ContainerPort = "8000/tcp";
 }

@@ -85,6 +85,22 @@ public sealed record HealthResponse
     [JsonPropertyName("runtime")] public string? Runtime { get; init; }
 }
 
+/// <summary>
+/// Any answer of a host, read leniently by clients: the success envelope (<c>status</c>, <c>result</c>), the error
+/// answer (<c>detail</c>, <c>error</c> as an object), the original's own failed envelope (<c>status: failed</c> with the
+/// reason in <c>result.error</c>) and FastAPI's <c>{"detail": ...}</c>. Fields a server did not send stay null.
+/// </summary>
+public sealed record AnswerBody
+{
+    [JsonPropertyName("status")] public JsonElement? Status { get; init; }
+    [JsonPropertyName("result")] public JsonElement? Result { get; init; }
+    /// <summary>An <see cref="ErrorDetail"/> object from hosts of ours; a string (or null) from the original.</summary>
+    [JsonPropertyName("error")] public JsonElement? Error { get; init; }
+    [JsonPropertyName("detail")] public JsonElement? Detail { get; init; }
+    /// <summary>Why a host is not ready (<see cref="HealthResponse.Reason"/>).</summary>
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+}
+
 /// <summary>Source-generated JSON metadata for every wire type, shared by host and client.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(CallRequest))]
@@ -92,6 +108,8 @@ public sealed record HealthResponse
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(MethodsResponse))]
 [JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(AnswerBody))]
+[JsonSerializable(typeof(ErrorDetail))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, JsonElement>))]
 public sealed partial class ProtocolJson : JsonSerializerContext

@@ -1,65 +1,130 @@
-using System.Net;
+using System.Diagnostics;
 using Affinetes.ValidatorClient.Backends;
 using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Backends.Url;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Pooling;
+using Affinetes.ValidatorClient.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Affinetes.ValidatorClient;
 
-/// <summary>The entry point: load an environment, then call its Actor's methods.</summary>
-public static class AffinetesClient
+/// <summary>Loads environments. From dependency injection (<c>services.AddAffinetes()</c>), or <see cref="AffinetesClient.Create"/>.</summary>
+public interface IAffinetesClient
 {
     /// <summary>
-    /// Provisions the environment (containers, or existing servers in url mode), waits until every replica is ready
+    /// Provisions the environment (containers, or existing servers in url mode), waits until its replicas are ready
     /// and returns it. Dispose it to release what it started. Invalid options throw
     /// <see cref="EnvironmentOptionsException"/>; an environment that cannot start throws
     /// <see cref="EnvironmentUnavailableException"/> with the reason, and leaves nothing running.
     /// </summary>
-    public static async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
+    Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The entry point without dependency injection: load an environment, then call its Actor's methods.</summary>
+public static class AffinetesClient
+{
+    private static readonly EnvironmentLoader Shared = new(NullLoggerFactory.Instance, HttpClients.Create, new AffinetesClientOptions());
+
+    /// <summary>
+    /// Provisions the environment and returns it once its replicas are ready (see <see cref="IAffinetesClient.LoadEnvAsync"/>).
+    /// Its log messages go to <see cref="EnvironmentOptions.LoggerFactory"/>.
+    /// </summary>
+    public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
+        Shared.LoadEnvAsync(options, cancellationToken);
+
+    /// <summary>A client whose environments log to <paramref name="loggerFactory"/> unless their options name another.</summary>
+    public static IAffinetesClient Create(ILoggerFactory? loggerFactory = null, AffinetesClientOptions? options = null) =>
+        new EnvironmentLoader(loggerFactory ?? NullLoggerFactory.Instance, HttpClients.Create, options ?? new AffinetesClientOptions());
+
+    /// <summary>
+    /// Opt-in for programs without their own shutdown handling (scripts, console tools): on Ctrl+C, SIGTERM and normal
+    /// process exit, every environment still loaded in this process is released (containers stopped and removed),
+    /// waiting at most <paramref name="limit"/> (default 20 s). The library installs no signal handler unless this is
+    /// called; applications on the Generic Host dispose their <see cref="IAffinetesClient"/> instead.
+    /// </summary>
+    public static void ReleaseEnvironmentsOnExit(TimeSpan? limit = null) => EnvironmentRegistry.HookProcessExit(limit ?? TimeSpan.FromSeconds(20));
+}
+
+/// <summary>Settings of a client, bindable from configuration (section <c>Affinetes</c> with <c>AddAffinetes</c>).</summary>
+public sealed class AffinetesClientOptions
+{
+    /// <summary>The deadline of calls whose environment names none (<see cref="EnvironmentOptions.DefaultCallTimeout"/> wins).</summary>
+    public TimeSpan? DefaultCallTimeout { get; set; }
+
+    /// <summary>Release every environment this client loaded, still live, when the client is disposed (the application stops).</summary>
+    public bool ReleaseEnvironmentsOnDispose { get; set; } = true;
+}
+
+/// <summary>Builds backends and pools for <see cref="IAffinetesClient"/>, and keeps the live environments it loaded.</summary>
+internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<EnvironmentOptions, HttpClient> createHttp, AffinetesClientOptions clientOptions)
+    : IAffinetesClient, IAsyncDisposable
+{
+    private readonly HashSet<AffinetesEnvironment> _live = [];
+    private readonly Lock _gate = new();
+
+    public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var (cpu, memory) = options.Validate();
-        var http = CreateHttpClient(options);
+        var (cpu, memory) = options.Parse();
+        if (options.DefaultCallTimeout is null && clientOptions.DefaultCallTimeout is { } fallback)
+        {
+            options = options with { DefaultCallTimeout = fallback };
+        }
+        var logs = options.LoggerFactory ?? loggerFactory;
+        var logger = logs.CreateLogger("Affinetes.ValidatorClient");
+        var http = createHttp(options);
         IBackend backend = options.Mode switch
         {
-            EnvironmentMode.Url => new UrlBackend(options, http),
-            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, http),
+            EnvironmentMode.Url => new UrlBackend(options),
+            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, logs.CreateLogger<DockerBackend>()),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
+        var name = options.Image ?? string.Join(", ", options.BaseUrls);
+        var pool = new ReplicaPool(name, backend, options, http, logger);
+        var clock = Stopwatch.StartNew();
         try
         {
-            var endpoints = await backend.ProvisionAsync(cancellationToken);
-            var pool = new ReplicaPool(backend, options, http, endpoints);
-            return new AffinetesEnvironment(options.Image ?? string.Join(", ", options.BaseUrls), backend, pool, http, options);
+            await pool.ProvisionAsync(cancellationToken);
         }
         catch
         {
+            await pool.DisposeAsync();
             await backend.DisposeAsync();
             http.Dispose();
             throw;
         }
+        Log.EnvironmentReady(logger, name, pool.ReadyCount, backend.ReplicaCount, backend.Name, clock.Elapsed.TotalMilliseconds);
+        var environment = new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget);
+        lock (_gate)
+        {
+            _live.Add(environment);
+        }
+        EnvironmentRegistry.Add(environment);
+        return environment;
     }
 
-    private static HttpClient CreateHttpClient(EnvironmentOptions options)
+    private void Forget(AffinetesEnvironment environment)
     {
-        var handler = new SocketsHttpHandler
+        lock (_gate)
         {
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
-            MaxConnectionsPerServer = int.MaxValue,
-        };
-        if (!options.VerifyTls)
-        {
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+            _live.Remove(environment);
         }
-        var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        if (options.AuthToken is { } token)
+        EnvironmentRegistry.Remove(environment);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!clientOptions.ReleaseEnvironmentsOnDispose)
         {
-            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            return;
         }
-        return http;
+        List<AffinetesEnvironment> live;
+        lock (_gate)
+        {
+            live = [.. _live];
+        }
+        await Task.WhenAll(live.Select(e => e.DisposeAsync().AsTask()));
     }
 }

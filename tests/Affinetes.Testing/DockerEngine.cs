@@ -16,7 +16,7 @@ public static class DockerEngine
     public const string TestLabel = "affinetes.test";
 
     public static DockerClient CreateClient() =>
-        new DockerClientConfiguration(new Uri("unix:///var/run/docker.sock")).CreateClient();
+        new DockerClientBuilder().WithEndpoint(new Uri("unix:///var/run/docker.sock")).Build();
 
     /// <summary>Throws a clear error unless the engine answers and has <paramref name="image"/>.</summary>
     public static async Task RequireImageAsync(DockerClient client, string image)
@@ -52,8 +52,8 @@ public static class DockerEngine
         var created = await client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
-            Cmd = command,
-            Env = environment?.Select(kv => $"{kv.Key}={kv.Value}").ToList(),
+            Cmd = command!,
+            Env = environment?.Select(kv => $"{kv.Key}={kv.Value}").ToList()!,
             Labels = new Dictionary<string, string> { [TestLabel] = "true" },
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
             HostConfig = new HostConfig
@@ -70,7 +70,7 @@ public static class DockerEngine
         {
             await client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
             var inspected = await client.Containers.InspectContainerAsync(created.ID, cancellationToken);
-            var binding = inspected.NetworkSettings.Ports[port][0];
+            var binding = inspected.NetworkSettings!.Ports![port][0];
             container.HostPort = int.Parse(binding.HostPort, System.Globalization.CultureInfo.InvariantCulture);
             return container;
         }
@@ -195,7 +195,7 @@ public sealed class RunningContainer(DockerClient client, string id) : IAsyncDis
 
     public async Task<string> LogsAsync()
     {
-        using var stream = await client.Containers.GetContainerLogsAsync(Id, tty: false,
+        using var stream = await client.Containers.GetContainerLogsAsync(Id,
             new ContainerLogsParameters { ShowStdout = true, ShowStderr = true });
         var (stdout, stderr) = await stream.ReadOutputToEndAsync(CancellationToken.None);
         return stdout + stderr;

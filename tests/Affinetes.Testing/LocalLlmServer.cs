@@ -264,12 +264,12 @@ public sealed class LocalLlmServer : IAsyncDisposable
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(json, context.RequestAborted);
     }
+}
 
-    /// <summary>A host lifetime that leaves process signals alone; the server stops only on dispose.</summary>
-    private sealed class NoSignalLifetime : IHostLifetime
-    {
-        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+/// <summary>A host lifetime that leaves process signals alone: test servers stop only on dispose, never on the test process's Ctrl+C.</summary>
+internal sealed class NoSignalLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -10,7 +10,7 @@ public sealed class AfsCliTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var exit = AfsCli.Build().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        var exit = AfsCli.RunAsync(args, new InvocationConfiguration { Output = output, Error = error }).GetAwaiter().GetResult();
         return (exit, output.ToString(), error.ToString());
     }
 
@@ -80,7 +80,7 @@ public sealed class AfsCliTests
         var (exit, output, error) = Run("call", "my-env");
         Assert.Equal(1, exit);
         Assert.Equal("", output);
-        Assert.Equal("afs call: name the method: afs call my-env METHOD (afs run prints the methods), or afs call --url URL METHOD\n", error);
+        Assert.Equal("afs call: name the method: afs call my-env METHOD (afs methods my-env lists them), or afs call --url URL METHOD\n", error);
     }
 
     [Fact]
@@ -107,7 +107,72 @@ public sealed class AfsCliTests
     {
         var (exit, _, error) = Run("call", "my-env", "generate", "--timeout", "0");
         Assert.Equal(1, exit);
-        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n", error);
+        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n(afs call --help says how to use it)\n", error);
+    }
+
+    [Theory]
+    [InlineData("abc", "afs call: --timeout 'abc' is not a number of seconds; give e.g. 30 or 2.5")]
+    [InlineData("-1", "afs call: --timeout -1 must be more than zero seconds")]
+    public void Call_UnparsableTimeout_SaysWhatIsWanted(string timeout, string message)
+    {
+        var (exit, output, error) = Run("call", "my-env", "generate", "--timeout", timeout);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"{message}\n(afs call --help says how to use it)\n", error);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void Call_EmptyMethodName_SaysToNameOne(string method)
+    {
+        var (exit, _, error) = Run("call", "my-env", method);
+        Assert.Equal(1, exit);
+        Assert.Equal("afs call: the method name is empty; name the method to call (afs methods my-env lists them)\n", error);
+    }
+
+    [Theory]
+    [InlineData("version")]
+    [InlineData("ps")]
+    [InlineData("methods")]
+    public void EveryCommand_TakesJsonAndVerbose(string command)
+    {
+        var result = AfsCli.Build().Parse([command, "--json", "--verbose"]);
+        Assert.DoesNotContain(result.Errors, e => e.Message.Contains("--json", StringComparison.Ordinal) || e.Message.Contains("--verbose", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Version_Json_IsADocument()
+    {
+        var (exit, output, _) = Run("version", "--json");
+        Assert.Equal(0, exit);
+        Assert.Equal(AfsCli.Version, System.Text.Json.JsonDocument.Parse(output).RootElement.GetProperty("version").GetString());
+    }
+
+    [Fact]
+    public void Init_Json_SaysWhatItWrote()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"afs-init-{Guid.NewGuid():N}");
+        try
+        {
+            var (exit, output, _) = Run("init", dir, "--json");
+            Assert.Equal(0, exit);
+            var written = System.Text.Json.JsonDocument.Parse(output).RootElement;
+            Assert.Equal("python", written.GetProperty("kind").GetString());
+            Assert.Contains("env.py", written.GetProperty("files").EnumerateArray().Select(f => f.GetString()));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void UnknownOption_IsOneLineNamingTheCommand()
+    {
+        var (exit, _, error) = Run("ps", "--frobnicate");
+        Assert.Equal(1, exit);
+        Assert.StartsWith("afs ps: Unrecognized command or argument '--frobnicate'", error);
     }
 
     [Fact]

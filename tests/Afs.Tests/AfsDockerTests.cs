@@ -94,4 +94,86 @@ public sealed class AfsDockerTests : IDisposable
         Assert.Contains("not empty", error);
         Assert.Equal("mine", File.ReadAllText(Path.Combine(dir, "keep.txt")));
     }
+
+    private string WriteEnvironment(string name, string dockerfile)
+    {
+        var dir = Path.Combine(_work.FullName, name);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "env.py"), "class Actor:\n    def ping(self):\n        return 'pong'\n");
+        File.WriteAllText(Path.Combine(dir, "Dockerfile"), dockerfile);
+        return dir;
+    }
+
+    [Fact]
+    public async Task Build_FailingStep_ShowsItsOutputOnce_Plainly_AndEndsWithTheReason()
+    {
+        var dir = WriteEnvironment("fails", "FROM python:3.11-slim\nRUN echo \"fetching numpy\" && echo \"Temporary failure in $(echo name) resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
+        var (exit, output, error) = await RunAsync("build", dir, "--tag", $"affinetes-test/fails:{Guid.NewGuid():N}");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.DoesNotContain('\u001b', error);
+        Assert.Single(error.Split('\n'), l => l.Contains("Temporary failure in name resolution", StringComparison.Ordinal));
+        Assert.DoesNotContain("Removing intermediate container", error);
+        var last = error.TrimEnd('\n').Split('\n')[^1];
+        Assert.StartsWith("afs build: building the environment's Dockerfile failed at Step 2/3 : RUN echo", last);
+        Assert.Contains("a download failed", last);
+    }
+
+    [Fact]
+    public async Task Build_Quiet_ShowsTheFailingStepsOutputOnce()
+    {
+        var dir = WriteEnvironment("fails-quietly", "FROM python:3.11-slim\nRUN echo \"compiling\" && exit 4\nCOPY env.py /app/env.py\n");
+        var (exit, _, error) = await RunAsync("build", dir, "--tag", $"affinetes-test/fails:{Guid.NewGuid():N}", "--quiet");
+        Assert.Equal(1, exit);
+        Assert.Equal(["[environment] compiling", "afs build: building the environment's Dockerfile failed at Step 2/3 : RUN echo \"compiling\" && exit 4: The command '/bin/sh -c echo \"compiling\" && exit 4' returned a non-zero code: 4"],
+            error.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public async Task Build_Interrupted_ExitsLikeRun_AndKeepsNothing()
+    {
+        var dir = WriteEnvironment("slow-build", "FROM python:3.11-slim\nRUN echo started && sleep 60\nCOPY env.py /app/env.py\n");
+        var tag = $"affinetes-test/interrupted:{Guid.NewGuid():N}";
+        using var afs = AfsEnvironmentFixture.StartAfsProcess("build", dir, "--tag", tag);
+        var error = new System.Text.StringBuilder();
+        var reading = Task.Run(async () =>
+        {
+            while (await afs.StandardError.ReadLineAsync() is { } line)
+            {
+                lock (error)
+                {
+                    error.AppendLine(line);
+                }
+            }
+        });
+        string Seen()
+        {
+            lock (error)
+            {
+                return error.ToString();
+            }
+        }
+        try
+        {
+            await Bounded.Until(() => Task.FromResult(Seen().Contains("[environment] started", StringComparison.Ordinal) || afs.HasExited),
+                TimeSpan.FromSeconds(60), "afs build reaching its slow step");
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync().Within(what: "kill -INT");
+            }
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(30), "afs build ending on Ctrl+C");
+            await reading.Within();
+        }
+        finally
+        {
+            if (!afs.HasExited)
+            {
+                afs.Kill(entireProcessTree: true);
+            }
+        }
+        Assert.Equal(130, afs.ExitCode);
+        Assert.EndsWith("afs build: cancelled; nothing of the unfinished build is kept", Seen().TrimEnd());
+        using var docker = DockerEngine.CreateClient();
+        await Assert.ThrowsAsync<Docker.DotNet.DockerImageNotFoundException>(() => docker.Images.InspectImageAsync(tag));
+    }
 }

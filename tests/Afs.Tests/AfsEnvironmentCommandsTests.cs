@@ -98,6 +98,16 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.Equal(3, exit);
             Assert.Equal("afs call: bad arguments for generate: parameter 'task_id' of generate expects integer, got string\n", error);
 
+            // --timeout bounds the whole command: a deadline too short for anything is the deadline, not "not ready".
+            foreach (var tiny in new[] { "0.01", "1e-9" })
+            {
+                (exit, output, error) = await AfsAsync("call", name, "generate", "--arg", "task_id=1", "--timeout", tiny);
+                Assert.Equal(4, exit);
+                Assert.Equal("", output);
+                Assert.StartsWith($"afs call: generate did not answer within --timeout {(tiny == "0.01" ? "0.01" : "1E-09")} s", error);
+                Assert.DoesNotContain("ready timeout", error);
+            }
+
             (exit, _, error) = await AfsAsync("call", fixture.NewName("not-running"), "generate");
             Assert.Equal(5, exit);
             Assert.StartsWith($"afs call: no running environment named '{fixture.NewName("not-running")}'", error);
@@ -125,7 +135,8 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.Equal(4, exit);
             Assert.Equal("", output);
             // Whichever deadline is seen first, the client's own or the environment's 504 (it got the same deadline), says so.
-            Assert.Matches(@"^afs call: evaluate did not answer within 2 s( \(the environment cancelled it\))?\n$", error);
+            // Whichever deadline is seen first says so: afs's own --timeout, the client's, or the environment's 504.
+            Assert.Matches(@"^afs call: evaluate did not answer within (--timeout )?2 s( \(the environment cancelled it\))?\n$", error);
             Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20));
             Assert.Single(llm.Requests); // it was slow because the model was: the call reached it
         }
@@ -133,6 +144,17 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         {
             await AfsAsync("stop", name);
         }
+    }
+
+    [Fact]
+    public async Task Run_AnImageNotBuiltByAfs_SaysSoAndStartsNothing()
+    {
+        var name = fixture.NewName("plain");
+        var (exit, output, error) = await AfsAsync("run", DockerEngine.PythonBaseImage, "--name", name);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"afs run: image {DockerEngine.PythonBaseImage} was not built by afs build (it has no affinetes.env.type label), so nothing in it serves an environment; build it with: afs build DIR --tag {DockerEngine.PythonBaseImage}\n", error);
+        Assert.Empty(await fixture.ContainersOfAsync(name));
     }
 
     [Fact]
@@ -251,10 +273,11 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.True(callExit == 0, callError);
             Assert.Equal(3, JsonDocument.Parse(callOutput).RootElement.GetProperty("result").GetProperty("task_id").GetInt32());
 
-            // Replica 0 hangs (paused, still listed as up): the call waits its --timeout for it, then replica 1 answers.
+            // Replica 0 hangs (paused, still listed as up): every running replica is asked at once, replica 1 answers
+            // (no --timeout: nothing waits for the hung one).
             var replica0 = (await fixture.ContainersOfAsync(name)).Single(c => c.Names.Contains($"/{name}"));
             await fixture.Docker.Containers.PauseContainerAsync(replica0.ID).Within(what: "pausing replica 0");
-            (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=4", "--json", "--timeout", "3");
+            (callExit, callOutput, callError) = await AfsAsync("call", name, "generate", "--arg", "task_id=4", "--json");
             Assert.True(callExit == 0, callError);
             Assert.Equal($"{name}-1", JsonDocument.Parse(callOutput).RootElement.GetProperty("replica").GetString());
             await fixture.Docker.Containers.UnpauseContainerAsync(replica0.ID).Within(what: "unpausing replica 0");
@@ -360,6 +383,76 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         }
         Assert.Equal(130, afs.ExitCode);
         Assert.Equal("afs run: cancelled; the containers it had started are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
+        Assert.Empty(await fixture.ContainersOfAsync(name));
+    }
+
+    /// <summary>Starts <c>afs run --rm</c> and returns once it says the environment runs (both replicas ready).</summary>
+    private static async Task<(System.Diagnostics.Process Afs, Task<string> Output)> StartRunRmAsync(params string[] args)
+    {
+        var afs = AfsEnvironmentFixture.StartAfsProcess(["run", .. args, "--rm"]);
+        var output = new System.Text.StringBuilder();
+        var lines = Task.Run(async () =>
+        {
+            while (await afs.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (output)
+                {
+                    output.AppendLine(line);
+                }
+            }
+            lock (output)
+            {
+                return output.ToString();
+            }
+        });
+        string Seen()
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+        await Bounded.Until(() => Task.FromResult(Seen().Contains("running until Ctrl+C", StringComparison.Ordinal) || afs.HasExited),
+            TimeSpan.FromSeconds(60), "afs run --rm starting the environment");
+        Assert.False(afs.HasExited, $"afs run --rm ended: {await afs.StandardError.ReadToEndAsync()}");
+        return (afs, lines);
+    }
+
+    [Fact]
+    public async Task RunRm_KilledWithSigkill_ItsContainersStopAndGoWithinTheirLease()
+    {
+        var name = fixture.NewName("lease");
+        var (afs, _) = await StartRunRmAsync(fixture.Image, "--name", name, "--replicas", "2", "--lease", "10");
+        using (afs)
+        {
+            afs.Kill(); // SIGKILL: no handler runs, nothing is released by afs itself
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(10), "the killed afs exiting");
+        }
+        Assert.Equal(2, (await fixture.ContainersOfAsync(name)).Count(c => c.State == "running"));
+        // Nobody renews the lease now: each host stops after 10 s of silence and its engine removes the container.
+        await Bounded.Until(async () => (await fixture.ContainersOfAsync(name)).Count == 0, TimeSpan.FromSeconds(40),
+            "the containers of the killed afs going away by themselves");
+    }
+
+    [Fact]
+    public async Task RunRm_Interrupted_RemovesTheContainersAtOnce()
+    {
+        var name = fixture.NewName("rm");
+        var (afs, output) = await StartRunRmAsync(fixture.Image, "--name", name);
+        using (afs)
+        {
+            // The lease is renewed while afs runs: the container outlives it.
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Single(await fixture.ContainersOfAsync(name));
+            using (var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", afs.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await interrupt.WaitForExitAsync().Within(what: "kill -INT");
+            }
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(20), "afs run --rm ending on Ctrl+C");
+            Assert.Equal(130, afs.ExitCode);
+            Assert.Equal($"afs run: stopped; the containers of {name} are removed", (await afs.StandardError.ReadToEndAsync().Within()).Trim());
+        }
+        Assert.Contains("running until Ctrl+C, which removes the containers", await output.Within());
         Assert.Empty(await fixture.ContainersOfAsync(name));
     }
 }

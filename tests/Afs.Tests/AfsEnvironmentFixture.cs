@@ -40,7 +40,7 @@ public sealed class AfsEnvironmentFixture : IAsyncLifetime
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var exit = await AfsCli.Build().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error })
+        var exit = await AfsCli.RunAsync(args, new InvocationConfiguration { Output = output, Error = error })
             .Within(TimeSpan.FromMinutes(3), "afs " + string.Join(' ', args));
         return (exit, output.ToString(), error.ToString());
     }

@@ -54,7 +54,7 @@ public sealed class BaseImageSmokeTests
         await DockerEngine.RequireImageAsync(docker, DockerEngine.PythonBaseImage);
         var alias = await docker.Images.InspectImageAsync("python:3.11-slim");
         var image = await docker.Images.InspectImageAsync(DockerEngine.PythonBaseImage);
-        Assert.Equal("true", image.Config.Labels["affinetes.base.local"]);
+        Assert.Equal("true", image.Config!.Labels!["affinetes.base.local"]);
         Assert.Equal(image.ID, alias.ID);
     }
 }

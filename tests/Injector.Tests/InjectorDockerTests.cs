@@ -61,13 +61,13 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         var tag = fixture.NewTag("labels");
         var built = await fixture.BuildAsync(dir, tag);
         var image = await fixture.Docker.Images.InspectImageAsync(tag);
-        Assert.Equal("function_based", image.Config.Labels[ImageLabels.EnvType]);
+        Assert.Equal("function_based", image.Config!.Labels![ImageLabels.EnvType]);
         Assert.Equal(Dockerfiles.HostLayer.Version, image.Config.Labels[ImageLabels.HostVersion]);
         Assert.Equal(Sources.SourceDigest.Compute(dir), image.Config.Labels[ImageLabels.SourceDigest]);
         Assert.Equal(built.SourceDigest, image.Config.Labels[ImageLabels.SourceDigest]);
         Assert.Equal(["/opt/affinetes/host/affinetes-host"], image.Config.Entrypoint);
-        Assert.Contains("--health", image.Config.Healthcheck.Test);
-        Assert.Contains("8000/tcp", image.Config.ExposedPorts.Keys);
+        Assert.Contains("--health", image.Config.Healthcheck!.Test!);
+        Assert.Contains("8000/tcp", image.Config.ExposedPorts!.Keys);
 
         var leftovers = await fixture.Docker.Images.ListImagesAsync(new ImagesListParameters { All = true });
         Assert.DoesNotContain(leftovers.SelectMany(i => i.RepoTags ?? []), t => t.StartsWith("affinetes-build/", StringComparison.Ordinal));
@@ -138,6 +138,28 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         var e = await Assert.ThrowsAsync<BuildException>(() => fixture.BuildAsync(dir, tag));
         Assert.Contains(message, e.Message);
         Assert.False(await fixture.ImageExistsAsync(tag), "a failed build left its image behind");
+        // Nor any untagged layer of it (the host layer's steps carry the source's digest).
+        var digest = Sources.SourceDigest.Compute(dir);
+        var left = await fixture.Docker.Images.ListImagesAsync(new ImagesListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ImageLabels.SourceDigest}={digest}"] = true } },
+        });
+        Assert.Empty(left);
+    }
+
+    [Fact]
+    public async Task FailingStep_IsNamedWithItsOwnOutput_AndAFailedDownloadSaysBuildsHaveNoNetwork()
+    {
+        var dir = WriteEnvironment("download", "class Actor:\n    pass\n",
+            "FROM python:3.11-slim\nRUN echo preparing\nRUN echo \"fetching numpy\" && echo \"Temporary failure in $(echo name) resolution\" >&2 && exit 1\nCOPY env.py /app/env.py\n");
+        var e = await Assert.ThrowsAsync<BuildException>(() => fixture.BuildAsync(dir, fixture.NewTag("download")));
+        Assert.Equal(BuildStage.EnvironmentImage, e.Stage);
+        Assert.Contains("failed at Step 3/4 : RUN echo \"fetching numpy\"", e.Message);
+        Assert.Contains("returned a non-zero code: 1", e.Message);
+        Assert.Contains("a download failed: the build could not reach the network", e.Message);
+        Assert.Equal(["fetching numpy", "Temporary failure in name resolution"], e.Output);
+        Assert.DoesNotContain(e.Output, l => l.Contains("--->", StringComparison.Ordinal) || l.Contains('\u001b'));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Affinetes.Protocol;
 using Affinetes.Testing;
-using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Environments;
 using Docker.DotNet.Models;
 
@@ -30,9 +30,9 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             Assert.Equal("127.0.0.1", replica.BaseUrl.Host);
             containerId = replica.Id;
             var inspected = await fixture.Docker.Containers.InspectContainerAsync(containerId);
-            Assert.Equal("127.0.0.1", inspected.HostConfig.PortBindings[ContainerLabels.ContainerPort][0].HostIP);
-            Assert.Equal(RestartPolicyKind.No, inspected.HostConfig.RestartPolicy.Name);
-            Assert.Equal(ContainerLabels.OwnerValue, inspected.Config.Labels[ContainerLabels.Owner]);
+            Assert.Equal("127.0.0.1", inspected.HostConfig!.PortBindings![HostEnvironment.ContainerPort][0].HostIP);
+            Assert.Equal(RestartPolicyKind.No, inspected.HostConfig!.RestartPolicy!.Name);
+            Assert.Equal(ContainerLabels.OwnerValue, inspected.Config!.Labels![ContainerLabels.Owner]);
             Assert.Equal(fixture.ArithImage, inspected.Config.Labels[ContainerLabels.Image]);
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Session));
             Assert.True(inspected.Config.Labels.ContainsKey(ContainerLabels.Created));
@@ -40,9 +40,12 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             // The host logs a call once its answer is sent, and the engine collects the line a moment later.
             await Bounded.Until(async () =>
             {
-                var lines = new List<string>();
-                await env.StreamLogsAsync(line => { lock (lines) { lines.Add(line); } }, follow: false).Within();
-                return lines.Any(l => l.Contains("call generate 200", StringComparison.Ordinal));
+                var lines = new List<ReplicaLogLine>();
+                await foreach (var line in env.ReadLogsAsync(follow: false))
+                {
+                    lines.Add(line);
+                }
+                return lines.Any(l => l.Line.Contains("call generate 200", StringComparison.Ordinal) && l.Replica == replica.Description);
             }, TimeSpan.FromSeconds(10), "the container's log showing the call");
         }
         Assert.DoesNotContain(await fixture.ContainersOfAsync(fixture.ArithImage), c => c.ID == containerId);
@@ -207,7 +210,7 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             {
                 Assert.NotEqual(secondId, env.Replicas[0].Id);
                 var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
-                Assert.Equal(256L << 20, inspected.HostConfig.Memory);
+                Assert.Equal(256L << 20, inspected.HostConfig!.Memory);
                 Assert.Equal(500_000_000L, inspected.HostConfig.NanoCPUs);
             }
             await using (var attached = await LoadAsync(new EnvironmentOptions { ContainerName = name, ConnectOnly = true }))
@@ -277,22 +280,30 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
-    public async Task Logs_StreamToTheSinkAndTheFile_AsTheyCome()
+    public async Task Logs_StreamAsTheyComeAndToTheFile()
     {
         var file = Path.Combine(Path.GetTempPath(), $"affinetes-logs-{Guid.NewGuid():N}.log");
         var lines = new List<string>();
         try
         {
-            await using (var env = await LoadAsync(new EnvironmentOptions
+            await using (var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, LogFile = file }))
             {
-                Image = fixture.ClientImage,
-                LogFile = file,
-                LogSink = line => { lock (lines) { lines.Add(line); } },
-            }))
-            {
+                using var following = new CancellationTokenSource();
+                var reading = Task.Run(async () =>
+                {
+                    await foreach (var line in env.ReadLogsAsync(follow: true, following.Token))
+                    {
+                        lock (lines)
+                        {
+                            lines.Add(line.Line);
+                        }
+                    }
+                });
                 await env.CallAsync("echo", [1]).Within();
                 await Bounded.Until(() => Task.FromResult(Snapshot(lines).Any(l => l.Contains("call echo 200", StringComparison.Ordinal))),
-                    TimeSpan.FromSeconds(10), "the call's log line reaching the sink");
+                    TimeSpan.FromSeconds(10), "the call's log line reaching the reader");
+                await following.CancelAsync();
+                await reading.ContinueWith(_ => { }).Within();
             }
             Assert.Contains(File.ReadAllLines(file), l => l.Contains("call echo 200", StringComparison.Ordinal) && l.StartsWith("[afs-", StringComparison.Ordinal));
         }

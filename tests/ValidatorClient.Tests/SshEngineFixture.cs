@@ -1,10 +1,10 @@
 using System.Text.RegularExpressions;
 using Affinetes.Injector.Building;
 using Affinetes.Injector.Sources;
+using Affinetes.Protocol;
 using Affinetes.Testing;
-using Affinetes.ValidatorClient.Backends.Docker;
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 
 namespace Affinetes.ValidatorClient.Tests;
 

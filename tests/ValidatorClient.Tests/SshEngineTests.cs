@@ -37,7 +37,7 @@ public sealed class SshEngineTests(SshEngineFixture fixture)
 
             // The container publishes on the engine host's 127.0.0.1; the client reaches it through its own ssh forward.
             var container = await fixture.Docker.Containers.InspectContainerAsync(containerId).Within(what: "inspecting the container");
-            var published = Assert.Single(container.NetworkSettings.Ports["8000/tcp"]);
+            var published = Assert.Single(container.NetworkSettings!.Ports!["8000/tcp"]);
             Assert.Equal("127.0.0.1", published.HostIP);
             Assert.NotEqual(published.HostPort, replica.BaseUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Assert.Single(SshEngineFixture.SshProcesses(sshConfig)); // the one master connection

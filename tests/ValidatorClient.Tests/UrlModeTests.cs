@@ -168,10 +168,13 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         var options = new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [$"http://127.0.0.1:{secured.Port}"], AuthToken = "tok-1" };
         await using var env = await AffinetesClient.LoadEnvAsync(options).Within();
         Assert.Equal(1, (await env.CallAsync("echo", [1]).Within()).GetProperty("x").GetInt32());
-        var e = await Assert.ThrowsAsync<EnvironmentOptionsException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = "nope" }).Within());
+        var e = await Assert.ThrowsAsync<EnvironmentAuthenticationException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = "nope" }).Within());
         Assert.Contains("rejected the auth token", e.Message);
-        var none = await Assert.ThrowsAsync<EnvironmentOptionsException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = null }).Within());
+        Assert.True(e.TokenSent);
+        Assert.False(e.IsRetryable);
+        var none = await Assert.ThrowsAsync<EnvironmentAuthenticationException>(() => AffinetesClient.LoadEnvAsync(options with { AuthToken = null }).Within());
         Assert.Contains("requires an auth token", none.Message);
+        Assert.False(none.TokenSent);
     }
 
     [Fact]
@@ -232,8 +235,9 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         await using var slow = HostProcess.Start(new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "Envs", "slow_start_env.py") });
         var answered = new List<string>();
         using var http = new HttpClient(new RecordingHandler(answered));
-        await Pooling.ReadinessProbe.WaitAsync(http, new Uri($"http://127.0.0.1:{slow.Port}"), TimeSpan.FromSeconds(30),
-            _ => Task.FromResult<EnvironmentUnavailableException?>(null), "the slow host", CancellationToken.None).Within(TimeSpan.FromSeconds(40));
+        var endpoint = new ReplicaEndpoint("slow", new Uri($"http://127.0.0.1:{slow.Port}"), "the slow host");
+        await ValidatorClient.Pooling.ReadinessProbe.WaitAsync(http, endpoint, TimeSpan.FromSeconds(30),
+            _ => Task.FromResult<EnvironmentUnavailableException?>(null), CancellationToken.None).Within(TimeSpan.FromSeconds(40));
         // The import sleeps 1.5 s after the host listens: polling every 25 ms takes ~40-60 answered requests, waiting
         // on the host (1 s at a time) two or three, a few more on a slow machine.
         Assert.InRange(answered.Count, 1, 10);

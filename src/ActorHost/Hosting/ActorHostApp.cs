@@ -150,6 +150,12 @@ public static class ActorHostApp
         builder.Services.AddSingleton<CallEndpoint>();
         builder.Services.AddSingleton<DescribeEndpoints>();
         builder.Services.AddHostedService<RuntimeStarter>();
+        if (options.Lease is not null)
+        {
+            builder.Services.AddSingleton(TimeProvider.System);
+            builder.Services.AddSingleton<Lease>();
+            builder.Services.AddHostedService(provider => provider.GetRequiredService<Lease>());
+        }
 
         var app = builder.Build();
         runtimeLogger.Target = app.Services.GetRequiredService<ILogger<PythonRuntime>>();
@@ -161,6 +167,10 @@ public static class ActorHostApp
         if (options.AuthToken is { } token)
         {
             app.Use(new BearerAuthentication(token).InvokeAsync);
+        }
+        if (options.Lease is not null)
+        {
+            app.Use(app.Services.GetRequiredService<Lease>().RenewAsync);
         }
         var describe = app.Services.GetRequiredService<DescribeEndpoints>();
         var call = app.Services.GetRequiredService<CallEndpoint>();

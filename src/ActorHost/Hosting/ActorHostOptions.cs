@@ -26,6 +26,11 @@ public sealed record ActorHostOptions
     public bool Debug { get; init; }
     public int PythonWorkers { get; init; } = 4;
     public string? PythonExecutable { get; init; }
+    /// <summary>
+    /// When set, the host stops once no request (but an unauthenticated <c>/health</c>) came for this long: the client
+    /// that started the container renews it while it lives, so a client killed with SIGKILL leaves nothing running.
+    /// </summary>
+    public TimeSpan? Lease { get; init; }
     /// <summary>Load env.py, check it defines an Actor, and exit (used by image builds).</summary>
     public bool CheckOnly { get; init; }
 
@@ -44,6 +49,7 @@ public sealed record ActorHostOptions
         ["--python-workers"] = "PYTHON_WORKERS",
         ["--python"] = "PYTHON",
         ["--check"] = "CHECK",
+        ["--lease-seconds"] = "LEASE_SECONDS",
     };
 
     public const string Usage = """
@@ -61,6 +67,7 @@ public sealed record ActorHostOptions
           --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
           --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
           --check true           import env.py, check it has an Actor, exit (CHECK)
+          --lease-seconds S      stop when no request came for S seconds (LEASE_SECONDS; set by clients that remove what they start)
           --health               ask a running host's /health on PORT, exit 0 when ready (HEALTHCHECK)
         """;
 
@@ -114,6 +121,7 @@ public sealed record ActorHostOptions
             PythonWorkers = (int)(Integer(c, "PYTHON_WORKERS", 1, 256) ?? defaults.PythonWorkers),
             PythonExecutable = Text(c, "PYTHON"),
             CheckOnly = Flag(c, "CHECK"),
+            Lease = Seconds(c, "LEASE_SECONDS"),
         };
     }
 

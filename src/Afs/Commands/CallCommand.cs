@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using Affinetes.Afs.Cli;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 
@@ -8,127 +9,136 @@ namespace Affinetes.Afs.Commands;
 
 /// <summary>
 /// <c>afs call NAME METHOD --arg k=v</c> (or <c>afs call --url URL METHOD</c>): one call through the ValidatorClient's
-/// call path, the result as JSON on stdout, and an exit code per kind of failure.
+/// call path, the result as JSON on stdout, and an exit code per kind of failure. <c>--timeout</c> bounds the whole
+/// command: finding a ready replica and the call.
 /// </summary>
-internal static class CallCommand
+internal sealed class CallCommand : AfsCommand
 {
-    public static Command Create()
-    {
-        var target = new Argument<string>("name") { Description = "the environment's name (afs ps lists them); with --url, the method" };
-        var method = new Argument<string?>("method") { Description = "the method to call (afs run lists them)", Arity = ArgumentArity.ZeroOrOne };
-        var url = new Option<string?>("--url") { Description = "call a host at this URL instead of a container, e.g. http://127.0.0.1:8000" };
-        var args = new Option<string[]>("--arg", "-a") { Description = "keyword argument k=v (repeatable); v is read as JSON when it is JSON (1, true, [1,2], \"1\"), else as a string", AllowMultipleArgumentsPerToken = false };
-        var jsonArgs = new Option<string?>("--json-args") { Description = "keyword arguments as one JSON object; --arg wins over it" };
-        var timeout = new Option<double?>("--timeout") { Description = "seconds to wait for the answer; past it the environment cancels the call (exit code 4)" };
-        var authToken = new Option<string?>("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
-        var compact = new Option<bool>("--compact") { Description = "print the result on one line" };
-        var json = new Option<bool>("--json") { Description = "print {method, result, replica, elapsed_ms} on one line" };
-        var hosts = Engines.HostOption("repeatable: any running replica on them answers");
-        var command = new Command("call", "Call one method of a running environment; prints the result as JSON (exit codes: 2 the actor raised, 3 bad call, 4 deadline, 5 unavailable).")
-        {
-            target, method, url, args, jsonArgs, timeout, authToken, compact, json, hosts,
-        };
-        command.SetAction(async (result, cancellationToken) =>
-        {
-            var output = result.InvocationConfiguration.Output;
-            var error = result.InvocationConfiguration.Error;
-            try
-            {
-                var baseUrl = result.GetValue(url);
-                var first = result.GetValue(target)!;
-                var second = result.GetValue(method);
-                if (baseUrl is not null && second is not null)
-                {
-                    throw new ArgumentException($"with --url give only the method: afs call --url {baseUrl} METHOD (got '{first}' and '{second}')");
-                }
-                if (baseUrl is null && second is null)
-                {
-                    throw new ArgumentException($"name the method: afs call {first} METHOD (afs run prints the methods), or afs call --url URL METHOD");
-                }
-                var methodName = baseUrl is null ? second! : first;
-                var kwargs = CallArguments.Parse(result.GetValue(args), result.GetValue(jsonArgs));
-                var deadline = result.GetValue(timeout) is { } seconds
-                    ? seconds > 0 ? TimeSpan.FromSeconds(seconds) : throw new ArgumentException($"--timeout {seconds} must be more than zero seconds")
-                    : (TimeSpan?)null;
-                var token = result.GetValue(authToken) ?? (Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN") is { Length: > 0 } t ? t : null);
-                // Waiting for a replica that is still starting is fine; waiting longer than the caller's deadline is not.
-                var readyTimeout = deadline is { } d && d < TimeSpan.FromSeconds(60) ? d : TimeSpan.FromSeconds(60);
+    /// <summary>How long a call without <c>--timeout</c> may wait for a replica to be ready.</summary>
+    private static readonly TimeSpan DefaultReadyWait = TimeSpan.FromSeconds(60);
 
-                await using var environment = baseUrl is not null
-                    ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [baseUrl], AuthToken = token, ReadyTimeout = readyTimeout }, cancellationToken)
-                    : await ConnectToAnyReplicaAsync(first, Engines.Resolve(result, hosts), token, readyTimeout, cancellationToken);
-                var started = Stopwatch.GetTimestamp();
-                var value = await environment.CallAsync(methodName, null, kwargs, deadline, cancellationToken);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                if (result.GetValue(json))
+    private readonly Argument<string> _target = new("name") { Description = "the environment's name (afs ps lists them); with --url, the method" };
+    private readonly Argument<string?> _method = new("method") { Description = "the method to call (afs methods NAME lists them)", Arity = ArgumentArity.ZeroOrOne };
+    private readonly Option<string?> _url = new("--url") { Description = "call a host at this URL instead of a container, e.g. http://127.0.0.1:8000" };
+    private readonly Option<string[]> _args = new("--arg", "-a") { Description = "keyword argument k=v (repeatable); v is converted to the parameter's type from /methods (a string parameter gets the text as is), else read as JSON when it is JSON", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string?> _jsonArgs = new("--json-args") { Description = "keyword arguments as one JSON object; --arg wins over it" };
+    private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds the whole call may take (finding a ready replica included); past it the environment cancels the work (exit code 4)");
+    private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
+    private readonly Option<bool> _compact = new("--compact") { Description = "print the result on one line" };
+
+    public CallCommand()
+        : base("call", "Call one method of a running environment; prints the result as JSON (exit codes: 2 the actor raised, 3 bad call, 4 deadline, 5 unavailable).")
+    {
+        Arguments.Add(_target);
+        Arguments.Add(_method);
+        Options.Add(_url);
+        Options.Add(_args);
+        Options.Add(_jsonArgs);
+        Options.Add(_timeout);
+        Options.Add(_authToken);
+        Options.Add(_compact);
+        AddHostOption("repeatable: any running replica on them answers");
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var baseUrl = context.Get(_url);
+        var first = context.Get(_target)!;
+        var second = context.Get(_method);
+        if (baseUrl is not null && second is not null)
+        {
+            throw new UsageException($"with --url give only the method: afs call --url {baseUrl} METHOD (got '{first}' and '{second}')");
+        }
+        if (baseUrl is null && second is null)
+        {
+            throw new UsageException($"name the method: afs call {first} METHOD (afs methods {first} lists them), or afs call --url URL METHOD");
+        }
+        var methodName = baseUrl is null ? second! : first;
+        if (string.IsNullOrWhiteSpace(methodName))
+        {
+            throw new UsageException($"the method name is empty; name the method to call (afs methods {(baseUrl is null ? first : "--url " + baseUrl)} lists them)");
+        }
+        var given = CallArguments.Parse(context.Get(_args), context.Get(_jsonArgs));
+        var token = context.Get(_authToken) ?? (Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN") is { Length: > 0 } t ? t : null);
+        var deadline = Seconds.Value(context, _timeout);
+
+        // --timeout bounds everything from here on: finding a ready replica, reading the method table, the call.
+        using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (deadline is { } limit)
+        {
+            overall.CancelAfter(limit);
+        }
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await using var environment = baseUrl is not null
+                ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
                 {
-                    Terminal.WriteJson(output, new
-                    {
-                        method = methodName,
-                        result = value.ValueKind == JsonValueKind.Undefined ? (JsonElement?)null : value,
-                        replica = environment.Replicas[0].Description,
-                        elapsed_ms = Math.Round(elapsed.TotalMilliseconds, 1),
-                    });
-                }
-                else
-                {
-                    output.WriteLine(value.ValueKind == JsonValueKind.Undefined ? "null" : JsonSerializer.Serialize(value, result.GetValue(compact) ? Terminal.Json : Terminal.PrettyJson));
-                }
-                return ExitCodes.Ok;
-            }
-            catch (Exception e) when (Failures.IsExpected(e) || e is JsonException)
+                    Mode = EnvironmentMode.Url,
+                    BaseUrls = [baseUrl],
+                    AuthToken = token,
+                    ReadyTimeout = deadline ?? DefaultReadyWait,
+                    LoggerFactory = context.LoggerFactory,
+                }, overall.Token)
+                : await RunningReplicas.ConnectToFirstReadyAsync(first, context, token, deadline ?? DefaultReadyWait, overall.Token);
+            var kwargs = given.Count == 0 ? given : await TypedArgumentsAsync(environment, methodName, given, overall.Token);
+            var remaining = deadline is { } d ? d - clock.Elapsed : (TimeSpan?)null;
+            if (remaining <= TimeSpan.Zero)
             {
-                return Failures.Report(error, "call", e);
+                throw new OperationCanceledException(overall.Token);
             }
-        });
-        return command;
+            var started = Stopwatch.GetTimestamp();
+            var value = await environment.CallAsync(methodName, null, kwargs, remaining, overall.Token);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            if (context.Json)
+            {
+                context.Console.WriteJson(new
+                {
+                    method = methodName,
+                    result = value.ValueKind == JsonValueKind.Undefined ? (JsonElement?)null : value,
+                    replica = environment.Replicas[0].Description,
+                    elapsed_ms = Math.Round(elapsed.TotalMilliseconds, 1),
+                });
+            }
+            else
+            {
+                context.Console.Line(value.ValueKind == JsonValueKind.Undefined
+                    ? "null"
+                    : JsonSerializer.Serialize(value, context.Get(_compact) ? AfsConsole.JsonOptions : AfsConsole.PrettyJsonOptions));
+            }
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (deadline is not null && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+            && e is OperationCanceledException or EnvironmentUnavailableException)
+        {
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
+                (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
+        }
     }
 
     /// <summary>
-    /// One call needs one replica: the running replicas of <paramref name="name"/> on the engines, in replica order, are
-    /// tried until one is ready (a replica that died or hangs does not fail the call while another one answers).
+    /// <c>--arg k=v</c> values converted by the method's parameter types from <c>/methods</c>: a string parameter gets
+    /// the text as typed (<c>--arg action=500</c> sends "500"), other types the JSON value. Unknown methods and
+    /// parameters are left for the environment to reject with its own message.
     /// </summary>
-    private static async Task<IEnvironment> ConnectToAnyReplicaAsync(string name, IReadOnlyList<string> hosts, string? token, TimeSpan readyTimeout, CancellationToken cancellationToken)
+    private static async Task<Dictionary<string, object?>> TypedArgumentsAsync(IEnvironment environment, string method, Dictionary<string, object?> given, CancellationToken cancellationToken)
     {
-        IReadOnlyList<EngineContainer> running;
-        await using (var engines = await Engines.ConnectAsync(hosts, cancellationToken))
-        {
-            running = [.. (await engines.ListAsync(name, includeStopped: false, cancellationToken))
-                .OrderBy(c => c.Container.Replica).ThenByDescending(c => c.Container.Created)];
-        }
-        if (running.Count == 0)
-        {
-            throw new EnvironmentUnavailableException($"no running environment named '{name}' on {string.Join(", ", hosts.Select(Engines.Describe))} (afs ps lists them; afs run starts one)");
-        }
-        EnvironmentUnavailableException? last = null;
-        foreach (var (engine, replica) in running)
-        {
-            try
-            {
-                return await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
-                {
-                    ConnectOnly = true,
-                    ContainerName = replica.ContainerName,
-                    Image = replica.Image,
-                    Hosts = [engine.Spec],
-                    SshConfigFile = Engines.SshConfigFile,
-                    AuthToken = token,
-                    ReadyTimeout = readyTimeout,
-                    Cleanup = false,
-                }, cancellationToken);
-            }
-            catch (EnvironmentUnavailableException e)
-            {
-                last = e;
-            }
-        }
-        throw last!;
+        var descriptor = given.Values.Any(v => v is CallArguments.TypedText)
+            ? (await environment.ListMethodsAsync(cancellationToken)).FirstOrDefault(m => m.Name == method)
+            : null;
+        var stringParameters = descriptor?.Parameters.Where(p => p.Type == "string").Select(p => p.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        return given.ToDictionary(kv => kv.Key, kv => kv.Value is CallArguments.TypedText typed
+            ? stringParameters.Contains(kv.Key) ? typed.Text : CallArguments.Value(typed)
+            : kv.Value, StringComparer.Ordinal);
     }
 }
 
 /// <summary>The keyword arguments of <c>afs call</c>: <c>--json-args</c> as the base, each <c>--arg k=v</c> over it.</summary>
 internal static class CallArguments
 {
+    /// <summary>A value typed on the command line: its JSON reading, and the text as typed for string parameters.</summary>
+    public sealed record TypedText(string Text, JsonElement? AsJson);
+
     public static Dictionary<string, object?> Parse(IEnumerable<string>? args, string? jsonArgs)
     {
         var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -142,11 +152,11 @@ internal static class CallArguments
             }
             catch (JsonException e)
             {
-                throw new ArgumentException($"--json-args is not valid JSON: {e.Message}");
+                throw new UsageException($"--json-args is not valid JSON: {e.Message}");
             }
             if (root.ValueKind != JsonValueKind.Object)
             {
-                throw new ArgumentException($"--json-args must be a JSON object of keyword arguments, e.g. '{{\"task_id\": 1}}'; it is a{(root.ValueKind == JsonValueKind.Array ? "n array" : " " + root.ValueKind.ToString().ToLowerInvariant())}");
+                throw new UsageException($"--json-args must be a JSON object of keyword arguments, e.g. '{{\"task_id\": 1}}'; it is a{(root.ValueKind == JsonValueKind.Array ? "n array" : " " + root.ValueKind.ToString().ToLowerInvariant())}");
             }
             foreach (var property in root.EnumerateObject())
             {
@@ -158,15 +168,18 @@ internal static class CallArguments
             var equals = arg.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new ArgumentException($"--arg '{arg}' is not k=v");
+                throw new UsageException($"--arg '{arg}' is not k=v");
             }
-            kwargs[arg[..equals]] = Value(arg[(equals + 1)..]);
+            var text = arg[(equals + 1)..];
+            kwargs[arg[..equals]] = new TypedText(text, Json(text));
         }
         return kwargs;
     }
 
-    /// <summary><c>1</c> is 1, <c>true</c> is true, <c>[1,2]</c> a list, <c>"1"</c> the string 1; anything that is not JSON is a string.</summary>
-    public static object Value(string text)
+    /// <summary>What a <see cref="TypedText"/> is sent as when the parameter's type is not a string: its JSON value, else the text.</summary>
+    public static object Value(TypedText typed) => typed.AsJson is { } json ? json : typed.Text;
+
+    private static JsonElement? Json(string text)
     {
         try
         {
@@ -175,7 +188,7 @@ internal static class CallArguments
         }
         catch (JsonException)
         {
-            return text;
+            return null;
         }
     }
 }

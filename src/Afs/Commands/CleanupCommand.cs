@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Affinetes.Afs.Cli;
 
 namespace Affinetes.Afs.Commands;
 
@@ -8,55 +9,50 @@ namespace Affinetes.Afs.Commands;
 /// whichever process started it: what a crashed validator leaves behind. Unlike <c>afs stop</c> it kills at once
 /// and finds nothing to complain about when there is nothing.
 /// </summary>
-internal static class CleanupCommand
+internal sealed class CleanupCommand : AfsCommand
 {
-    public static Command Create()
+    private readonly Option<bool> _dryRun = new("--dry-run") { Description = "only list what would be removed" };
+    private readonly Option<string?> _name = new("--name") { Description = "only the containers of this environment (default: every environment's)" };
+
+    public CleanupCommand()
+        : base("cleanup", "Remove every container any validator started on the engine (labelled affinetes.owner=affinetes-validator).")
     {
-        var dryRun = new Option<bool>("--dry-run") { Description = "only list what would be removed" };
-        var name = new Option<string?>("--name") { Description = "only the containers of this environment (default: every environment's)" };
-        var json = new Option<bool>("--json") { Description = "print the removed containers as JSON" };
-        var hosts = Engines.HostOption("repeatable: each is cleaned up");
-        var command = new Command("cleanup", "Remove every container any validator started on the engine (labelled affinetes.owner=affinetes-validator).") { dryRun, name, hosts, json };
-        command.SetAction(async (result, cancellationToken) =>
+        Options.Add(_dryRun);
+        Options.Add(_name);
+        AddHostOption("repeatable: each is cleaned up");
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var console = context.Console;
+        var dry = context.Get(_dryRun);
+        await using var engines = await Engines.ConnectAsync(context.Engines, cancellationToken);
+        var containers = await engines.ListAsync(context.Get(_name), includeStopped: true, cancellationToken);
+        var removed = dry
+            ? containers
+            : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await c.RemoveAsync(TimeSpan.Zero, cancellationToken)))))
+                .Where(r => r.Removed).Select(r => r.Container)];
+        if (context.Json)
         {
-            var output = result.InvocationConfiguration.Output;
-            var dry = result.GetValue(dryRun);
-            try
+            console.WriteJson(new
             {
-                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
-                var containers = await engines.ListAsync(result.GetValue(name), includeStopped: true, cancellationToken);
-                var removed = dry
-                    ? containers
-                    : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await c.RemoveAsync(TimeSpan.Zero, cancellationToken)))))
-                        .Where(r => r.Removed).Select(r => r.Container)];
-                if (result.GetValue(json))
-                {
-                    Terminal.WriteJson(output, new
-                    {
-                        dry_run = dry,
-                        removed = removed.Select(r => r.Container).Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
-                    });
-                    return ExitCodes.Ok;
-                }
-                if (removed.Count == 0)
-                {
-                    output.WriteLine(result.GetValue(name) is { } only ? $"nothing to clean up: no containers of environment {only}" : "nothing to clean up: no affinetes containers");
-                    return ExitCodes.Ok;
-                }
-                output.WriteLine($"{(dry ? "would remove" : "removed")} {removed.Count} container{(removed.Count == 1 ? "" : "s")}:");
-                var table = Terminal.Table(output, "NAME", "CONTAINER", "IMAGE", "STATE", "REPLICA", "SESSION", "ENGINE");
-                foreach (var (engine, c) in removed)
-                {
-                    table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session, engine.Spec);
-                }
-                Terminal.Write(output, table);
-                return ExitCodes.Ok;
-            }
-            catch (Exception e) when (Failures.IsExpected(e))
-            {
-                return Failures.Report(result.InvocationConfiguration.Error, "cleanup", e);
-            }
-        });
-        return command;
+                dry_run = dry,
+                removed = removed.Select(r => r.Container).Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
+            });
+            return ExitCodes.Ok;
+        }
+        if (removed.Count == 0)
+        {
+            console.Line(context.Get(_name) is { } only ? $"nothing to clean up: no containers of environment {only}" : "nothing to clean up: no affinetes containers");
+            return ExitCodes.Ok;
+        }
+        console.Line($"{(dry ? "would remove" : "removed")} {AfsConsole.Plural(removed.Count, "container")}:");
+        var table = console.Table("NAME", "CONTAINER", "IMAGE", "STATE", "REPLICA", "SESSION", "ENGINE");
+        foreach (var (engine, c) in removed)
+        {
+            table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session, engine.Spec);
+        }
+        console.Write(table);
+        return ExitCodes.Ok;
     }
 }

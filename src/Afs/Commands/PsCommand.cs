@@ -1,68 +1,63 @@
 using System.CommandLine;
 using System.Globalization;
+using Affinetes.Afs.Cli;
 using Affinetes.ValidatorClient.Backends.Docker;
 
 namespace Affinetes.Afs.Commands;
 
-/// <summary><c>afs ps [--all]</c>: the containers validators started on the engine, found by their labels.</summary>
-internal static class PsCommand
+/// <summary><c>afs ps [--all]</c>: the containers validators started on the engines, found by their labels.</summary>
+internal sealed class PsCommand : AfsCommand
 {
-    public static Command Create()
+    private readonly Option<bool> _all = new("--all", "-a") { Description = "include stopped containers" };
+
+    public PsCommand()
+        : base("ps", "List the environments' containers (running ones unless --all).")
     {
-        var all = new Option<bool>("--all", "-a") { Description = "include stopped containers" };
-        var json = new Option<bool>("--json") { Description = "print the containers as a JSON array" };
-        var hosts = Engines.HostOption("repeatable: lists every engine's");
-        var command = new Command("ps", "List the environments' containers (running ones unless --all).") { all, hosts, json };
-        command.SetAction(async (result, cancellationToken) =>
+        Options.Add(_all);
+        AddHostOption("repeatable: lists every engine's");
+    }
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var console = context.Console;
+        await using var engines = await Engines.ConnectAsync(context.Engines, cancellationToken);
+        var listed = await engines.ListAsync(null, context.Get(_all), cancellationToken);
+        if (context.Json)
         {
-            var output = result.InvocationConfiguration.Output;
-            try
+            console.WriteJson(listed.Select(l => new
             {
-                await using var engines = await Engines.ConnectAsync(Engines.Resolve(result, hosts), cancellationToken);
-                var listed = await engines.ListAsync(null, result.GetValue(all), cancellationToken);
-                if (result.GetValue(json))
-                {
-                    Terminal.WriteJson(output, listed.Select(l => new
-                    {
-                        name = l.Container.EnvironmentName,
-                        container = l.Container.ContainerName,
-                        id = l.Container.Id,
-                        image = l.Container.Image,
-                        state = l.Container.State,
-                        status = l.Container.Status,
-                        address = Address(l.Container),
-                        host_network = l.Container.HostNetwork,
-                        replica = l.Container.Replica,
-                        created = l.Container.Created,
-                        session = l.Container.Session,
-                        engine = l.Engine.Spec,
-                    }));
-                    return ExitCodes.Ok;
-                }
-                if (listed.Count == 0)
-                {
-                    output.WriteLine(result.GetValue(all) ? "no affinetes containers" : "no affinetes containers running (afs ps --all includes stopped ones)");
-                    return ExitCodes.Ok;
-                }
-                // Addresses are on the engine's host: say which engine when it is not only this machine's.
-                var withEngine = engines.Several || engines.All[0].IsRemote;
-                string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION"];
-                var table = Terminal.Table(output, withEngine ? [.. columns, "ENGINE"] : columns);
-                foreach (var (engine, c) in listed)
-                {
-                    string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
-                        c.Replica.ToString(CultureInfo.InvariantCulture), Terminal.Ago(c.Created), c.Session];
-                    table.AddTextRow(withEngine ? [.. row, engine.Spec] : row);
-                }
-                Terminal.Write(output, table);
-                return ExitCodes.Ok;
-            }
-            catch (Exception e) when (Failures.IsExpected(e))
-            {
-                return Failures.Report(result.InvocationConfiguration.Error, "ps", e);
-            }
-        });
-        return command;
+                name = l.Container.EnvironmentName,
+                container = l.Container.ContainerName,
+                id = l.Container.Id,
+                image = l.Container.Image,
+                state = l.Container.State,
+                status = l.Container.Status,
+                address = Address(l.Container),
+                host_network = l.Container.HostNetwork,
+                replica = l.Container.Replica,
+                created = l.Container.Created,
+                session = l.Container.Session,
+                engine = l.Engine.Spec,
+            }));
+            return ExitCodes.Ok;
+        }
+        if (listed.Count == 0)
+        {
+            console.Line(context.Get(_all) ? "no affinetes containers" : "no affinetes containers running (afs ps --all includes stopped ones)");
+            return ExitCodes.Ok;
+        }
+        // Addresses are on the engine's host: say which engine when it is not only this machine's.
+        var withEngine = engines.Several || engines.All[0].IsRemote;
+        string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION"];
+        var table = console.Table(withEngine ? [.. columns, "ENGINE"] : columns);
+        foreach (var (engine, c) in listed)
+        {
+            string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
+                c.Replica.ToString(CultureInfo.InvariantCulture), AfsConsole.Ago(c.Created), c.Session];
+            table.AddTextRow(withEngine ? [.. row, engine.Spec] : row);
+        }
+        console.Write(table);
+        return ExitCodes.Ok;
     }
 
     internal static string? Address(OwnedContainer container) =>

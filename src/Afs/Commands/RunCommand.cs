@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Affinetes.Afs.Cli;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 
@@ -6,138 +7,162 @@ namespace Affinetes.Afs.Commands;
 
 /// <summary>
 /// <c>afs run IMAGE</c>: starts the environment through the ValidatorClient with cleanup off, so its containers keep
-/// running after afs exits; prints its methods and each replica's address.
+/// running after afs exits; prints its methods and each replica's address. With <c>--rm</c> afs stays in the
+/// foreground instead and the containers go when it ends: on Ctrl+C or SIGTERM at once, and within their lease when
+/// afs is killed outright.
 /// </summary>
-internal static class RunCommand
+internal sealed class RunCommand : AfsCommand
 {
-    public static Command Create()
+    private readonly Argument<string> _image = new("image") { Description = "environment image, e.g. my-env:dev (afs build makes one)" };
+    private readonly Option<string?> _name = new("--name") { Description = "environment and container name (replica i > 0 gets -i); default: the image (containers afs-IMAGE-SESSION-i)" };
+    private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
+    private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines (# comments, optional quotes); --env wins over it" };
+    private readonly Option<int> _replicas = new("--replicas") { Description = "number of containers", DefaultValueFactory = _ => 1 };
+    private readonly Option<string?> _memLimit = new("--mem-limit") { Description = "memory limit per replica: 512Mi, 8Gi, 1g" };
+    private readonly Option<string?> _cpuLimit = new("--cpu-limit") { Description = "CPU limit per replica: 2, 0.5, 2000m" };
+    private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment will require on calls (default: $AFFINETES_AUTH_TOKEN)" };
+    private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run in the engine host's network (the actor reaches servers on its 127.0.0.1)" };
+    private readonly Option<bool> _forceRecreate = new("--force-recreate") { Description = "replace containers of the same name even when their settings match" };
+    private readonly Option<string> _pull = new("--pull") { Description = "pull the image: missing, always or never", DefaultValueFactory = _ => "missing" };
+    private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
+    private readonly Option<bool> _remove = new("--rm") { Description = "stay in the foreground; the containers are removed when afs ends (Ctrl+C), and stop by themselves within --lease if afs is killed" };
+    private readonly Option<double?> _lease = Seconds.Option("--lease", "with --rm: seconds the containers keep running without hearing from afs (default 60)");
+
+    private string? _loaded;
+    private string _where = "";
+
+    public RunCommand()
+        : base("run", "Start an environment; its containers keep running after afs exits (afs stop NAME removes them).")
     {
-        var image = new Argument<string>("image") { Description = "environment image, e.g. my-env:dev (afs build makes one)" };
-        var name = new Option<string?>("--name") { Description = "environment and container name (replica i > 0 gets -i); default: the image (containers afs-IMAGE-SESSION-i)" };
-        var env = new Option<string[]>("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
-        var envFile = new Option<string?>("--env-file") { Description = "file of KEY=VALUE lines (# comments, optional quotes); --env wins over it" };
-        var replicas = new Option<int>("--replicas") { Description = "number of containers", DefaultValueFactory = _ => 1 };
-        var memLimit = new Option<string?>("--mem-limit") { Description = "memory limit per replica: 512Mi, 8Gi, 1g" };
-        var cpuLimit = new Option<string?>("--cpu-limit") { Description = "CPU limit per replica: 2, 0.5, 2000m" };
-        var hosts = Engines.HostOption("repeatable: replicas are spread over them");
-        var authToken = new Option<string?>("--auth-token") { Description = "bearer token the environment will require on calls (default: $AFFINETES_AUTH_TOKEN)" };
-        var hostNetwork = new Option<bool>("--host-network") { Description = "run in the engine host's network (the actor reaches servers on its 127.0.0.1)" };
-        var forceRecreate = new Option<bool>("--force-recreate") { Description = "replace containers of the same name even when their settings match" };
-        var pull = new Option<string>("--pull") { Description = "pull the image: missing, always or never", DefaultValueFactory = _ => "missing" };
-        pull.AcceptOnlyFromAmong("missing", "always", "never");
-        var readyTimeout = new Option<double>("--ready-timeout") { Description = "seconds the replicas may take to become ready", DefaultValueFactory = _ => 180 };
-        var json = new Option<bool>("--json") { Description = "print the environment as JSON" };
-        var command = new Command("run", "Start an environment; its containers keep running after afs exits (afs stop NAME removes them).")
+        _pull.AcceptOnlyFromAmong("missing", "always", "never");
+        Arguments.Add(_image);
+        Options.Add(_name);
+        Options.Add(_env);
+        Options.Add(_envFile);
+        Options.Add(_replicas);
+        Options.Add(_memLimit);
+        Options.Add(_cpuLimit);
+        Options.Add(_authToken);
+        Options.Add(_hostNetwork);
+        Options.Add(_forceRecreate);
+        Options.Add(_pull);
+        Options.Add(_readyTimeout);
+        Options.Add(_remove);
+        Options.Add(_lease);
+        AddHostOption("repeatable: replicas are spread over them");
+    }
+
+    protected override string CancelledMessage(CommandContext context) => _loaded is null
+        ? "cancelled; the containers it had started are removed"
+        : context.Get(_remove)
+            ? $"stopped; the containers of {context.Get(_name) ?? _loaded} are removed"
+            : $"cancelled; the environment is running (afs stop {Quote(context.Get(_name) ?? _loaded)}{_where} removes it)";
+
+    protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
+    {
+        var console = context.Console;
+        var engines = context.Engines;
+        // The other commands look at the default engine unless told: repeat the engines when they are others.
+        _where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
+        var remove = context.Get(_remove);
+        if (context.Get(_lease) is not null && !remove)
         {
-            image, name, env, envFile, replicas, memLimit, cpuLimit, hosts, authToken, hostNetwork, forceRecreate, pull, readyTimeout, json,
+            throw new UsageException("--lease applies to --rm only (without --rm the containers keep running until afs stop)");
+        }
+        var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
+        foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
+        {
+            envVars[key] = value;
+        }
+        var options = new EnvironmentOptions
+        {
+            Image = context.Get(_image),
+            ContainerName = context.Get(_name),
+            EnvVars = envVars,
+            Replicas = context.Get(_replicas),
+            MemLimit = context.Get(_memLimit),
+            CpuLimit = context.Get(_cpuLimit),
+            Hosts = engines,
+            SshConfigFile = Engines.SshConfigFile,
+            AuthToken = context.Get(_authToken) ?? NonEmpty(Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN")),
+            HostNetwork = context.Get(_hostNetwork),
+            ForceRecreate = context.Get(_forceRecreate),
+            Pull = Enum.Parse<PullPolicy>(context.Get(_pull)!, ignoreCase: true),
+            ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
+            Cleanup = remove,
+            Lease = Seconds.Value(context, _lease) ?? new EnvironmentOptions().Lease,
+            LoggerFactory = context.LoggerFactory,
         };
-        command.SetAction(async (result, cancellationToken) =>
+        options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
+        var environmentName = options.ContainerName ?? options.Image!;
+
+        // Containers of this name already running are reused when their settings match.
+        var runningBefore = new HashSet<string>(StringComparer.Ordinal);
+        await using (var connected = await Engines.ConnectAsync(engines, cancellationToken))
         {
-            var output = result.InvocationConfiguration.Output;
-            var error = result.InvocationConfiguration.Error;
-            string? loaded = null;
-            var engines = Engines.Resolve(result, hosts);
-            // The other commands look at the default engine unless told: repeat the engines when they are others.
-            var where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
-            try
-            {
-                var envVars = result.GetValue(envFile) is { } file ? EnvFile.Read(file) : [];
-                foreach (var (key, value) in KeyValues.Parse(result.GetValue(env), "--env", secret: true))
-                {
-                    envVars[key] = value;
-                }
-                var options = new EnvironmentOptions
-                {
-                    Image = result.GetValue(image),
-                    ContainerName = result.GetValue(name),
-                    EnvVars = envVars,
-                    Replicas = result.GetValue(replicas),
-                    MemLimit = result.GetValue(memLimit),
-                    CpuLimit = result.GetValue(cpuLimit),
-                    Hosts = engines,
-                    SshConfigFile = Engines.SshConfigFile,
-                    AuthToken = result.GetValue(authToken) ?? NonEmpty(Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN")),
-                    HostNetwork = result.GetValue(hostNetwork),
-                    ForceRecreate = result.GetValue(forceRecreate),
-                    Pull = Enum.Parse<PullPolicy>(result.GetValue(pull)!, ignoreCase: true),
-                    ReadyTimeout = TimeSpan.FromSeconds(result.GetValue(readyTimeout)),
-                    Cleanup = false,
-                };
-                options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
-                var environmentName = options.ContainerName ?? options.Image!;
+            runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
+        }
 
-                // Containers of this name already running are reused when their settings match.
-                var runningBefore = new HashSet<string>(StringComparer.Ordinal);
-                await using (var connected = await Engines.ConnectAsync(engines, cancellationToken))
-                {
-                    runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
-                }
+        await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
+        _loaded = environment.Name;
+        var methods = await environment.ListMethodsAsync(cancellationToken);
+        var replicaRows = environment.Replicas.Select((r, i) => new
+        {
+            replica = i,
+            container = r.Description,
+            id = r.Id,
+            address = r.BaseUrl.Authority,
+            url = r.BaseUrl.ToString(),
+            reused = runningBefore.Contains(r.Id),
+        }).ToList();
 
-                await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
-                loaded = environment.Name;
-                var methods = await environment.ListMethodsAsync(cancellationToken);
-                var replicaRows = environment.Replicas.Select((r, i) => new
-                {
-                    replica = i,
-                    container = r.Description,
-                    id = r.Id,
-                    address = r.BaseUrl.Authority,
-                    url = r.BaseUrl.ToString(),
-                    reused = runningBefore.Contains(r.Id),
-                }).ToList();
-
-                if (result.GetValue(json))
-                {
-                    Terminal.WriteJson(output, new
-                    {
-                        name = environmentName,
-                        image = options.Image,
-                        replicas = replicaRows,
-                        methods = methods.Select(m => new { name = m.Name, signature = m.Signature, is_async = m.IsAsync }),
-                    });
-                    return ExitCodes.Ok;
-                }
-                var reusedCount = replicaRows.Count(r => r.reused);
-                output.WriteLine($"environment {environmentName} is ready: {options.Image}, {Plural(replicaRows.Count, "replica")}" +
-                    (reusedCount == 0 ? "" : $" ({reusedCount} already running with the same settings, reused)"));
-                var replicaTable = Terminal.Table(output, "REPLICA", "CONTAINER", "ADDRESS", "STATE");
-                foreach (var row in replicaRows)
-                {
-                    replicaTable.AddTextRow(row.replica.ToString(System.Globalization.CultureInfo.InvariantCulture), row.container, row.address, row.reused ? "reused" : "started");
-                }
-                Terminal.Write(output, replicaTable);
-                output.WriteLine();
-                var methodTable = Terminal.Table(output, "METHOD", "SIGNATURE");
-                foreach (var method in methods)
-                {
-                    methodTable.AddTextRow(method.Name, (method.IsAsync ? "async " : "") + method.Signature);
-                }
-                Terminal.Write(output, methodTable);
-                output.WriteLine();
-                var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
-                var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
-                output.WriteLine($"the containers keep running after afs exits; next: afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{where}, " +
-                    $"afs logs {Quote(environmentName)}{where}, afs stop {Quote(environmentName)}{where}");
-                return ExitCodes.Ok;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        if (context.Json)
+        {
+            console.WriteJson(new
             {
-                error.WriteLine(loaded is null
-                    ? "afs run: cancelled; the containers it had started are removed"
-                    : $"afs run: cancelled; the environment is running (afs stop {Quote(result.GetValue(name) ?? loaded)}{where} removes it)");
-                return ExitCodes.Cancelled;
-            }
-            catch (Exception e) when (Failures.IsExpected(e))
+                name = environmentName,
+                image = options.Image,
+                replicas = replicaRows,
+                methods = methods.Select(m => new { name = m.Name, signature = m.Signature, is_async = m.IsAsync }),
+                removed_on_exit = remove,
+            });
+            if (remove)
             {
-                return Failures.Report(error, "run", e);
+                await Task.Delay(Timeout.Infinite, cancellationToken);
             }
-        });
-        return command;
+            return ExitCodes.Ok;
+        }
+        var reusedCount = replicaRows.Count(r => r.reused);
+        console.Line($"environment {environmentName} is ready: {options.Image}, {AfsConsole.Plural(replicaRows.Count, "replica")}" +
+            (reusedCount == 0 ? "" : $" ({reusedCount} already running with the same settings, reused)"));
+        var replicaTable = console.Table("REPLICA", "CONTAINER", "ADDRESS", "STATE");
+        foreach (var row in replicaRows)
+        {
+            replicaTable.AddTextRow(row.replica.ToString(System.Globalization.CultureInfo.InvariantCulture), row.container, row.address, row.reused ? "reused" : "started");
+        }
+        console.Write(replicaTable);
+        console.Line();
+        var methodTable = console.Table("METHOD", "SIGNATURE");
+        foreach (var method in methods)
+        {
+            methodTable.AddTextRow(method.Name, (method.IsAsync ? "async " : "") + method.Signature);
+        }
+        console.Write(methodTable);
+        console.Line();
+        var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
+        var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
+        var next = $"afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{_where}, afs logs {Quote(environmentName)}{_where}";
+        if (!remove)
+        {
+            console.Line($"the containers keep running after afs exits; next: {next}, afs stop {Quote(environmentName)}{_where}");
+            return ExitCodes.Ok;
+        }
+        console.Line($"running until Ctrl+C, which removes the containers; meanwhile, in another terminal: {next}");
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        return ExitCodes.Ok;
     }
 
     private static string Quote(string word) => word.All(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ':') ? word : $"'{word}'";
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
-    private static string Plural(int count, string noun) => $"{count} {noun}{(count == 1 ? "" : "s")}";
 }

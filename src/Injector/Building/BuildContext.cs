@@ -8,7 +8,7 @@ namespace Affinetes.Injector.Building;
 /// The tar stream sent to the engine as a build context: the environment directory less <c>.git</c> and what its
 /// <c>.dockerignore</c> excludes (patterns with <c>*</c>, <c>?</c>, <c>**</c> and <c>!</c> exceptions, last match wins).
 /// </summary>
-public static class BuildContext
+internal static class BuildContext
 {
     public static async Task<Stream> CreateAsync(string directory, CancellationToken cancellationToken)
     {
@@ -28,18 +28,36 @@ public static class BuildContext
         return buffer;
     }
 
+    /// <summary>The host layer's context: <paramref name="dockerfile"/> as <c>Dockerfile</c> and a published host as <c>linux-x64/</c>.</summary>
+    public static async Task<Stream> ForHostLayerAsync(string publishedHost, string dockerfile, CancellationToken cancellationToken)
+    {
+        var buffer = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose);
+        await using (var tar = new TarWriter(buffer, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            await tar.WriteEntryAsync(DockerfileEntry(dockerfile), cancellationToken);
+            await tar.WriteEntryAsync(publishedHost, "linux-x64", cancellationToken);
+            foreach (var (full, relative) in Walk(publishedHost, "linux-x64/"))
+            {
+                await tar.WriteEntryAsync(full, relative, cancellationToken);
+            }
+        }
+        buffer.Position = 0;
+        return buffer;
+    }
+
+    private static PaxTarEntry DockerfileEntry(string dockerfile) => new(TarEntryType.RegularFile, "Dockerfile")
+    {
+        DataStream = new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)),
+        Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+    };
+
     /// <summary>A one-file context holding <paramref name="dockerfile"/> as <c>Dockerfile</c>.</summary>
     public static async Task<Stream> FromDockerfileAsync(string dockerfile, CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
         await using (var tar = new TarWriter(buffer, TarEntryFormat.Pax, leaveOpen: true))
         {
-            var entry = new PaxTarEntry(TarEntryType.RegularFile, "Dockerfile")
-            {
-                DataStream = new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)),
-                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-            };
-            await tar.WriteEntryAsync(entry, cancellationToken);
+            await tar.WriteEntryAsync(DockerfileEntry(dockerfile), cancellationToken);
         }
         buffer.Position = 0;
         return buffer;

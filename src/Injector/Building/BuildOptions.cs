@@ -19,7 +19,7 @@ public sealed record BuildOptions
     /// <summary>Registry host to tag for and push to, e.g. <c>127.0.0.1:5000</c>.</summary>
     public string? Registry { get; init; }
 
-    /// <summary>The image holding the published host; default <c>affinetes/host:&lt;version&gt;</c>.</summary>
+    /// <summary>The image holding the published host; default: <see cref="HostLayerSource.Locate"/>'s, built or pulled when missing.</summary>
     public string? HostImage { get; init; }
 }
 
@@ -32,11 +32,23 @@ public sealed record BuildProgress(BuildStage Stage, string Message);
 public enum BuildStage
 {
     Source,
+    /// <summary>Finding, pulling or building the host-layer image.</summary>
+    HostImage,
     EnvironmentImage,
     HostLayer,
     Check,
     Push,
 }
 
-/// <summary>The build failed; the message carries the engine's or the host's own words.</summary>
-public sealed class BuildException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// The build failed; the message carries the engine's or the host's own words on one line, <see cref="Output"/> the
+/// failing step's own output (plain text, without the build's progress noise).
+/// </summary>
+public sealed class BuildException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The stage that failed.</summary>
+    public BuildStage Stage { get; init; }
+
+    /// <summary>The output of the step that failed, line by line (empty when it printed nothing).</summary>
+    public IReadOnlyList<string> Output { get; init; } = [];
+}

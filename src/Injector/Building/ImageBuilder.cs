@@ -25,8 +25,9 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         var digest = SourceDigest.Compute(materialized.Directory);
         progress?.Report(new BuildProgress(BuildStage.Source, $"{kind.Name} environment, {digest}"));
 
-        var hostImage = options.HostImage ?? HostLayer.DefaultHostImage;
-        await RequireHostImageAsync(hostImage, cancellationToken);
+        var hostImage = options.HostImage is { } given
+            ? await RequireHostImageAsync(given, cancellationToken)
+            : await HostLayerSource.Locate().EnsureAsync(docker, progress, cancellationToken);
 
         var temporaryTag = $"affinetes-build/{Guid.NewGuid():N}:environment";
         try
@@ -67,7 +68,15 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             await RemoveImageAsync(temporaryTag, force: false);
         }
 
-        await CheckAsync(options.Tag, progress, cancellationToken);
+        try
+        {
+            await CheckAsync(options.Tag, progress, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await RemoveFailedImageAsync(options.Tag); // never leave an image that was not checked
+            throw;
+        }
         var image = await docker.Images.InspectImageAsync(options.Tag, cancellationToken);
         var pushedAs = options.Push ? await PushAsync(options, progress, cancellationToken) : null;
         return new BuildResult(options.Tag, image.ID, image.Size, kind.Label, digest, pushedAs);
@@ -81,44 +90,35 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
     }
 
-    private async Task RequireHostImageAsync(string hostImage, CancellationToken cancellationToken)
+    private async Task<string> RequireHostImageAsync(string hostImage, CancellationToken cancellationToken)
     {
         try
         {
             await docker.Images.InspectImageAsync(hostImage, cancellationToken);
+            return hostImage;
         }
         catch (DockerImageNotFoundException)
         {
-            throw new BuildException($"the host layer image {hostImage} is not in the engine: build it with scripts/build-host-image.sh (from a checkout) or pull it");
+            throw new BuildException($"the host layer image {hostImage} (--host-image) is not in the engine; pull it, or leave --host-image out to use afs's own") { Stage = BuildStage.HostImage };
         }
     }
 
     private async Task RunBuildAsync(Stream context, ImageBuildParameters parameters, BuildStage stage, bool quiet, IProgress<BuildProgress>? progress, CancellationToken cancellationToken)
     {
-        var tail = new Queue<string>();
+        var log = new BuildLog();
         string? error = null;
         var sink = new SynchronousProgress<JSONMessage>(message =>
         {
-            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            if (message.Error is not null)
             {
-                error = message.Error?.Message ?? message.ErrorMessage;
+                error = message.Error.Message;
                 return;
             }
-            foreach (var line in (message.Stream ?? message.Status ?? "").Split('\n'))
+            foreach (var line in log.Add(message.Stream ?? message.Status ?? ""))
             {
-                var trimmed = line.TrimEnd('\r');
-                if (trimmed.Length == 0)
-                {
-                    continue;
-                }
-                tail.Enqueue(trimmed);
-                if (tail.Count > 30)
-                {
-                    tail.Dequeue();
-                }
                 if (!quiet)
                 {
-                    progress?.Report(new BuildProgress(stage, trimmed));
+                    progress?.Report(new BuildProgress(stage, line));
                 }
             }
         });
@@ -128,12 +128,15 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         catch (DockerApiException e)
         {
-            throw new BuildException($"{Describe(stage)} failed: {e.ResponseBody.Trim()}", e);
+            throw new BuildException($"{Describe(stage)} failed: {e.ResponseBody?.Trim()}", e) { Stage = stage };
         }
         if (error is not null)
         {
-            var output = string.Join('\n', tail);
-            throw new BuildException($"{Describe(stage)} failed: {error.Trim()}" + (output.Length > 0 ? $"\n{output}" : ""));
+            var at = log.CurrentStep is { } step ? $" at {step}" : "";
+            var network = log.DownloadFailed(error)
+                ? "; a download failed: the build could not reach the network it needs (builds here reach Debian's mirrors at most, no PyPI or registry: install from apt, or vendor the files into the environment's directory)"
+                : "";
+            throw new BuildException($"{Describe(stage)} failed{at}: {error.Trim()}{network}") { Stage = stage, Output = [.. log.StepOutput] };
         }
     }
 
@@ -164,8 +167,8 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             var logs = await ReadLogsAsync(container.ID, cancellationToken);
             if (exit.StatusCode != 0)
             {
-                await RemoveImageAsync(image);
-                throw new BuildException($"the built image cannot serve its environment: {(logs.Length > 0 ? logs : DescribeSilentExit(exit.StatusCode))}");
+                await RemoveFailedImageAsync(image);
+                throw new BuildException($"the built image cannot serve its environment: {(logs.Length > 0 ? logs : DescribeSilentExit(exit.StatusCode))}") { Stage = BuildStage.Check };
             }
             progress?.Report(new BuildProgress(BuildStage.Check, logs.Trim()));
         }
@@ -191,7 +194,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
 
     private async Task<string> ReadLogsAsync(string containerId, CancellationToken cancellationToken)
     {
-        using var stream = await docker.Containers.GetContainerLogsAsync(containerId, tty: false,
+        using var stream = await docker.Containers.GetContainerLogsAsync(containerId,
             new ContainerLogsParameters { ShowStdout = true, ShowStderr = true }, cancellationToken);
         var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
         return string.Join('\n', new[] { stdout, stderr }.Where(s => !string.IsNullOrWhiteSpace(s)).Select(s => s.Trim()));
@@ -214,9 +217,9 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         string? error = null;
         var sink = new SynchronousProgress<JSONMessage>(message =>
         {
-            if (message.Error is not null || !string.IsNullOrEmpty(message.ErrorMessage))
+            if (message.Error is not null)
             {
-                error = message.Error?.Message ?? message.ErrorMessage;
+                error = message.Error.Message;
             }
             else if (!options.Quiet && message.Status is { Length: > 0 } status)
             {
@@ -229,7 +232,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         catch (DockerApiException e)
         {
-            throw new BuildException($"pushing {target} failed: {e.ResponseBody.Trim()}", e);
+            throw new BuildException($"pushing {target} failed: {e.ResponseBody?.Trim()}", e);
         }
         if (error is not null)
         {
@@ -262,6 +265,26 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         catch (DockerApiException)
         {
             // Still in use as a parent of the final image: untagging is all that was needed.
+        }
+    }
+
+    /// <summary>
+    /// Removes an image this build made and that cannot be used, with the untagged layers under it that nothing else
+    /// uses (the environment's own image and the host layer's steps): a failed build leaves nothing behind. Layers
+    /// another image or a running build still uses are refused by the engine and stay.
+    /// </summary>
+    private async Task RemoveFailedImageAsync(string image)
+    {
+        try
+        {
+            await docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = false, NoPrune = false }, CancellationToken.None);
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
+        catch (DockerApiException)
+        {
+            await RemoveImageAsync(image); // in use by a container: at least the tag goes
         }
     }
 

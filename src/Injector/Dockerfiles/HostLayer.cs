@@ -33,8 +33,16 @@ public static class HostLayer
     public static string Version { get; } =
         typeof(HostLayer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>The host-layer image this build uses, built by scripts/build-host-image.sh from Dockerfile.base.</summary>
-    public static string DefaultHostImage { get; } = $"affinetes/host:{Version}";
+    /// <summary>The Dockerfile of the host-layer image (the repository's <c>Dockerfile.base</c>, embedded): its context holds the published host as <c>linux-x64/</c>.</summary>
+    public static string BaseDockerfile { get; } = ReadEmbedded("Dockerfile.base");
+
+    private static string ReadEmbedded(string name)
+    {
+        using var stream = typeof(HostLayer).Assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidOperationException($"the injector was built without {name}");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 
     public static string Dockerfile(HostLayerInputs inputs, string envType, string envFile)
     {

@@ -1,9 +1,13 @@
 using System.Dynamic;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.Channels;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Backends;
 using Affinetes.ValidatorClient.Pooling;
+using Affinetes.ValidatorClient.Telemetry;
+using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Environments;
 
@@ -13,37 +17,49 @@ public interface IEnvironment : IAsyncDisposable
     /// <summary>The image (or URL) this environment runs.</summary>
     string Name { get; }
 
-    /// <summary>Where each replica answers.</summary>
+    /// <summary>Where each live replica answers, in replica order.</summary>
     IReadOnlyList<ReplicaEndpoint> Replicas { get; }
 
     /// <summary>
     /// Calls <paramref name="method"/> with positional <paramref name="args"/> and keyword <paramref name="kwargs"/>
-    /// (any values System.Text.Json can write). <paramref name="timeout"/> is the deadline: past it the call fails
-    /// with <see cref="DeadlineExceededException"/> and the environment cancels the work; cancelling
-    /// <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/> instead.
+    /// (any values System.Text.Json can write; objects' members go snake_case). <paramref name="timeout"/> is the
+    /// deadline: past it the call fails with <see cref="DeadlineExceededException"/> and the environment cancels the
+    /// work; cancelling <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/> instead.
     /// </summary>
     Task<JsonElement> CallAsync(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Like <see cref="CallAsync(string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, TimeSpan?, CancellationToken)"/>, the result read as <typeparamref name="T"/>.</summary>
+    /// <summary>
+    /// Like <see cref="CallAsync(string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, TimeSpan?, CancellationToken)"/>,
+    /// the result read as <typeparamref name="T"/>: snake_case fields map to PascalCase members (<c>task_id</c> to
+    /// <c>TaskId</c>), and a missing <c>required</c> member or constructor parameter fails with <see cref="RemoteActorException"/>.
+    /// </summary>
     Task<T> CallAsync<T>(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default);
 
-    /// <summary>The public methods of the Actor, from the first replica.</summary>
+    /// <summary>The public methods of the Actor (signatures, parameters, docstrings), from a replica that takes calls.</summary>
     Task<IReadOnlyList<MethodDescriptor>> ListMethodsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>True when every replica answers <c>/health</c> with 200.</summary>
+    /// <summary>True when every live replica answers <c>/health</c> with 200.</summary>
     Task<bool> HealthAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Per replica: requests, failures, calls in flight, latency.</summary>
+    /// <summary>Per replica: requests, failures, calls in flight, latency, health.</summary>
     IReadOnlyList<ReplicaStats> GetStats();
 
     /// <summary>A typed client: each method of <typeparamref name="T"/> calls the Actor method of the same name (snake_case, without Async).</summary>
     T As<T>() where T : class;
 
-    /// <summary>Streams every replica's log lines to <paramref name="sink"/> until cancelled (or their end, unless <paramref name="follow"/>).</summary>
-    Task StreamLogsAsync(Action<string> sink, bool follow, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Every live replica's log lines as they come, until cancelled (or, unless <paramref name="follow"/>, until the
+    /// lines so far are read). Replicas that join later (replacements) are not followed by one enumeration.
+    /// </summary>
+    IAsyncEnumerable<ReplicaLogLine> ReadLogsAsync(bool follow, CancellationToken cancellationToken = default);
 }
+
+/// <summary>One log line of one replica.</summary>
+/// <param name="Replica">The container name (and engine), or the URL.</param>
+/// <param name="Line">The line, without its newline.</param>
+public sealed record ReplicaLogLine(string Replica, string Line);
 
 /// <summary>
 /// The environment behind <see cref="AffinetesClient.LoadEnvAsync"/>. Also a dynamic object, so validators write
@@ -53,62 +69,28 @@ public interface IEnvironment : IAsyncDisposable
 /// </summary>
 public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
 {
-    private static readonly JsonSerializerOptions ArgumentJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = null };
-
     private readonly IBackend _backend;
     private readonly ReplicaPool _pool;
     private readonly HttpClient _http;
     private readonly EnvironmentOptions _options;
-    private readonly CancellationTokenSource _logStreaming = new();
-    private readonly Action<string>? _logLine;
-    private readonly StreamWriter? _logFile;
+    private readonly ILogger _logger;
+    private readonly Action<AffinetesEnvironment>? _released;
+    private readonly CancellationTokenSource _following = new();
+    private readonly Task _logFile;
     private int _disposed;
 
-    internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options)
+    internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options, ILogger logger,
+        Action<AffinetesEnvironment>? released)
     {
         Name = name;
         _backend = backend;
         _pool = pool;
         _http = http;
         _options = options;
-        if (options.LogFile is { } path)
-        {
-            _logFile = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
-        }
-        if (options.LogSink is not null || _logFile is not null)
-        {
-            _logLine = line =>
-            {
-                options.LogSink?.Invoke(line);
-                if (_logFile is { } file)
-                {
-                    lock (file)
-                    {
-                        file.WriteLine(line);
-                    }
-                }
-            };
-            foreach (var replica in pool.Endpoints)
-            {
-                Follow(replica);
-            }
-            pool.Replaced += Follow;
-        }
-        EnvironmentRegistry.Add(this);
+        _logger = logger;
+        _released = released;
+        _logFile = options.LogFile is { } path ? WriteLogFileAsync(path, _following.Token) : Task.CompletedTask;
     }
-
-    /// <summary>Streams one replica's log lines to the configured sink until the environment is disposed.</summary>
-    private void Follow(ReplicaEndpoint replica) => _ = Task.Run(async () =>
-    {
-        try
-        {
-            await _backend.StreamLogsAsync(replica, line => _logLine!($"[{replica.Description}] {line}"), follow: true, _logStreaming.Token);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // The environment is going away, the container is gone, or this backend has no logs to give.
-        }
-    });
 
     public string Name { get; }
 
@@ -123,7 +105,7 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         {
             throw new ArgumentOutOfRangeException(nameof(timeout), t, "a call's timeout must be positive");
         }
-        return _pool.CallAsync(method, Serialize(method, args, kwargs), timeout ?? _options.DefaultCallTimeout, cancellationToken);
+        return _pool.CallAsync(method, WireValues.CallBody(method, args, kwargs), timeout ?? _options.DefaultCallTimeout, cancellationToken);
     }
 
     public async Task<T> CallAsync<T>(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
@@ -132,34 +114,24 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         var result = await CallAsync(method, args, kwargs, timeout, cancellationToken);
         try
         {
-            return result.Deserialize<T>(ArgumentJson)!;
+            return result.Deserialize<T>(WireValues.Json)!;
         }
         catch (JsonException e)
         {
-            throw new RemoteActorException(method, null, $"the result does not read as {typeof(T).Name}: {e.Message}; it was {result.GetRawText()}", 200, null);
+            throw new RemoteActorException(method, null, $"the result does not read as {typeof(T).Name}: {e.Message}; it was {Shorten(result.GetRawText())}", 200, null);
         }
     }
 
-    private static byte[] Serialize(string method, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs)
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("method", method);
-            writer.WritePropertyName("args");
-            JsonSerializer.Serialize(writer, args ?? [], ArgumentJson);
-            writer.WritePropertyName("kwargs");
-            JsonSerializer.Serialize(writer, kwargs ?? new Dictionary<string, object?>(), ArgumentJson);
-            writer.WriteEndObject();
-        }
-        return buffer.ToArray();
-    }
+    private static string Shorten(string text) => text.Length <= 500 ? text : text[..500] + "...";
 
     public async Task<IReadOnlyList<MethodDescriptor>> ListMethodsAsync(CancellationToken cancellationToken = default)
     {
-        var replica = Replicas[0];
+        var replica = _pool.Endpoints.FirstOrDefault() ?? throw new EnvironmentUnavailableException($"no replica of {Name} is live");
         using var response = await _http.GetAsync(new Uri(replica.BaseUrl, WireRoutes.Methods), cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+        {
+            throw new EnvironmentAuthenticationException(replica.Description, _http.DefaultRequestHeaders.Authorization is not null);
+        }
         response.EnsureSuccessStatusCode();
         var methods = await response.Content.ReadFromJsonAsync(ProtocolJson.Wire.MethodsResponse, cancellationToken);
         return methods?.Methods ?? [];
@@ -186,12 +158,85 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
 
     public T As<T>() where T : class => TypedProxy.Create<T>(this);
 
-    public Task StreamLogsAsync(Action<string> sink, bool follow, CancellationToken cancellationToken = default) =>
-        Task.WhenAll(Replicas.Select(r => _backend.StreamLogsAsync(r, line => sink($"[{r.Description}] {line}"), follow, cancellationToken)));
+    public async IAsyncEnumerable<ReplicaLogLine> ReadLogsAsync(bool follow, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var lines = Channel.CreateBounded<ReplicaLogLine>(new BoundedChannelOptions(1024) { SingleReader = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pumps = Replicas.Select(replica => Task.Run(async () =>
+        {
+            await foreach (var line in _backend.ReadLogsAsync(replica, follow, stop.Token))
+            {
+                await lines.Writer.WriteAsync(new ReplicaLogLine(replica.Description, line), stop.Token);
+            }
+        }, stop.Token)).ToList();
+        var completion = Task.WhenAll(pumps).ContinueWith(t => lines.Writer.TryComplete(t.Exception?.InnerException is OperationCanceledException ? null : t.Exception?.InnerException),
+            CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
+        {
+            await foreach (var line in lines.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return line;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await completion;
+        }
+    }
+
+    /// <summary>Appends every replica's lines to <paramref name="path"/>, following replacements, until the environment goes.</summary>
+    private async Task WriteLogFileAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+        var gate = new SemaphoreSlim(1, 1);
+        var followers = new List<Task>();
+        void Follow(ReplicaEndpoint replica) => followers.Add(Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var line in _backend.ReadLogsAsync(replica, follow: true, cancellationToken))
+                {
+                    await gate.WaitAsync(cancellationToken);
+                    try
+                    {
+                        await file.WriteLineAsync($"[{replica.Description}] {line}".AsMemory(), cancellationToken);
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // The replica went away, or its engine did: the file has what there was.
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    Log.LogFileFailed(_logger, path, e.Message);
+                }
+            }
+        }, CancellationToken.None));
+        _pool.ReplicaAdded += Follow;
+        foreach (var replica in _pool.Endpoints)
+        {
+            Follow(replica);
+        }
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _pool.ReplicaAdded -= Follow;
+        await Task.WhenAll(followers);
+    }
 
     /// <summary><c>env.evaluate(task_id: 1, _timeout: 360)</c>: named arguments are kwargs, <c>_timeout</c> (seconds) the deadline.</summary>
     public override bool TryInvokeMember(InvokeMemberBinder binder, object?[]? args, out object? result)
     {
+        ArgumentNullException.ThrowIfNull(binder);
         args ??= [];
         var names = binder.CallInfo.ArgumentNames;
         var positional = args.Take(args.Length - names.Count).ToList();
@@ -229,18 +274,60 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         {
             return;
         }
-        EnvironmentRegistry.Remove(this);
-        await _logStreaming.CancelAsync();
+        _released?.Invoke(this);
+        await _following.CancelAsync();
+        await _logFile;
         await _pool.DisposeAsync();
-        await _backend.DisposeAsync();
-        _http.Dispose();
-        _logStreaming.Dispose();
-        if (_logFile is not null)
+        try
         {
-            lock (_logFile)
-            {
-                _logFile.Dispose();
-            }
+            await _backend.DisposeAsync();
+            Log.EnvironmentReleased(_logger, Name);
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Releasing must not throw for "already gone"; anything else is said, and `afs cleanup` finds what is left.
+            Log.ReleaseFailed(_logger, Name, e.Message);
+        }
+        _http.Dispose();
+        _following.Dispose();
+    }
+}
+
+/// <summary>How arguments are written and results read: members of objects in snake_case both ways, as Python has them.</summary>
+internal static class WireValues
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        PropertyNameCaseInsensitive = true,
+        RespectRequiredConstructorParameters = true,
+    };
+
+    /// <summary>The <c>/call</c> body: method, positional and keyword arguments (keyword names as given).</summary>
+    public static byte[] CallBody(string method, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("method", method);
+            writer.WritePropertyName("args");
+            writer.WriteStartArray();
+            foreach (var arg in args ?? [])
+            {
+                JsonSerializer.Serialize(writer, arg, Json);
+            }
+            writer.WriteEndArray();
+            writer.WritePropertyName("kwargs");
+            writer.WriteStartObject();
+            foreach (var (name, value) in kwargs ?? new Dictionary<string, object?>())
+            {
+                writer.WritePropertyName(name);
+                JsonSerializer.Serialize(writer, value, Json);
+            }
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Affinetes.ValidatorClient.Environments;
 
 /// <summary>How an environment is provisioned.</summary>
@@ -9,14 +11,14 @@ public enum EnvironmentMode
     /// <summary>Servers already running somewhere that speak the protocol.</summary>
     Url,
 
-    /// <summary>Deployments on Basilica (its own issue).</summary>
+    /// <summary>Deployments on Basilica.</summary>
     Basilica,
 }
 
 /// <summary>How calls are spread over replicas.</summary>
 public enum LoadBalance
 {
-    /// <summary>Each healthy replica in turn.</summary>
+    /// <summary>Each healthy replica in turn (a replica that is down gives its turns to all the others evenly).</summary>
     RoundRobin,
 
     /// <summary>A healthy replica at random.</summary>
@@ -97,18 +99,48 @@ public sealed record EnvironmentOptions
     /// <summary>Deadline of a call that names none.</summary>
     public TimeSpan? DefaultCallTimeout { get; init; }
 
-    /// <summary>Receives the containers' log lines as they come (prefixed with the replica), and the client's own notices.</summary>
-    public Action<string>? LogSink { get; init; }
-
-    /// <summary>A file the containers' log lines are appended to as they come (with <see cref="LogSink"/> or alone).</summary>
+    /// <summary>A file the containers' log lines are appended to as they come, prefixed with the replica.</summary>
     public string? LogFile { get; init; }
 
-    /// <summary>Checks the options once and returns the parsed quantities; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
-    public (CpuQuantity? Cpu, MemoryQuantity? Memory) Validate()
+    /// <summary>Where the environment logs what it does (replicas started, unhealthy, replaced ...); none when null.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// How many replicas must be ready before <see cref="AffinetesClient.LoadEnvAsync"/> returns; the others join the
+    /// pool as they become ready. Default: all of them.
+    /// </summary>
+    public int? MinReadyReplicas { get; init; }
+
+    /// <summary>
+    /// Methods that must not run twice. A call in flight on a replica that dies or stops answering is sent again to
+    /// another replica, unless its method is listed here (then it fails with <see cref="EnvironmentUnavailableException"/>).
+    /// Calls the actor never received (connection refused, the host refused it with 503) are always sent elsewhere.
+    /// </summary>
+    public IReadOnlySet<string> NonIdempotentMethods { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Docker mode with <see cref="Cleanup"/>: each container's host stops, and its engine removes it, when it has not
+    /// heard from this client for this long (the client renews it every <see cref="ReplicaHealthOptions.ProbeInterval"/>).
+    /// A validator killed with SIGKILL thus leaves nothing running past it. At least 10 s.
+    /// </summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How replicas are watched, judged unhealthy and replaced.</summary>
+    public ReplicaHealthOptions Health { get; init; } = new();
+
+    /// <summary>Checks the options once; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
+    public void Validate() => Parse();
+
+    /// <summary>Checks the options and returns the parsed quantities.</summary>
+    internal (CpuQuantity? Cpu, MemoryQuantity? Memory) Parse()
     {
         if (Replicas is < 1 or > 64)
         {
             throw new EnvironmentOptionsException($"replicas is {Replicas}; use 1 to 64");
+        }
+        if (MinReadyReplicas is { } min && (min < 1 || min > Replicas))
+        {
+            throw new EnvironmentOptionsException($"min ready replicas is {min}; use 1 to the number of replicas ({Replicas})");
         }
         if (Mode != EnvironmentMode.Url && string.IsNullOrWhiteSpace(Image) && !ConnectOnly)
         {
@@ -140,6 +172,19 @@ public sealed record EnvironmentOptions
         {
             throw new EnvironmentOptionsException("ready timeout must be positive");
         }
+        if (DefaultCallTimeout is { } callTimeout && callTimeout <= TimeSpan.Zero)
+        {
+            throw new EnvironmentOptionsException("default call timeout must be positive");
+        }
+        if (Lease < TimeSpan.FromSeconds(10))
+        {
+            throw new EnvironmentOptionsException($"lease is {Lease.TotalSeconds:0.###} s; use 10 s or more");
+        }
+        Health.Validate();
+        if (Lease < Health.ProbeInterval * 3)
+        {
+            throw new EnvironmentOptionsException($"lease ({Lease.TotalSeconds:0.###} s) must be at least three probe intervals ({Health.ProbeInterval.TotalSeconds:0.###} s each), or the lease runs out between renewals");
+        }
         try
         {
             return (CpuLimit is null ? null : CpuQuantity.Parse(CpuLimit), MemLimit is null ? null : MemoryQuantity.Parse(MemLimit));
@@ -147,6 +192,52 @@ public sealed record EnvironmentOptions
         catch (FormatException e)
         {
             throw new EnvironmentOptionsException(e.Message);
+        }
+    }
+}
+
+/// <summary>
+/// How the replicas of an environment are watched. Every <see cref="ProbeInterval"/> each replica's <c>/ready</c> is
+/// asked; a replica that misses <see cref="UnresponsiveAfterProbes"/> probes in a row, or whose calls fail in transport
+/// or past their deadline at <see cref="FailureRateThreshold"/> or more over <see cref="FailureRateWindow"/>, is skipped
+/// by the balancer; one that stays unresponsive for <see cref="ReplaceAfter"/> (or whose container died) is replaced.
+/// </summary>
+public sealed record ReplicaHealthOptions
+{
+    public TimeSpan ProbeInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long one probe may take before it counts as missed.</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    public int UnresponsiveAfterProbes { get; init; } = 2;
+
+    public TimeSpan FailureRateWindow { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Share of failed calls (0 to 1) in the window that makes a replica unhealthy.</summary>
+    public double FailureRateThreshold { get; init; } = 0.5;
+
+    /// <summary>Calls the window must hold before its failure rate counts.</summary>
+    public int MinimumCalls { get; init; } = 5;
+
+    /// <summary>How long a replica unhealthy by its failure rate is skipped before it gets calls again (if it answers probes).</summary>
+    public TimeSpan ReactivationPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a replica may stay unresponsive before it is replaced (where the backend can replace it).</summary>
+    public TimeSpan ReplaceAfter { get; init; } = TimeSpan.FromSeconds(10);
+
+    internal void Validate()
+    {
+        if (ProbeInterval <= TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || FailureRateWindow <= TimeSpan.Zero || ReplaceAfter < TimeSpan.Zero || ReactivationPeriod < TimeSpan.Zero)
+        {
+            throw new EnvironmentOptionsException("health: intervals, timeouts and periods must be positive");
+        }
+        if (UnresponsiveAfterProbes < 1 || MinimumCalls < 1)
+        {
+            throw new EnvironmentOptionsException("health: probe and call counts must be at least 1");
+        }
+        if (FailureRateThreshold is <= 0 or > 1)
+        {
+            throw new EnvironmentOptionsException($"health: failure rate threshold is {FailureRateThreshold}; use a share above 0 and at most 1, e.g. 0.5");
         }
     }
 }

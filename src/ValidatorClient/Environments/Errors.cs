@@ -19,8 +19,11 @@ public sealed class RemoteActorException(string method, string? remoteType, stri
     public string? Code { get; } = code;
 }
 
-/// <summary>The environment has no public method of that name.</summary>
-public sealed class MethodNotFoundException(string method) : AffinetesException($"the environment has no method '{method}'")
+/// <summary>The environment has no public method of that name; the message lists the methods it has when its host said.</summary>
+public sealed class MethodNotFoundException(string method, string? hostMessage = null)
+    : AffinetesException(hostMessage is null || hostMessage == $"Method not found: {method}"
+        ? $"the environment has no method '{method}'"
+        : $"the environment has no method '{method}': {hostMessage}")
 {
     public string Method { get; } = method;
 }
@@ -57,6 +60,19 @@ public sealed class EnvironmentUnavailableException(string message, long? exitCo
     /// <summary>Why the actor cannot start, in the host's words.</summary>
     public string? Reason { get; } = reason;
     public override bool IsRetryable => ExitCode is null && Reason is null;
+}
+
+/// <summary>
+/// The environment requires a bearer token and the call carried none, or another one (its host answered 401): set
+/// <see cref="EnvironmentOptions.AuthToken"/> to the token it was started with. Waiting or retrying does not help.
+/// </summary>
+public sealed class EnvironmentAuthenticationException(string description, bool tokenSent)
+    : AffinetesException(tokenSent
+        ? $"{description} rejected the auth token; set AuthToken to the token it was started with"
+        : $"{description} requires an auth token; set AuthToken to the token it was started with")
+{
+    /// <summary>Whether a token was sent (and rejected) rather than missing.</summary>
+    public bool TokenSent { get; } = tokenSent;
 }
 
 /// <summary>Options that cannot be used; the message says which and how to fix it.</summary>

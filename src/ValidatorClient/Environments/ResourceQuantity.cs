@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Affinetes.ValidatorClient.Environments;
 
 /// <summary>A CPU amount, parsed the same way in every mode: <c>"2"</c>, <c>"0.5"</c> or <c>"2000m"</c>.</summary>
-public readonly record struct CpuQuantity(long Millicores)
+internal readonly record struct CpuQuantity(long Millicores)
 {
     /// <summary>Docker's <c>NanoCPUs</c>.</summary>
     public long NanoCpus => Millicores * 1_000_000;
@@ -43,7 +43,7 @@ public readonly record struct CpuQuantity(long Millicores)
 /// A memory amount, parsed the same way in every mode. Binary units: <c>"8Gi"</c>, <c>"512Mi"</c>, and Docker's
 /// single letters <c>"1g"</c>, <c>"512m"</c>, <c>"64k"</c> (either case, optional trailing <c>b</c>); a bare number is bytes.
 /// </summary>
-public readonly partial record struct MemoryQuantity(long Bytes)
+internal readonly partial record struct MemoryQuantity(long Bytes)
 {
     private const string AcceptedForms = "use '8Gi', '512Mi', '1g' or '512m'";
 

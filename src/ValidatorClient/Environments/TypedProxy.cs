@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
 
@@ -16,8 +15,7 @@ public sealed class ActorNameAttribute(string name) : Attribute
 /// CancellationToken cancellationToken = default)</c> calls <c>evaluate(task_id=..., model=...)</c> with that deadline.
 /// Parameters are keyword arguments; a <c>TimeSpan</c> parameter is the deadline, a <c>CancellationToken</c> the cancellation.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public class TypedProxy : DispatchProxy
+internal class TypedProxy : DispatchProxy
 {
     private static readonly MethodInfo CallTyped = typeof(IEnvironment).GetMethods().Single(m => m.Name == nameof(IEnvironment.CallAsync) && m.IsGenericMethod);
 

@@ -1,96 +1,101 @@
 using System.Net;
-using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace Affinetes.ValidatorClient.Pooling;
 
 /// <summary>
-/// Waits, bounded, for a replica's <c>/ready</c>: fails fast with the host's own reason when the actor cannot
-/// start, and with the exit code and log tail when the diagnosis finds the replica dead. The auth token
-/// is sent as the bearer token: a host started with one answers <c>/ready</c> only with it.
+/// Waits, bounded, until a replica answers <c>/ready</c>: one long-polling request (<c>/ready?wait=</c>, answered by
+/// hosts of ours the moment the actor is ready or failed) repeated on a resilience pipeline (an outer timeout, a retry
+/// every 25 ms while the host is not listening yet, and servers of the Python original asked on <c>/health</c>).
+/// Fails fast with the host's own reason when the actor cannot start, with the exit code and log tail when the
+/// backend finds the replica dead, and at once on a missing or wrong token (waiting does not fix those).
 /// </summary>
-public static class ReadinessProbe
+internal static class ReadinessProbe
 {
-    public static async Task WaitAsync(HttpClient http, Uri baseUrl, TimeSpan limit, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose,
-        string description, CancellationToken cancellationToken)
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan DiagnoseEvery = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(1);
+
+    public static async Task WaitAsync(HttpClient http, ReplicaEndpoint replica, TimeSpan limit,
+        Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose, CancellationToken cancellationToken)
     {
-        // The client's HttpClient carries the environment's token (if any) on every request, this probe included.
-        var hasToken = http.DefaultRequestHeaders.Authorization is not null;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(limit);
-        // Hosts of ours answer /ready?wait the moment the actor is ready or failed: one request instead of polling.
-        // Until the host listens (and with servers that answer at once) this is a poll every 25 ms; a wait is kept
-        // short so that the backend is still asked (a Docker inspect, every quarter second at most) whether it died.
-        var ready = new Uri(baseUrl, WireRoutes.ReadyWaiting(TimeSpan.FromSeconds(1)));
-        var probe = ready;
-        var poll = TimeSpan.FromMilliseconds(25);
-        var diagnoseEvery = TimeSpan.FromMilliseconds(250);
-        var lastDiagnosis = System.Diagnostics.Stopwatch.StartNew();
-        string? lastState = null;
+        var attempt = new Attempt(http, replica, diagnose);
+        var pipeline = new ResiliencePipelineBuilder()
+            .AddTimeout(new TimeoutStrategyOptions { Timeout = limit })
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<NotReadyYetException>(),
+                MaxRetryAttempts = int.MaxValue,
+                Delay = Poll,
+                BackoffType = DelayBackoffType.Constant,
+                UseJitter = false,
+            })
+            .Build();
         try
         {
-            while (true)
-            {
-                try
-                {
-                    using var response = await http.GetAsync(probe, deadline.Token);
-                    if (response.StatusCode == HttpStatusCode.OK)
-                    {
-                        return;
-                    }
-                    if (response.StatusCode == HttpStatusCode.NotFound && probe == ready)
-                    {
-                        // A server of the Python original has no /ready: its /health is the best it offers.
-                        probe = new Uri(baseUrl, WireRoutes.Health);
-                        continue;
-                    }
-                    if (response.StatusCode == HttpStatusCode.Unauthorized)
-                    {
-                        // Waiting does not fix a missing or wrong token.
-                        throw new EnvironmentOptionsException(!hasToken
-                            ? $"{description} requires an auth token; set AuthToken to the token it was started with"
-                            : $"{description} rejected the auth token; set AuthToken to the token it was started with");
-                    }
-                    var body = await response.Content.ReadAsStringAsync(deadline.Token);
-                    lastState = $"{(int)response.StatusCode} {body}";
-                    if (response.StatusCode == HttpStatusCode.ServiceUnavailable && TryReadFailure(body) is { } reason)
-                    {
-                        throw new EnvironmentUnavailableException($"{description} cannot serve its actor", reason: reason);
-                    }
-                }
-                catch (HttpRequestException e)
-                {
-                    lastState = e.Message;
-                }
-                if (lastDiagnosis.Elapsed >= diagnoseEvery)
-                {
-                    if (await diagnose(deadline.Token) is { } dead)
-                    {
-                        throw dead;
-                    }
-                    lastDiagnosis.Restart();
-                }
-                await Task.Delay(poll, deadline.Token);
-            }
+            await pipeline.ExecuteAsync(static (a, ct) => a.ProbeAsync(ct), attempt, cancellationToken);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (TimeoutRejectedException)
         {
-            throw new EnvironmentUnavailableException($"{description} did not become ready within {limit.TotalSeconds:0} s (last answer: {lastState ?? "none"})");
+            throw new EnvironmentUnavailableException(
+                $"{replica.Description} did not become ready within {limit.TotalSeconds:0.###} s (last answer: {attempt.LastAnswer ?? "none"})");
         }
     }
 
-    private static string? TryReadFailure(string body)
+    /// <summary>The replica is not ready yet; the pipeline asks again.</summary>
+    private sealed class NotReadyYetException : Exception;
+
+    private sealed class Attempt(HttpClient http, ReplicaEndpoint replica, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose)
     {
-        try
+        private readonly Uri _ready = new(replica.BaseUrl, WireRoutes.ReadyWaiting(LongPoll));
+        private readonly System.Diagnostics.Stopwatch _sinceDiagnosis = System.Diagnostics.Stopwatch.StartNew();
+        private Uri? _probe;
+
+        public string? LastAnswer { get; private set; }
+
+        public async ValueTask ProbeAsync(CancellationToken cancellationToken)
         {
-            using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.TryGetProperty("status", out var status) && status.GetString() == "failed"
-                && doc.RootElement.TryGetProperty("reason", out var reason) ? reason.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
+            var probe = _probe ??= _ready;
+            try
+            {
+                using var response = await http.GetAsync(probe, cancellationToken);
+                switch (response.StatusCode)
+                {
+                    case HttpStatusCode.OK:
+                        return;
+                    case HttpStatusCode.NotFound when probe == _ready:
+                        // A server of the Python original has no /ready: its /health is the best it offers.
+                        _probe = new Uri(replica.BaseUrl, WireRoutes.Health);
+                        break;
+                    case HttpStatusCode.Unauthorized:
+                        throw new EnvironmentAuthenticationException(replica.Description, http.DefaultRequestHeaders.Authorization is not null);
+                    default:
+                        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                        LastAnswer = $"{(int)response.StatusCode} {System.Text.Encoding.UTF8.GetString(body)}";
+                        if (response.StatusCode == HttpStatusCode.ServiceUnavailable && WireAnswer.StartupFailure(body) is { } reason)
+                        {
+                            throw new EnvironmentUnavailableException($"{replica.Description} cannot serve its actor", reason: reason);
+                        }
+                        break;
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                LastAnswer = e.Message; // not listening yet
+            }
+            if (_sinceDiagnosis.Elapsed >= DiagnoseEvery)
+            {
+                _sinceDiagnosis.Restart();
+                if (await diagnose(cancellationToken) is { } dead)
+                {
+                    throw dead;
+                }
+            }
+            throw new NotReadyYetException();
         }
     }
 }

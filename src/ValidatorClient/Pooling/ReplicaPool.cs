@@ -6,322 +6,657 @@ using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Backends;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Telemetry;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
 
 namespace Affinetes.ValidatorClient.Pooling;
 
-/// <summary>Counters of one replica, as <see cref="IEnvironment.GetStats"/> reports them.</summary>
-public sealed record ReplicaStats(string Id, string Description, bool Healthy, long Requests, long Failures, int InFlight, double AverageLatencyMs, double MaxLatencyMs);
-
-/// <summary>One replica's address and counters; read without locks on the call path.</summary>
-internal sealed class Replica(ReplicaEndpoint endpoint)
-{
-    private long _requests;
-    private long _failures;
-    private int _inFlight;
-    private long _latencyTicks;
-    private long _maxLatencyTicks;
-
-    public ReplicaEndpoint Endpoint { get; } = endpoint;
-    public Uri CallUri { get; } = new(endpoint.BaseUrl, WireRoutes.Call);
-    public volatile bool Healthy = true;
-    public int InFlight => Volatile.Read(ref _inFlight);
-
-    public void Enter()
-    {
-        Interlocked.Increment(ref _inFlight);
-        Interlocked.Increment(ref _requests);
-    }
-
-    public void Leave(long elapsedTicks, bool failed)
-    {
-        Interlocked.Decrement(ref _inFlight);
-        Interlocked.Add(ref _latencyTicks, elapsedTicks);
-        if (failed)
-        {
-            Interlocked.Increment(ref _failures);
-        }
-        var max = Volatile.Read(ref _maxLatencyTicks);
-        while (elapsedTicks > max && Interlocked.CompareExchange(ref _maxLatencyTicks, elapsedTicks, max) != max)
-        {
-            max = Volatile.Read(ref _maxLatencyTicks);
-        }
-    }
-
-    public ReplicaStats Stats()
-    {
-        var requests = Interlocked.Read(ref _requests);
-        var done = requests - InFlight;
-        return new ReplicaStats(Endpoint.Id, Endpoint.Description, Healthy, requests, Interlocked.Read(ref _failures), InFlight,
-            done <= 0 ? 0 : Interlocked.Read(ref _latencyTicks) * 1000.0 / Stopwatch.Frequency / done,
-            Interlocked.Read(ref _maxLatencyTicks) * 1000.0 / Stopwatch.Frequency);
-    }
-}
-
 /// <summary>
-/// The replicas of one environment and the call path over them: pick a healthy replica, POST the call with the
-/// deadline, map the answer to a result or a specific error, and retry on another replica only when the call
-/// failed in transport (the actor never answered). A monitor brings back replicas that recover and replaces,
-/// through the backend, replicas that died.
+/// The replicas of one environment and the call path over them.
+/// <list type="bullet">
+/// <item>Start: every replica is started through the backend and waited on until ready (bounded); the pool is usable
+/// once <see cref="EnvironmentOptions.MinReadyReplicas"/> are, the others join as they become ready.</item>
+/// <item>A call goes to a replica the balancing policy picks among those that take calls. It is sent again to
+/// another replica when the actor never got it (transport failure before an answer, or a 503 refusal), or when its
+/// replica is given up while it runs and its method is idempotent. An answer of the actor (result or error) is final.</item>
+/// <item>A monitor probes every replica's <c>/ready</c> (which also renews its lease): a replica that misses probes,
+/// or whose calls fail too often, is skipped; one that stays unresponsive, or whose container died, is replaced
+/// through the backend, and calls wait (within their deadline) for a replica while none takes calls.</item>
+/// </list>
 /// </summary>
 internal sealed class ReplicaPool : IAsyncDisposable
 {
-    private static readonly TimeSpan MonitorInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
 
     private readonly IBackend _backend;
     private readonly EnvironmentOptions _options;
     private readonly HttpClient _http;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly ILoadBalancingPolicy _policy;
+    private readonly ResiliencePipeline _failover;
+    private readonly ResiliencePipeline _restart;
+    private readonly ResiliencePipeline _probe;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Lock _replaceLock = new();
-    private readonly Task _monitor;
-    private Replica[] _replicas;
-    private int _next;
+    private readonly Lock _gate = new();
+    private readonly Replica?[] _slots;
+    private readonly List<Task> _background = [];
+    private Replica[] _takingCalls = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _monitor;
+    private int _disposed;
 
-    public ReplicaPool(IBackend backend, EnvironmentOptions options, HttpClient http, IReadOnlyList<ReplicaEndpoint> endpoints)
+    public ReplicaPool(string environmentName, IBackend backend, EnvironmentOptions options, HttpClient http, ILogger logger, TimeProvider? time = null)
     {
+        EnvironmentName = environmentName;
         _backend = backend;
         _options = options;
         _http = http;
-        _replicas = [.. endpoints.Select(e => new Replica(e))];
-        _monitor = Task.Run(MonitorAsync);
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _policy = ILoadBalancingPolicy.For(options.LoadBalance);
+        _slots = new Replica?[backend.ReplicaCount];
+        _failover = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<FailoverException>(),
+                MaxRetryAttempts = Math.Max(2, backend.ReplicaCount * 2),
+                Delay = TimeSpan.Zero,
+                BackoffType = DelayBackoffType.Constant,
+                UseJitter = false,
+                OnRetry = args =>
+                {
+                    if (args.Outcome.Exception is FailoverException failover)
+                    {
+                        Log.CallFailedOver(_logger, failover.Replica.Endpoint.Description, failover.Message);
+                    }
+                    return default;
+                },
+            })
+            .Build();
+        _restart = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException && e is not EnvironmentAuthenticationException),
+                MaxRetryAttempts = 4,
+                Delay = TimeSpan.FromSeconds(1),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                OnRetry = args =>
+                {
+                    Log.ReplacementFailed(_logger, args.Context.Properties.GetValue(SlotKey, -1), EnvironmentName, args.AttemptNumber + 1,
+                        args.Outcome.Exception?.Message ?? "unknown");
+                    return default;
+                },
+            })
+            .Build();
+        _probe = new ResiliencePipelineBuilder()
+            .AddTimeout(options.Health.ProbeTimeout)
+            .Build();
+        Instruments.Track(this);
     }
 
-    public IReadOnlyList<ReplicaEndpoint> Endpoints => [.. Volatile.Read(ref _replicas).Select(r => r.Endpoint)];
+    private static readonly ResiliencePropertyKey<int> SlotKey = new("affinetes.slot");
 
-    /// <summary>Raised after a dead replica was replaced, with the new one.</summary>
-    public event Action<ReplicaEndpoint>? Replaced;
+    /// <summary>The image (or URLs) this pool serves, for logs and telemetry.</summary>
+    public string EnvironmentName { get; }
 
-    public IReadOnlyList<ReplicaStats> Stats() => [.. Volatile.Read(ref _replicas).Select(r => r.Stats())];
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    /// <summary>Replicas that take calls now.</summary>
+    public int ReadyCount => Volatile.Read(ref _takingCalls).Length;
+
+    /// <summary>Every live replica, in replica order (those starting are not listed).</summary>
+    public IReadOnlyList<ReplicaEndpoint> Endpoints
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _slots.OfType<Replica>().Select(r => r.Endpoint)];
+            }
+        }
+    }
+
+    /// <summary>Raised when a replica joins the pool (at start, late, or as a replacement).</summary>
+    public event Action<ReplicaEndpoint>? ReplicaAdded;
+
+    public IReadOnlyList<ReplicaStats> Stats()
+    {
+        lock (_gate)
+        {
+            return [.. _slots.OfType<Replica>().Select(r => r.Stats())];
+        }
+    }
+
+    /// <summary>
+    /// Starts every replica and returns once <see cref="EnvironmentOptions.MinReadyReplicas"/> (default all) are ready.
+    /// On failure or cancellation nothing it started is left running, and the first failure is thrown.
+    /// </summary>
+    public async Task ProvisionAsync(CancellationToken cancellationToken)
+    {
+        await _backend.PrepareAsync(cancellationToken);
+        var needed = _options.MinReadyReplicas ?? _slots.Length;
+        using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        var starts = Enumerable.Range(0, _slots.Length).Select(i => StartSlotAsync(i, starting.Token)).ToList();
+        var pending = starts.ToList();
+        var ready = 0;
+        Exception? failure = null;
+        while (pending.Count > 0 && ready < needed)
+        {
+            var done = await Task.WhenAny(pending);
+            pending.Remove(done);
+            if (done.IsCompletedSuccessfully)
+            {
+                ready++;
+            }
+            else
+            {
+                failure ??= done.Exception?.InnerException ?? new OperationCanceledException(cancellationToken);
+                if (_slots.Length - (starts.Count - pending.Count - ready) < needed)
+                {
+                    break; // too many failed to ever reach the minimum
+                }
+            }
+        }
+        if (ready < needed)
+        {
+            await starting.CancelAsync();
+            await Task.WhenAll(starts.Select(s => s.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)));
+            await RemoveAllAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure!);
+        }
+        // The replicas still starting join as they become ready; the monitor takes over.
+        lock (_gate)
+        {
+            foreach (var late in pending)
+            {
+                _background.Add(late.ContinueWith(t => { _ = t.Exception; }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default));
+            }
+        }
+        _monitor = Task.Run(MonitorAsync, CancellationToken.None);
+    }
+
+    /// <summary>Starts slot <paramref name="index"/>, waits until it is ready, and puts it in the pool.</summary>
+    private async Task StartSlotAsync(int index, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StartAndAddAsync(index, cancellationToken);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                RefreshLocked(); // calls waiting for a replica look again, whether this one came or not
+            }
+        }
+    }
+
+    private async Task StartAndAddAsync(int index, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var endpoint = await _backend.StartReplicaAsync(index, cancellationToken);
+        Log.ReplicaStarted(_logger, endpoint.Description);
+        try
+        {
+            await ReadinessProbe.WaitAsync(_http, endpoint, _options.ReadyTimeout, ct => _backend.DiagnoseAsync(endpoint, ct), cancellationToken);
+        }
+        catch (Exception e)
+        {
+            if (e is not OperationCanceledException)
+            {
+                Log.ReplicaStartFailed(_logger, endpoint.Description, e.Message);
+            }
+            await _backend.RemoveReplicaAsync(endpoint, CancellationToken.None);
+            throw;
+        }
+        Log.ReplicaReady(_logger, endpoint.Description, clock.Elapsed.TotalMilliseconds);
+        var replica = new Replica(index, endpoint, new ReplicaHealth(_options.Health, _time));
+        lock (_gate)
+        {
+            if (IsDisposed)
+            {
+                replica = null;
+            }
+            else
+            {
+                _slots[index] = replica;
+                RefreshLocked();
+            }
+        }
+        if (replica is null)
+        {
+            await _backend.RemoveReplicaAsync(endpoint, CancellationToken.None);
+            throw new ObjectDisposedException(nameof(ReplicaPool));
+        }
+        ReplicaAdded?.Invoke(endpoint);
+    }
 
     /// <summary>Sends one call; <paramref name="body"/> is the <c>/call</c> request already serialised.</summary>
     public async Task<JsonElement> CallAsync(string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         using var deadline = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline?.CancelAfter(timeout!.Value);
-        var token = deadline?.Token ?? cancellationToken;
-        var tried = new List<Replica>(2);
-        Exception? lastTransportError = null;
-        while (true)
-        {
-            var replica = Pick(tried);
-            if (replica is null)
-            {
-                throw new EnvironmentUnavailableException(
-                    $"no replica of {_options.Image ?? "the environment"} could take the call to {method} ({tried.Count} tried)", inner: lastTransportError);
-            }
-            tried.Add(replica);
-            var started = Stopwatch.GetTimestamp();
-            replica.Enter();
-            var failed = true;
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, replica.CallUri) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = JsonContentType;
-                if (timeout is { } t)
-                {
-                    request.Headers.TryAddWithoutValidation(WireHeaders.Timeout, t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture));
-                }
-                using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, token);
-                var bytes = await response.Content.ReadAsByteArrayAsync(token);
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable && IsRefusal(bytes, out var stopping))
-                {
-                    // The actor did not run the call (starting, draining or at its limit): another replica may.
-                    if (stopping)
-                    {
-                        MarkUnhealthy(replica);
-                    }
-                    lastTransportError = new HttpRequestException($"{replica.Endpoint.Description} refused the call (503)");
-                    continue;
-                }
-                var result = WireAnswer.Read(method, response.StatusCode, bytes, timeout);
-                failed = false;
-                return result;
-            }
-            catch (HttpRequestException e)
-            {
-                // Transport: the actor never answered. Retry elsewhere; the monitor looks at this replica.
-                lastTransportError = e;
-                MarkUnhealthy(replica);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline?.IsCancellationRequested == true)
-            {
-                throw new DeadlineExceededException(method, timeout!.Value, serverSide: false);
-            }
-            finally
-            {
-                replica.Leave(Stopwatch.GetTimestamp() - started, failed);
-            }
-        }
-    }
-
-    private static readonly MediaTypeHeaderValue JsonContentType = new("application/json");
-
-    private static bool IsRefusal(byte[] body, out bool stopping)
-    {
-        stopping = false;
+        var call = new CallState(this, method, body, timeout, deadline?.Token ?? cancellationToken);
+        var started = Stopwatch.GetTimestamp();
+        Instruments.InFlight.Add(1);
+        using var activity = Instruments.Source.StartActivity(AffinetesTelemetry.CallActivity, ActivityKind.Client);
+        activity?.SetTag("affinetes.method", method);
+        activity?.SetTag("affinetes.environment", EnvironmentName);
+        var outcome = AffinetesTelemetry.Outcomes.Success;
         try
         {
-            using var doc = JsonDocument.Parse(body);
-            var code = doc.RootElement.GetProperty("error").GetProperty("code").GetString();
-            stopping = code is ErrorCodes.ShuttingDown or ErrorCodes.NotReady;
-            return code is ErrorCodes.ShuttingDown or ErrorCodes.NotReady or ErrorCodes.Overloaded;
+            return await _failover.ExecuteAsync(static (state, _) => state.Pool.AttemptAsync(state), call, call.Token);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (FailoverException e)
         {
-            return false;
+            // Out of attempts: every try failed before the actor answered.
+            outcome = AffinetesTelemetry.Outcomes.Unavailable;
+            throw new EnvironmentUnavailableException(
+                $"no replica of {EnvironmentName} could take the call to {method} ({call.Attempts} tried)", inner: e.InnerException);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && deadline?.IsCancellationRequested == true)
+        {
+            outcome = AffinetesTelemetry.Outcomes.DeadlineExceeded;
+            throw new DeadlineExceededException(method, timeout!.Value, serverSide: false);
+        }
+        catch (Exception e)
+        {
+            outcome = Outcome(e);
+            throw;
+        }
+        finally
+        {
+            Instruments.InFlight.Add(-1);
+            var tags = new TagList { { "affinetes.method", method }, { "affinetes.outcome", outcome } };
+            Instruments.Calls.Add(1, tags);
+            Instruments.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            if (outcome != AffinetesTelemetry.Outcomes.Success)
+            {
+                Instruments.Errors.Add(1, new TagList { { "affinetes.method", method }, { "error.type", outcome } });
+            }
+            activity?.SetTag("affinetes.outcome", outcome);
+            activity?.SetTag("affinetes.attempts", call.Attempts);
+            activity?.SetTag("affinetes.replica", call.Tried.Count > 0 ? call.Tried[^1].Endpoint.Description : null);
+            if (outcome != AffinetesTelemetry.Outcomes.Success)
+            {
+                activity?.SetStatus(ActivityStatusCode.Error, outcome);
+            }
         }
     }
 
-    /// <summary>The next healthy replica not yet tried for this call; an unhealthy one only when no healthy one is left.</summary>
-    private Replica? Pick(List<Replica> tried)
+    private static string Outcome(Exception e) => e switch
     {
-        var replicas = Volatile.Read(ref _replicas);
-        Replica? best = null;
-        switch (_options.LoadBalance)
+        RemoteActorException => AffinetesTelemetry.Outcomes.ActorError,
+        MethodNotFoundException or BadArgumentsException => AffinetesTelemetry.Outcomes.BadCall,
+        DeadlineExceededException => AffinetesTelemetry.Outcomes.DeadlineExceeded,
+        EnvironmentAuthenticationException => AffinetesTelemetry.Outcomes.Unauthorized,
+        OperationCanceledException => AffinetesTelemetry.Outcomes.Cancelled,
+        _ => AffinetesTelemetry.Outcomes.Unavailable,
+    };
+
+    /// <summary>One attempt of a call on one replica. Throws <see cref="FailoverException"/> when another replica should get it.</summary>
+    private async ValueTask<JsonElement> AttemptAsync(CallState call)
+    {
+        var replica = await PickAsync(call);
+        call.Tried.Add(replica);
+        call.Attempts++;
+        var started = Stopwatch.GetTimestamp();
+        replica.Enter();
+        var outcome = AttemptOutcome.NoAnswer;
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(call.Token, replica.Abandoned);
+        try
         {
-            case LoadBalance.LeastBusy:
-                foreach (var r in replicas)
+            using var request = new HttpRequestMessage(HttpMethod.Post, replica.CallUri) { Content = new ByteArrayContent(call.Body) };
+            request.Content.Headers.ContentType = JsonContentType;
+            if (call.Timeout is { } t)
+            {
+                request.Headers.TryAddWithoutValidation(WireHeaders.Timeout, t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture));
+            }
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attempt.Token);
+            var bytes = await response.Content.ReadAsByteArrayAsync(attempt.Token);
+            outcome = AttemptOutcome.Error;
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable && WireAnswer.Refusal(bytes) is { } refusal)
+            {
+                outcome = AttemptOutcome.Refused;
+                // The actor did not run the call (starting, draining or at its limit): another replica may.
+                if (refusal is ErrorCodes.ShuttingDown or ErrorCodes.NotReady && replica.Health.MarkUnresponsive($"its host answered {refusal}"))
                 {
-                    if (r.Healthy && !tried.Contains(r) && (best is null || r.InFlight < best.InFlight))
-                    {
-                        best = r;
-                    }
+                    Refresh(replica, $"its host answered {refusal}");
                 }
-                break;
-            default:
-                var start = _options.LoadBalance == LoadBalance.Random ? Random.Shared.Next(replicas.Length) : Interlocked.Increment(ref _next);
-                for (var i = 0; i < replicas.Length && best is null; i++)
-                {
-                    var r = replicas[(int)((uint)(start + i) % (uint)replicas.Length)];
-                    if (r.Healthy && !tried.Contains(r))
-                    {
-                        best = r;
-                    }
-                }
-                break;
+                call.LastFailure = new HttpRequestException($"{replica.Endpoint.Description} refused the call ({refusal})");
+                throw new FailoverException(replica, call.LastFailure.Message, call.LastFailure);
+            }
+            var result = WireAnswer.Read(call.Method, response.StatusCode, bytes, call.Timeout);
+            outcome = AttemptOutcome.Result;
+            return result;
         }
-        return best ?? replicas.FirstOrDefault(r => !tried.Contains(r));
+        catch (HttpRequestException e)
+        {
+            // Transport: the actor never answered. Another replica may; the monitor looks at this one.
+            call.LastFailure = e;
+            throw new FailoverException(replica, e.Message, e);
+        }
+        catch (OperationCanceledException e) when (replica.IsAbandoned && !call.Token.IsCancellationRequested)
+        {
+            if (_options.NonIdempotentMethods.Contains(call.Method))
+            {
+                throw new EnvironmentUnavailableException(
+                    $"{replica.Endpoint.Description} was given up while running {call.Method}, which is listed as not idempotent and is not sent again", inner: e);
+            }
+            throw new FailoverException(replica, $"{replica.Endpoint.Description} was given up while the call ran", e);
+        }
+        finally
+        {
+            // A call that ended without an answer (transport, its deadline, an abandoned replica) counts against the
+            // replica; one its caller cancelled does not.
+            if (outcome == AttemptOutcome.NoAnswer && call.Token.IsCancellationRequested && call.Timeout is null)
+            {
+                outcome = AttemptOutcome.Refused;
+            }
+            if (replica.Leave(Stopwatch.GetTimestamp() - started, outcome))
+            {
+                Refresh(replica, replica.Health.Reason);
+            }
+        }
     }
 
-    private static void MarkUnhealthy(Replica replica) => replica.Healthy = false;
+    /// <summary>
+    /// The replica for the next attempt: one that takes calls and was not tried yet; else one merely failing too often
+    /// (the judgement may be wrong: better than none); else, while replicas are being replaced or may come back, it
+    /// waits (within the call's deadline and the ready timeout) for the pool to change, and tries again. Replicas that
+    /// do not answer their probes are never picked.
+    /// </summary>
+    private async ValueTask<Replica> PickAsync(CallState call)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            var candidates = Volatile.Read(ref _takingCalls);
+            if (call.Tried.Count == 0 && candidates.Length > 0)
+            {
+                return _policy.Pick(candidates);
+            }
+            var untried = candidates.Where(r => !call.Tried.Contains(r)).ToArray();
+            if (untried.Length > 0)
+            {
+                return _policy.Pick(untried);
+            }
+            Replica[] failing;
+            Task changed;
+            lock (_gate)
+            {
+                failing = [.. _slots.OfType<Replica>().Where(r => !r.IsAbandoned && r.Health.State == HealthState.Failing && !call.Tried.Contains(r))];
+                changed = _changed.Task;
+            }
+            if (failing.Length > 0)
+            {
+                return _policy.Pick(failing);
+            }
+            var left = _options.ReadyTimeout - waited.Elapsed;
+            if (IsDisposed || left <= TimeSpan.Zero)
+            {
+                throw new EnvironmentUnavailableException(call.Attempts > 0
+                    ? $"no replica of {EnvironmentName} could take the call to {call.Method} ({call.Attempts} tried)"
+                    : $"no replica of {EnvironmentName} takes calls", inner: call.LastFailure);
+            }
+            // Nothing to try now: a replica is being replaced, or may answer again. The next change of the pool
+            // (a replica ready, given up, back) wakes this call, which then tries every replica afresh.
+            try
+            {
+                await changed.WaitAsync(left, call.Token);
+            }
+            catch (TimeoutException)
+            {
+            }
+            call.Token.ThrowIfCancellationRequested();
+            call.Tried.Clear();
+        }
+    }
 
-    /// <summary>Brings back replicas that answer /health again; replaces, through the backend, those that died.</summary>
+    /// <summary>A replica changed state: rebuild the set that takes calls and log it.</summary>
+    private void Refresh(Replica replica, string? reason)
+    {
+        if (replica.TakesCalls)
+        {
+            Log.ReplicaRecovered(_logger, replica.Endpoint.Description);
+        }
+        else
+        {
+            Log.ReplicaUnhealthy(_logger, replica.Endpoint.Description, reason ?? "unknown");
+        }
+        lock (_gate)
+        {
+            RefreshLocked();
+        }
+    }
+
+    private void RefreshLocked()
+    {
+        Volatile.Write(ref _takingCalls, [.. _slots.OfType<Replica>().Where(r => r.TakesCalls)]);
+        _changed.TrySetResult();
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Probes every replica each interval; gives up and replaces those that died or stay unresponsive.</summary>
     private async Task MonitorAsync()
     {
         var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
+        using var timer = new PeriodicTimer(_options.Health.ProbeInterval, _time);
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(token))
             {
-                await Task.Delay(MonitorInterval, token);
-                foreach (var replica in Volatile.Read(ref _replicas).Where(r => !r.Healthy))
+                try
                 {
-                    await CheckAsync(replica, token);
+                    Replica[] replicas;
+                    lock (_gate)
+                    {
+                        replicas = [.. _slots.OfType<Replica>().Where(r => !r.IsAbandoned)];
+                    }
+                    await Task.WhenAll(replicas.Select(r => CheckAsync(r, token)));
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
+                {
+                    // A backend hiccup (an engine unreachable for a moment) must not stop the monitor.
+                    Log.MonitorFailed(_logger, EnvironmentName, e.Message);
                 }
             }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // A backend hiccup (engine unreachable for a moment) must not stop the monitor; it tries again.
-                _options.LogSink?.Invoke($"[affinetes] replica monitor: {e.Message}");
-            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
         }
     }
 
     private async Task CheckAsync(Replica replica, CancellationToken token)
     {
-        if (await _backend.DiagnoseAsync(replica.Endpoint, token) is { } dead)
+        var (answered, failure) = await ProbeAsync(replica, token);
+        var moved = replica.Health.RecordProbe(answered, failure);
+        if (moved is not null)
         {
-            _options.LogSink?.Invoke($"[affinetes] {replica.Endpoint.Description} died: {dead.Message.Split('\n')[0]}; replacing it");
-            var replacement = await _backend.ReplaceAsync(replica.Endpoint, token);
-            if (replacement is not null)
+            Refresh(replica, replica.Health.Reason);
+            if (moved == HealthState.Unresponsive)
             {
-                lock (_replaceLock)
+                var abandoned = replica.InFlight;
+                if (abandoned > 0 && _backend.CanReplace)
                 {
-                    _replicas = [.. _replicas.Select(r => r == replica ? new Replica(replacement) : r)];
+                    // Its calls would wait for an answer that is not coming: they go to other replicas now.
+                    Log.CallsAbandoned(_logger, abandoned, replica.Endpoint.Description, replica.Health.Reason ?? "unresponsive");
+                    ReplaceInBackground(replica, replica.Health.Reason ?? "unresponsive");
+                    return;
                 }
-                Replaced?.Invoke(replacement);
             }
+        }
+        if (answered)
+        {
             return;
         }
+        if (await _backend.DiagnoseAsync(replica.Endpoint, token) is { } dead)
+        {
+            ReplaceInBackground(replica, dead.Message.Split('\n')[0]);
+        }
+        else if (replica.Health.ShouldReplace)
+        {
+            ReplaceInBackground(replica, $"{replica.Health.Reason} for {replica.Health.InState.TotalSeconds:0} s");
+        }
+    }
+
+    private async Task<(bool Answered, string? Failure)> ProbeAsync(Replica replica, CancellationToken token)
+    {
         try
         {
-            using var probe = CancellationTokenSource.CreateLinkedTokenSource(token);
-            probe.CancelAfter(TimeSpan.FromSeconds(3));
-            using var response = await _http.GetAsync(new Uri(replica.Endpoint.BaseUrl, WireRoutes.Health), probe.Token);
-            replica.Healthy = response.IsSuccessStatusCode;
+            return await _probe.ExecuteAsync(static async (state, ct) =>
+            {
+                var (pool, replica) = state;
+                using var response = await pool._http.GetAsync(new Uri(replica.Endpoint.BaseUrl, WireRoutes.Ready), ct);
+                if (response.StatusCode is HttpStatusCode.OK or HttpStatusCode.NotFound)
+                {
+                    return (true, (string?)null); // NotFound: a server of the original, which has no /ready but answers
+                }
+                var body = await response.Content.ReadAsByteArrayAsync(ct);
+                if (WireAnswer.StartupFailure(body) is { } reason && replica.Health.MarkUnresponsive($"its host cannot serve: {reason}"))
+                {
+                    pool.Refresh(replica, replica.Health.Reason);
+                }
+                return (false, $"{(int)response.StatusCode}");
+            }, (this, replica), token);
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !token.IsCancellationRequested)
+        catch (HttpRequestException e)
+        {
+            return (false, e.Message);
+        }
+        catch (TimeoutRejectedException)
+        {
+            return (false, $"no answer within {_options.Health.ProbeTimeout.TotalSeconds:0.###} s");
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="replica"/> up (its calls in flight fail over) and, where the backend can, removes it and
+    /// starts its slot again; where it cannot, the replica stays in the pool, skipped until its probes succeed.
+    /// </summary>
+    private void ReplaceInBackground(Replica replica, string reason)
+    {
+        if (!_backend.CanReplace)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (IsDisposed || replica.IsAbandoned || _slots[replica.Index] != replica)
+            {
+                return;
+            }
+            replica.Abandon();
+            _slots[replica.Index] = null;
+            RefreshLocked();
+            Log.ReplicaReplacing(_logger, replica.Endpoint.Description, reason);
+            Instruments.ReplicasReplaced.Add(1, new KeyValuePair<string, object?>("affinetes.environment", EnvironmentName));
+            _background.RemoveAll(t => t.IsCompleted);
+            _background.Add(Task.Run(() => ReplaceAsync(replica), CancellationToken.None));
+        }
+    }
+
+    private async Task ReplaceAsync(Replica old)
+    {
+        var token = _stopping.Token;
+        try
+        {
+            await _backend.RemoveReplicaAsync(old.Endpoint, token);
+            var context = ResilienceContextPool.Shared.Get(token);
+            context.Properties.Set(SlotKey, old.Index);
+            try
+            {
+                await _restart.ExecuteAsync(static async (ctx, state) =>
+                    await state.Pool.StartSlotAsync(state.Index, ctx.CancellationToken), context, (Pool: this, old.Index));
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
+            Replica? replacement;
+            lock (_gate)
+            {
+                replacement = _slots[old.Index];
+            }
+            Log.ReplicaReplaced(_logger, old.Endpoint.Description, replacement?.Endpoint.Description ?? "?");
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
+        catch (Exception e)
+        {
+            Log.ReplacementFailed(_logger, old.Index, EnvironmentName, 5, e.Message);
+            lock (_gate)
+            {
+                RefreshLocked(); // calls waiting for a replica see that none is coming
+            }
+        }
+    }
+
+    private async Task RemoveAllAsync()
+    {
+        Replica[] replicas;
+        lock (_gate)
+        {
+            replicas = [.. _slots.OfType<Replica>()];
+            Array.Clear(_slots);
+            RefreshLocked();
+        }
+        foreach (var replica in replicas)
+        {
+            replica.Abandon();
+        }
+        await Task.WhenAll(replicas.Select(r => _backend.RemoveReplicaAsync(r.Endpoint, CancellationToken.None)));
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _stopping.CancelAsync();
-        try
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            await _monitor;
+            return;
         }
-        catch (OperationCanceledException)
+        await _stopping.CancelAsync();
+        Task[] background;
+        lock (_gate)
         {
+            background = [.. _background, _monitor ?? Task.CompletedTask];
+            RefreshLocked();
+        }
+        await Task.WhenAll(background.Select(t => t.ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)));
+        Replica[] replicas;
+        lock (_gate)
+        {
+            replicas = [.. _slots.OfType<Replica>()];
+        }
+        foreach (var replica in replicas)
+        {
+            replica.Abandon();
         }
         _stopping.Dispose();
     }
-}
 
-/// <summary>Turns a host's answer into the result or the specific error a validator can act on.</summary>
-internal static class WireAnswer
-{
-    public static JsonElement Read(string method, HttpStatusCode status, byte[] body, TimeSpan? timeout)
+    /// <summary>The state of one call across its attempts.</summary>
+    private sealed class CallState(ReplicaPool pool, string method, byte[] body, TimeSpan? timeout, CancellationToken token)
     {
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(body);
-        }
-        catch (JsonException)
-        {
-            var text = System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300));
-            throw new RemoteActorException(method, null, $"the environment answered {(int)status} with non-JSON: {text}", (int)status, null);
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (status == HttpStatusCode.OK && root.ValueKind == JsonValueKind.Object && root.TryGetProperty("status", out var envelopeStatus))
-            {
-                if (envelopeStatus.GetString() == CallStatus.Success)
-                {
-                    return root.TryGetProperty("result", out var result) ? result.Clone() : default;
-                }
-                // The original's "failed" envelope (its server-side timeout) carries the reason in result.error.
-                var reason = root.TryGetProperty("error", out var err) && err.ValueKind == JsonValueKind.String ? err.GetString()
-                    : root.TryGetProperty("result", out var r) && r.ValueKind == JsonValueKind.Object && r.TryGetProperty("error", out var re) ? re.ToString() : root.GetRawText();
-                throw new RemoteActorException(method, null, reason ?? "failed", (int)status, envelopeStatus.GetString());
-            }
-            if (status == HttpStatusCode.OK)
-            {
-                return root.Clone(); // a server without the envelope (an http-based environment)
-            }
-            var detail = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("detail", out var d) ? d.ToString() : root.GetRawText();
-            string? code = null, type = null, message = null, parameter = null;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-            {
-                code = error.TryGetProperty("code", out var c) ? c.GetString() : null;
-                type = error.TryGetProperty("type", out var t) ? t.GetString() : null;
-                message = error.TryGetProperty("message", out var m) ? m.GetString() : null;
-                parameter = error.TryGetProperty("parameter", out var p) ? p.GetString() : null;
-            }
-            throw (status, code) switch
-            {
-                (HttpStatusCode.NotFound, _) => new MethodNotFoundException(method),
-                (HttpStatusCode.BadRequest, _) => new BadArgumentsException(method, parameter, message ?? detail),
-                (HttpStatusCode.GatewayTimeout, _) or (_, ErrorCodes.DeadlineExceeded) => new DeadlineExceededException(method, timeout ?? TimeSpan.Zero, serverSide: true),
-                (HttpStatusCode.Unauthorized, _) => new RemoteActorException(method, null, "the environment requires an auth token (AuthToken)", 401, code),
-                _ => new RemoteActorException(method, type, message ?? detail, (int)status, code),
-            };
-        }
+        public ReplicaPool Pool { get; } = pool;
+        public string Method { get; } = method;
+        public byte[] Body { get; } = body;
+        public TimeSpan? Timeout { get; } = timeout;
+        public CancellationToken Token { get; } = token;
+        public List<Replica> Tried { get; } = new(2);
+        public int Attempts { get; set; }
+        public Exception? LastFailure { get; set; }
+    }
+
+    /// <summary>This attempt failed in a way another replica may not: the failover pipeline tries the next one.</summary>
+    private sealed class FailoverException(Replica replica, string reason, Exception? inner) : Exception(reason, inner)
+    {
+        public Replica Replica { get; } = replica;
     }
 }

@@ -2,103 +2,101 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
-using Affinetes.ValidatorClient.Pooling;
+using Affinetes.ValidatorClient.Telemetry;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Backends.Docker;
 
-/// <summary>Labels on every container a validator starts, so that <c>afs ps</c> and <c>afs cleanup</c> find them.</summary>
-public static class ContainerLabels
-{
-    public const string Owner = "affinetes.owner";
-    public const string OwnerValue = "affinetes-validator";
-    public const string Name = "affinetes.name";
-    public const string Image = "affinetes.image";
-    public const string Session = "affinetes.session";
-    public const string Created = "affinetes.created";
-    public const string Replica = "affinetes.replica";
-    /// <summary>Hash of image, environment variables and limits: a reused container must match it.</summary>
-    public const string Spec = "affinetes.spec";
-    public const string ContainerPort = "8000/tcp";
-}
-
 /// <summary>
 /// Replicas as containers on one or more Docker engines: ports published on 127.0.0.1 only, labelled, no restart
-/// policy, started concurrently, readiness bounded and watching the container, removed on dispose.
+/// policy, removed on dispose. Containers of an environment that removes what it starts (<see cref="EnvironmentOptions.Cleanup"/>)
+/// also carry a lease: their host stops when this client stops renewing it, and the engine removes them (auto-remove),
+/// so that a client killed with SIGKILL leaves nothing running. Their output is attached from the start and their
+/// exit codes read from the engine's events, so that a replica that dies (and is removed at once) still says why.
 /// </summary>
-internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, HttpClient http) : IBackend
+internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, ILogger logger) : IBackend
 {
     private readonly string _session = Guid.NewGuid().ToString("N")[..12];
     private readonly ConcurrentDictionary<string, Task<EngineConnection>> _engines = new();
     private readonly ConcurrentDictionary<string, ReplicaContainer> _containers = new();
+    private readonly ConcurrentDictionary<string, EngineEvents> _events = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private EngineConnection[] _engineList = [];
+    private Dictionary<string, string> _imageIds = [];
 
-    private sealed record ReplicaContainer(EngineConnection Engine, string ContainerId, string Name, int Index, bool StartedHere);
+    private sealed record ReplicaContainer(EngineConnection Engine, string ContainerId, string Name, int Index, bool StartedHere, ContainerOutput? Output);
 
     public string Name => "docker";
+
+    public int ReplicaCount => options.Replicas;
+
+    public bool CanReplace => !options.ConnectOnly;
+
+    /// <summary>Whether containers get a lease (and auto-remove): those this client starts and removes.</summary>
+    private bool Leased => options.Cleanup && !options.ConnectOnly;
 
     private Task<EngineConnection> EngineAsync(string spec, CancellationToken cancellationToken) =>
         _engines.GetOrAdd(spec, s => EngineConnection.ConnectAsync(s, options.SshConfigFile, cancellationToken));
 
-    public async Task<IReadOnlyList<ReplicaEndpoint>> ProvisionAsync(CancellationToken cancellationToken)
+    public async Task PrepareAsync(CancellationToken cancellationToken)
     {
-        var engines = await Task.WhenAll(options.Hosts.Distinct().Select(h => EngineAsync(h, cancellationToken)));
-        var imageIds = options.ConnectOnly
-            ? engines.ToDictionary(e => e.Spec, _ => "")
-            : (await Task.WhenAll(engines.Select(async e => (e.Spec, Id: await EnsureImageAsync(e, cancellationToken))))).ToDictionary(x => x.Spec, x => x.Id);
-        var starts = Enumerable.Range(0, options.Replicas).Select(i =>
+        _engineList = await Task.WhenAll(options.Hosts.Distinct().Select(h => EngineAsync(h, cancellationToken)));
+        if (options.ConnectOnly)
         {
-            var engine = engines[i % engines.Length];
-            return StartReplicaAsync(engine, i, imageIds[engine.Spec], cancellationToken);
-        }).ToList();
-        try
-        {
-            return await Task.WhenAll(starts);
+            return;
         }
-        catch
+        var ids = await Task.WhenAll(_engineList.Select(async e => (e.Spec, Id: await EnsureImageAsync(e, cancellationToken))));
+        _imageIds = ids.ToDictionary(x => x.Spec, x => x.Id);
+        if (Leased)
         {
-            // Nothing is left running when the environment cannot start as asked.
-            await Task.WhenAll(starts.Where(s => s.IsCompletedSuccessfully).Select(s => RemoveAsync(s.Result.Id)));
-            var failure = starts.Select(s => s.Exception?.InnerException).FirstOrDefault(e => e is AffinetesException)
-                ?? starts.FirstOrDefault(s => s.IsFaulted)?.Exception!.InnerException;
-            if (failure is null)
+            foreach (var engine in _engineList)
             {
-                throw; // every start was cancelled: the caller's cancellation, as it came
+                _events[engine.Spec] = EngineEvents.Start(engine.Client, _session, _stopping.Token);
             }
-            ExceptionDispatchInfo.Throw(failure);
-            throw;
         }
     }
 
     private async Task<string> EnsureImageAsync(EngineConnection engine, CancellationToken cancellationToken)
     {
         var image = options.Image!;
-        if (options.Pull != PullPolicy.Always && await TryInspectImageAsync(engine, image, cancellationToken) is { } present)
+        var present = options.Pull == PullPolicy.Always ? null : await TryInspectImageAsync(engine, image, cancellationToken);
+        if (present is null)
         {
-            return present;
+            if (options.Pull == PullPolicy.Never)
+            {
+                throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and pulling is off");
+            }
+            Log.PullingImage(logger, image, engine.Spec);
+            var (repository, tag) = SplitReference(image);
+            string? error = null;
+            try
+            {
+                await engine.Client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
+                    new InlineProgress<JSONMessage>(m => error ??= m.Error?.Message), cancellationToken);
+            }
+            catch (DockerApiException e)
+            {
+                error = e.ResponseBody?.Trim();
+            }
+            present = error is null ? await TryInspectImageAsync(engine, image, cancellationToken) : null;
+            if (present is null)
+            {
+                throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and could not be pulled", reason: error);
+            }
         }
-        if (options.Pull == PullPolicy.Never)
+        if (present.Config?.Labels?.ContainsKey(ImageLabels.EnvType) != true)
         {
-            throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and pulling is off");
+            // Nothing in it would answer the protocol: its container would run whatever it runs, or exit, and say nothing useful.
+            throw new EnvironmentOptionsException(
+                $"image {image} was not built by afs build (it has no {ImageLabels.EnvType} label), so nothing in it serves an environment; build it with: afs build DIR --tag {image}");
         }
-        var (repository, tag) = SplitReference(image);
-        string? error = null;
-        try
-        {
-            await engine.Client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null,
-                new InlineProgress<JSONMessage>(m => error ??= m.Error?.Message ?? (string.IsNullOrEmpty(m.ErrorMessage) ? null : m.ErrorMessage)), cancellationToken);
-        }
-        catch (DockerApiException e)
-        {
-            error = e.ResponseBody.Trim();
-        }
-        return error is null && await TryInspectImageAsync(engine, image, cancellationToken) is { } pulled
-            ? pulled
-            : throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and could not be pulled", reason: error);
+        return present.ID;
     }
 
     /// <summary>
@@ -121,11 +119,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         return colon > slash ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
     }
 
-    private static async Task<string?> TryInspectImageAsync(EngineConnection engine, string image, CancellationToken cancellationToken)
+    private static async Task<ImageInspectResponse?> TryInspectImageAsync(EngineConnection engine, string image, CancellationToken cancellationToken)
     {
         try
         {
-            return (await engine.Client.Images.InspectImageAsync(image, cancellationToken)).ID;
+            return await engine.Client.Images.InspectImageAsync(image, cancellationToken);
         }
         catch (DockerImageNotFoundException)
         {
@@ -147,6 +145,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     {
         var spec = new StringBuilder().Append(imageId).Append('\n')
             .Append(cpu?.Millicores).Append('\n').Append(memory?.Bytes).Append('\n').Append(options.HostNetwork).Append('\n')
+            .Append(Leased ? options.Lease.TotalSeconds : 0).Append('\n')
             .Append(options.AuthToken is null ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(options.AuthToken)))).Append('\n');
         foreach (var (key, value) in options.EnvVars.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
@@ -155,95 +154,112 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(spec.ToString())))[..32];
     }
 
-    private async Task<ReplicaEndpoint> StartReplicaAsync(EngineConnection engine, int index, string imageId, CancellationToken cancellationToken)
+    public async Task<ReplicaEndpoint> StartReplicaAsync(int index, CancellationToken cancellationToken)
     {
+        var engine = _engineList[index % _engineList.Length];
         var name = ContainerName(index);
         var docker = engine.Client;
         var existing = await TryInspectContainerAsync(engine, name, cancellationToken);
         if (options.ConnectOnly)
         {
-            if (existing is null || !existing.State.Running)
+            if (existing is null || existing.State?.Running != true)
             {
                 throw new EnvironmentUnavailableException($"no running container named {name} on {engine.Spec} to connect to");
             }
-            return await ReadyEndpointAsync(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false), cancellationToken);
+            return await EndpointAsync(Track(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false, Output: null)), cancellationToken);
         }
-        var spec = SpecHash(imageId);
+        var spec = SpecHash(_imageIds[engine.Spec]);
         if (existing is not null)
         {
-            if (!(existing.Config.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
+            if (!(existing.Config?.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
             {
                 // Someone else's container (a database, another tool's): never replace it.
                 throw new EnvironmentOptionsException($"a container named {name} already exists on {engine.Spec} and was not started by affinetes; choose another container name or remove it");
             }
-            var matches = existing.Config.Labels.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
-            if (matches && existing.State.Running && !options.ForceRecreate)
+            var matches = existing.Config.Labels!.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
+            if (matches && existing.State?.Running == true && !options.ForceRecreate)
             {
-                return await ReadyEndpointAsync(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false), cancellationToken);
+                Log.ContainerReused(logger, name, engine.Spec);
+                return await EndpointAsync(Track(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false, Output: null)), cancellationToken);
             }
             // Different image, environment or limits (or asked to): never silently reuse it.
-            await docker.Containers.RemoveContainerAsync(existing.ID, new ContainerRemoveParameters { Force = true }, cancellationToken);
+            await RemoveContainerAsync(docker, existing.ID, CancellationToken.None);
         }
 
         var env = options.EnvVars.Select(kv => $"{kv.Key}={kv.Value}").ToList();
         if (options.AuthToken is { } token)
         {
-            env.Add($"AFFINETES_AUTH_TOKEN={token}");
+            env.Add($"{HostEnvironment.AuthToken}={token}");
+        }
+        var labels = new Dictionary<string, string>
+        {
+            [ContainerLabels.Owner] = ContainerLabels.OwnerValue,
+            [ContainerLabels.Name] = options.ContainerName ?? options.Image!,
+            [ContainerLabels.Image] = options.Image!,
+            [ContainerLabels.Session] = _session,
+            [ContainerLabels.Created] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            [ContainerLabels.Replica] = index.ToString(CultureInfo.InvariantCulture),
+            [ContainerLabels.Spec] = spec,
+        };
+        if (Leased)
+        {
+            var seconds = ((int)Math.Ceiling(options.Lease.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+            env.Add($"{HostEnvironment.LeaseSeconds}={seconds}");
+            labels[ContainerLabels.Lease] = seconds;
         }
         var hostConfig = new HostConfig
         {
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
             NanoCPUs = cpu?.NanoCpus ?? 0,
             Memory = memory?.Bytes ?? 0,
+            AutoRemove = Leased,
         };
-        int? hostNetworkPort = null;
         if (options.HostNetwork)
         {
-            hostNetworkPort = engine.IsRemote ? Random.Shared.Next(20000, 40000) : FreeLocalPort();
+            var port = engine.IsRemote ? Random.Shared.Next(20000, 40000) : FreeLocalPort();
             hostConfig.NetworkMode = "host";
-            env.Add($"AFFINETES_PORT={hostNetworkPort}");
-            env.Add("AFFINETES_BIND=127.0.0.1");
+            env.Add($"{HostEnvironment.Port}={port.ToString(CultureInfo.InvariantCulture)}");
+            env.Add($"{HostEnvironment.Bind}=127.0.0.1");
         }
         else
         {
             hostConfig.PortBindings = new Dictionary<string, IList<PortBinding>>
             {
-                [ContainerLabels.ContainerPort] = [new PortBinding { HostIP = engine.PublishAddress, HostPort = "" }],
+                [HostEnvironment.ContainerPort] = [new PortBinding { HostIP = engine.PublishAddress, HostPort = "" }],
             };
         }
         var createRequest = new CreateContainerParameters
         {
             Name = name,
-            Image = options.Image,
+            Image = options.Image!,
             Env = env,
-            ExposedPorts = new Dictionary<string, EmptyStruct> { [ContainerLabels.ContainerPort] = default },
-            Labels = new Dictionary<string, string>
-            {
-                [ContainerLabels.Owner] = ContainerLabels.OwnerValue,
-                [ContainerLabels.Name] = options.ContainerName ?? options.Image!,
-                [ContainerLabels.Image] = options.Image!,
-                [ContainerLabels.Session] = _session,
-                [ContainerLabels.Created] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-                [ContainerLabels.Replica] = index.ToString(CultureInfo.InvariantCulture),
-                [ContainerLabels.Spec] = spec,
-            },
+            ExposedPorts = new Dictionary<string, EmptyStruct> { [HostEnvironment.ContainerPort] = default },
+            Labels = labels,
             HostConfig = hostConfig,
         };
         var created = await SettledAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
-        var container = new ReplicaContainer(engine, created.ID, name, index, StartedHere: true);
-        _containers[created.ID] = container;
+        Log.ContainerCreated(logger, name, engine.Spec);
+        // Attached before it starts: a container that dies at once (and is auto-removed) still leaves its words here.
+        var output = Leased ? await ContainerOutput.AttachAsync(docker, created.ID, _stopping.Token) : null;
+        var container = Track(new ReplicaContainer(engine, created.ID, name, index, StartedHere: true, output));
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
             await SettledAsync(StartAsync(docker, created.ID), cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
-            return await ReadyEndpointAsync(container, cancellationToken, hostNetworkPort);
+            return await EndpointAsync(container, cancellationToken);
         }
         catch
         {
-            await RemoveAsync(created.ID);
+            await RemoveAsync(container);
             throw;
         }
+    }
+
+    private ReplicaContainer Track(ReplicaContainer container)
+    {
+        _containers[container.ContainerId] = container;
+        return container;
     }
 
     /// <summary>
@@ -284,32 +300,45 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private async Task<ReplicaEndpoint> ReadyEndpointAsync(ReplicaContainer container, CancellationToken cancellationToken, int? hostNetworkPort = null)
+    /// <summary>Where the container's host answers, as reached from here.</summary>
+    private async Task<ReplicaEndpoint> EndpointAsync(ReplicaContainer container, CancellationToken cancellationToken)
     {
-        _containers[container.ContainerId] = container;
         var inspected = await container.Engine.Client.Containers.InspectContainerAsync(container.ContainerId, cancellationToken);
         int port;
-        if (hostNetworkPort is { } p)
+        if (inspected.HostConfig?.NetworkMode == "host")
         {
-            port = p;
+            var prefix = HostEnvironment.Port + "=";
+            var env = inspected.Config?.Env?.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal));
+            port = env is null ? HostEnvironment.DefaultPort : int.Parse(env[prefix.Length..], CultureInfo.InvariantCulture);
         }
-        else if (inspected.HostConfig.NetworkMode == "host")
-        {
-            var env = inspected.Config.Env.FirstOrDefault(e => e.StartsWith("AFFINETES_PORT=", StringComparison.Ordinal));
-            port = env is null ? 8000 : int.Parse(env["AFFINETES_PORT=".Length..], CultureInfo.InvariantCulture);
-        }
-        else if (inspected.NetworkSettings.Ports.TryGetValue(ContainerLabels.ContainerPort, out var bindings) && bindings is { Count: > 0 })
+        else if (inspected.NetworkSettings?.Ports?.TryGetValue(HostEnvironment.ContainerPort, out var bindings) == true && bindings is { Count: > 0 })
         {
             port = int.Parse(bindings[0].HostPort, CultureInfo.InvariantCulture);
         }
+        else if (inspected.State?.Running != true)
+        {
+            throw await DiagnoseAsync(container, inspected, cancellationToken)
+                ?? new EnvironmentUnavailableException($"container {container.Name} stopped before it published its port");
+        }
         else
         {
-            throw new EnvironmentUnavailableException($"container {container.Name} publishes no port for {ContainerLabels.ContainerPort}");
+            throw new EnvironmentUnavailableException($"container {container.Name} publishes no port for {HostEnvironment.ContainerPort}");
         }
-        var endpoint = new ReplicaEndpoint(container.ContainerId, await container.Engine.ReachAsync(port, cancellationToken),
+        return new ReplicaEndpoint(container.ContainerId, await container.Engine.ReachAsync(port, cancellationToken),
             container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
-        await ReadinessProbe.WaitAsync(http, endpoint.BaseUrl, options.ReadyTimeout, ct => DiagnoseAsync(endpoint, ct), endpoint.Description, cancellationToken);
-        return endpoint;
+    }
+
+    private static async Task<bool> ExistsAsync(DockerClient docker, string containerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await docker.Containers.InspectContainerAsync(containerId, cancellationToken);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return false;
+        }
     }
 
     private static async Task<ContainerInspectResponse?> TryInspectContainerAsync(EngineConnection engine, string nameOrId, CancellationToken cancellationToken)
@@ -331,26 +360,37 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             return null;
         }
         var inspected = await TryInspectContainerAsync(container.Engine, container.ContainerId, cancellationToken);
-        if (inspected is null)
-        {
-            return new EnvironmentUnavailableException($"container {container.Name} was removed");
-        }
-        if (inspected.State.Running)
+        return await DiagnoseAsync(container, inspected, cancellationToken);
+    }
+
+    private async Task<EnvironmentUnavailableException?> DiagnoseAsync(ReplicaContainer container, ContainerInspectResponse? inspected, CancellationToken cancellationToken)
+    {
+        if (inspected?.State?.Running == true)
         {
             return null;
         }
-        return new EnvironmentUnavailableException($"container {container.Name} ({options.Image}) stopped", inspected.State.ExitCode,
-            await LogTailAsync(container, 20, cancellationToken));
+        var exitCode = inspected?.State?.ExitCode;
+        if (_events.TryGetValue(container.Engine.Spec, out var events))
+        {
+            // An auto-removed container is gone from the engine: its exit code is in the engine's events.
+            exitCode ??= await events.ExitCodeAsync(container.ContainerId, TimeSpan.FromSeconds(2), cancellationToken);
+        }
+        var tail = container.Output is { } output ? output.Tail() : inspected is null ? "" : await LogTailAsync(container, 20, cancellationToken);
+        return inspected is null && exitCode is null
+            ? new EnvironmentUnavailableException($"container {container.Name} was removed", logTail: tail)
+            : new EnvironmentUnavailableException($"container {container.Name} ({options.Image}) stopped", exitCode, tail);
     }
 
     private static async Task<string> LogTailAsync(ReplicaContainer container, int lines, CancellationToken cancellationToken)
     {
         try
         {
-            using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId, tty: false,
-                new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = lines.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
-            var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
-            return (stdout + stderr).Trim();
+            var tail = new List<string>();
+            await foreach (var line in ContainerLogs.ReadAsync(container.Engine.Client, container.ContainerId, follow: false, lines, cancellationToken))
+            {
+                tail.Add(line);
+            }
+            return string.Join('\n', tail).Trim();
         }
         catch (DockerApiException)
         {
@@ -358,48 +398,50 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         }
     }
 
-    public async Task<ReplicaEndpoint?> ReplaceAsync(ReplicaEndpoint dead, CancellationToken cancellationToken)
+    public async Task RemoveReplicaAsync(ReplicaEndpoint replica, CancellationToken cancellationToken)
     {
-        if (!_containers.TryRemove(dead.Id, out var container))
+        if (_containers.TryGetValue(replica.Id, out var container))
         {
-            return null;
+            await RemoveAsync(container);
         }
-        await RemoveContainerAsync(container);
-        var imageId = await EnsureImageAsync(container.Engine, cancellationToken);
-        return await StartReplicaAsync(container.Engine, container.Index, imageId, cancellationToken);
     }
 
-    public async Task StreamLogsAsync(ReplicaEndpoint replica, Action<string> sink, bool follow, CancellationToken cancellationToken)
+    public IAsyncEnumerable<string> ReadLogsAsync(ReplicaEndpoint replica, bool follow, CancellationToken cancellationToken) =>
+        _containers.TryGetValue(replica.Id, out var container)
+            ? ContainerLogs.ReadAsync(container.Engine.Client, container.ContainerId, follow, tail: null, cancellationToken)
+            : AsyncEnumerable.Empty<string>();
+
+    private async Task RemoveAsync(ReplicaContainer container)
     {
-        if (!_containers.TryGetValue(replica.Id, out var container))
+        if (!_containers.TryRemove(container.ContainerId, out _) || !container.StartedHere)
         {
             return;
         }
-        using var stream = await container.Engine.Client.Containers.GetContainerLogsAsync(container.ContainerId, tty: false,
-            new ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Follow = follow }, cancellationToken);
-        await ContainerLogs.PumpAsync(stream, sink, cancellationToken);
+        await RemoveContainerAsync(container.Engine.Client, container.ContainerId, CancellationToken.None);
+        container.Output?.Dispose();
     }
 
-    private async Task RemoveAsync(string containerId)
+    /// <summary>Removes a container and returns once it is gone (an auto-removed one may be on its way out already).</summary>
+    private async Task RemoveContainerAsync(DockerClient docker, string containerId, CancellationToken cancellationToken)
     {
-        if (_containers.TryRemove(containerId, out var container))
-        {
-            await RemoveContainerAsync(container);
-        }
-    }
-
-    private static async Task RemoveContainerAsync(ReplicaContainer container)
-    {
-        if (!container.StartedHere)
-        {
-            return;
-        }
         try
         {
-            await container.Engine.Client.Containers.RemoveContainerAsync(container.ContainerId, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+            await docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true }, cancellationToken);
         }
         catch (DockerContainerNotFoundException)
         {
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Its engine is removing it already (auto-remove of a container that just stopped): wait until it is gone.
+            for (var waited = 0; waited < 100 && await ExistsAsync(docker, containerId, cancellationToken); waited++)
+            {
+                await Task.Delay(100, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+        {
+            Log.ContainerRemoveFailed(logger, containerId[..Math.Min(12, containerId.Length)], e.Message);
         }
     }
 
@@ -407,61 +449,38 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     {
         if (options.Cleanup)
         {
-            await Task.WhenAll(_containers.Values.Select(async c =>
+            await Task.WhenAll(_containers.Values.Where(c => c.StartedHere).Select(async c =>
             {
                 try
                 {
+                    // Calls in flight get a moment to finish (the host drains on SIGTERM), then the container goes.
                     await c.Engine.Client.Containers.StopContainerAsync(c.ContainerId, new ContainerStopParameters { WaitBeforeKillSeconds = 5 }, CancellationToken.None);
                 }
                 catch (DockerApiException)
                 {
                 }
-                await RemoveContainerAsync(c);
+                await RemoveAsync(c);
             }));
-            _containers.Clear();
+        }
+        await _stopping.CancelAsync();
+        foreach (var container in _containers.Values)
+        {
+            container.Output?.Dispose();
+        }
+        _containers.Clear();
+        foreach (var events in _events.Values)
+        {
+            await events.DisposeAsync();
         }
         foreach (var engine in _engines.Values.Where(t => t.IsCompletedSuccessfully))
         {
             await engine.Result.DisposeAsync();
         }
+        _stopping.Dispose();
     }
 
     private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
-    }
-}
-
-/// <summary>Reads a container's multiplexed log stream line by line.</summary>
-public static class ContainerLogs
-{
-    public static async Task PumpAsync(MultiplexedStream stream, Action<string> sink, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[8192];
-        var pending = new StringBuilder();
-        while (true)
-        {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
-            if (read.EOF)
-            {
-                break;
-            }
-            pending.Append(Encoding.UTF8.GetString(buffer, 0, read.Count));
-            var text = pending.ToString();
-            var lastNewline = text.LastIndexOf('\n');
-            if (lastNewline < 0)
-            {
-                continue;
-            }
-            foreach (var line in text[..lastNewline].Split('\n'))
-            {
-                sink(line.TrimEnd('\r'));
-            }
-            pending.Clear().Append(text[(lastNewline + 1)..]);
-        }
-        if (pending.Length > 0)
-        {
-            sink(pending.ToString());
-        }
     }
 }

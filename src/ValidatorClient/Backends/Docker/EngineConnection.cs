@@ -12,7 +12,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// engines are reached directly; <c>ssh://user@host</c> engines through the system ssh client: one master
 /// connection forwards the engine's socket and, per container, its port published on the remote 127.0.0.1.
 /// </summary>
-public sealed class EngineConnection : IAsyncDisposable
+internal sealed class EngineConnection : IAsyncDisposable
 {
     private readonly SshTunnel? _tunnel;
 
@@ -63,7 +63,7 @@ public sealed class EngineConnection : IAsyncDisposable
     }
 
     private static DockerClient Create(string endpoint) =>
-        new DockerClientConfiguration(new Uri(endpoint), defaultTimeout: TimeSpan.FromMinutes(5)).CreateClient();
+        new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).WithTimeout(TimeSpan.FromMinutes(5)).Build();
 
     /// <summary>The URL at which a port the engine published (on its <see cref="PublishAddress"/>) is reached from here.</summary>
     public async Task<Uri> ReachAsync(int publishedPort, CancellationToken cancellationToken)

@@ -17,7 +17,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// <param name="Status">The engine's status text, e.g. <c>Up 3 minutes</c>.</param>
 /// <param name="Port">The port of 127.0.0.1 its host answers on, when it is running.</param>
 /// <param name="HostNetwork">Whether it runs in the engine host's network (no published port).</param>
-public sealed record OwnedContainer(
+internal sealed record OwnedContainer(
     string Id, string ContainerName, string EnvironmentName, string Image, string Session, int Replica, DateTimeOffset Created,
     string State, string Status, int? Port, bool HostNetwork)
 {
@@ -28,7 +28,7 @@ public sealed record OwnedContainer(
 /// The containers validators started on one engine, found by the <c>affinetes.owner</c> label whatever process
 /// started them (a crashed validator's included): what <c>afs ps</c>, <c>afs stop</c> and <c>afs cleanup</c> use.
 /// </summary>
-public static class OwnedContainers
+internal static class OwnedContainers
 {
     /// <summary>Our containers, by environment then replica; only those of <paramref name="environmentName"/> when given.</summary>
     public static async Task<IReadOnlyList<OwnedContainer>> ListAsync(IDockerClient docker, string? environmentName = null, bool includeStopped = false,
@@ -76,7 +76,7 @@ public static class OwnedContainers
         {
             return false;
         }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && e.ResponseBody.Contains("already in progress", StringComparison.Ordinal))
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict && e.ResponseBody?.Contains("already in progress", StringComparison.Ordinal) == true)
         {
             return true; // someone else (another afs cleanup, the validator itself) is removing it right now
         }
@@ -96,7 +96,7 @@ public static class OwnedContainers
                 // The host listens on AFFINETES_PORT of the engine host's 127.0.0.1; only the container's config says which.
                 var inspected = await docker.Containers.InspectContainerAsync(listed.ID, cancellationToken);
                 var prefix = HostEnvironment.Port + "=";
-                var env = inspected.Config.Env?.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal));
+                var env = inspected.Config?.Env?.FirstOrDefault(e => e.StartsWith(prefix, StringComparison.Ordinal));
                 port = env is null ? HostEnvironment.DefaultPort : int.Parse(env[prefix.Length..], CultureInfo.InvariantCulture);
             }
             catch (DockerContainerNotFoundException)

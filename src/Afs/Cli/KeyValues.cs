@@ -1,4 +1,4 @@
-namespace Affinetes.Afs.Commands;
+namespace Affinetes.Afs.Cli;
 
 /// <summary>Reads repeated <c>K=V</c> options (<c>--build-arg</c>, <c>--env</c>).</summary>
 internal static class KeyValues
@@ -12,7 +12,7 @@ internal static class KeyValues
             var equals = value.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new ArgumentException(secret
+                throw new UsageException(secret
                     ? $"{option} expects KEY=VALUE; one value has no KEY= (it is not shown: it may be a secret)"
                     : $"{option} '{value}' is not KEY=VALUE");
             }

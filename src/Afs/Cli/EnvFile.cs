@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Affinetes.Afs.Commands;
+namespace Affinetes.Afs.Cli;
 
 /// <summary>
 /// Reads a <c>.env</c> file: <c>KEY=VALUE</c> lines, optionally prefixed with <c>export</c>; blank lines and
@@ -13,7 +13,7 @@ internal static partial class EnvFile
     {
         if (!File.Exists(path))
         {
-            throw new ArgumentException($"--env-file {path}: no such file");
+            throw new UsageException($"--env-file {path}: no such file");
         }
         return Parse(File.ReadAllLines(path), path);
     }
@@ -31,14 +31,14 @@ internal static partial class EnvFile
             var match = LinePattern().Match(line);
             if (!match.Success)
             {
-                throw new ArgumentException($"--env-file {source}, line {i + 1}: expected KEY=VALUE with KEY made of letters, digits and _ (the line is not shown: it may hold a secret)");
+                throw new UsageException($"--env-file {source}, line {i + 1}: expected KEY=VALUE with KEY made of letters, digits and _ (the line is not shown: it may hold a secret)");
             }
             var value = match.Groups["value"].Value.Trim();
             if (value.Length > 0 && value[0] is '"' or '\'')
             {
                 if (value.Length < 2 || value[^1] != value[0])
                 {
-                    throw new ArgumentException($"--env-file {source}, line {i + 1}: the value opens a {(value[0] == '"' ? "double" : "single")} quote it does not close");
+                    throw new UsageException($"--env-file {source}, line {i + 1}: the value opens a {(value[0] == '"' ? "double" : "single")} quote it does not close");
                 }
                 value = value[1..^1];
             }

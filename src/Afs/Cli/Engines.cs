@@ -2,7 +2,7 @@ using System.CommandLine;
 using Affinetes.ValidatorClient.Backends.Docker;
 using Docker.DotNet;
 
-namespace Affinetes.Afs.Commands;
+namespace Affinetes.Afs.Cli;
 
 /// <summary>
 /// The Docker engines a command works on: each <c>--host</c> given, else <c>$DOCKER_HOST</c>, else the local socket.
@@ -95,6 +95,16 @@ internal sealed class EngineSet(IReadOnlyList<EngineConnection> engines) : IAsyn
 /// <summary>A validator's container and the engine it is on.</summary>
 internal sealed record EngineContainer(EngineConnection Engine, OwnedContainer Container)
 {
+    /// <summary>Its log lines (the last <paramref name="tail"/> of them when given), and the new ones until cancelled when <paramref name="follow"/>.</summary>
+    public async IAsyncEnumerable<string> ReadLogsAsync(bool follow, int? tail, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var reader = ContainerLogs.ReadAsync(Engine.Client, Container.Id, follow, tail, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (await Engines.OnEngineAsync(Engine.Spec, () => reader.MoveNextAsync().AsTask()))
+        {
+            yield return reader.Current;
+        }
+    }
+
     /// <summary>Stops (draining for up to <paramref name="gracePeriod"/>; zero kills) and removes it; false when it was already gone.</summary>
     public Task<bool> RemoveAsync(TimeSpan gracePeriod, CancellationToken cancellationToken) =>
         Engines.OnEngineAsync(Engine.Spec, () => OwnedContainers.RemoveAsync(Engine.Client, Container.Id, gracePeriod, cancellationToken));

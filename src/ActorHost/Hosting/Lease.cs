@@ -1,0 +1,48 @@
+using Affinetes.Protocol;
+
+namespace Affinetes.ActorHost.Hosting;
+
+/// <summary>
+/// The host's lease (<see cref="HostEnvironment.LeaseSeconds"/>): every request that passed authentication renews
+/// it, but <c>/health</c>, which anyone may ask; when the client that started the container has not been heard from
+/// for the lease's length, the host stops as on SIGTERM (calls in flight drain) and its engine removes the container.
+/// </summary>
+internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<Lease> logger) : BackgroundService
+{
+    private long _lastRenewal = time.GetTimestamp();
+
+    /// <summary>Middleware: renews the lease for every request but <c>/health</c>.</summary>
+    public Task RenewAsync(HttpContext context, RequestDelegate next)
+    {
+        if (!context.Request.Path.Equals(WireRoutes.Health, StringComparison.Ordinal))
+        {
+            Interlocked.Exchange(ref _lastRenewal, time.GetTimestamp());
+        }
+        return next(context);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var length = options.Lease!.Value;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(length.TotalMilliseconds / 4, 100, 1000)), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                var silent = time.GetElapsedTime(Interlocked.Read(ref _lastRenewal));
+                if (silent >= length)
+                {
+                    LogExpired(logger, silent.TotalSeconds, length.TotalSeconds);
+                    lifetime.StopApplication();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "lease expired: no request from the client for {SilentSeconds:0.0} s (lease {LeaseSeconds:0.###} s); stopping")]
+    private static partial void LogExpired(ILogger logger, double silentSeconds, double leaseSeconds);
+}

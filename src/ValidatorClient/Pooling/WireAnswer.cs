@@ -1,0 +1,83 @@
+using System.Net;
+using System.Text.Json;
+using Affinetes.Protocol;
+using Affinetes.ValidatorClient.Environments;
+
+namespace Affinetes.ValidatorClient.Pooling;
+
+/// <summary>Turns a host's answer into the result or the specific error a validator can act on.</summary>
+internal static class WireAnswer
+{
+    /// <summary>The result of a call, or throws the error the answer stands for.</summary>
+    public static JsonElement Read(string method, HttpStatusCode status, byte[] body, TimeSpan? timeout)
+    {
+        var answer = Parse(body) ?? throw new RemoteActorException(method, null,
+            $"the environment answered {(int)status} with non-JSON: {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300))}", (int)status, null);
+        if (status == HttpStatusCode.OK)
+        {
+            if (answer.Status is { ValueKind: JsonValueKind.String } envelopeStatus)
+            {
+                if (envelopeStatus.ValueEquals(CallStatus.Success))
+                {
+                    return answer.Result ?? default;
+                }
+                // The original's "failed" envelope (its server-side timeout) carries the reason in result.error.
+                var reason = answer.Error is { ValueKind: JsonValueKind.String } e ? e.GetString()
+                    : answer.Result is { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("error", out var re) ? re.ToString()
+                    : System.Text.Encoding.UTF8.GetString(body);
+                throw new RemoteActorException(method, null, reason ?? "failed", (int)status, envelopeStatus.GetString());
+            }
+            // A server without the envelope (an http-based environment): the body is the result.
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.Clone();
+        }
+        var error = Detail(answer);
+        var message = error?.Message ?? (answer.Detail is { } d ? d.ToString() : System.Text.Encoding.UTF8.GetString(body));
+        throw (status, error?.Code) switch
+        {
+            (HttpStatusCode.NotFound, _) => new MethodNotFoundException(method, message),
+            (HttpStatusCode.BadRequest, _) => new BadArgumentsException(method, error?.Parameter, message),
+            (HttpStatusCode.GatewayTimeout, _) or (_, ErrorCodes.DeadlineExceeded) => new DeadlineExceededException(method, timeout ?? TimeSpan.Zero, serverSide: true),
+            (HttpStatusCode.Unauthorized, _) => new EnvironmentAuthenticationException($"the environment (calling {method})", tokenSent: false),
+            _ => new RemoteActorException(method, error?.Type, message, (int)status, error?.Code),
+        };
+    }
+
+    /// <summary>The error code of a 503 answer that refused a call without running it (starting, draining, at its limit); null otherwise.</summary>
+    public static string? Refusal(byte[] body) =>
+        Parse(body) is { } answer && Detail(answer)?.Code is ErrorCodes.ShuttingDown or ErrorCodes.NotReady or ErrorCodes.Overloaded
+            ? Detail(answer)!.Code
+            : null;
+
+    /// <summary>The reason a host gives for not being able to serve its actor (<c>/ready</c> answering 503 <c>failed</c>), or null.</summary>
+    public static string? StartupFailure(byte[] body) =>
+        Parse(body) is { Status: { ValueKind: JsonValueKind.String } status, Reason: { } reason } && status.ValueEquals("failed") ? reason : null;
+
+    private static AnswerBody? Parse(byte[] body)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(body, ProtocolJson.Wire.AnswerBody);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static ErrorDetail? Detail(AnswerBody answer)
+    {
+        if (answer.Error is not { ValueKind: JsonValueKind.Object } error)
+        {
+            return null;
+        }
+        try
+        {
+            return error.Deserialize(ProtocolJson.Wire.ErrorDetail);
+        }
+        catch (JsonException)
+        {
+            return null; // an error object of another shape: the status code and detail still say what happened
+        }
+    }
+}
