@@ -59,3 +59,24 @@ public static class ErrorCodes
     public const string NotReady = "not_ready";
     public const string ShuttingDown = "shutting_down";
 }
+
+/// <summary>
+/// The original's <c>timeout</c> convention: on <c>POST /call</c>, a <c>timeout</c> keyword argument (seconds; it is
+/// still passed to the method) bounds the call to <c>timeout + 10 s</c>; past that the answer is 200 with status
+/// <c>failed</c> and <see cref="ExceededMessage"/> as <c>result.error</c>. A value that is not a number answers
+/// <see cref="InvalidMessage"/> the same way, without calling the method.
+/// </summary>
+public static class TimeoutKwarg
+{
+    /// <summary>The keyword argument's name.</summary>
+    public const string Name = "timeout";
+
+    /// <summary>The grace added to the declared timeout before the call is given up.</summary>
+    public const double GraceSeconds = 10;
+
+    /// <summary>The answer's <c>result.error</c> when the call was given up; <paramref name="seconds"/> as Python prints a float.</summary>
+    public static string ExceededMessage(string seconds) => $"Task execution exceeded timeout of {seconds}s (+10s grace)";
+
+    /// <summary>The answer's <c>result.error</c> when <c>timeout</c> is not a number.</summary>
+    public const string InvalidMessage = "Invalid timeout; expected a number of seconds.";
+}

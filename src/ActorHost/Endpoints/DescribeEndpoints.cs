@@ -118,6 +118,10 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
                 {
                     schema["type"] = p.Type;
                 }
+                if (p.Nullable)
+                {
+                    schema["nullable"] = true;
+                }
                 if (p.Default is { } value)
                 {
                     schema["default"] = JsonNode.Parse(value.GetRawText());

@@ -98,6 +98,7 @@ public static class ActorHostApp
         PythonExecutable = options.PythonExecutable,
         Workers = options.PythonWorkers,
         Debug = options.Debug,
+        StrictTypes = options.StrictTypes,
     };
 
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>

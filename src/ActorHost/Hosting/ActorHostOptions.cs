@@ -24,6 +24,8 @@ public sealed record ActorHostOptions
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Tracebacks in error answers.</summary>
     public bool Debug { get; init; }
+    /// <summary>Reject arguments whose JSON type contradicts the annotation (off: values pass through, as in the original).</summary>
+    public bool StrictTypes { get; init; }
     public int PythonWorkers { get; init; } = 4;
     public string? PythonExecutable { get; init; }
     /// <summary>Load env.py, check it defines an Actor, and exit (used by image builds).</summary>
@@ -41,6 +43,7 @@ public sealed record ActorHostOptions
         ["--call-timeout"] = "CALL_TIMEOUT",
         ["--shutdown-grace"] = "SHUTDOWN_GRACE",
         ["--debug"] = "DEBUG",
+        ["--strict-types"] = "STRICT_TYPES",
         ["--python-workers"] = "PYTHON_WORKERS",
         ["--python"] = "PYTHON",
         ["--check"] = "CHECK",
@@ -58,6 +61,7 @@ public sealed record ActorHostOptions
           --call-timeout S       default server-side deadline in seconds (CALL_TIMEOUT, default none)
           --shutdown-grace S     drain time after SIGTERM (SHUTDOWN_GRACE, default 10)
           --debug true           include tracebacks in errors (DEBUG)
+          --strict-types true    400 for an argument whose JSON type contradicts its annotation (STRICT_TYPES)
           --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
           --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
           --check true           import env.py, check it has an Actor, exit (CHECK)
@@ -67,7 +71,7 @@ public sealed record ActorHostOptions
     /// <summary>Reads the options from environment variables and command-line arguments.</summary>
     public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? environment = null)
     {
-        var normalized = args.Select(a => a is "--debug" or "--check" ? a + "=true" : a).ToArray();
+        var normalized = args.Select(a => a is "--debug" or "--check" or "--strict-types" ? a + "=true" : a).ToArray();
         var unknown = normalized.Where(a => a.StartsWith("--", StringComparison.Ordinal))
             .Select(a => a.Split('=')[0]).FirstOrDefault(a => !CommandLineSwitches.ContainsKey(a));
         if (unknown is not null)
@@ -111,6 +115,7 @@ public sealed record ActorHostOptions
             CallTimeout = Seconds(c, "CALL_TIMEOUT"),
             ShutdownGrace = Seconds(c, "SHUTDOWN_GRACE") ?? defaults.ShutdownGrace,
             Debug = Flag(c, "DEBUG"),
+            StrictTypes = Flag(c, "STRICT_TYPES"),
             PythonWorkers = (int)(Integer(c, "PYTHON_WORKERS", 1, 256) ?? defaults.PythonWorkers),
             PythonExecutable = Text(c, "PYTHON"),
             CheckOnly = Flag(c, "CHECK"),

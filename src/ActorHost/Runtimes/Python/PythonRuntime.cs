@@ -20,6 +20,15 @@ public sealed record PythonRuntimeOptions
 
     /// <summary>Tracebacks in error answers.</summary>
     public bool Debug { get; init; }
+
+    /// <summary>
+    /// Reject a value whose JSON type contradicts a simple annotation (400). Off by default: the original passes values
+    /// through as they are, and real callers rely on it.
+    /// </summary>
+    public bool StrictTypes { get; init; }
+
+    /// <summary>The Python modules the host ships (<c>affinetes.core.*</c>, <c>request_logger</c>), appended to <c>sys.path</c>.</summary>
+    public string ModulesDirectory { get; init; } = Path.Combine(AppContext.BaseDirectory, "python");
 }
 
 /// <summary>
@@ -119,7 +128,9 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
             using var envFile = new PyString(options.EnvFile);
             using var debug = options.Debug.ToPython();
             using var sink = _sink.ToPython();
-            _bridge = makeBridge.Invoke(envFile, debug, sink);
+            using var strict = options.StrictTypes.ToPython();
+            using var modules = new PyString(options.ModulesDirectory);
+            _bridge = makeBridge.Invoke(envFile, debug, sink, strict, modules);
             try
             {
                 if (loadOnly)
@@ -199,6 +210,7 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
                     Name = p.GetProperty("name").GetString()!,
                     Type = p.GetProperty("type").GetString(),
                     Required = p.GetProperty("required").GetBoolean(),
+                    Nullable = p.GetProperty("nullable").GetBoolean(),
                     Default = p.GetProperty("default").ValueKind == JsonValueKind.Null ? null : p.GetProperty("default").Clone(),
                     Kind = p.GetProperty("kind").GetString()!,
                 })],

@@ -140,12 +140,17 @@ _PY_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "boole
              "object": (dict,)}
 
 
-def _checker(annotation):
+def _nullable(parameter):
+    """`null` is a valid value: the annotation is Optional[X] / X | None, or the default is None."""
+    return parameter.default is None or _unwrap_optional(parameter.annotation)[1]
+
+
+def _checker(parameter):
     """(accepted Python types, JSON type name, None allowed) for a simple annotation; None when not checkable."""
-    name = _json_type(annotation)
+    name = _json_type(parameter.annotation)
     if name not in _PY_TYPES:
         return None
-    return _PY_TYPES[name], name, _unwrap_optional(annotation)[1]
+    return _PY_TYPES[name], name, _nullable(parameter)
 
 
 def _json_name(value):
@@ -168,7 +173,7 @@ class Method:
     __slots__ = ("name", "function", "signature", "is_async", "accepts_var_kw", "named_args_kwargs", "descriptor",
                  "positional", "checks")
 
-    def __init__(self, name, function):
+    def __init__(self, name, function, strict=False):
         self.name = name
         self.function = function
         try:
@@ -181,10 +186,12 @@ class Method:
         # A method with a parameter literally named args/kwargs takes a flat body as kwargs, always.
         self.named_args_kwargs = "args" in params or "kwargs" in params
         self.positional = [p.name for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # Strict mode only: the original passes values through whatever the annotations say, and callers rely on
+        # it ("42" for an int, 600.0 for an int timeout, 500 for a str action).
         self.checks = {}
-        for p in params.values():
+        for p in params.values() if strict else ():
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                check = _checker(p.annotation)
+                check = _checker(p)
                 if check is not None:
                     self.checks[p.name] = check
         self.descriptor = {
@@ -198,6 +205,7 @@ class Method:
                 {
                     "name": p.name,
                     "type": _json_type(p.annotation),
+                    "nullable": _nullable(p),
                     "required": p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
                     "default": None if p.default is p.empty else _json_default(p.default),
                     "kind": p.kind.name.lower(),
@@ -207,7 +215,7 @@ class Method:
         }
 
 
-def _public_methods(actor):
+def _public_methods(actor, strict):
     """Public methods defined on the Actor's class (and its bases): never _names, dunders, instance attributes,
     properties or other callables that merely live on the object."""
     methods = {}
@@ -219,7 +227,7 @@ def _public_methods(actor):
             continue
         function = getattr(actor, name)
         if callable(function):
-            methods[name] = Method(name, function)
+            methods[name] = Method(name, function, strict)
     return methods
 
 
@@ -273,15 +281,51 @@ def _check_types(method, args, kwargs):
 
 def _binding_error(method, args, kwargs, error):
     """After a TypeError from the call: if the arguments do not bind to the signature, it is the caller's fault
-    (400 naming the parameter); otherwise the TypeError came from inside the method (500)."""
+    (400 naming every unexpected and missing parameter); otherwise the TypeError came from inside the method (500)."""
     try:
         method.signature.bind(*args, **kwargs)
     except TypeError as e:
-        message = str(e)
-        quoted = message.split("'")  # "missing a required argument: 'x'", "unexpected keyword argument 'y'"
-        parameter = quoted[1] if len(quoted) >= 3 else ("args" if "positional" in message else None)
-        return _BadArguments(f"{method.name}{method.signature}: {message}", parameter)
+        return _describe_binding(method, args, kwargs, str(e))
     return None
+
+
+def _describe_binding(method, args, kwargs, python_message):
+    """Every problem at once (a misspelt `taskid` is both an unexpected `taskid` and a missing `task_id`), with the
+    nearest parameter name for each unexpected one."""
+    import difflib
+    params = method.signature.parameters
+    positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_var_args = any(p.kind is p.VAR_POSITIONAL for p in params.values())
+    problems = []
+    first = None
+    if len(args) > len(positional) and not takes_var_args:
+        problems.append(f"takes {len(positional)} positional argument{'s' if len(positional) != 1 else ''} "
+                        f"but {len(args)} were given")
+        first = "args"
+    given = {p.name for p in positional[:len(args)]}
+    names = [p.name for p in params.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for key in kwargs:
+        parameter = params.get(key)
+        if parameter is not None and parameter.kind is parameter.POSITIONAL_ONLY and not method.accepts_var_kw:
+            problems.append(f"'{key}' is positional-only")
+        elif key in given:
+            problems.append(f"got multiple values for argument '{key}'")
+        elif parameter is None and not method.accepts_var_kw:
+            near = difflib.get_close_matches(key, [n for n in names if n not in kwargs and n not in given], 1, 0.6)
+            problems.append(f"unexpected argument '{key}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
+        else:
+            continue
+        first = first or key
+    missing = [p.name for p in params.values()
+               if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               and p.name not in given and p.name not in kwargs]
+    if missing:
+        problems.append("missing required argument" + ("s " if len(missing) > 1 else " ")
+                        + ", ".join(f"'{m}'" for m in missing))
+        first = first or missing[0]
+    if not problems:
+        problems.append(python_message)
+    return _BadArguments(f"{method.name}{method.signature}: {'; '.join(problems)}", first)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -293,9 +337,10 @@ class DeadlineExceeded(BaseException):
 
 
 class Bridge:
-    def __init__(self, env_file, debug, sink):
+    def __init__(self, env_file, debug, sink, strict=False):
         self.env_file = env_file
         self.debug = bool(debug)
+        self.strict = bool(strict)
         self.sink = sink
         self.actor = None
         self.methods = {}
@@ -341,7 +386,7 @@ class Bridge:
         self._start_loop()
         construct = asyncio.run_coroutine_threadsafe(self._construct(actor_class), self.loop)
         self.actor = construct.result()
-        self.methods = _public_methods(self.actor)
+        self.methods = _public_methods(self.actor, self.strict)
         return json.dumps([m.descriptor for m in sorted(self.methods.values(), key=lambda m: m.name)])
 
     async def _construct(self, actor_class):
@@ -481,11 +526,15 @@ async def _awaited(awaitable):
     return await awaitable
 
 
-def make_bridge(env_file, debug, sink):
+def make_bridge(env_file, debug, sink, strict=False, modules_dir=None):
     # Actor output reaches the container log as it happens, not when a block buffer fills.
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(line_buffering=True)
         except Exception:
             pass
-    return Bridge(env_file, debug, sink)
+    # The modules the host layer ships (affinetes.core.*, request_logger) come last: an environment's own copy, in
+    # its directory or installed in its image, wins.
+    if modules_dir and os.path.isdir(modules_dir) and modules_dir not in sys.path:
+        sys.path.append(modules_dir)
+    return Bridge(env_file, debug, sink, strict)
