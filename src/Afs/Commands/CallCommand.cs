@@ -57,6 +57,11 @@ internal static class CallCommand
                 await using var environment = baseUrl is not null
                     ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [baseUrl], AuthToken = token, ReadyTimeout = readyTimeout }, cancellationToken)
                     : await ConnectToAnyReplicaAsync(first, Engines.Resolve(result, hosts), token, readyTimeout, cancellationToken);
+                if (result.GetValue(args) is { Length: > 0 } pairs)
+                {
+                    // --arg values are read by the method's parameter types: action=500 stays the string "500" for a str.
+                    kwargs = CallArguments.Parse(pairs, result.GetValue(jsonArgs), await CallArguments.ParameterTypesAsync(environment, methodName, cancellationToken));
+                }
                 var started = Stopwatch.GetTimestamp();
                 var value = await environment.CallAsync(methodName, null, kwargs, deadline, cancellationToken);
                 var elapsed = Stopwatch.GetElapsedTime(started);
@@ -129,7 +134,29 @@ internal static class CallCommand
 /// <summary>The keyword arguments of <c>afs call</c>: <c>--json-args</c> as the base, each <c>--arg k=v</c> over it.</summary>
 internal static class CallArguments
 {
-    public static Dictionary<string, object?> Parse(IEnumerable<string>? args, string? jsonArgs)
+    /// <summary>
+    /// The JSON type of each parameter of <paramref name="method"/> (<c>string</c>, <c>integer</c> ...) from the
+    /// environment's <c>/methods</c>; empty when it does not say (an unknown method, a server without types).
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ParameterTypesAsync(IEnvironment environment, string method, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var methods = await environment.ListMethodsAsync(cancellationToken);
+            return methods.FirstOrDefault(m => m.Name == method)?.Parameters
+                .Where(p => p.Type is not null)
+                .ToDictionary(p => p.Name, p => p.Type!, StringComparer.Ordinal) ?? [];
+        }
+        catch (Exception e) when (e is AffinetesException or HttpRequestException or JsonException)
+        {
+            return new Dictionary<string, string>();
+        }
+    }
+
+    /// <param name="args">The <c>--arg k=v</c> pairs.</param>
+    /// <param name="jsonArgs">The <c>--json-args</c> object.</param>
+    /// <param name="parameterTypes">JSON types of the method's parameters: a <c>string</c> parameter takes v as text whatever it looks like.</param>
+    public static Dictionary<string, object?> Parse(IEnumerable<string>? args, string? jsonArgs, IReadOnlyDictionary<string, string>? parameterTypes = null)
     {
         var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal);
         if (!string.IsNullOrWhiteSpace(jsonArgs))
@@ -160,7 +187,8 @@ internal static class CallArguments
             {
                 throw new ArgumentException($"--arg '{arg}' is not k=v");
             }
-            kwargs[arg[..equals]] = Value(arg[(equals + 1)..]);
+            var key = arg[..equals];
+            kwargs[key] = parameterTypes?.GetValueOrDefault(key) == "string" ? arg[(equals + 1)..] : Value(arg[(equals + 1)..]);
         }
         return kwargs;
     }
