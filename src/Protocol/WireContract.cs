@@ -58,6 +58,15 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "payload_too_large";
     public const string NotReady = "not_ready";
     public const string ShuttingDown = "shutting_down";
+
+    /// <summary>No such route (a GET of an unknown path); methods are <see cref="MethodNotFound"/>.</summary>
+    public const string NotFound = "not_found";
+
+    /// <summary>The route exists for another HTTP method (e.g. <c>GET /call</c>, <c>POST /health</c>).</summary>
+    public const string HttpMethodNotAllowed = "http_method_not_allowed";
+
+    /// <summary>A request the server could not read (malformed HTTP, a body sent too slowly).</summary>
+    public const string BadRequest = "bad_request";
 }
 
 /// <summary>

@@ -27,8 +27,27 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
 
     public Task HandleCallAsync(HttpContext context) => HandleAsync(context, methodFromRoute: null);
 
-    public Task HandleMethodAsync(HttpContext context) =>
-        HandleAsync(context, (string)context.Request.RouteValues["method"]!);
+    /// <summary>The host's own GET routes: an Actor method of one of these names is reached only through <c>/call</c>.</summary>
+    private static readonly HashSet<string> HostRoutes = new(StringComparer.Ordinal)
+    {
+        WireRoutes.Health[1..], WireRoutes.Ready[1..], WireRoutes.Methods[1..], WireRoutes.OpenApi[1..],
+    };
+
+    public Task HandleMethodAsync(HttpContext context)
+    {
+        var method = (string)context.Request.RouteValues["method"]!;
+        if (HostRoutes.Contains(method))
+        {
+            context.Response.Headers.Allow = "GET";
+            return ErrorResponses.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new ErrorDetail
+            {
+                Code = ErrorCodes.HttpMethodNotAllowed,
+                Message = $"/{method} is the host's own GET endpoint; an Actor method named '{method}' is called with POST /call {{\"method\": \"{method}\", ...}}",
+                Method = method,
+            });
+        }
+        return HandleAsync(context, method);
+    }
 
     private async Task HandleAsync(HttpContext context, string? methodFromRoute)
     {
@@ -41,6 +60,14 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             if (!readiness.IsReady)
             {
                 status = await WriteNotReadyAsync(context, methodFromRoute);
+                return;
+            }
+            // A call counts against the limit only once its body is read: connections that trickle a body in hold
+            // no slot (and Kestrel drops those slower than its minimum data rate).
+            var (body, bodyError) = await ReadBodyAsync(context);
+            if (bodyError is not null)
+            {
+                status = await ErrorResponses.WriteAsync(context, bodyError.Value.Status, bodyError.Value.Detail with { Method = methodFromRoute });
                 return;
             }
             if (Interlocked.Increment(ref _inFlight) > options.MaxConcurrentCalls)
@@ -56,13 +83,6 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 return;
             }
             entered = true;
-
-            var (body, bodyError) = await ReadBodyAsync(context);
-            if (bodyError is not null)
-            {
-                status = await ErrorResponses.WriteAsync(context, bodyError.Value.Status, bodyError.Value.Detail with { Method = methodFromRoute });
-                return;
-            }
 
             var (head, parseError) = methodFromRoute is null ? CallHead.ReadCall(body!) : (new CallHead(methodFromRoute, default), CallHead.CheckFlat(body!));
             var name = head.Method;
@@ -220,6 +240,11 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         {
             return (null, TooLarge());
         }
+        catch (BadHttpRequestException e)
+        {
+            // e.g. 408: the body came slower than the minimum data rate; Kestrel closes the connection.
+            return (null, (e.StatusCode, new ErrorDetail { Code = ErrorCodes.BadRequest, Message = $"the request body could not be read: {e.Message}" }));
+        }
     }
 
     private (int, ErrorDetail) TooLarge() => (StatusCodes.Status413PayloadTooLarge, new ErrorDetail
@@ -250,7 +275,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
     private Task<int> WriteNotReadyAsync(HttpContext context, string? method)
     {
         var stopping = readiness.Current == Readiness.State.Stopping;
-        var failed = readiness.Current == Readiness.State.Failed;
+        var failed = readiness.Current is Readiness.State.Failed or Readiness.State.Unservable;
         if (!failed)
         {
             context.Response.Headers.RetryAfter = "1";

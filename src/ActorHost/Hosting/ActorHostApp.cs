@@ -99,6 +99,7 @@ public static class ActorHostApp
         Workers = options.PythonWorkers,
         Debug = options.Debug,
         StrictTypes = options.StrictTypes,
+        WriteOffGrace = options.WorkerWriteOff,
     };
 
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
@@ -126,6 +127,9 @@ public static class ActorHostApp
             kestrel.AddServerHeader = false;
             // The hard cap; bodies between the limit and the cap are drained and answered 413 (CallEndpoint).
             kestrel.Limits.MaxRequestBodySize = (options.MaxBodyBytes * 4) + (1 << 20);
+            // A body must keep coming at 16 KB/s after 5 s (Kestrel's default, 240 B/s, let ~1,000 trickling
+            // connections hold the host's memory and calls).
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(16 * 1024, TimeSpan.FromSeconds(5));
             if (options.Bind is null)
             {
                 kestrel.ListenAnyIP(options.Port);
@@ -151,6 +155,7 @@ public static class ActorHostApp
         builder.Services.AddSingleton<CallEndpoint>();
         builder.Services.AddSingleton<DescribeEndpoints>();
         builder.Services.AddHostedService<RuntimeStarter>();
+        builder.Services.AddHostedService<HealthWatch>();
 
         var app = builder.Build();
         runtimeLogger.Target = app.Services.GetRequiredService<ILogger<PythonRuntime>>();
@@ -159,9 +164,11 @@ public static class ActorHostApp
             context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;
             return next(context);
         });
-        if (options.AuthToken is { } token)
+        // The framework's own answers (no such route, wrong HTTP method) carry the same JSON error shape.
+        app.UseStatusCodePages(ErrorResponses.WriteFrameworkAnswerAsync);
+        if (options.ExpectedTokenHash is { } tokenHash)
         {
-            app.Use(new BearerAuthentication(token).InvokeAsync);
+            app.Use(new BearerAuthentication(tokenHash).InvokeAsync);
         }
         var describe = app.Services.GetRequiredService<DescribeEndpoints>();
         var call = app.Services.GetRequiredService<CallEndpoint>();

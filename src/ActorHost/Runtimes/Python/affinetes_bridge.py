@@ -30,11 +30,17 @@ import uuid
 
 OK = "\x00"
 FAIL = "\x01"
+CONTINUES = "\x02"  # call_sync: the method returned an awaitable; the loop finishes it and reports through the sink
 
 SHAPE_CALL = 0  # {"method": ..., "args": [...], "kwargs": {...}}
 SHAPE_FLAT = 1  # flat kwargs object, or {"args": [...], "kwargs": {...}}
 
-_loads = json.loads
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# NaN and Infinity are not JSON: refused on both routes alike (the /call route's reader refuses them too).
+_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 class StartupError(Exception):
@@ -44,18 +50,31 @@ class StartupError(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 # JSON out: the conversions the original applies (dataclass, to_dict(), pydantic), also for nested values.
 
+class _ConversionFailed(Exception):
+    """The actor's own conversion (to_dict(), model_dump(), a dataclass field) raised: reported as its error."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
 def _to_jsonable(value):
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    model_dump = getattr(value, "model_dump", None)
-    if callable(model_dump):
-        return model_dump(mode="json")
-    as_dict = getattr(value, "dict", None)
-    if callable(as_dict) and hasattr(value, "__fields__"):
-        return as_dict()
+    try:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_dict()
+        model_dump = getattr(value, "model_dump", None)
+        if callable(model_dump):
+            return model_dump(mode="json")
+        as_dict = getattr(value, "dict", None)
+        if callable(as_dict) and hasattr(value, "__fields__"):
+            return as_dict()
+    except (_ConversionFailed, _NotSerializable, DeadlineExceeded):
+        raise
+    except Exception as e:
+        raise _ConversionFailed(e) from None
     return value
 
 
@@ -87,9 +106,11 @@ class _NotSerializable(TypeError):
 _dumps = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":")).encode
 
 
-def _encode_result(result):
+def _encode_result(result, actor_failure):
     try:
         return OK + _dumps(_to_jsonable(result))
+    except _ConversionFailed as e:
+        return actor_failure(e.error)
     except _NotSerializable as e:
         kind = e.kind
         return _fail("result_not_serializable",
@@ -100,6 +121,16 @@ def _encode_result(result):
         return _fail("result_not_serializable", f"the result is not valid JSON: {e}", "ValueError")
     except RecursionError:
         return _fail("result_not_serializable", "the result refers to itself (circular reference)", "RecursionError")
+    except TypeError as e:  # e.g. a dict with tuple keys
+        return _fail("result_not_serializable", f"the result has no JSON form: {_text(e)}", "TypeError")
+
+
+def _text(error):
+    """str(error), even when the exception's own __str__ raises."""
+    try:
+        return str(error) or type(error).__name__
+    except BaseException:
+        return f"<{type(error).__name__} whose message cannot be printed>"
 
 
 def _fail(code, message, type_name=None, parameter=None, tb=None):
@@ -215,19 +246,23 @@ class Method:
         }
 
 
-def _public_methods(actor, strict):
+def _public_methods(actor, strict, skipped):
     """Public methods defined on the Actor's class (and its bases): never _names, dunders, instance attributes,
-    properties or other callables that merely live on the object."""
+    properties or other callables that merely live on the object. A public attribute that cannot be served (a
+    class-level `h = lambda: 1` has no valid signature once bound) is left out and named in `skipped`."""
     methods = {}
     for name in dir(type(actor)):
         if name.startswith("_"):
             continue
-        static = inspect.getattr_static(actor, name)
-        if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
-            continue
-        function = getattr(actor, name)
-        if callable(function):
-            methods[name] = Method(name, function, strict)
+        try:
+            static = inspect.getattr_static(actor, name)
+            if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
+                continue
+            function = getattr(actor, name)
+            if callable(function):
+                methods[name] = Method(name, function, strict)
+        except Exception as e:
+            skipped.append(f"{name}: {type(e).__name__}: {_text(e)}")
     return methods
 
 
@@ -246,6 +281,8 @@ def _arguments(method, body, shape):
         data = _loads(body) if body else {}
     except ValueError as e:
         raise _BadArguments(f"the request body is not valid JSON: {e}", code="invalid_json") from None
+    except RecursionError:
+        raise _BadArguments("the request body is nested too deeply", code="invalid_json") from None
     if not isinstance(data, dict):
         raise _BadArguments("the request body must be a JSON object", code="invalid_json")
     if shape == SHAPE_CALL or (not method.named_args_kwargs and data and data.keys() <= {"args", "kwargs"}):
@@ -344,12 +381,17 @@ class Bridge:
         self.sink = sink
         self.actor = None
         self.methods = {}
+        self.skipped = []
         self.loop = None
         self._loop_thread = None
+        self._loop_restarts = 0
+        self._stopping = False
         self._pending = collections.deque()
         self._drain_scheduled = False
         self._lock = threading.Lock()
         self._tasks = {}
+        self._cancelled_early = set()
+        self._loop_thread_id = None
 
     # -- start-up ------------------------------------------------------------------------------------------------
 
@@ -370,7 +412,7 @@ class Bridge:
         except SyntaxError as e:
             raise StartupError(f"{path} has a syntax error at line {e.lineno}: {e.msg}") from None
         except BaseException as e:
-            raise StartupError(f"importing {path} failed: {type(e).__name__}: {e}"
+            raise StartupError(f"importing {path} failed: {type(e).__name__}: {_text(e)}"
                                + self._debug_tail()) from None
         actor_class = getattr(module, "Actor", None)
         if actor_class is None:
@@ -386,7 +428,7 @@ class Bridge:
         self._start_loop()
         construct = asyncio.run_coroutine_threadsafe(self._construct(actor_class), self.loop)
         self.actor = construct.result()
-        self.methods = _public_methods(self.actor, self.strict)
+        self.methods = _public_methods(self.actor, self.strict, self.skipped)
         return json.dumps([m.descriptor for m in sorted(self.methods.values(), key=lambda m: m.name)])
 
     async def _construct(self, actor_class):
@@ -394,7 +436,8 @@ class Bridge:
         try:
             return actor_class()
         except BaseException as e:
-            raise StartupError(f"Failed to initialize Actor: {type(e).__name__}: {e}" + self._debug_tail()) from None
+            raise StartupError(f"Failed to initialize Actor: {type(e).__name__}: {_text(e)}"
+                               + self._debug_tail()) from None
 
     def _debug_tail(self):
         return ("\n" + traceback.format_exc()) if self.debug else ""
@@ -403,14 +446,38 @@ class Bridge:
         ready = threading.Event()
 
         def run():
+            self._loop_thread_id = threading.get_ident()
             self.loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self.loop)
             ready.set()
-            self.loop.run_forever()
+            # The loop survives anything raised on it (a task's KeyboardInterrupt or SystemExit escapes run_forever,
+            # so does an exception from a callback an actor scheduled): it is run again, its tasks still there.
+            while not self._stopping:
+                try:
+                    self.loop.run_forever()
+                except BaseException as e:
+                    self._loop_restarts += 1
+                    _log(f"the asyncio loop stopped on {type(e).__name__}: {_text(e)}; running it again")
+                    continue
+                if self._stopping:
+                    break
 
         self._loop_thread = threading.Thread(target=run, name="affinetes-asyncio", daemon=True)
         self._loop_thread.start()
         ready.wait()
+
+    def beat(self):
+        """Thread-safe: the host's heartbeat; the loop reports it ran (a loop that does not run never reports)."""
+        self.loop.call_soon_threadsafe(self.sink.Beat)
+
+    def interrupt_loop(self):
+        """Raises DeadlineExceeded in the loop's thread at its next bytecode: for a task that never yields (a CPU loop
+        in an async def), which cancellation cannot reach. Called under the GIL when the loop has not run since a
+        call's deadline passed."""
+        import ctypes
+        if self._loop_thread_id is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._loop_thread_id),
+                                                       ctypes.py_object(DeadlineExceeded))
 
     def method_kind(self, name):
         """1 async, 0 plain, -1 not a public method of the Actor."""
@@ -419,28 +486,56 @@ class Bridge:
 
     # -- plain methods -------------------------------------------------------------------------------------------
 
-    def call_sync(self, name, body, shape):
-        method = self.methods[name]
+    def call_sync(self, call_id, name, body, shape):
+        """Runs a plain method on the calling worker thread. Always returns a tagged payload; CONTINUES when the
+        method returned an awaitable, which the loop then finishes (reporting through the sink)."""
         try:
-            args, kwargs = _arguments(method, body, shape)
-        except _BadArguments as e:
-            return _fail(e.code, str(e), None, e.parameter)
-        try:
-            result = method.function(*args, **kwargs)
+            method = self.methods[name]
+            try:
+                args, kwargs = _arguments(method, body, shape)
+            except _BadArguments as e:
+                return _fail(e.code, str(e), None, e.parameter)
+            try:
+                result = method.function(*args, **kwargs)
+            except TypeError as e:
+                bad = _binding_error(method, args, kwargs, e)
+                if bad is not None:
+                    return _fail(bad.code, str(bad), None, bad.parameter)
+                return self._actor_failure(e)
+            except DeadlineExceeded:
+                raise
+            except BaseException as e:  # KeyboardInterrupt, SystemExit, GeneratorExit from the actor: its error
+                return self._actor_failure(e)
             if inspect.isawaitable(result):
-                result = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
-        except TypeError as e:
-            bad = _binding_error(method, args, kwargs, e)
-            if bad is not None:
-                return _fail(bad.code, str(bad), None, bad.parameter)
-            return self._actor_failure(e)
-        except Exception as e:
-            return self._actor_failure(e)
-        return _encode_result(result)
+                # Never block a worker on it: the loop runs it like an async method.
+                self.loop.call_soon_threadsafe(self._start_task, call_id, result)
+                return CONTINUES
+            return _encode_result(result, self._actor_failure)
+        except DeadlineExceeded:
+            return _fail("deadline_exceeded", "the call's deadline passed and it was interrupted", "DeadlineExceeded")
+        except BaseException as e:
+            return _fail("actor_error", f"the Python bridge failed on this call: {type(e).__name__}: {_text(e)}",
+                         type(e).__name__)
+
+    def interrupt(self, thread_id):
+        """Raises DeadlineExceeded in a worker thread at its next bytecode (a blocking C call is not interrupted).
+        Called under the GIL while the call runs there."""
+        import ctypes
+        return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(DeadlineExceeded))
+
+    def clear_interrupt(self, thread_id):
+        """Withdraws an interrupt that arrived after the call had finished, so that it cannot hit the next call."""
+        import ctypes
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
 
     def _actor_failure(self, e):
-        return _fail("actor_error", str(e) or type(e).__name__, type(e).__name__, None,
-                     "".join(traceback.format_exception(e)) if self.debug else None)
+        tb = None
+        if self.debug:
+            try:
+                tb = "".join(traceback.format_exception(e))
+            except BaseException:
+                tb = None
+        return _fail("actor_error", _text(e), type(e).__name__, None, tb)
 
     # -- async methods -------------------------------------------------------------------------------------------
 
@@ -461,45 +556,70 @@ class Bridge:
         task = self._tasks.get(call_id)
         if task is not None:
             task.cancel()
+        elif len(self._cancelled_early) < 100_000:
+            self._cancelled_early.add(call_id)  # its drain has not run yet: it will not start
 
     def _drain(self):
         with self._lock:
             self._drain_scheduled = False
         pending = self._pending
-        complete = self.sink.Complete
         while pending:
             call_id, name, body, shape = pending.popleft()
-            method = self.methods[name]
             try:
-                args, kwargs = _arguments(method, body, shape)
-            except _BadArguments as e:
-                complete(call_id, _fail(e.code, str(e), None, e.parameter))
-                continue
-            try:
-                coroutine = method.function(*args, **kwargs)
-            except TypeError as e:
-                bad = _binding_error(method, args, kwargs, e)
-                complete(call_id, _fail(bad.code, str(bad), None, bad.parameter) if bad else self._actor_failure(e))
-                continue
-            except Exception as e:
-                complete(call_id, self._actor_failure(e))
-                continue
-            if not inspect.isawaitable(coroutine):
-                complete(call_id, _encode_result(coroutine))
-                continue
-            self._tasks[call_id] = self.loop.create_task(self._run(call_id, coroutine))
+                self._begin(call_id, name, body, shape)
+            except BaseException as e:  # one broken call never takes the others of the batch with it
+                self._complete(call_id, _fail("actor_error", f"{type(e).__name__}: {_text(e)}", type(e).__name__))
 
-    async def _run(self, call_id, coroutine):
+    def _begin(self, call_id, name, body, shape):
+        if self._cancelled_early and call_id in self._cancelled_early:
+            self._cancelled_early.discard(call_id)
+            self._complete(call_id, _fail("deadline_exceeded", "the call was cancelled", "CancelledError"))
+            return
+        method = self.methods[name]
         try:
-            result = await coroutine
-            payload = _encode_result(result)
+            args, kwargs = _arguments(method, body, shape)
+        except _BadArguments as e:
+            self._complete(call_id, _fail(e.code, str(e), None, e.parameter))
+            return
+        try:
+            coroutine = method.function(*args, **kwargs)
+        except TypeError as e:
+            bad = _binding_error(method, args, kwargs, e)
+            self._complete(call_id, _fail(bad.code, str(bad), None, bad.parameter) if bad else self._actor_failure(e))
+            return
+        except BaseException as e:
+            self._complete(call_id, self._actor_failure(e))
+            return
+        if not inspect.isawaitable(coroutine):
+            self._complete(call_id, _encode_result(coroutine, self._actor_failure))
+            return
+        self._start_task(call_id, coroutine)
+
+    def _start_task(self, call_id, awaitable):
+        try:
+            self._tasks[call_id] = self.loop.create_task(self._run(call_id, awaitable))
+        except BaseException as e:
+            self._complete(call_id, self._actor_failure(e))
+
+    async def _run(self, call_id, awaitable):
+        payload = None
+        try:
+            result = await awaitable
+            payload = _encode_result(result, self._actor_failure)
         except asyncio.CancelledError:
             payload = _fail("deadline_exceeded", "the call was cancelled", "CancelledError")
-        except Exception as e:
+        except BaseException as e:  # SystemExit, KeyboardInterrupt, GeneratorExit ...: the call's error, not the loop's
             payload = self._actor_failure(e)
         finally:
             self._tasks.pop(call_id, None)
-        self.sink.Complete(call_id, payload)
+            self._complete(call_id, payload if payload is not None else
+                           _fail("actor_error", "the call ended without a result", "BaseException"))
+
+    def _complete(self, call_id, payload):
+        try:
+            self.sink.Complete(call_id, payload)
+        except BaseException as e:
+            _log(f"could not hand call {call_id}'s result to the host: {type(e).__name__}: {_text(e)}")
 
     # -- shut-down -----------------------------------------------------------------------------------------------
 
@@ -518,12 +638,34 @@ class Bridge:
             asyncio.run_coroutine_threadsafe(finish(), self.loop).result(grace_seconds + 1)
         except Exception:
             pass
+        self._stopping = True
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._loop_thread.join(grace_seconds + 1)
 
 
-async def _awaited(awaitable):
-    return await awaitable
+def _log(message):
+    try:
+        print(f"affinetes-host: {message}", file=sys.stderr, flush=True)
+    except BaseException:
+        pass
+
+
+def _keep_termination_signals():
+    """SIGTERM and SIGINT belong to the host (docker stop must stop the container): an env.py that installs a handler
+    for them, at import or later, is told so in the log and keeps the host's."""
+    import signal
+    install = signal.signal
+    owned = {signal.SIGTERM, signal.SIGINT}
+
+    def guarded(signalnum, handler):
+        if signalnum in owned:
+            _log(f"the actor asked to handle {signal.Signals(signalnum).name}; the host keeps it so that the container "
+                 "stops when asked")
+            return signal.getsignal(signalnum)
+        return install(signalnum, handler)
+
+    guarded.__doc__ = install.__doc__
+    signal.signal = guarded
 
 
 def make_bridge(env_file, debug, sink, strict=False, modules_dir=None):
@@ -537,4 +679,5 @@ def make_bridge(env_file, debug, sink, strict=False, modules_dir=None):
     # its directory or installed in its image, wins.
     if modules_dir and os.path.isdir(modules_dir) and modules_dir not in sys.path:
         sys.path.append(modules_dir)
+    _keep_termination_signals()
     return Bridge(env_file, debug, sink, strict)
