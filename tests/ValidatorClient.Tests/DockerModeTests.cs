@@ -131,6 +131,18 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
+    public async Task ActorAllocatingPastTheMemoryLimit_ItsReplicaIsKilled_AndReplaced()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, MemLimit = "256Mi" });
+        var victim = env.Replicas[0].Id;
+        await Assert.ThrowsAnyAsync<AffinetesException>(() => env.CallAsync("hog", kwargs: Kw(("mb", 2048)), timeout: TimeSpan.FromSeconds(60)))
+            .Within(TimeSpan.FromSeconds(90), "the call whose replica the kernel killed");
+        await Bounded.Until(() => Task.FromResult(env.Replicas.Count == 1 && env.Replicas[0].Id != victim && env.GetStats().All(s => s.Healthy)),
+            TimeSpan.FromSeconds(60), "the killed replica being replaced");
+        Assert.Equal(3, (await env.CallAsync("echo", [3]).Within()).GetProperty("x").GetInt32());
+    }
+
+    [Fact]
     public async Task ThreeReplicas_AreBalancedRoundRobin()
     {
         await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, Replicas = 3 });

@@ -52,7 +52,11 @@ public static class ActorHostApp
         finally
         {
             await runtime.DisposeAsync();
-            PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+            if (runtime is not PythonRuntime { HasStuckWorkers: true })
+            {
+                // Finalising the interpreter would wait on a thread stuck in C code: a stuck host just exits.
+                PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+            }
         }
         return Environment.ExitCode;
     }

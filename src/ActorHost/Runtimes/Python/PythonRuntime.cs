@@ -101,6 +101,18 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
     /// <summary>Why nothing can be served now (every worker stuck past its deadline, the asyncio loop not running); null while it can.</summary>
     public string? UnservableReason => _unservable;
 
+    /// <summary>After <see cref="DisposeAsync"/>: some worker is still in a call (stuck in C code); finalising the interpreter would wait on it.</summary>
+    public bool HasStuckWorkers
+    {
+        get
+        {
+            lock (_workersLock)
+            {
+                return _workers.Any(w => w.Thread?.IsAlive == true);
+            }
+        }
+    }
+
     /// <summary>Public attributes of the Actor that could not be served (name and reason), logged at start-up.</summary>
     public IReadOnlyList<string> SkippedAttributes { get; private set; } = [];
 
@@ -633,8 +645,9 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         {
             _available.Release(workers.Count);
         }
-        // Bounded: a worker stuck in C code must not keep a stopped container alive.
-        await Task.WhenAll(workers.Select(w => Task.Run(() => w.Thread?.Join(TimeSpan.FromSeconds(5))))).ConfigureAwait(false);
+        // The server has drained its calls already: a worker still in one after a second is stuck (C code) and must
+        // not keep a stopped container alive.
+        await Task.WhenAll(workers.Select(w => Task.Run(() => w.Thread?.Join(TimeSpan.FromSeconds(1))))).ConfigureAwait(false);
         if (_bridge is not null && workers.All(w => w.Thread?.IsAlive != true))
         {
             var stop = new Thread(() =>

@@ -556,8 +556,11 @@ class Bridge:
         task = self._tasks.get(call_id)
         if task is not None:
             task.cancel()
-        elif len(self._cancelled_early) < 100_000:
-            self._cancelled_early.add(call_id)  # its drain has not run yet: it will not start
+        else:
+            # Its drain has not run yet, so it will not start (or it already finished: the id is kept for nothing).
+            if len(self._cancelled_early) >= 10_000:
+                self._cancelled_early.clear()
+            self._cancelled_early.add(call_id)
 
     def _drain(self):
         with self._lock:
