@@ -47,7 +47,15 @@ public static class HostEnvironment
     public const string EnvFile = "AFFINETES_ENV_FILE";
     public const string Port = "AFFINETES_PORT";
     public const string Bind = "AFFINETES_BIND";
+    /// <summary>The bearer token in plain text. Readable by the actor's code until the host removes it from its
+    /// environment, and always in <c>/proc/1/environ</c>: set <see cref="AuthTokenSha256"/> instead.</summary>
     public const string AuthToken = "AFFINETES_AUTH_TOKEN";
+
+    /// <summary>
+    /// The SHA-256 of the bearer token (<see cref="HashAuthToken"/>: 64 lowercase hex digits). The host verifies
+    /// presented tokens against it, so the token itself never enters the container.
+    /// </summary>
+    public const string AuthTokenSha256 = "AFFINETES_AUTH_TOKEN_SHA256";
 
     /// <summary>
     /// Seconds the host keeps serving without hearing from its client (any request but an unauthenticated
@@ -61,4 +69,8 @@ public static class HostEnvironment
 
     /// <summary>The container port a client publishes: <c>8000/tcp</c>.</summary>
     public const string ContainerPort = "8000/tcp";
+
+    /// <summary>The value of <see cref="AuthTokenSha256"/> for <paramref name="token"/>: SHA-256 of its UTF-8 bytes, lowercase hex.</summary>
+    public static string HashAuthToken(string token) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
 }

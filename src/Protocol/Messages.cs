@@ -52,6 +52,8 @@ public sealed record ParameterDescriptor
     /// <summary>JSON schema type name from the annotation (<c>integer</c>, <c>string</c> ...), null when unannotated.</summary>
     [JsonPropertyName("type")] public string? Type { get; init; }
     [JsonPropertyName("required")] public bool Required { get; init; }
+    /// <summary><c>null</c> is a valid value: the annotation is optional or the default is <c>None</c>.</summary>
+    [JsonPropertyName("nullable")] public bool Nullable { get; init; }
     [JsonPropertyName("default")] public JsonElement? Default { get; init; }
     /// <summary><c>positional_or_keyword</c>, <c>keyword_only</c>, <c>var_positional</c>, <c>var_keyword</c> ...</summary>
     [JsonPropertyName("kind")] public string Kind { get; init; } = "positional_or_keyword";

@@ -58,4 +58,34 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "payload_too_large";
     public const string NotReady = "not_ready";
     public const string ShuttingDown = "shutting_down";
+
+    /// <summary>No such route (a GET of an unknown path); methods are <see cref="MethodNotFound"/>.</summary>
+    public const string NotFound = "not_found";
+
+    /// <summary>The route exists for another HTTP method (e.g. <c>GET /call</c>, <c>POST /health</c>).</summary>
+    public const string HttpMethodNotAllowed = "http_method_not_allowed";
+
+    /// <summary>A request the server could not read (malformed HTTP, a body sent too slowly).</summary>
+    public const string BadRequest = "bad_request";
+}
+
+/// <summary>
+/// The original's <c>timeout</c> convention: on <c>POST /call</c>, a <c>timeout</c> keyword argument (seconds; it is
+/// still passed to the method) bounds the call to <c>timeout + 10 s</c>; past that the answer is 200 with status
+/// <c>failed</c> and <see cref="ExceededMessage"/> as <c>result.error</c>. A value that is not a number answers
+/// <see cref="InvalidMessage"/> the same way, without calling the method.
+/// </summary>
+public static class TimeoutKwarg
+{
+    /// <summary>The keyword argument's name.</summary>
+    public const string Name = "timeout";
+
+    /// <summary>The grace added to the declared timeout before the call is given up.</summary>
+    public const double GraceSeconds = 10;
+
+    /// <summary>The answer's <c>result.error</c> when the call was given up; <paramref name="seconds"/> as Python prints a float.</summary>
+    public static string ExceededMessage(string seconds) => $"Task execution exceeded timeout of {seconds}s (+10s grace)";
+
+    /// <summary>The answer's <c>result.error</c> when <c>timeout</c> is not a number.</summary>
+    public const string InvalidMessage = "Invalid timeout; expected a number of seconds.";
 }

@@ -55,23 +55,63 @@ public sealed class ErrorAndJsonTests(ProtocolHostFixture fixture) : IClassFixtu
     }
 
     [Theory]
-    [InlineData("""{"x":"seven"}""", "x", "expects integer, got string")]
-    [InlineData("""{"x":true}""", "x", "expects integer, got boolean")]
-    [InlineData("""{"x":1,"text":5}""", "text", "expects string, got integer")]
-    public async Task WrongType_Returns400NamingParameterAndTypes(string json, string parameter, string message)
+    [InlineData("""{"x":"42"}""", "\"42\"")]
+    [InlineData("""{"x":600.0}""", "600.0")]
+    [InlineData("""{"x":true}""", "true")]
+    [InlineData("""{"x":1,"text":500}""", "1")]
+    public async Task ByDefault_ValuesPassThroughWhateverTheAnnotation_AsInTheOriginal(string json, string x)
     {
         var (status, body) = await Host.CallAsync("/echo", json);
-        Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal(parameter, Parameter(body));
-        Assert.Contains(message, body.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(x, body.GetProperty("result").GetProperty("x").GetRawText());
     }
 
     [Fact]
-    public async Task WrongTypePositional_Returns400()
+    public async Task MisspeltKwarg_Returns400NamingTheUnexpectedAndTheMissingOne()
     {
-        var (status, body) = await Host.CallAsync("/call", """{"method":"add","args":["one"]}""");
+        var (status, body) = await Host.CallAsync("/call", """{"method":"dataclass_result","kwargs":{"taskid":4}}""");
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("a", Parameter(body));
+        Assert.Equal("invalid_arguments", Code(body));
+        Assert.Equal("taskid", Parameter(body));
+        var message = body.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Contains("unexpected argument 'taskid' (did you mean 'task_id'?)", message);
+        Assert.Contains("missing required argument 'task_id'", message);
+    }
+
+    [Fact]
+    public async Task UnknownMethod_ListsTheMethods_AndSuggestsTheNearest()
+    {
+        var (status, body) = await Host.CallAsync("/call", """{"method":"ecco","kwargs":{}}""");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        var message = body.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.StartsWith("Method not found: ecco; did you mean 'echo'?", message);
+        Assert.Contains("add, async_fail", message);
+        var (_, far) = await Host.CallAsync("/completely_unrelated", "{}");
+        Assert.DoesNotContain("did you mean", far.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task EmptyMethodName_IsNotCallable()
+    {
+        var (status, body) = await Host.CallAsync("/call", """{"method":"","kwargs":{}}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_arguments", Code(body));
+        Assert.Equal("method", Parameter(body));
+    }
+
+    [Theory]
+    [InlineData("/call", new byte[] { 0x7b, 0x22, 0x6d, 0x65, 0x74, 0x68, 0x6f, 0x64, 0x22, 0x3a, 0x22, 0x65, 0x63, 0x68, 0xff, 0x22, 0x7d })] // {"method":"ech\xff"}
+    [InlineData("/call", new byte[] { 0x7b, 0x22, 0x6d, 0x65, 0x74, 0x68, 0x6f, 0x64, 0x22, 0x3a, 0x22, 0x65, 0x63, 0x68, 0x6f, 0x22, 0x2c, 0x22, 0x61, 0x72, 0x67, 0x73, 0x22, 0x3a, 0x5b, 0x22, 0xc3, 0x28, 0x22, 0x5d, 0x7d })] // args ["\xc3("]
+    [InlineData("/identity", new byte[] { 0x7b, 0x22, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d })] // a UTF-8-encoded surrogate
+    public async Task InvalidUtf8_Returns400InvalidJson_OnBothRoutes(string path, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var response = await Host.Client.PostAsync(path, content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("invalid_json", Code(doc.RootElement));
+        Assert.Contains("not valid UTF-8", doc.RootElement.GetProperty("detail").GetString());
     }
 
     [Fact]
@@ -199,5 +239,62 @@ public sealed class ErrorAndJsonTests(ProtocolHostFixture fixture) : IClassFixtu
     {
         var (_, body) = await Host.CallAsync("/to_dict_result", "{}");
         Assert.Equal("""{"converted":3}""", body.GetProperty("result").GetRawText());
+    }
+}
+
+public sealed class StrictHostFixture : IAsyncLifetime
+{
+    public HostUnderTest Host { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Host = await HostUnderTest.StartAsync("protocol_env.py", o => o with { StrictTypes = true });
+
+    public async Task DisposeAsync() => await Host.DisposeAsync();
+}
+
+/// <summary>The opt-in strict mode (AFFINETES_STRICT_TYPES): a value whose JSON type contradicts a simple annotation is 400.</summary>
+[Trait(Tiers.Name, Tiers.Host)]
+public sealed class StrictTypesTests(StrictHostFixture fixture) : IClassFixture<StrictHostFixture>
+{
+    private HostUnderTest Host => fixture.Host;
+
+    private static string? Parameter(JsonElement body) =>
+        body.GetProperty("error").TryGetProperty("parameter", out var p) ? p.GetString() : null;
+
+    [Theory]
+    [InlineData("""{"x":"seven"}""", "x", "expects integer, got string")]
+    [InlineData("""{"x":true}""", "x", "expects integer, got boolean")]
+    [InlineData("""{"x":1,"text":5}""", "text", "expects string, got integer")]
+    public async Task WrongType_Returns400NamingParameterAndTypes(string json, string parameter, string message)
+    {
+        var (status, body) = await Host.CallAsync("/echo", json);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal(parameter, Parameter(body));
+        Assert.Contains(message, body.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task WrongTypePositional_Returns400()
+    {
+        var (status, body) = await Host.CallAsync("/call", """{"method":"add","args":["one"]}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("a", Parameter(body));
+    }
+
+    [Fact]
+    public async Task NullForAParameterWithNoneDefault_IsAccepted_AsInTheOriginal()
+    {
+        var (status, body) = await Host.CallAsync("/none_default", """{"name":null,"count":null}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("""{"name":null,"count":null}""", body.GetProperty("result").GetRawText());
+        var (wrong, _) = await Host.CallAsync("/none_default", """{"name":5}""");
+        Assert.Equal(HttpStatusCode.BadRequest, wrong);
+    }
+
+    [Fact]
+    public async Task IntegersForFloats_AreAccepted()
+    {
+        var (status, body) = await Host.CallAsync("/add", """{"a":1,"b":2}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(3, body.GetProperty("result").GetDouble());
     }
 }

@@ -177,4 +177,76 @@ public sealed class HostProcessTests
         Assert.Equal(2, await host.WaitForExitAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("AFFINETES_MAX_CONCURRENCY / --max-concurrency is 'lots'", host.Output);
     }
+
+    [Fact]
+    public async Task ActorTakingSigtermAtImport_DoesNotStopTheHostFromStopping()
+    {
+        await using var host = HostProcess.Start(Env("hostile_env.py"));
+        await host.WaitReadyAsync();
+        host.SendSigterm();
+        Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.Contains("asked to handle SIGTERM; the host keeps it", host.Output);
+    }
+
+    [Fact]
+    public async Task Unservable_Answers503_ThenExitsWithCode4_SoTheContainerIsReplaced()
+    {
+        await using var host = HostProcess.Start(Env("hostile_env.py",
+            ("AFFINETES_PYTHON_WORKERS", "1"), ("AFFINETES_WORKER_WRITE_OFF", "0.5"), ("AFFINETES_UNSERVABLE_GRACE", "2")));
+        await host.WaitReadyAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/block") { Content = Json("""{"seconds":3600}""") };
+            request.Headers.Add("X-Affinetes-Timeout", "0.3");
+            using var stuck = await host.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.GatewayTimeout, stuck.StatusCode);
+            await Task.Delay(1000);
+        }
+        var lastDeadline = Stopwatch.StartNew();
+        await Bounded.Until(async () =>
+        {
+            try
+            {
+                using var health = await host.Client.GetAsync("/health");
+                return health.StatusCode == HttpStatusCode.ServiceUnavailable;
+            }
+            catch (HttpRequestException)
+            {
+                return true; // already gone
+            }
+        }, TimeSpan.FromSeconds(10), "/health turning 503");
+        var unhealthyAfter = lastDeadline.Elapsed;
+        Assert.Equal(4, await host.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("exiting: the host could not serve", host.Output);
+        Console.WriteLine($"[figures] stuck call's deadline -> 503: {unhealthyAfter.TotalMilliseconds:0} ms; -> exit: {lastDeadline.Elapsed.TotalMilliseconds:0} ms");
+    }
+
+    [Fact]
+    public async Task PlainAuthToken_IsVerified_ButHiddenFromTheActor()
+    {
+        await using var host = HostProcess.Start(Env("hostile_env.py", ("AFFINETES_AUTH_TOKEN", "plain-secret-42")));
+        await host.WaitReadyAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/token_visible") { Content = Json("{}") };
+        request.Headers.Add("Authorization", "Bearer plain-secret-42");
+        using var answer = await host.Client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Contains("\"result\":null", await answer.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Sigterm_WithWorkersStuckInBlockingCalls_ExitsWithinTheGrace()
+    {
+        await using var host = HostProcess.Start(Env("hostile_env.py", ("AFFINETES_PYTHON_WORKERS", "2"), ("AFFINETES_SHUTDOWN_GRACE", "2")));
+        await host.WaitReadyAsync();
+        for (var i = 0; i < 2; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/block") { Content = Json("""{"seconds":3600}""") };
+            request.Headers.Add("X-Affinetes-Timeout", "0.3");
+            using var stuck = await host.Client.SendAsync(request);
+        }
+        var clock = Stopwatch.StartNew();
+        host.SendSigterm();
+        await host.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Console.WriteLine($"[figures] SIGTERM with 2 workers stuck in C calls -> exit: {clock.ElapsedMilliseconds} ms");
+    }
 }

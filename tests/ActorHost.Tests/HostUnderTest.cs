@@ -32,7 +32,8 @@ public sealed class HostUnderTest : IAsyncDisposable
 
     public static async Task<HostUnderTest> StartAsync(string envName, Func<ActorHostOptions, ActorHostOptions>? configure = null, bool waitReady = true)
     {
-        var options = new ActorHostOptions { EnvFile = EnvPath(envName), Port = 0, Bind = "127.0.0.1" };
+        // An unservable host exits after its grace: never the test process (HostProcess tests cover the exit).
+        var options = new ActorHostOptions { EnvFile = EnvPath(envName), Port = 0, Bind = "127.0.0.1", UnservableGrace = TimeSpan.FromDays(1) };
         options = configure?.Invoke(options) ?? options;
         var app = ActorHostApp.Build(options, logging => logging.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync().Within(what: "starting the host");

@@ -40,6 +40,12 @@ public sealed record LlmReply(string Content)
     /// <summary>Wait this long before answering (to test client timeouts).</summary>
     public TimeSpan Delay { get; init; }
 
+    /// <summary>The assistant's reasoning (<c>reasoning_content</c>, as o1-style models send it); none when null.</summary>
+    public string? Reasoning { get; init; }
+
+    /// <summary>A streamed answer (<c>"stream": true</c>) waits this long before each chunk after the first (to test chunk timeouts).</summary>
+    public TimeSpan ChunkDelay { get; init; }
+
     /// <summary>A successful completion with <paramref name="content"/> as the assistant's text.</summary>
     public static LlmReply Text(string content) => new(content);
 
@@ -172,26 +178,101 @@ public sealed class LocalLlmServer : IAsyncDisposable
 
         var promptTokens = request.Messages.Sum(m => CountTokens(m.Content));
         var completionTokens = CountTokens(reply.Content);
+        var id = $"chatcmpl-local-{Interlocked.Increment(ref _nextId)}";
+        var usage = new JsonObject
+        {
+            ["prompt_tokens"] = promptTokens,
+            ["completion_tokens"] = completionTokens,
+            ["total_tokens"] = promptTokens + completionTokens,
+        };
+        if (JsonNode.Parse(request.Body)?["stream"]?.GetValueKind() == JsonValueKind.True)
+        {
+            await StreamAsync(context, request, reply, id, usage);
+            return;
+        }
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
+        if (reply.Reasoning is not null)
+        {
+            message["reasoning_content"] = reply.Reasoning;
+        }
         var completion = new JsonObject
         {
-            ["id"] = $"chatcmpl-local-{Interlocked.Increment(ref _nextId)}",
+            ["id"] = id,
             ["object"] = "chat.completion",
             ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["model"] = request.Model,
             ["choices"] = new JsonArray(new JsonObject
             {
                 ["index"] = 0,
-                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content },
+                ["message"] = message,
                 ["finish_reason"] = "stop",
             }),
-            ["usage"] = new JsonObject
-            {
-                ["prompt_tokens"] = promptTokens,
-                ["completion_tokens"] = completionTokens,
-                ["total_tokens"] = promptTokens + completionTokens,
-            },
+            ["usage"] = usage,
         };
         await WriteAsync(context, StatusCodes.Status200OK, completion.ToJsonString(Json));
+    }
+
+    /// <summary>
+    /// A streamed answer as OpenAI sends it: server-sent events of <c>chat.completion.chunk</c> objects (the role,
+    /// the reasoning, then the content a word at a time, the finish reason), a usage chunk when the request asked for
+    /// <c>stream_options.include_usage</c>, and <c>data: [DONE]</c>.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, ChatRequest request, LlmReply reply, string id, JsonObject usage)
+    {
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        JsonObject Chunk(JsonObject delta, string? finishReason) => new()
+        {
+            ["id"] = id,
+            ["object"] = "chat.completion.chunk",
+            ["created"] = created,
+            ["model"] = request.Model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
+        };
+        var chunks = new List<JsonObject> { Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null) };
+        chunks.AddRange(Pieces(reply.Reasoning ?? "").Select(p => Chunk(new JsonObject { ["reasoning_content"] = p }, null)));
+        chunks.AddRange(Pieces(reply.Content).Select(p => Chunk(new JsonObject { ["content"] = p }, null)));
+        chunks.Add(Chunk([], "stop"));
+        if (JsonNode.Parse(request.Body)?["stream_options"]?["include_usage"]?.GetValueKind() == JsonValueKind.True)
+        {
+            var last = Chunk([], null);
+            last["choices"] = new JsonArray();
+            last["usage"] = usage;
+            chunks.Add(last);
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        try
+        {
+            for (var i = 0; i < chunks.Count; i++)
+            {
+                if (i > 0 && reply.ChunkDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(reply.ChunkDelay, context.RequestAborted);
+                }
+                await context.Response.WriteAsync($"data: {chunks[i].ToJsonString(Json)}\n\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+            }
+            await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // the client gave up mid-stream
+        }
+    }
+
+    /// <summary>The text a word at a time, spaces kept, as a model streams it.</summary>
+    private static IEnumerable<string> Pieces(string text)
+    {
+        var start = 0;
+        for (var i = 1; i <= text.Length; i++)
+        {
+            if (i == text.Length || (text[i] == ' ' && text[i - 1] != ' '))
+            {
+                yield return text[start..i];
+                start = i;
+            }
+        }
     }
 
     private Task Models(HttpContext context)

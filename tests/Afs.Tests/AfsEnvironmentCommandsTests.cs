@@ -94,9 +94,9 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.Equal("", output);
             Assert.Equal("afs call: the environment has no method 'no_such_method'\n", error);
 
-            (exit, _, error) = await AfsAsync("call", name, "generate", "--arg", "task_id=abc");
+            (exit, _, error) = await AfsAsync("call", name, "generate", "--arg", "taskid=1");
             Assert.Equal(3, exit);
-            Assert.Equal("afs call: bad arguments for generate: parameter 'task_id' of generate expects integer, got string\n", error);
+            Assert.Equal("afs call: bad arguments for generate: generate(task_id: int, seed: int = 0) -> dict: unexpected argument 'taskid' (did you mean 'task_id'?); missing required argument 'task_id'\n", error);
 
             // --timeout bounds the whole command: a deadline too short for anything is the deadline, not "not ready".
             foreach (var tiny in new[] { "0.01", "1e-9" })

@@ -134,6 +134,18 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     }
 
     [Fact]
+    public async Task ActorAllocatingPastTheMemoryLimit_ItsReplicaIsKilled_AndReplaced()
+    {
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, MemLimit = "256Mi" });
+        var victim = env.Replicas[0].Id;
+        await Assert.ThrowsAnyAsync<AffinetesException>(() => env.CallAsync("hog", kwargs: Kw(("mb", 2048)), timeout: TimeSpan.FromSeconds(60)))
+            .Within(TimeSpan.FromSeconds(90), "the call whose replica the kernel killed");
+        await Bounded.Until(() => Task.FromResult(env.Replicas.Count == 1 && env.Replicas[0].Id != victim && env.GetStats().All(s => s.Healthy)),
+            TimeSpan.FromSeconds(60), "the killed replica being replaced");
+        Assert.Equal(3, (await env.CallAsync("echo", [3]).Within()).GetProperty("x").GetInt32());
+    }
+
+    [Fact]
     public async Task ThreeReplicas_AreBalancedRoundRobin()
     {
         await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, Replicas = 3 });
@@ -268,6 +280,23 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
             await Testing.DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, remote);
             await Testing.DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, digest);
         }
+    }
+
+    [Fact]
+    public async Task AuthToken_OnlyItsHashEntersTheContainer_AndCallsCarryTheToken()
+    {
+        const string token = "validator-secret-token-1";
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, AuthToken = token });
+        Assert.Equal(1, (await env.CallAsync("echo", [1]).Within()).GetProperty("x").GetInt32());
+        var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
+        Assert.DoesNotContain(inspected.Config!.Env!, e => e.Contains(token, StringComparison.Ordinal));
+        Assert.Contains($"{HostEnvironment.AuthTokenSha256}={HostEnvironment.HashAuthToken(token)}", inspected.Config.Env!);
+        // The actor cannot read it either.
+        Assert.Equal(JsonValueKind.Null, (await env.CallAsync("environment", [HostEnvironment.AuthToken]).Within()).ValueKind);
+        // And without it the host refuses.
+        using var anonymous = new HttpClient();
+        using var refused = await anonymous.PostAsync(new Uri(env.Replicas[0].BaseUrl, "/call"), new StringContent("{\"method\":\"echo\",\"args\":[1]}"));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
     }
 
     [Fact]

@@ -108,8 +108,9 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         await using var env = await LoadAsync(hosts.First);
         var missing = await Assert.ThrowsAsync<MethodNotFoundException>(() => env.CallAsync("nope"));
         Assert.Equal("nope", missing.Method);
-        var bad = await Assert.ThrowsAsync<BadArgumentsException>(() => env.CallAsync("echo", kwargs: new Dictionary<string, object?> { ["x"] = "seven" }));
-        Assert.Equal("x", bad.Parameter);
+        // Values pass through unchecked, as in the original; arguments that do not fit the signature are refused.
+        var bad = await Assert.ThrowsAsync<BadArgumentsException>(() => env.CallAsync("echo", kwargs: new Dictionary<string, object?> { ["y"] = "seven" }));
+        Assert.Equal("y", bad.Parameter);
         var remote = await Assert.ThrowsAsync<RemoteActorException>(() => env.CallAsync("fail", kwargs: new Dictionary<string, object?> { ["message"] = "model refused" }));
         Assert.Equal("ValueError", remote.RemoteType);
         Assert.Equal("model refused", remote.RemoteMessage);

@@ -5,16 +5,20 @@ using Affinetes.Protocol;
 namespace Affinetes.ActorHost.Endpoints;
 
 /// <summary>
-/// Optional bearer-token check in front of every endpoint but <c>/health</c>. Both tokens are hashed first so the
-/// comparison takes the same time whatever the length or content of the guess.
+/// Optional bearer-token check in front of every endpoint but <c>GET /health</c> (any other HTTP method on that
+/// path needs the token like everything else). The host holds only the token's SHA-256: a presented token is hashed
+/// and compared in constant time.
 /// </summary>
-internal sealed class BearerAuthentication(string token)
+internal sealed class BearerAuthentication(byte[] expectedSha256)
 {
-    private readonly byte[] _expected = SHA256.HashData(Encoding.UTF8.GetBytes(token));
+    private readonly byte[] _expected = expectedSha256;
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.Request.Path.Equals(WireRoutes.Health, StringComparison.Ordinal) || IsAuthorized(context.Request.Headers.Authorization.ToString()))
+        var request = context.Request;
+        var openProbe = (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+            && request.Path.Equals(WireRoutes.Health, StringComparison.Ordinal);
+        if (openProbe || IsAuthorized(request.Headers.Authorization.ToString()))
         {
             await next(context);
             return;

@@ -27,8 +27,27 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
 
     public Task HandleCallAsync(HttpContext context) => HandleAsync(context, methodFromRoute: null);
 
-    public Task HandleMethodAsync(HttpContext context) =>
-        HandleAsync(context, (string)context.Request.RouteValues["method"]!);
+    /// <summary>The host's own GET routes: an Actor method of one of these names is reached only through <c>/call</c>.</summary>
+    private static readonly HashSet<string> HostRoutes = new(StringComparer.Ordinal)
+    {
+        WireRoutes.Health[1..], WireRoutes.Ready[1..], WireRoutes.Methods[1..], WireRoutes.OpenApi[1..],
+    };
+
+    public Task HandleMethodAsync(HttpContext context)
+    {
+        var method = (string)context.Request.RouteValues["method"]!;
+        if (HostRoutes.Contains(method))
+        {
+            context.Response.Headers.Allow = "GET";
+            return ErrorResponses.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, new ErrorDetail
+            {
+                Code = ErrorCodes.HttpMethodNotAllowed,
+                Message = $"/{method} is the host's own GET endpoint; an Actor method named '{method}' is called with POST /call {{\"method\": \"{method}\", ...}}",
+                Method = method,
+            });
+        }
+        return HandleAsync(context, method);
+    }
 
     private async Task HandleAsync(HttpContext context, string? methodFromRoute)
     {
@@ -41,6 +60,14 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             if (!readiness.IsReady)
             {
                 status = await WriteNotReadyAsync(context, methodFromRoute);
+                return;
+            }
+            // A call counts against the limit only once its body is read: connections that trickle a body in hold
+            // no slot (and Kestrel drops those slower than its minimum data rate).
+            var (body, bodyError) = await ReadBodyAsync(context);
+            if (bodyError is not null)
+            {
+                status = await ErrorResponses.WriteAsync(context, bodyError.Value.Status, bodyError.Value.Detail with { Method = methodFromRoute });
                 return;
             }
             if (Interlocked.Increment(ref _inFlight) > options.MaxConcurrentCalls)
@@ -57,29 +84,19 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             }
             entered = true;
 
-            var (body, bodyError) = await ReadBodyAsync(context);
-            if (bodyError is not null)
-            {
-                status = await ErrorResponses.WriteAsync(context, bodyError.Value.Status, bodyError.Value.Detail with { Method = methodFromRoute });
-                return;
-            }
-
-            var (name, parseError) = methodFromRoute is null ? ReadMethodName(body!) : (methodFromRoute, null);
+            var (head, parseError) = methodFromRoute is null ? CallHead.ReadCall(body!) : (new CallHead(methodFromRoute, default), CallHead.CheckFlat(body!));
+            var name = head.Method;
             methodName = name ?? "?";
             if (parseError is not null)
             {
-                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, parseError);
+                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, parseError with { Method = name });
                 return;
             }
             var methods = _methods ??= runtime.Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
             if (!methods.TryGetValue(name!, out var method))
             {
-                status = await ErrorResponses.WriteAsync(context, StatusCodes.Status404NotFound, new ErrorDetail
-                {
-                    Code = ErrorCodes.MethodNotFound,
-                    Message = $"Method not found: {name}",
-                    Method = name,
-                });
+                status = await ErrorResponses.WriteAsync(context, name!.Length == 0 ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound,
+                    MethodNames.NotFound(name, runtime.Methods));
                 return;
             }
 
@@ -89,7 +106,12 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, timeoutError with { Method = name });
                 return;
             }
-            status = await InvokeAsync(context, method, Encoding.UTF8.GetString(body!), methodFromRoute is null ? BodyShape.Call : BodyShape.Flat, timeout);
+            if (head.Timeout is { Present: true, Valid: false })
+            {
+                status = await WriteFailedAsync(context, TimeoutKwarg.InvalidMessage);
+                return;
+            }
+            status = await InvokeAsync(context, method, Encoding.UTF8.GetString(body!), methodFromRoute is null ? BodyShape.Call : BodyShape.Flat, timeout, head.Timeout);
         }
         finally
         {
@@ -101,12 +123,14 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         }
     }
 
-    private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout)
+    private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout, TimeoutKwargValue timeoutKwarg)
     {
+        // Two limits: the caller's deadline header (504), and the original's `timeout` kwarg + grace (200 "failed").
         using var deadline = timeout is null ? null : new CancellationTokenSource(timeout.Value);
-        using var linked = deadline is null
+        using var declared = timeoutKwarg.Limit is { } limit ? new CancellationTokenSource(limit) : null;
+        using var linked = deadline is null && declared is null
             ? null
-            : CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.RequestAborted);
+            : CancellationTokenSource.CreateLinkedTokenSource(deadline?.Token ?? default, declared?.Token ?? default, context.RequestAborted);
         var token = linked?.Token ?? context.RequestAborted;
         InvokeResult result;
         try
@@ -121,6 +145,10 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 Message = $"{method.Name} did not finish within its deadline of {timeout!.Value.TotalSeconds:0.###} s and was cancelled",
                 Method = method.Name,
             });
+        }
+        catch (OperationCanceledException) when (declared?.IsCancellationRequested == true)
+        {
+            return await WriteFailedAsync(context, TimeoutKwarg.ExceededMessage(timeoutKwarg.PythonText()));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -153,6 +181,26 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         writer.Advance(written);
         writer.Write(SuccessSuffix);
         await writer.FlushAsync();
+    }
+
+    /// <summary>The original's answer for a call it gave up: 200 <c>{"status":"failed","result":{"error":...},"error":null}</c>.</summary>
+    private static async Task<int> WriteFailedAsync(HttpContext context, string error)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json";
+        using (var json = new Utf8JsonWriter(response.BodyWriter, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", CallStatus.Failed);
+            json.WriteStartObject("result");
+            json.WriteString("error", error);
+            json.WriteEndObject();
+            json.WriteNull("error");
+            json.WriteEndObject();
+        }
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
+        return StatusCodes.Status200OK;
     }
 
     /// <summary>
@@ -192,6 +240,11 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         {
             return (null, TooLarge());
         }
+        catch (BadHttpRequestException e)
+        {
+            // e.g. 408: the body came slower than the minimum data rate; Kestrel closes the connection.
+            return (null, (e.StatusCode, new ErrorDetail { Code = ErrorCodes.BadRequest, Message = $"the request body could not be read: {e.Message}" }));
+        }
     }
 
     private (int, ErrorDetail) TooLarge() => (StatusCodes.Status413PayloadTooLarge, new ErrorDetail
@@ -199,46 +252,6 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         Code = ErrorCodes.PayloadTooLarge,
         Message = $"the request body is larger than the host's limit of {options.MaxBodyBytes} bytes (AFFINETES_MAX_BODY_BYTES)",
     });
-
-    /// <summary>Finds the top-level <c>"method"</c> of a <c>/call</c> body; the arguments stay for the runtime to read.</summary>
-    private static (string? Name, ErrorDetail? Error) ReadMethodName(byte[] body)
-    {
-        static ErrorDetail Invalid(string message) => new() { Code = ErrorCodes.InvalidJson, Message = message };
-        if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
-        {
-            return (null, Invalid("the request body is empty; /call takes {\"method\": ..., \"args\": [...], \"kwargs\": {...}}"));
-        }
-        var reader = new Utf8JsonReader(body);
-        string? name = null;
-        try
-        {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return (null, Invalid("the request body must be a JSON object"));
-            }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isMethod = reader.ValueTextEquals("method"u8);
-                reader.Read();
-                if (isMethod)
-                {
-                    if (reader.TokenType != JsonTokenType.String)
-                    {
-                        return (null, new ErrorDetail { Code = ErrorCodes.InvalidArguments, Message = "'method' must be a string", Parameter = "method" });
-                    }
-                    name = reader.GetString();
-                }
-                reader.Skip();
-            }
-        }
-        catch (JsonException e)
-        {
-            return (null, Invalid($"the request body is not valid JSON: {e.Message}"));
-        }
-        return name is null
-            ? (null, new ErrorDetail { Code = ErrorCodes.InvalidArguments, Message = "the request names no 'method'", Parameter = "method" })
-            : (name, null);
-    }
 
     private (TimeSpan? Timeout, ErrorDetail? Error) ReadTimeout(HttpContext context)
     {
@@ -262,7 +275,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
     private Task<int> WriteNotReadyAsync(HttpContext context, string? method)
     {
         var stopping = readiness.Current == Readiness.State.Stopping;
-        var failed = readiness.Current == Readiness.State.Failed;
+        var failed = readiness.Current is Readiness.State.Failed or Readiness.State.Unservable;
         if (!failed)
         {
             context.Response.Headers.RetryAfter = "1";

@@ -64,9 +64,10 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
                 Readiness.State.Ready => "ok",
                 Readiness.State.Starting => "starting",
                 Readiness.State.Stopping => "stopping",
+                Readiness.State.Unservable => "unhealthy",
                 _ => "failed",
             },
-            Reason = withReason ? readiness.Reason : null,
+            Reason = withReason || state == Readiness.State.Unservable ? readiness.Reason : null,
             Runtime = runtime.Name,
         };
         return context.Response.WriteAsJsonAsync(body, ProtocolJson.Wire.HealthResponse);
@@ -117,6 +118,10 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
                 if (p.Type is not null)
                 {
                     schema["type"] = p.Type;
+                }
+                if (p.Nullable)
+                {
+                    schema["nullable"] = true;
                 }
                 if (p.Default is { } value)
                 {

@@ -17,6 +17,21 @@ internal static class ErrorResponses
         _ => StatusCodes.Status500InternalServerError,
     };
 
+    /// <summary>A body for an answer the framework gave without one (404 no route, 405 wrong HTTP method, 400).</summary>
+    public static Task WriteFrameworkAnswerAsync(Microsoft.AspNetCore.Diagnostics.StatusCodeContext statusContext)
+    {
+        var context = statusContext.HttpContext;
+        var status = context.Response.StatusCode;
+        var request = $"{context.Request.Method} {context.Request.Path}";
+        var (code, message) = status switch
+        {
+            StatusCodes.Status404NotFound => (ErrorCodes.NotFound, $"no such endpoint: {request}; the host serves GET /health, /ready, /methods, /openapi.json and POST /call, POST /METHOD"),
+            StatusCodes.Status405MethodNotAllowed => (ErrorCodes.HttpMethodNotAllowed, $"{request}: wrong HTTP method for this endpoint (Allow: {context.Response.Headers.Allow})"),
+            _ => (ErrorCodes.BadRequest, $"{request} answered {status}"),
+        };
+        return WriteAsync(context, status, new ErrorDetail { Code = code, Message = message });
+    }
+
     public static async Task<int> WriteAsync(HttpContext context, int status, ErrorDetail error)
     {
         var detail = error.Type is null ? error.Message : $"{error.Type}: {error.Message}";

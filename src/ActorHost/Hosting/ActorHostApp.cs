@@ -52,7 +52,11 @@ public static class ActorHostApp
         finally
         {
             await runtime.DisposeAsync();
-            PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+            if (runtime is not PythonRuntime { HasStuckWorkers: true })
+            {
+                // Finalising the interpreter would wait on a thread stuck in C code: a stuck host just exits.
+                PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+            }
         }
         return Environment.ExitCode;
     }
@@ -98,6 +102,8 @@ public static class ActorHostApp
         PythonExecutable = options.PythonExecutable,
         Workers = options.PythonWorkers,
         Debug = options.Debug,
+        StrictTypes = options.StrictTypes,
+        WriteOffGrace = options.WorkerWriteOff,
     };
 
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
@@ -125,6 +131,9 @@ public static class ActorHostApp
             kestrel.AddServerHeader = false;
             // The hard cap; bodies between the limit and the cap are drained and answered 413 (CallEndpoint).
             kestrel.Limits.MaxRequestBodySize = (options.MaxBodyBytes * 4) + (1 << 20);
+            // A body must keep coming at 16 KB/s after 5 s (Kestrel's default, 240 B/s, let ~1,000 trickling
+            // connections hold the host's memory and calls).
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(16 * 1024, TimeSpan.FromSeconds(5));
             if (options.Bind is null)
             {
                 kestrel.ListenAnyIP(options.Port);
@@ -150,6 +159,7 @@ public static class ActorHostApp
         builder.Services.AddSingleton<CallEndpoint>();
         builder.Services.AddSingleton<DescribeEndpoints>();
         builder.Services.AddHostedService<RuntimeStarter>();
+        builder.Services.AddHostedService<HealthWatch>();
         if (options.Lease is not null)
         {
             builder.Services.AddSingleton(TimeProvider.System);
@@ -164,9 +174,11 @@ public static class ActorHostApp
             context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;
             return next(context);
         });
-        if (options.AuthToken is { } token)
+        // The framework's own answers (no such route, wrong HTTP method) carry the same JSON error shape.
+        app.UseStatusCodePages(ErrorResponses.WriteFrameworkAnswerAsync);
+        if (options.ExpectedTokenHash is { } tokenHash)
         {
-            app.Use(new BearerAuthentication(token).InvokeAsync);
+            app.Use(new BearerAuthentication(tokenHash).InvokeAsync);
         }
         if (options.Lease is not null)
         {

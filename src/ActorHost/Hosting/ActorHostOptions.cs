@@ -13,8 +13,14 @@ public sealed record ActorHostOptions
     public int Port { get; init; } = HostEnvironment.DefaultPort;
     /// <summary>Address to listen on; null means every interface.</summary>
     public string? Bind { get; init; }
-    /// <summary>When set, every endpoint but <c>/health</c> requires <c>Authorization: Bearer</c> this token.</summary>
+    /// <summary>When set, every endpoint but <c>GET /health</c> requires <c>Authorization: Bearer</c> this token.</summary>
     public string? AuthToken { get; init; }
+    /// <summary>The token's SHA-256 (64 hex digits) instead of the token: the way a client should configure it.</summary>
+    public string? AuthTokenSha256 { get; init; }
+
+    /// <summary>The SHA-256 presented tokens must hash to; null when the host requires none.</summary>
+    public byte[]? ExpectedTokenHash => AuthTokenSha256 is { } hex ? Convert.FromHexString(hex)
+        : AuthToken is { } token ? Convert.FromHexString(HostEnvironment.HashAuthToken(token)) : null;
     public long MaxBodyBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Calls in flight at once; beyond it the host answers 503 with Retry-After instead of queueing.</summary>
     public int MaxConcurrentCalls { get; init; } = 1024;
@@ -22,8 +28,14 @@ public sealed record ActorHostOptions
     public TimeSpan? CallTimeout { get; init; }
     /// <summary>How long in-flight calls may finish after SIGTERM.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long the host stays up while it cannot serve (every worker stuck, the event loop stalled) before it exits with code 4.</summary>
+    public TimeSpan UnservableGrace { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long an interrupted plain method may run on past its deadline before its worker is written off and replaced.</summary>
+    public TimeSpan WorkerWriteOff { get; init; } = TimeSpan.FromSeconds(2);
     /// <summary>Tracebacks in error answers.</summary>
     public bool Debug { get; init; }
+    /// <summary>Reject arguments whose JSON type contradicts the annotation (off: values pass through, as in the original).</summary>
+    public bool StrictTypes { get; init; }
     public int PythonWorkers { get; init; } = 4;
     public string? PythonExecutable { get; init; }
     /// <summary>
@@ -41,11 +53,15 @@ public sealed record ActorHostOptions
         ["--port"] = "PORT",
         ["--bind"] = "BIND",
         ["--auth-token"] = "AUTH_TOKEN",
+        ["--auth-token-sha256"] = "AUTH_TOKEN_SHA256",
         ["--max-body-bytes"] = "MAX_BODY_BYTES",
         ["--max-concurrency"] = "MAX_CONCURRENCY",
         ["--call-timeout"] = "CALL_TIMEOUT",
         ["--shutdown-grace"] = "SHUTDOWN_GRACE",
+        ["--unservable-grace"] = "UNSERVABLE_GRACE",
+        ["--worker-write-off"] = "WORKER_WRITE_OFF",
         ["--debug"] = "DEBUG",
+        ["--strict-types"] = "STRICT_TYPES",
         ["--python-workers"] = "PYTHON_WORKERS",
         ["--python"] = "PYTHON",
         ["--check"] = "CHECK",
@@ -58,12 +74,16 @@ public sealed record ActorHostOptions
           --env-file PATH        the environment module (ENV_FILE, default /app/env.py)
           --port N               port to listen on (PORT, default 8000)
           --bind ADDRESS         address to listen on (BIND, default all interfaces)
-          --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but /health (AUTH_TOKEN)
+          --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but GET /health (AUTH_TOKEN)
+          --auth-token-sha256 H  the same, given as the token's SHA-256 in hex (AUTH_TOKEN_SHA256; preferred)
           --max-body-bytes N     request body limit, 413 beyond (MAX_BODY_BYTES, default 4194304)
           --max-concurrency N    calls in flight, 503 beyond (MAX_CONCURRENCY, default 1024)
           --call-timeout S       default server-side deadline in seconds (CALL_TIMEOUT, default none)
           --shutdown-grace S     drain time after SIGTERM (SHUTDOWN_GRACE, default 10)
+          --unservable-grace S   exit (code 4) after S seconds unable to serve (UNSERVABLE_GRACE, default 30)
+          --worker-write-off S   replace a worker whose interrupted call runs S more seconds (WORKER_WRITE_OFF, default 2)
           --debug true           include tracebacks in errors (DEBUG)
+          --strict-types true    400 for an argument whose JSON type contradicts its annotation (STRICT_TYPES)
           --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
           --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
           --check true           import env.py, check it has an Actor, exit (CHECK)
@@ -74,7 +94,7 @@ public sealed record ActorHostOptions
     /// <summary>Reads the options from environment variables and command-line arguments.</summary>
     public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? environment = null)
     {
-        var normalized = args.Select(a => a is "--debug" or "--check" ? a + "=true" : a).ToArray();
+        var normalized = args.Select(a => a is "--debug" or "--check" or "--strict-types" ? a + "=true" : a).ToArray();
         var unknown = normalized.Where(a => a.StartsWith("--", StringComparison.Ordinal))
             .Select(a => a.Split('=')[0]).FirstOrDefault(a => !CommandLineSwitches.ContainsKey(a));
         if (unknown is not null)
@@ -113,16 +133,39 @@ public sealed record ActorHostOptions
             Port = (int)(Integer(c, "PORT", 0, 65535) ?? defaults.Port),
             Bind = Text(c, "BIND"),
             AuthToken = Text(c, "AUTH_TOKEN"),
+            AuthTokenSha256 = TokenHash(c, Text(c, "AUTH_TOKEN")),
             MaxBodyBytes = Integer(c, "MAX_BODY_BYTES", 1024, int.MaxValue) ?? defaults.MaxBodyBytes,
             MaxConcurrentCalls = (int)(Integer(c, "MAX_CONCURRENCY", 1, 1_000_000) ?? defaults.MaxConcurrentCalls),
             CallTimeout = Seconds(c, "CALL_TIMEOUT"),
             ShutdownGrace = Seconds(c, "SHUTDOWN_GRACE") ?? defaults.ShutdownGrace,
+            UnservableGrace = Seconds(c, "UNSERVABLE_GRACE") ?? defaults.UnservableGrace,
+            WorkerWriteOff = Seconds(c, "WORKER_WRITE_OFF") ?? defaults.WorkerWriteOff,
             Debug = Flag(c, "DEBUG"),
+            StrictTypes = Flag(c, "STRICT_TYPES"),
             PythonWorkers = (int)(Integer(c, "PYTHON_WORKERS", 1, 256) ?? defaults.PythonWorkers),
             PythonExecutable = Text(c, "PYTHON"),
             CheckOnly = Flag(c, "CHECK"),
             Lease = Seconds(c, "LEASE_SECONDS"),
         };
+    }
+
+    private static string? TokenHash(IConfiguration c, string? plain)
+    {
+        var text = Text(c, "AUTH_TOKEN_SHA256");
+        if (text is null)
+        {
+            return null;
+        }
+        if (text.Length != 64 || !text.All(char.IsAsciiHexDigit))
+        {
+            throw new OptionsException($"{HostEnvironment.AuthTokenSha256} / --auth-token-sha256 must be the token's SHA-256 as 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`); it has {text.Length} characters");
+        }
+        var hash = text.ToLowerInvariant();
+        if (plain is not null && HostEnvironment.HashAuthToken(plain) != hash)
+        {
+            throw new OptionsException($"{HostEnvironment.AuthToken} and {HostEnvironment.AuthTokenSha256} are both set and do not agree; set only the hash");
+        }
+        return hash;
     }
 
     private static string? Text(IConfiguration c, string key) => string.IsNullOrWhiteSpace(c[key]) ? null : c[key]!.Trim();

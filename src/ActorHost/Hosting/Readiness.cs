@@ -12,6 +12,9 @@ public sealed class Readiness
         Ready,
         Failed,
         Stopping,
+
+        /// <summary>Started, but cannot serve now (see <see cref="Runtimes.IActorRuntime.UnservableReason"/>); may recover.</summary>
+        Unservable,
     }
 
     public State Current => _state;
@@ -37,9 +40,29 @@ public sealed class Readiness
         _settled.TrySetResult();
     }
 
+    /// <summary>The runtime cannot serve: calls, /health and /ready answer 503 with the reason.</summary>
+    public void MarkUnservable(string reason)
+    {
+        if (_state is State.Ready or State.Unservable)
+        {
+            Reason = reason;
+            _state = State.Unservable;
+        }
+    }
+
+    /// <summary>The runtime serves again.</summary>
+    public void MarkServable()
+    {
+        if (_state == State.Unservable)
+        {
+            Reason = null;
+            _state = State.Ready;
+        }
+    }
+
     public void MarkStopping()
     {
-        if (_state == State.Ready)
+        if (_state is State.Ready or State.Unservable)
         {
             _state = State.Stopping;
         }

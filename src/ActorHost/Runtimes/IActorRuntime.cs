@@ -26,6 +26,12 @@ public interface IActorRuntime : IAsyncDisposable
     /// <paramref name="cancellationToken"/> (deadline or caller gone) cancels the work where the runtime can.
     /// </summary>
     Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Why nothing can be served any more although the actor started (every worker stuck in code that ignores its
+    /// deadline, an event loop that no longer runs); null while calls can be served. Read often: keep it cheap.
+    /// </summary>
+    string? UnservableReason => null;
 }
 
 /// <summary>How the arguments are laid out in a request body.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Affinetes.Afs.Cli;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 
@@ -123,9 +124,18 @@ internal sealed class CallCommand : AfsCommand
     /// </summary>
     private static async Task<Dictionary<string, object?>> TypedArgumentsAsync(IEnvironment environment, string method, Dictionary<string, object?> given, CancellationToken cancellationToken)
     {
-        var descriptor = given.Values.Any(v => v is CallArguments.TypedText)
-            ? (await environment.ListMethodsAsync(cancellationToken)).FirstOrDefault(m => m.Name == method)
-            : null;
+        MethodDescriptor? descriptor = null;
+        if (given.Values.Any(v => v is CallArguments.TypedText))
+        {
+            try
+            {
+                descriptor = (await environment.ListMethodsAsync(cancellationToken)).FirstOrDefault(m => m.Name == method);
+            }
+            catch (Exception e) when (e is AffinetesException or HttpRequestException or JsonException)
+            {
+                // A server without a usable /methods: the values go as JSON where they are JSON.
+            }
+        }
         var stringParameters = descriptor?.Parameters.Where(p => p.Type == "string").Select(p => p.Name).ToHashSet(StringComparer.Ordinal) ?? [];
         return given.ToDictionary(kv => kv.Key, kv => kv.Value is CallArguments.TypedText typed
             ? stringParameters.Contains(kv.Key) ? typed.Text : CallArguments.Value(typed)

@@ -60,6 +60,9 @@ class Actor(Base):
     def optional(self, value: Optional[int] = None, flag: bool = False):
         return {"value": value, "flag": flag}
 
+    def none_default(self, name: str = None, count: int = None):
+        return {"name": name, "count": count}
+
     def everything(self, *args, **kwargs):
         return {"args": list(args), "kwargs": kwargs}
 
@@ -116,6 +119,16 @@ class Actor(Base):
             self.cancelled.append(tag)
             raise
         return {"slept_ms": ms, "tag": tag}
+
+    async def takes_timeout(self, seconds: float, timeout: int = 600, tag: str = ""):
+        """Sleeps, as a real environment that bounds its own LLM call by `timeout` would."""
+        self.started.append(tag)
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.cancelled.append(tag)
+            raise
+        return {"timeout": timeout}
 
     async def async_fail(self):
         await asyncio.sleep(0)

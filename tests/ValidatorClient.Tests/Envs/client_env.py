@@ -29,3 +29,8 @@ class Actor:
 
     def environment(self, name: str):
         return os.environ.get(name)
+
+    def hog(self, mb: int):
+        """Allocates (and touches) mb MiB: past the container's memory limit the kernel kills it."""
+        blocks = [bytearray(1 << 20) for _ in range(mb)]
+        return len(blocks)

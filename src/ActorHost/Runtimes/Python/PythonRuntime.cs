@@ -20,6 +20,24 @@ public sealed record PythonRuntimeOptions
 
     /// <summary>Tracebacks in error answers.</summary>
     public bool Debug { get; init; }
+
+    /// <summary>
+    /// Reject a value whose JSON type contradicts a simple annotation (400). Off by default: the original passes values
+    /// through as they are, and real callers rely on it.
+    /// </summary>
+    public bool StrictTypes { get; init; }
+
+    /// <summary>
+    /// How long a plain method may run on after its deadline interrupted it (a blocking C call does not see the
+    /// interrupt) before its worker is written off and replaced.
+    /// </summary>
+    public TimeSpan WriteOffGrace { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long the asyncio loop may go without running (a blocking call inside an async def) before the runtime reports it cannot serve.</summary>
+    public TimeSpan LoopStallLimit { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The Python modules the host ships (<c>affinetes.core.*</c>, <c>request_logger</c>), appended to <c>sys.path</c>.</summary>
+    public string ModulesDirectory { get; init; } = Path.Combine(AppContext.BaseDirectory, "python");
 }
 
 /// <summary>
@@ -31,6 +49,13 @@ public sealed record PythonRuntimeOptions
 /// runs them concurrently and reports each result through <see cref="CompletionSink"/>. When a plain method blocks
 /// in I/O it releases the GIL and another worker carries on with the queue.
 /// </para>
+/// <para>
+/// Deadlines: a queued call whose deadline passes is dropped with its body; a running plain method is interrupted
+/// (an exception raised in its thread at the next bytecode); one that does not stop within
+/// <see cref="PythonRuntimeOptions.WriteOffGrace"/> (a blocking C call) costs its worker, which is written off and
+/// replaced, up to as many stuck workers again as there are workers. <see cref="UnservableReason"/> says when nothing
+/// can be served any more (every worker stuck, or the asyncio loop not running).
+/// </para>
 /// </summary>
 public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger logger) : IActorRuntime
 {
@@ -40,17 +65,28 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
     private readonly ConcurrentQueue<WorkItem> _queue = new();
     private readonly SemaphoreSlim _available = new(0);
     private readonly CompletionSink _sink = new();
-    private readonly List<Thread> _workers = [];
+    private readonly Lock _workersLock = new();
+    private readonly List<Worker> _workers = [];
     private readonly Dictionary<string, PyObject> _methodNames = new(StringComparer.Ordinal);
+    private readonly System.Threading.Channels.Channel<WorkItem> _interrupts = System.Threading.Channels.Channel.CreateUnbounded<WorkItem>();
     private volatile bool _stopping;
     private long _nextId;
+    private int _workerCount;
     private PyObject? _bridge;
     private PyObject? _callSync;
     private PyObject? _submit;
     private PyObject? _cancel;
+    private PyObject? _interrupt;
+    private PyObject? _clearInterrupt;
+    private PyObject? _beat;
     private PyObject? _plainShape;
     private PyObject? _flatShape;
     private PythonInstallation? _installation;
+    private Timer? _watchdog;
+    private Thread? _interrupter;
+    private volatile string? _unservable;
+    private readonly ConcurrentDictionary<long, WorkItem> _abandonedAsync = new();
+    private PyObject? _interruptLoop;
 
     public string Name => "python";
 
@@ -61,6 +97,24 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
 
     /// <summary>The interpreter in use, once started.</summary>
     public PythonInstallation? Installation => _installation;
+
+    /// <summary>Why nothing can be served now (every worker stuck past its deadline, the asyncio loop not running); null while it can.</summary>
+    public string? UnservableReason => _unservable;
+
+    /// <summary>After <see cref="DisposeAsync"/>: some worker is still in a call (stuck in C code); finalising the interpreter would wait on it.</summary>
+    public bool HasStuckWorkers
+    {
+        get
+        {
+            lock (_workersLock)
+            {
+                return _workers.Any(w => w.Thread?.IsAlive == true);
+            }
+        }
+    }
+
+    /// <summary>Public attributes of the Actor that could not be served (name and reason), logged at start-up.</summary>
+    public IReadOnlyList<string> SkippedAttributes { get; private set; } = [];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -114,12 +168,15 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         using (Py.GIL())
         {
             SyncSysPath(_installation.SysPath);
+            HideSecrets();
             using var module = PyModule.FromString("affinetes_bridge", ReadBridgeSource());
             using var makeBridge = module.GetAttr("make_bridge");
             using var envFile = new PyString(options.EnvFile);
             using var debug = options.Debug.ToPython();
             using var sink = _sink.ToPython();
-            _bridge = makeBridge.Invoke(envFile, debug, sink);
+            using var strict = options.StrictTypes.ToPython();
+            using var modules = new PyString(options.ModulesDirectory);
+            _bridge = makeBridge.Invoke(envFile, debug, sink, strict, modules);
             try
             {
                 if (loadOnly)
@@ -129,6 +186,8 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
                 }
                 using var table = _bridge.InvokeMethod("start");
                 Methods = ParseMethodTable(table.As<string>());
+                using var skipped = _bridge.GetAttr("skipped");
+                SkippedAttributes = skipped.As<string[]>();
                 StartupTimings = $"python {_installation.Version}: locate {located} ms, initialize {initialized - located} ms, " +
                     $"import and construct {clock.ElapsedMilliseconds - initialized} ms";
             }
@@ -139,6 +198,10 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
             _callSync = _bridge.GetAttr("call_sync");
             _submit = _bridge.GetAttr("submit");
             _cancel = _bridge.GetAttr("cancel");
+            _interrupt = _bridge.GetAttr("interrupt");
+            _clearInterrupt = _bridge.GetAttr("clear_interrupt");
+            _beat = _bridge.GetAttr("beat");
+            _interruptLoop = _bridge.GetAttr("interrupt_loop");
             _plainShape = new PyInt((int)BodyShape.Call);
             _flatShape = new PyInt((int)BodyShape.Flat);
             foreach (var method in Methods)
@@ -146,13 +209,41 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
                 _methodNames[method.Name] = new PyString(method.Name);
             }
         }
+        foreach (var skipped in SkippedAttributes)
+        {
+            LogSkippedAttribute(logger, skipped);
+        }
 
         for (var i = 0; i < Math.Max(1, options.Workers); i++)
         {
-            var worker = new Thread(WorkerLoop) { IsBackground = true, Name = $"affinetes-python-{i}" };
-            _workers.Add(worker);
-            worker.Start();
+            StartWorker();
         }
+        _interrupter = new Thread(InterrupterLoop) { IsBackground = true, Name = "affinetes-python-interrupter" };
+        _interrupter.Start();
+        _watchdog = new Timer(_ => Watch(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+    }
+
+    /// <summary>
+    /// The host only needs to verify the auth token: the plain variable leaves Python's environment (and the C
+    /// environment subprocesses inherit) before env.py is imported. Clients should set only its hash.
+    /// </summary>
+    private static void HideSecrets()
+    {
+        using var os = Py.Import("os");
+        using var environ = os.GetAttr("environ");
+        using var name = new PyString(HostEnvironment.AuthToken);
+        environ.InvokeMethod("pop", name, PyObject.None).Dispose();
+    }
+
+    private void StartWorker()
+    {
+        var worker = new Worker(Interlocked.Increment(ref _workerCount) - 1);
+        lock (_workersLock)
+        {
+            _workers.Add(worker);
+        }
+        worker.Thread = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"affinetes-python-{worker.Index}" };
+        worker.Thread.Start();
     }
 
     private static string ReadBridgeSource()
@@ -199,6 +290,7 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
                     Name = p.GetProperty("name").GetString()!,
                     Type = p.GetProperty("type").GetString(),
                     Required = p.GetProperty("required").GetBoolean(),
+                    Nullable = p.GetProperty("nullable").GetBoolean(),
                     Default = p.GetProperty("default").ValueKind == JsonValueKind.Null ? null : p.GetProperty("default").Clone(),
                     Kind = p.GetProperty("kind").GetString()!,
                 })],
@@ -227,13 +319,34 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            if (method.IsAsync)
-            {
-                Enqueue(WorkItem.CancelOf(item));
-            }
+            Abandon(item);
             throw;
         }
         return Decode(payload, method.Name);
+    }
+
+    /// <summary>
+    /// The caller gave up (deadline, gone): a call still queued is dropped with its body; an async call's task is
+    /// cancelled; a plain method that runs is interrupted (and its worker watched).
+    /// </summary>
+    private void Abandon(WorkItem item)
+    {
+        item.AbandonedAt = Environment.TickCount64;
+        if (Interlocked.CompareExchange(ref item.State, WorkItem.Dropped, WorkItem.Queued) == WorkItem.Queued)
+        {
+            item.Body = null;
+            _sink.Forget(item.Id);
+            return;
+        }
+        if (item.IsAsync)
+        {
+            Enqueue(WorkItem.CancelOf(item));
+            _abandonedAsync[item.Id] = item;
+        }
+        else if (Volatile.Read(ref item.State) == WorkItem.Running)
+        {
+            _interrupts.Writer.TryWrite(item);
+        }
     }
 
     private void Enqueue(WorkItem item)
@@ -261,15 +374,25 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         });
     }
 
-    private void WorkerLoop()
+    private void WorkerLoop(Worker worker)
     {
         using var gil = Py.GIL(); // creates this thread's Python thread state once
+        using (var threading = Py.Import("threading"))
+        using (var ident = threading.InvokeMethod("get_ident"))
+        {
+            worker.PythonThreadId = ident.As<ulong>();
+        }
         var threadState = PythonEngine.BeginAllowThreads();
         try
         {
-            while (true)
+            while (!worker.WrittenOff)
             {
                 _available.Wait();
+                if (worker.WrittenOff)
+                {
+                    _available.Release(); // the signal belongs to a live worker
+                    return;
+                }
                 if (_stopping && _queue.IsEmpty)
                 {
                     return;
@@ -282,10 +405,10 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
                     {
                         if (_queue.TryDequeue(out var item))
                         {
-                            Run(item);
+                            Run(worker, item);
                         }
                     }
-                    while (_available.Wait(0));
+                    while (!worker.WrittenOff && _available.Wait(0));
                 }
                 finally
                 {
@@ -296,45 +419,67 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         finally
         {
             PythonEngine.EndAllowThreads(threadState);
+            if (worker.WrittenOff)
+            {
+                LogWorkerReturned(logger, worker.Index);
+            }
+            lock (_workersLock)
+            {
+                _workers.Remove(worker);
+            }
         }
     }
 
-    private void Run(WorkItem item)
+    private void Run(Worker worker, WorkItem item)
     {
         try
         {
             if (item.CancelTarget is { } target)
             {
-                if (target.Submitted)
-                {
-                    using var id = new PyInt(target.Id);
-                    _cancel!.Invoke(id).Dispose();
-                }
-                else
-                {
-                    target.Cancelled = true;
-                }
+                using var id = new PyInt(target.Id);
+                _cancel!.Invoke(id).Dispose();
                 return;
             }
-            if (item.Cancelled)
+            if (Interlocked.CompareExchange(ref item.State, WorkItem.Running, WorkItem.Queued) != WorkItem.Queued)
             {
-                _sink.Forget(item.Id);
-                return;
+                return; // dropped while queued
             }
-            using var body = new PyString(item.Body);
+            using var body = new PyString(item.Body!);
+            item.Body = null;
             var shape = item.Shape == BodyShape.Call ? _plainShape! : _flatShape!;
             var name = _methodNames[item.Method];
+            using var callId = new PyInt(item.Id);
             if (item.IsAsync)
             {
-                using var id = new PyInt(item.Id);
-                _submit!.Invoke(id, name, body, shape).Dispose();
-                item.Submitted = true;
+                _submit!.Invoke(callId, name, body, shape).Dispose();
+                return;
             }
-            else
+            item.Worker = worker;
+            worker.Current = item;
+            string payload;
+            try
             {
-                using var result = _callSync!.Invoke(name, body, shape);
-                item.Completion.TrySetResult(result.As<string>());
+                using var result = _callSync!.Invoke(callId, name, body, shape);
+                payload = result.As<string>();
             }
+            finally
+            {
+                worker.Current = null;
+                Volatile.Write(ref item.State, WorkItem.Finished);
+                if (item.Interrupted)
+                {
+                    using var thread = new PyInt(worker.PythonThreadId);
+                    _clearInterrupt!.Invoke(thread).Dispose();
+                }
+            }
+            if (payload.Length > 0 && payload[0] == '\u0002')
+            {
+                // The method returned an awaitable: the loop finishes it. It cannot report before this registration,
+                // which happens while this thread still holds the GIL.
+                _sink.Register(item.Id, item.Completion);
+                return;
+            }
+            item.Completion.TrySetResult(payload);
         }
         catch (Exception e)
         {
@@ -352,6 +497,136 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
         }
     }
 
+    /// <summary>
+    /// Interrupts plain methods whose caller gave up (under the GIL, so it may wait for it), and pings the asyncio
+    /// loop once a second so that <see cref="Watch"/> knows it runs.
+    /// </summary>
+    private void InterrupterLoop()
+    {
+        var reader = _interrupts.Reader;
+        while (!_stopping)
+        {
+            var pending = reader.WaitToReadAsync().AsTask();
+            pending.Wait(TimeSpan.FromSeconds(1));
+            try
+            {
+                Volatile.Write(ref _interrupterWaitingSince, Environment.TickCount64);
+                using (Py.GIL())
+                {
+                    Volatile.Write(ref _interrupterWaitingSince, 0);
+                    while (reader.TryRead(out var item))
+                    {
+                        if (item.IsAsync)
+                        {
+                            if (!item.Completion.Task.IsCompleted)
+                            {
+                                _interruptLoop!.Invoke().Dispose();
+                            }
+                            continue;
+                        }
+                        // Under the GIL the worker is either inside the call (Running) or not in Python at all.
+                        if (Volatile.Read(ref item.State) == WorkItem.Running && item.Worker is { } worker)
+                        {
+                            using var thread = new PyInt(worker.PythonThreadId);
+                            _interrupt!.Invoke(thread).Dispose();
+                            item.Interrupted = true;
+                        }
+                    }
+                    _beat!.Invoke().Dispose();
+                }
+            }
+            catch (PythonException e)
+            {
+                LogBridgeFailure(logger, "(interrupt)", e);
+            }
+            finally
+            {
+                Volatile.Write(ref _interrupterWaitingSince, 0);
+            }
+        }
+    }
+
+    private long _interrupterWaitingSince;
+
+    /// <summary>
+    /// Four times a second, without the GIL: writes off workers stuck in calls past their deadline (starting
+    /// replacements, bounded), and decides whether anything can be served.
+    /// </summary>
+    private void Watch()
+    {
+        if (_stopping)
+        {
+            return;
+        }
+        var now = Environment.TickCount64;
+        List<Worker> workers;
+        lock (_workersLock)
+        {
+            workers = [.. _workers];
+        }
+        var live = 0;
+        var stuck = 0;
+        string? stuckIn = null;
+        foreach (var worker in workers)
+        {
+            if (worker.WrittenOff)
+            {
+                stuck++;
+                continue;
+            }
+            if (worker.Current is { AbandonedAt: > 0 } item && now - item.AbandonedAt > options.WriteOffGrace.TotalMilliseconds)
+            {
+                worker.WrittenOff = true;
+                stuck++;
+                stuckIn = item.Method;
+                LogWorkerWrittenOff(logger, worker.Index, item.Method, (now - item.AbandonedAt) / 1000.0);
+                continue;
+            }
+            live++;
+        }
+        // A stuck worker is replaced while fewer workers are stuck than there are workers; past that, the next
+        // stuck call leaves fewer live workers, and none means nothing can be served.
+        var wanted = Math.Max(1, options.Workers);
+        while (live < wanted && stuck <= wanted)
+        {
+            StartWorker();
+            live++;
+        }
+        foreach (var (id, item) in _abandonedAsync)
+        {
+            if (item.Completion.Task.IsCompleted)
+            {
+                _abandonedAsync.TryRemove(id, out _);
+            }
+            else if (now - item.AbandonedAt > options.WriteOffGrace.TotalMilliseconds && _sink.LastBeat < item.AbandonedAt && !item.Interrupted)
+            {
+                // Cancelling the task needs the loop to run; it has not run since: something on it never yields.
+                item.Interrupted = true;
+                _interrupts.Writer.TryWrite(item);
+            }
+        }
+
+        var lastBeat = _sink.LastBeat;
+        var waiting = Volatile.Read(ref _interrupterWaitingSince);
+        string? reason = null;
+        if (live == 0)
+        {
+            reason = $"all {stuck} Python workers are stuck in calls past their deadlines (e.g. in {stuckIn ?? "a plain method"}), in code that cannot be interrupted";
+        }
+        else if (waiting > 0 && now - waiting > options.LoopStallLimit.TotalMilliseconds)
+        {
+            reason = $"Python's GIL has been held for {(now - waiting) / 1000} s by code that does not release it";
+        }
+        else if (lastBeat > 0 && now - lastBeat > options.LoopStallLimit.TotalMilliseconds)
+        {
+            reason = $"the asyncio loop has not run for {(now - lastBeat) / 1000} s (a blocking call inside an async def, or its thread died)";
+        }
+        if (reason != _unservable)
+        {
+            _unservable = reason;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_stopping)
@@ -359,45 +634,81 @@ public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger 
             return;
         }
         _stopping = true;
-        if (_workers.Count > 0)
+        _watchdog?.Dispose();
+        _interrupts.Writer.TryComplete();
+        List<Worker> workers;
+        lock (_workersLock)
         {
-            _available.Release(_workers.Count);
+            workers = [.. _workers];
         }
-        foreach (var worker in _workers)
+        if (workers.Count > 0)
         {
-            await Task.Run(() => worker.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            _available.Release(workers.Count);
         }
-        if (_bridge is not null)
+        // The server has drained its calls already: a worker still in one after a second is stuck (C code) and must
+        // not keep a stopped container alive.
+        await Task.WhenAll(workers.Select(w => Task.Run(() => w.Thread?.Join(TimeSpan.FromSeconds(1))))).ConfigureAwait(false);
+        if (_bridge is not null && workers.All(w => w.Thread?.IsAlive != true))
         {
-            await Task.Run(() =>
+            var stop = new Thread(() =>
             {
                 using (Py.GIL())
                 {
                     _bridge.InvokeMethod("stop", new PyFloat(2.0)).Dispose();
                 }
-            }).ConfigureAwait(false);
+            })
+            { IsBackground = true, Name = "affinetes-python-stop" };
+            stop.Start();
+            await Task.Run(() => stop.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Python bridge failed on a call to {Method}")]
     private static partial void LogBridgeFailure(ILogger logger, string method, Exception exception);
 
-    private sealed class WorkItem(long id, string method, bool isAsync, string body, BodyShape shape)
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the Actor's attribute {Attribute} is not served")]
+    private static partial void LogSkippedAttribute(ILogger logger, string attribute);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Python worker {Worker} is written off: {Method} ran {Seconds:0.0} s past its deadline and ignored the interrupt (a blocking call); a new worker takes its place")]
+    private static partial void LogWorkerWrittenOff(ILogger logger, int worker, string method, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Python worker {Worker}, written off, has come back from its call and ends")]
+    private static partial void LogWorkerReturned(ILogger logger, int worker);
+
+    private sealed class Worker(int index)
     {
+        public int Index { get; } = index;
+        public Thread? Thread { get; set; }
+        public ulong PythonThreadId { get; set; }
+        public volatile WorkItem? Current;
+        public volatile bool WrittenOff;
+    }
+
+    private sealed class WorkItem(long id, string method, bool isAsync, string? body, BodyShape shape)
+    {
+        public const int Queued = 0;
+        public const int Running = 1;
+        public const int Finished = 2;
+        public const int Dropped = 3;
+
         public long Id { get; } = id;
         public string Method { get; } = method;
         public bool IsAsync { get; } = isAsync;
-        public string Body { get; } = body;
+        /// <summary>Released as soon as Python has it, or when the call is dropped: a queue of abandoned calls holds no bodies.</summary>
+        public volatile string? Body = body;
         public BodyShape Shape { get; } = shape;
         public TaskCompletionSource<string> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        /// <summary>Set under the GIL once the loop has the call; read under the GIL by its cancel item.</summary>
-        public bool Submitted { get; set; }
-        public bool Cancelled { get; set; }
+        public int State;
+        /// <summary>When the caller gave up (Environment.TickCount64), 0 while it waits.</summary>
+        public long AbandonedAt;
+        public Worker? Worker;
+        /// <summary>Set under the GIL when an interrupt was raised in the worker running the call.</summary>
+        public bool Interrupted;
         public WorkItem? CancelTarget { get; private init; }
 
         public static WorkItem CancelOf(WorkItem target) =>
-            new(target.Id, target.Method, target.IsAsync, "", target.Shape) { CancelTarget = target };
+            new(target.Id, target.Method, target.IsAsync, null, target.Shape) { CancelTarget = target };
     }
 }
 
@@ -412,6 +723,14 @@ public sealed class CompletionSink
     internal void Register(long id, TaskCompletionSource<string> completion) => _waiting[id] = completion;
 
     internal void Forget(long id) => _waiting.TryRemove(id, out _);
+
+    /// <summary>When the asyncio loop last ran a heartbeat (Environment.TickCount64); 0 before the first.</summary>
+    internal long LastBeat => Volatile.Read(ref _lastBeat);
+
+    private long _lastBeat;
+
+    /// <summary>Called on the asyncio loop's thread by the heartbeat the host schedules once a second.</summary>
+    public void Beat() => Volatile.Write(ref _lastBeat, Environment.TickCount64);
 
     /// <summary>Called by the bridge with a tagged payload when an async call has finished.</summary>
     public void Complete(long id, string payload)

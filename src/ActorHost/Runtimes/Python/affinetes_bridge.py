@@ -30,11 +30,17 @@ import uuid
 
 OK = "\x00"
 FAIL = "\x01"
+CONTINUES = "\x02"  # call_sync: the method returned an awaitable; the loop finishes it and reports through the sink
 
 SHAPE_CALL = 0  # {"method": ..., "args": [...], "kwargs": {...}}
 SHAPE_FLAT = 1  # flat kwargs object, or {"args": [...], "kwargs": {...}}
 
-_loads = json.loads
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# NaN and Infinity are not JSON: refused on both routes alike (the /call route's reader refuses them too).
+_loads = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 class StartupError(Exception):
@@ -44,18 +50,31 @@ class StartupError(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 # JSON out: the conversions the original applies (dataclass, to_dict(), pydantic), also for nested values.
 
+class _ConversionFailed(Exception):
+    """The actor's own conversion (to_dict(), model_dump(), a dataclass field) raised: reported as its error."""
+
+    def __init__(self, error):
+        super().__init__(error)
+        self.error = error
+
+
 def _to_jsonable(value):
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    model_dump = getattr(value, "model_dump", None)
-    if callable(model_dump):
-        return model_dump(mode="json")
-    as_dict = getattr(value, "dict", None)
-    if callable(as_dict) and hasattr(value, "__fields__"):
-        return as_dict()
+    try:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):
+            return to_dict()
+        model_dump = getattr(value, "model_dump", None)
+        if callable(model_dump):
+            return model_dump(mode="json")
+        as_dict = getattr(value, "dict", None)
+        if callable(as_dict) and hasattr(value, "__fields__"):
+            return as_dict()
+    except (_ConversionFailed, _NotSerializable, DeadlineExceeded):
+        raise
+    except Exception as e:
+        raise _ConversionFailed(e) from None
     return value
 
 
@@ -87,9 +106,11 @@ class _NotSerializable(TypeError):
 _dumps = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":")).encode
 
 
-def _encode_result(result):
+def _encode_result(result, actor_failure):
     try:
         return OK + _dumps(_to_jsonable(result))
+    except _ConversionFailed as e:
+        return actor_failure(e.error)
     except _NotSerializable as e:
         kind = e.kind
         return _fail("result_not_serializable",
@@ -100,6 +121,16 @@ def _encode_result(result):
         return _fail("result_not_serializable", f"the result is not valid JSON: {e}", "ValueError")
     except RecursionError:
         return _fail("result_not_serializable", "the result refers to itself (circular reference)", "RecursionError")
+    except TypeError as e:  # e.g. a dict with tuple keys
+        return _fail("result_not_serializable", f"the result has no JSON form: {_text(e)}", "TypeError")
+
+
+def _text(error):
+    """str(error), even when the exception's own __str__ raises."""
+    try:
+        return str(error) or type(error).__name__
+    except BaseException:
+        return f"<{type(error).__name__} whose message cannot be printed>"
 
 
 def _fail(code, message, type_name=None, parameter=None, tb=None):
@@ -140,12 +171,17 @@ _PY_TYPES = {"integer": (int,), "number": (int, float), "string": (str,), "boole
              "object": (dict,)}
 
 
-def _checker(annotation):
+def _nullable(parameter):
+    """`null` is a valid value: the annotation is Optional[X] / X | None, or the default is None."""
+    return parameter.default is None or _unwrap_optional(parameter.annotation)[1]
+
+
+def _checker(parameter):
     """(accepted Python types, JSON type name, None allowed) for a simple annotation; None when not checkable."""
-    name = _json_type(annotation)
+    name = _json_type(parameter.annotation)
     if name not in _PY_TYPES:
         return None
-    return _PY_TYPES[name], name, _unwrap_optional(annotation)[1]
+    return _PY_TYPES[name], name, _nullable(parameter)
 
 
 def _json_name(value):
@@ -168,7 +204,7 @@ class Method:
     __slots__ = ("name", "function", "signature", "is_async", "accepts_var_kw", "named_args_kwargs", "descriptor",
                  "positional", "checks")
 
-    def __init__(self, name, function):
+    def __init__(self, name, function, strict=False):
         self.name = name
         self.function = function
         try:
@@ -181,10 +217,12 @@ class Method:
         # A method with a parameter literally named args/kwargs takes a flat body as kwargs, always.
         self.named_args_kwargs = "args" in params or "kwargs" in params
         self.positional = [p.name for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        # Strict mode only: the original passes values through whatever the annotations say, and callers rely on
+        # it ("42" for an int, 600.0 for an int timeout, 500 for a str action).
         self.checks = {}
-        for p in params.values():
+        for p in params.values() if strict else ():
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                check = _checker(p.annotation)
+                check = _checker(p)
                 if check is not None:
                     self.checks[p.name] = check
         self.descriptor = {
@@ -198,6 +236,7 @@ class Method:
                 {
                     "name": p.name,
                     "type": _json_type(p.annotation),
+                    "nullable": _nullable(p),
                     "required": p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
                     "default": None if p.default is p.empty else _json_default(p.default),
                     "kind": p.kind.name.lower(),
@@ -207,19 +246,23 @@ class Method:
         }
 
 
-def _public_methods(actor):
+def _public_methods(actor, strict, skipped):
     """Public methods defined on the Actor's class (and its bases): never _names, dunders, instance attributes,
-    properties or other callables that merely live on the object."""
+    properties or other callables that merely live on the object. A public attribute that cannot be served (a
+    class-level `h = lambda: 1` has no valid signature once bound) is left out and named in `skipped`."""
     methods = {}
     for name in dir(type(actor)):
         if name.startswith("_"):
             continue
-        static = inspect.getattr_static(actor, name)
-        if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
-            continue
-        function = getattr(actor, name)
-        if callable(function):
-            methods[name] = Method(name, function)
+        try:
+            static = inspect.getattr_static(actor, name)
+            if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
+                continue
+            function = getattr(actor, name)
+            if callable(function):
+                methods[name] = Method(name, function, strict)
+        except Exception as e:
+            skipped.append(f"{name}: {type(e).__name__}: {_text(e)}")
     return methods
 
 
@@ -238,6 +281,8 @@ def _arguments(method, body, shape):
         data = _loads(body) if body else {}
     except ValueError as e:
         raise _BadArguments(f"the request body is not valid JSON: {e}", code="invalid_json") from None
+    except RecursionError:
+        raise _BadArguments("the request body is nested too deeply", code="invalid_json") from None
     if not isinstance(data, dict):
         raise _BadArguments("the request body must be a JSON object", code="invalid_json")
     if shape == SHAPE_CALL or (not method.named_args_kwargs and data and data.keys() <= {"args", "kwargs"}):
@@ -273,15 +318,51 @@ def _check_types(method, args, kwargs):
 
 def _binding_error(method, args, kwargs, error):
     """After a TypeError from the call: if the arguments do not bind to the signature, it is the caller's fault
-    (400 naming the parameter); otherwise the TypeError came from inside the method (500)."""
+    (400 naming every unexpected and missing parameter); otherwise the TypeError came from inside the method (500)."""
     try:
         method.signature.bind(*args, **kwargs)
     except TypeError as e:
-        message = str(e)
-        quoted = message.split("'")  # "missing a required argument: 'x'", "unexpected keyword argument 'y'"
-        parameter = quoted[1] if len(quoted) >= 3 else ("args" if "positional" in message else None)
-        return _BadArguments(f"{method.name}{method.signature}: {message}", parameter)
+        return _describe_binding(method, args, kwargs, str(e))
     return None
+
+
+def _describe_binding(method, args, kwargs, python_message):
+    """Every problem at once (a misspelt `taskid` is both an unexpected `taskid` and a missing `task_id`), with the
+    nearest parameter name for each unexpected one."""
+    import difflib
+    params = method.signature.parameters
+    positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_var_args = any(p.kind is p.VAR_POSITIONAL for p in params.values())
+    problems = []
+    first = None
+    if len(args) > len(positional) and not takes_var_args:
+        problems.append(f"takes {len(positional)} positional argument{'s' if len(positional) != 1 else ''} "
+                        f"but {len(args)} were given")
+        first = "args"
+    given = {p.name for p in positional[:len(args)]}
+    names = [p.name for p in params.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    for key in kwargs:
+        parameter = params.get(key)
+        if parameter is not None and parameter.kind is parameter.POSITIONAL_ONLY and not method.accepts_var_kw:
+            problems.append(f"'{key}' is positional-only")
+        elif key in given:
+            problems.append(f"got multiple values for argument '{key}'")
+        elif parameter is None and not method.accepts_var_kw:
+            near = difflib.get_close_matches(key, [n for n in names if n not in kwargs and n not in given], 1, 0.6)
+            problems.append(f"unexpected argument '{key}'" + (f" (did you mean '{near[0]}'?)" if near else ""))
+        else:
+            continue
+        first = first or key
+    missing = [p.name for p in params.values()
+               if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+               and p.name not in given and p.name not in kwargs]
+    if missing:
+        problems.append("missing required argument" + ("s " if len(missing) > 1 else " ")
+                        + ", ".join(f"'{m}'" for m in missing))
+        first = first or missing[0]
+    if not problems:
+        problems.append(python_message)
+    return _BadArguments(f"{method.name}{method.signature}: {'; '.join(problems)}", first)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -293,18 +374,24 @@ class DeadlineExceeded(BaseException):
 
 
 class Bridge:
-    def __init__(self, env_file, debug, sink):
+    def __init__(self, env_file, debug, sink, strict=False):
         self.env_file = env_file
         self.debug = bool(debug)
+        self.strict = bool(strict)
         self.sink = sink
         self.actor = None
         self.methods = {}
+        self.skipped = []
         self.loop = None
         self._loop_thread = None
+        self._loop_restarts = 0
+        self._stopping = False
         self._pending = collections.deque()
         self._drain_scheduled = False
         self._lock = threading.Lock()
         self._tasks = {}
+        self._cancelled_early = set()
+        self._loop_thread_id = None
 
     # -- start-up ------------------------------------------------------------------------------------------------
 
@@ -325,7 +412,7 @@ class Bridge:
         except SyntaxError as e:
             raise StartupError(f"{path} has a syntax error at line {e.lineno}: {e.msg}") from None
         except BaseException as e:
-            raise StartupError(f"importing {path} failed: {type(e).__name__}: {e}"
+            raise StartupError(f"importing {path} failed: {type(e).__name__}: {_text(e)}"
                                + self._debug_tail()) from None
         actor_class = getattr(module, "Actor", None)
         if actor_class is None:
@@ -341,7 +428,7 @@ class Bridge:
         self._start_loop()
         construct = asyncio.run_coroutine_threadsafe(self._construct(actor_class), self.loop)
         self.actor = construct.result()
-        self.methods = _public_methods(self.actor)
+        self.methods = _public_methods(self.actor, self.strict, self.skipped)
         return json.dumps([m.descriptor for m in sorted(self.methods.values(), key=lambda m: m.name)])
 
     async def _construct(self, actor_class):
@@ -349,7 +436,8 @@ class Bridge:
         try:
             return actor_class()
         except BaseException as e:
-            raise StartupError(f"Failed to initialize Actor: {type(e).__name__}: {e}" + self._debug_tail()) from None
+            raise StartupError(f"Failed to initialize Actor: {type(e).__name__}: {_text(e)}"
+                               + self._debug_tail()) from None
 
     def _debug_tail(self):
         return ("\n" + traceback.format_exc()) if self.debug else ""
@@ -358,14 +446,38 @@ class Bridge:
         ready = threading.Event()
 
         def run():
+            self._loop_thread_id = threading.get_ident()
             self.loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self.loop)
             ready.set()
-            self.loop.run_forever()
+            # The loop survives anything raised on it (a task's KeyboardInterrupt or SystemExit escapes run_forever,
+            # so does an exception from a callback an actor scheduled): it is run again, its tasks still there.
+            while not self._stopping:
+                try:
+                    self.loop.run_forever()
+                except BaseException as e:
+                    self._loop_restarts += 1
+                    _log(f"the asyncio loop stopped on {type(e).__name__}: {_text(e)}; running it again")
+                    continue
+                if self._stopping:
+                    break
 
         self._loop_thread = threading.Thread(target=run, name="affinetes-asyncio", daemon=True)
         self._loop_thread.start()
         ready.wait()
+
+    def beat(self):
+        """Thread-safe: the host's heartbeat; the loop reports it ran (a loop that does not run never reports)."""
+        self.loop.call_soon_threadsafe(self.sink.Beat)
+
+    def interrupt_loop(self):
+        """Raises DeadlineExceeded in the loop's thread at its next bytecode: for a task that never yields (a CPU loop
+        in an async def), which cancellation cannot reach. Called under the GIL when the loop has not run since a
+        call's deadline passed."""
+        import ctypes
+        if self._loop_thread_id is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._loop_thread_id),
+                                                       ctypes.py_object(DeadlineExceeded))
 
     def method_kind(self, name):
         """1 async, 0 plain, -1 not a public method of the Actor."""
@@ -374,28 +486,56 @@ class Bridge:
 
     # -- plain methods -------------------------------------------------------------------------------------------
 
-    def call_sync(self, name, body, shape):
-        method = self.methods[name]
+    def call_sync(self, call_id, name, body, shape):
+        """Runs a plain method on the calling worker thread. Always returns a tagged payload; CONTINUES when the
+        method returned an awaitable, which the loop then finishes (reporting through the sink)."""
         try:
-            args, kwargs = _arguments(method, body, shape)
-        except _BadArguments as e:
-            return _fail(e.code, str(e), None, e.parameter)
-        try:
-            result = method.function(*args, **kwargs)
+            method = self.methods[name]
+            try:
+                args, kwargs = _arguments(method, body, shape)
+            except _BadArguments as e:
+                return _fail(e.code, str(e), None, e.parameter)
+            try:
+                result = method.function(*args, **kwargs)
+            except TypeError as e:
+                bad = _binding_error(method, args, kwargs, e)
+                if bad is not None:
+                    return _fail(bad.code, str(bad), None, bad.parameter)
+                return self._actor_failure(e)
+            except DeadlineExceeded:
+                raise
+            except BaseException as e:  # KeyboardInterrupt, SystemExit, GeneratorExit from the actor: its error
+                return self._actor_failure(e)
             if inspect.isawaitable(result):
-                result = asyncio.run_coroutine_threadsafe(_awaited(result), self.loop).result()
-        except TypeError as e:
-            bad = _binding_error(method, args, kwargs, e)
-            if bad is not None:
-                return _fail(bad.code, str(bad), None, bad.parameter)
-            return self._actor_failure(e)
-        except Exception as e:
-            return self._actor_failure(e)
-        return _encode_result(result)
+                # Never block a worker on it: the loop runs it like an async method.
+                self.loop.call_soon_threadsafe(self._start_task, call_id, result)
+                return CONTINUES
+            return _encode_result(result, self._actor_failure)
+        except DeadlineExceeded:
+            return _fail("deadline_exceeded", "the call's deadline passed and it was interrupted", "DeadlineExceeded")
+        except BaseException as e:
+            return _fail("actor_error", f"the Python bridge failed on this call: {type(e).__name__}: {_text(e)}",
+                         type(e).__name__)
+
+    def interrupt(self, thread_id):
+        """Raises DeadlineExceeded in a worker thread at its next bytecode (a blocking C call is not interrupted).
+        Called under the GIL while the call runs there."""
+        import ctypes
+        return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(DeadlineExceeded))
+
+    def clear_interrupt(self, thread_id):
+        """Withdraws an interrupt that arrived after the call had finished, so that it cannot hit the next call."""
+        import ctypes
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
 
     def _actor_failure(self, e):
-        return _fail("actor_error", str(e) or type(e).__name__, type(e).__name__, None,
-                     "".join(traceback.format_exception(e)) if self.debug else None)
+        tb = None
+        if self.debug:
+            try:
+                tb = "".join(traceback.format_exception(e))
+            except BaseException:
+                tb = None
+        return _fail("actor_error", _text(e), type(e).__name__, None, tb)
 
     # -- async methods -------------------------------------------------------------------------------------------
 
@@ -416,45 +556,73 @@ class Bridge:
         task = self._tasks.get(call_id)
         if task is not None:
             task.cancel()
+        else:
+            # Its drain has not run yet, so it will not start (or it already finished: the id is kept for nothing).
+            if len(self._cancelled_early) >= 10_000:
+                self._cancelled_early.clear()
+            self._cancelled_early.add(call_id)
 
     def _drain(self):
         with self._lock:
             self._drain_scheduled = False
         pending = self._pending
-        complete = self.sink.Complete
         while pending:
             call_id, name, body, shape = pending.popleft()
-            method = self.methods[name]
             try:
-                args, kwargs = _arguments(method, body, shape)
-            except _BadArguments as e:
-                complete(call_id, _fail(e.code, str(e), None, e.parameter))
-                continue
-            try:
-                coroutine = method.function(*args, **kwargs)
-            except TypeError as e:
-                bad = _binding_error(method, args, kwargs, e)
-                complete(call_id, _fail(bad.code, str(bad), None, bad.parameter) if bad else self._actor_failure(e))
-                continue
-            except Exception as e:
-                complete(call_id, self._actor_failure(e))
-                continue
-            if not inspect.isawaitable(coroutine):
-                complete(call_id, _encode_result(coroutine))
-                continue
-            self._tasks[call_id] = self.loop.create_task(self._run(call_id, coroutine))
+                self._begin(call_id, name, body, shape)
+            except BaseException as e:  # one broken call never takes the others of the batch with it
+                self._complete(call_id, _fail("actor_error", f"{type(e).__name__}: {_text(e)}", type(e).__name__))
 
-    async def _run(self, call_id, coroutine):
+    def _begin(self, call_id, name, body, shape):
+        if self._cancelled_early and call_id in self._cancelled_early:
+            self._cancelled_early.discard(call_id)
+            self._complete(call_id, _fail("deadline_exceeded", "the call was cancelled", "CancelledError"))
+            return
+        method = self.methods[name]
         try:
-            result = await coroutine
-            payload = _encode_result(result)
+            args, kwargs = _arguments(method, body, shape)
+        except _BadArguments as e:
+            self._complete(call_id, _fail(e.code, str(e), None, e.parameter))
+            return
+        try:
+            coroutine = method.function(*args, **kwargs)
+        except TypeError as e:
+            bad = _binding_error(method, args, kwargs, e)
+            self._complete(call_id, _fail(bad.code, str(bad), None, bad.parameter) if bad else self._actor_failure(e))
+            return
+        except BaseException as e:
+            self._complete(call_id, self._actor_failure(e))
+            return
+        if not inspect.isawaitable(coroutine):
+            self._complete(call_id, _encode_result(coroutine, self._actor_failure))
+            return
+        self._start_task(call_id, coroutine)
+
+    def _start_task(self, call_id, awaitable):
+        try:
+            self._tasks[call_id] = self.loop.create_task(self._run(call_id, awaitable))
+        except BaseException as e:
+            self._complete(call_id, self._actor_failure(e))
+
+    async def _run(self, call_id, awaitable):
+        payload = None
+        try:
+            result = await awaitable
+            payload = _encode_result(result, self._actor_failure)
         except asyncio.CancelledError:
             payload = _fail("deadline_exceeded", "the call was cancelled", "CancelledError")
-        except Exception as e:
+        except BaseException as e:  # SystemExit, KeyboardInterrupt, GeneratorExit ...: the call's error, not the loop's
             payload = self._actor_failure(e)
         finally:
             self._tasks.pop(call_id, None)
-        self.sink.Complete(call_id, payload)
+            self._complete(call_id, payload if payload is not None else
+                           _fail("actor_error", "the call ended without a result", "BaseException"))
+
+    def _complete(self, call_id, payload):
+        try:
+            self.sink.Complete(call_id, payload)
+        except BaseException as e:
+            _log(f"could not hand call {call_id}'s result to the host: {type(e).__name__}: {_text(e)}")
 
     # -- shut-down -----------------------------------------------------------------------------------------------
 
@@ -473,19 +641,46 @@ class Bridge:
             asyncio.run_coroutine_threadsafe(finish(), self.loop).result(grace_seconds + 1)
         except Exception:
             pass
+        self._stopping = True
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._loop_thread.join(grace_seconds + 1)
 
 
-async def _awaited(awaitable):
-    return await awaitable
+def _log(message):
+    try:
+        print(f"affinetes-host: {message}", file=sys.stderr, flush=True)
+    except BaseException:
+        pass
 
 
-def make_bridge(env_file, debug, sink):
+def _keep_termination_signals():
+    """SIGTERM and SIGINT belong to the host (docker stop must stop the container): an env.py that installs a handler
+    for them, at import or later, is told so in the log and keeps the host's."""
+    import signal
+    install = signal.signal
+    owned = {signal.SIGTERM, signal.SIGINT}
+
+    def guarded(signalnum, handler):
+        if signalnum in owned:
+            _log(f"the actor asked to handle {signal.Signals(signalnum).name}; the host keeps it so that the container "
+                 "stops when asked")
+            return signal.getsignal(signalnum)
+        return install(signalnum, handler)
+
+    guarded.__doc__ = install.__doc__
+    signal.signal = guarded
+
+
+def make_bridge(env_file, debug, sink, strict=False, modules_dir=None):
     # Actor output reaches the container log as it happens, not when a block buffer fills.
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(line_buffering=True)
         except Exception:
             pass
-    return Bridge(env_file, debug, sink)
+    # The modules the host layer ships (affinetes.core.*, request_logger) come last: an environment's own copy, in
+    # its directory or installed in its image, wins.
+    if modules_dir and os.path.isdir(modules_dir) and modules_dir not in sys.path:
+        sys.path.append(modules_dir)
+    _keep_termination_signals()
+    return Bridge(env_file, debug, sink, strict)

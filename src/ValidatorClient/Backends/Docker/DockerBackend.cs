@@ -189,7 +189,8 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var env = options.EnvVars.Select(kv => $"{kv.Key}={kv.Value}").ToList();
         if (options.AuthToken is { } token)
         {
-            env.Add($"{HostEnvironment.AuthToken}={token}");
+            // Only the token's hash enters the container: the host verifies with it, the actor's code never sees the token.
+            env.Add($"{HostEnvironment.AuthTokenSha256}={HostEnvironment.HashAuthToken(token)}");
         }
         var labels = new Dictionary<string, string>
         {
