@@ -71,7 +71,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, parseError);
                 return;
             }
-            var methods = _methods ??= runtime.Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+            var methods = _methods ??= MethodTable(runtime.Methods);
             if (!methods.TryGetValue(name!, out var method))
             {
                 status = await ErrorResponses.WriteAsync(context, StatusCodes.Status404NotFound, new ErrorDetail
@@ -99,6 +99,20 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             }
             LogCall(logger, methodName, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
+    }
+
+    /// <summary>Every name a method answers to: its own and its aliases (a C# method's own spelling).</summary>
+    private static Dictionary<string, MethodDescriptor> MethodTable(IReadOnlyList<MethodDescriptor> methods)
+    {
+        var table = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        foreach (var method in methods)
+        {
+            foreach (var alias in method.Aliases ?? [])
+            {
+                table.TryAdd(alias, method);
+            }
+        }
+        return table;
     }
 
     private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout)
@@ -263,6 +277,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
     {
         var stopping = readiness.Current == Readiness.State.Stopping;
         var failed = readiness.Current == Readiness.State.Failed;
+        var recovering = readiness.Current == Readiness.State.Recovering;
         if (!failed)
         {
             context.Response.Headers.RetryAfter = "1";
@@ -272,6 +287,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             Code = stopping ? ErrorCodes.ShuttingDown : ErrorCodes.NotReady,
             Message = stopping ? "the host is shutting down"
                 : failed ? $"the actor cannot be served: {readiness.Reason}"
+                : recovering ? $"the actor is restarting: {readiness.Reason}"
                 : "the actor is still starting; retry shortly",
             Method = method,
         });
