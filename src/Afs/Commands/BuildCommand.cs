@@ -94,7 +94,7 @@ internal static class BuildCommand
     }
 }
 
-/// <summary><c>afs init NAME [--kind python]</c>: a starter environment that builds and answers as generated.</summary>
+/// <summary><c>afs init NAME [--kind python|csharp|sidecar]</c>: a starter environment that builds and answers as generated.</summary>
 internal static class InitCommand
 {
     public static Command Create()
@@ -114,13 +114,19 @@ internal static class InitCommand
                 error.WriteLine($"afs init: unknown kind '{result.GetValue(kind)}'; use one of: {string.Join(", ", KindDetector.Default.Kinds.Select(k => k.Name))}");
                 return 1;
             }
+            var starter = chosen.StarterFiles(environmentName);
+            if (starter.Count == 0)
+            {
+                error.WriteLine($"afs init: there is no starter for {chosen.Name} environments (they are detected when built); for an environment with its own server use --kind sidecar");
+                return 1;
+            }
             if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
             {
                 error.WriteLine($"afs init: {directory} exists and is not empty; choose a new name");
                 return 1;
             }
             Directory.CreateDirectory(directory);
-            foreach (var (file, content) in chosen.StarterFiles(environmentName))
+            foreach (var (file, content) in starter)
             {
                 File.WriteAllText(Path.Combine(directory, file), content);
             }
