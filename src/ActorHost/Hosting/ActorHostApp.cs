@@ -163,7 +163,8 @@ public static class ActorHostApp
     {
         ActorFile = options.EnvFile,
         CacheDirectory = options.CacheDirectory,
-        HostVersion = HostInfo.Version,
+        // The actor API's build is part of the key: a cached actor compiled against another build is not reused.
+        HostVersion = $"{HostInfo.Version}/{typeof(Affinetes.Actors.Llm).Assembly.ManifestModule.ModuleVersionId}",
         Debug = options.Debug,
     }, logger);
 

@@ -9,22 +9,31 @@ namespace Affinetes.ActorHost.Runtimes.CSharp;
 /// How C# actors' arguments and results cross JSON. Results are written as Python environments write theirs:
 /// snake_case property names (<c>TaskId</c> -> <c>task_id</c>; <c>[JsonPropertyName]</c> wins), enums by name,
 /// whole doubles with a fraction (<c>1.0</c>, as Python's float). Objects are read case-insensitively under either
-/// name (<c>task_id</c>, <c>TaskId</c>, <c>taskId</c>); numbers may come as strings.
+/// name (<c>task_id</c>, <c>TaskId</c>, <c>taskId</c>); numbers may come as strings; enums by name only.
 /// </summary>
 internal static class ActorJson
 {
-    public static JsonSerializerOptions Options { get; } = Create();
+    /// <summary>How results (and defaults shown in /methods) are written: snake_case names, enums by name, 1.0 for a whole double.</summary>
+    public static JsonSerializerOptions Write { get; } = Create(JsonNamingPolicy.SnakeCaseLower, null);
 
-    private static JsonSerializerOptions Create()
+    /// <summary>How arguments are read: C# names case-insensitively, each property's snake_case name too.</summary>
+    public static JsonSerializerOptions Read { get; } = Create(null, AcceptSnakeCaseNames);
+
+    private static JsonSerializerOptions Create(JsonNamingPolicy? naming, Action<JsonTypeInfo>? modifier)
     {
+        var resolver = new DefaultJsonTypeInfoResolver();
+        if (modifier is not null)
+        {
+            resolver.Modifiers.Add(modifier);
+        }
         var options = new JsonSerializerOptions
         {
-            PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+            PropertyNamingPolicy = naming,
             PropertyNameCaseInsensitive = true,
             NumberHandling = JsonNumberHandling.AllowReadingFromString,
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             IncludeFields = true,
-            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { AcceptClrNames } },
+            TypeInfoResolver = resolver,
         };
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         options.Converters.Add(new PythonStyleDoubleConverter());
@@ -33,10 +42,11 @@ internal static class ActorJson
     }
 
     /// <summary>
-    /// Adds, for reading only, each property's C# name beside its snake_case name, so that a JSON object written by a
-    /// C# caller (<c>TaskId</c>, <c>taskId</c>) binds as well as one written by a Python caller (<c>task_id</c>).
+    /// Adds, for reading only, each property's snake_case name beside its C# name, so that a JSON object written by a
+    /// Python caller (<c>task_id</c>) binds as well as one written by a C# caller (<c>TaskId</c>, <c>taskId</c>).
+    /// (Records bind the C# name through their constructor and the snake_case one through the init setter.)
     /// </summary>
-    private static void AcceptClrNames(JsonTypeInfo type)
+    private static void AcceptSnakeCaseNames(JsonTypeInfo type)
     {
         if (type.Kind != JsonTypeInfoKind.Object)
         {
@@ -45,15 +55,16 @@ internal static class ActorJson
         var taken = new HashSet<string>(type.Properties.Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
         foreach (var property in type.Properties.ToList())
         {
-            if (property.AttributeProvider is not System.Reflection.MemberInfo member || property.Set is null || !taken.Add(member.Name))
+            var alias = JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            if (property.Set is null || !taken.Add(alias))
             {
                 continue;
             }
-            var alias = type.CreateJsonPropertyInfo(property.PropertyType, member.Name);
-            alias.Set = property.Set;
-            alias.Get = null;
-            alias.CustomConverter = property.CustomConverter;
-            type.Properties.Add(alias);
+            var aliasProperty = type.CreateJsonPropertyInfo(property.PropertyType, alias);
+            aliasProperty.Set = property.Set;
+            aliasProperty.Get = null;
+            aliasProperty.CustomConverter = property.CustomConverter;
+            type.Properties.Add(aliasProperty);
         }
     }
 

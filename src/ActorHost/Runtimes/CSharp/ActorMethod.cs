@@ -317,7 +317,7 @@ internal sealed class ActorMethod
             Name = Name,
             Type = IsExtra ? "object" : JsonTypeOf(_valueType),
             Required = !HasDefault && !IsExtra,
-            Default = HasDefault && DefaultValue is not null ? JsonSerializer.SerializeToElement(DefaultValue, _type, ActorJson.Options) : null,
+            Default = HasDefault && DefaultValue is not null ? JsonSerializer.SerializeToElement(DefaultValue, _type, ActorJson.Write) : null,
             Kind = IsExtra ? "var_keyword" : "positional_or_keyword",
         };
 
@@ -330,7 +330,7 @@ internal sealed class ActorMethod
             }
             if (HasDefault)
             {
-                text += " = " + (DefaultValue is null ? "null" : JsonSerializer.Serialize(DefaultValue, _type, ActorJson.Options));
+                text += " = " + (DefaultValue is null ? "null" : JsonSerializer.Serialize(DefaultValue, _type, ActorJson.Write));
             }
             return text;
         }
@@ -356,7 +356,7 @@ internal sealed class ActorMethod
                     Converted = System.Convert.ChangeType((long)number, _valueType, System.Globalization.CultureInfo.InvariantCulture);
                     return null;
                 }
-                Converted = value.Deserialize(_type, ActorJson.Options);
+                Converted = value.Deserialize(_type, ActorJson.Read);
                 return null;
             }
             catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException or ArgumentException)

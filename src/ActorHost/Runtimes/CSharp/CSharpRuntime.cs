@@ -195,7 +195,7 @@ public sealed partial class CSharpRuntime(CSharpRuntimeOptions options, ILogger 
         }
         try
         {
-            return InvokeResult.Success(result is null ? "null" : JsonSerializer.Serialize(result, result.GetType(), ActorJson.Options));
+            return InvokeResult.Success(result is null ? "null" : JsonSerializer.Serialize(result, result.GetType(), ActorJson.Write));
         }
         catch (Exception e) when (e is NotSupportedException or JsonException or ArgumentException or InvalidOperationException)
         {
