@@ -25,6 +25,9 @@ public sealed class HostUnderTest : IAsyncDisposable
     }
 
     public Uri Address { get; }
+
+    /// <summary>The host's services (its runtime, readiness).</summary>
+    public IServiceProvider Services => _app.Services;
     public HttpClient Client { get; }
 
     /// <summary>Path of a file under <c>Envs/</c> in the test output.</summary>

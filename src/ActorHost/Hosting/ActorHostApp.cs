@@ -79,10 +79,10 @@ public static class ActorHostApp
         {
             switch (options.Runtime)
             {
-                case "csharp":
+                case RuntimeNames.CSharp:
                     Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile}: {CreateCSharp(options, quiet).CheckLoadable()}");
                     return 0;
-                case "sidecar":
+                case RuntimeNames.Sidecar:
                     await using (var sidecar = CreateSidecar(options, quiet))
                     {
                         using var limit = new CancellationTokenSource(options.SidecarStartTimeout + TimeSpan.FromSeconds(20));
@@ -150,8 +150,8 @@ public static class ActorHostApp
     /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
     private static IActorRuntime CreateRuntime(ActorHostOptions options, ILogger logger) => options.Runtime switch
     {
-        "csharp" => CreateCSharp(options, logger),
-        "sidecar" => CreateSidecar(options, logger),
+        RuntimeNames.CSharp => CreateCSharp(options, logger),
+        RuntimeNames.Sidecar => CreateSidecar(options, logger),
         _ => CreatePython(options, logger),
     };
 

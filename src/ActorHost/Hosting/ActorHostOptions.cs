@@ -30,8 +30,19 @@ public sealed record ActorHostOptions
     public bool CheckOnly { get; init; }
     /// <summary>Compile a C# actor into the compile cache and exit (the image build's step).</summary>
     public bool CompileOnly { get; init; }
-    /// <summary><c>python</c>, <c>csharp</c> or <c>sidecar</c>; inferred from the other settings when not given.</summary>
-    public string Runtime { get; init; } = "python";
+    /// <summary>
+    /// <c>python</c>, <c>csharp</c> or <c>sidecar</c>; when not given: sidecar when a sidecar command is set, csharp for
+    /// a <c>.cs</c> env file, else python.
+    /// </summary>
+    public string Runtime
+    {
+        get => _runtime ?? (SidecarCommand.Count > 0 ? RuntimeNames.Sidecar
+            : EnvFile.EndsWith(".cs", StringComparison.OrdinalIgnoreCase) ? RuntimeNames.CSharp
+            : RuntimeNames.Python);
+        init => _runtime = value;
+    }
+
+    private readonly string? _runtime;
     /// <summary>Where compiled C# actors are kept, keyed by the hash of their sources.</summary>
     public string CacheDirectory { get; init; } = DefaultCacheDirectory();
     /// <summary>The sidecar's command: program and arguments.</summary>
@@ -43,7 +54,7 @@ public sealed record ActorHostOptions
     public TimeSpan SidecarStartTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>The runtimes the host has.</summary>
-    public static readonly IReadOnlyList<string> Runtimes = ["python", "csharp", "sidecar"];
+    public static readonly IReadOnlyList<string> Runtimes = [RuntimeNames.Python, RuntimeNames.CSharp, RuntimeNames.Sidecar];
 
     /// <summary>Command-line options and the setting each stands for.</summary>
     public static readonly IReadOnlyDictionary<string, string> CommandLineSwitches = new Dictionary<string, string>
@@ -152,20 +163,12 @@ public sealed record ActorHostOptions
             SidecarMethods = Text(c, "SIDECAR_METHODS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             SidecarStartTimeout = Seconds(c, "SIDECAR_START_TIMEOUT") ?? defaults.SidecarStartTimeout,
         };
-        return options with { Runtime = RuntimeOf(c, options) };
-    }
-
-    private static string RuntimeOf(IConfiguration c, ActorHostOptions options)
-    {
         var named = Text(c, "RUNTIME")?.ToLowerInvariant();
-        if (named is not null)
+        if (named is not null && !Runtimes.Contains(named))
         {
-            return Runtimes.Contains(named) ? named
-                : throw new OptionsException($"AFFINETES_RUNTIME / --runtime is '{named}'; use one of {string.Join(", ", Runtimes)}");
+            throw new OptionsException($"AFFINETES_RUNTIME / --runtime is '{named}'; use one of {string.Join(", ", Runtimes)}");
         }
-        return options.SidecarCommand.Count > 0 ? "sidecar"
-            : options.EnvFile.EndsWith(".cs", StringComparison.OrdinalIgnoreCase) ? "csharp"
-            : "python";
+        return named is null ? options : options with { Runtime = named };
     }
 
     /// <summary>A JSON array of strings (exec form), or a command line for <c>/bin/sh -c</c> (shell form), as in a Dockerfile.</summary>
