@@ -29,7 +29,7 @@ public sealed class ArithTwinTests : IAsyncLifetime
             ["AFFINETES_ENV_FILE"] = HostUnderTest.EnvPath("python_arith_env.py"),
             ["CHUTES_API_KEY"] = "sk-twin",
         });
-        await Task.WhenAll(_csharp.WaitReadyAsync(), _python.WaitReadyAsync());
+        await Task.WhenAll(_csharp.WaitReadyAsync(HostUnderTest.StartLimit), _python.WaitReadyAsync());
     }
 
     public async Task DisposeAsync()

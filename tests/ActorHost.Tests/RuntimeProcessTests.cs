@@ -38,7 +38,7 @@ public sealed class RuntimeProcessTests : IDisposable
         };
         await using (var first = HostProcess.Start(environment))
         {
-            await first.WaitReadyAsync();
+            await first.WaitReadyAsync(HostUnderTest.StartLimit);
             Assert.Contains("Microsoft.CodeAnalysis.CSharp.dll", MappedFiles(first)); // compiled: not in the cache yet
         }
         await using var host = HostProcess.Start(environment);

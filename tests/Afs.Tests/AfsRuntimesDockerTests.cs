@@ -126,6 +126,36 @@ public sealed class AfsRuntimesDockerTests(AfsRuntimesFixture fixture) : IDispos
         }
     }
 
+    [Theory]
+    [InlineData("csharp", "Actor.cs")]
+    [InlineData("sidecar", "sidecar.json")]
+    public async Task InitStarter_BuildsAndAnswers(string kind, string marker)
+    {
+        var directory = Path.Combine(_work.FullName, $"starter-{kind}");
+        var (initExit, initOutput, initError) = await AfsAsync("init", directory, "--kind", kind);
+        Assert.True(initExit == 0, initError);
+        Assert.Contains($"created {kind} environment", initOutput);
+        Assert.True(File.Exists(Path.Combine(directory, marker)));
+        var tag = $"affinetes-test/starter-{kind}:{Guid.NewGuid():N}";
+        try
+        {
+            var (buildExit, _, buildError) = await AfsAsync("build", directory, "--tag", tag, "--quiet");
+            Assert.True(buildExit == 0, buildError);
+            Assert.Equal(kind, (await LabelsAsync(tag))[ImageLabels.Runtime]);
+            await using var container = await DockerEngine.RunAsync(fixture.Docker, tag, null, 8000).Within(what: "starting the starter");
+            await DockerEngine.WaitReadyAsync(container);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var response = await http.PostAsync($"http://127.0.0.1:{container.HostPort}/generate", new StringContent("""{"task_id":1}"""));
+            var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+            Assert.True(response.IsSuccessStatusCode, result.GetRawText());
+            Assert.Contains("What is", result.GetProperty("result").GetProperty("prompt").GetString());
+        }
+        finally
+        {
+            await DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, tag);
+        }
+    }
+
     [Fact]
     public async Task CSharpCompileErrors_FailTheBuildWithFileLineColumn()
     {

@@ -69,7 +69,7 @@ public sealed class CSharpActorKind : IEnvironmentKind
             [Description("The deterministic challenge for a task: same task_id and seed, same prompt.")]
             public Problem Generate(int taskId, int seed = 0)
             {
-                var random = new Random(HashCode.Combine(seed, taskId) & int.MaxValue);
+                var random = new Random(unchecked((seed * 1_000_003) + taskId) & int.MaxValue); // a seeded Random repeats across runs
                 int a = random.Next(10, 1000), b = random.Next(10, 1000);
                 return new Problem(taskId, seed, $"What is {a} * {b}? Reply with the number only.", a * b);
             }

@@ -109,101 +109,37 @@ public sealed class SidecarKind : IEnvironmentKind
         return new SidecarDeclaration(parts, port, methods);
     }
 
+    /// <summary>The starter is the example environment environments/sidecar-arith (built into this assembly), with a README.</summary>
     public IReadOnlyDictionary<string, string> StarterFiles(string name) => new Dictionary<string, string>
     {
-        ["server.py"] = StarterServer.Replace("{{NAME}}", name, StringComparison.Ordinal),
-        [DeclarationFile] = StarterDeclaration,
-        ["Dockerfile"] = StarterDockerfile,
+        ["server.py"] = Example("server.py"),
+        [DeclarationFile] = Example(DeclarationFile),
+        ["Dockerfile"] = Example("Dockerfile"),
         ["README.md"] = StarterReadme.Replace("{{NAME}}", name, StringComparison.Ordinal),
     };
 
-    private const string StarterDeclaration = """
-        {
-          "command": ["python3", "/app/server.py"],
-          "methods": ["evaluate", "generate"]
-        }
-
-        """;
-
-    private const string StarterDockerfile = """
-        # The environment's own server (Python standard library only: builds offline). The host starts it.
-        FROM python:3.11-slim
-        WORKDIR /app
-        COPY server.py /app/server.py
-
-        """;
-
-    private const string StarterServer = """"
-        """{{NAME}}: an Affinetes environment that runs its own HTTP server (a sidecar).
-
-        The ActorHost starts this server, gives it its port in $PORT (listen on 127.0.0.1), and forwards each call of a
-        method to POST /<method> with the keyword arguments as a JSON object; the JSON answered is the call's result.
-        Auth, limits, deadlines and /ready are the host's job.
-        """
-        import json
-        import os
-        import random
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-        def generate(task_id, seed=0):
-            rng = random.Random(f"{seed}:{task_id}")
-            a, b = rng.randint(10, 999), rng.randint(10, 999)
-            return {"task_id": task_id, "prompt": f"What is {a} * {b}?", "expected": a * b}
-
-
-        def evaluate(task_id, answer=None, seed=0, **kwargs):
-            task = generate(task_id, seed)
-            return {"task_id": task_id, "score": 1.0 if answer == task["expected"] else 0.0, "success": answer is not None}
-
-
-        METHODS = {"generate": generate, "evaluate": evaluate}
-
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: the host reuses its connections
-
-            def do_POST(self):
-                method = METHODS.get(self.path.strip("/"))
-                if method is None:
-                    return self._answer(404, {"detail": f"no method {self.path}"})
-                try:
-                    kwargs = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                    self._answer(200, method(**kwargs))
-                except TypeError as e:
-                    self._answer(422, {"detail": str(e)})
-                except Exception as e:
-                    self._answer(500, {"detail": f"{type(e).__name__}: {e}"})
-
-            def _answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format, *args):
-                pass  # the host logs every call
-
-
-        if __name__ == "__main__":
-            ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("PORT", "9000"))), Handler).serve_forever()
-
-        """";
+    private static string Example(string file)
+    {
+        using var stream = typeof(SidecarKind).Assembly.GetManifestResourceStream("starters/sidecar/" + file)
+            ?? throw new InvalidOperationException($"the sidecar starter's {file} is not built into afs");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 
     private const string StarterReadme = """
         # {{NAME}}
 
         An Affinetes environment that brings its own HTTP server (`server.py`, Python standard library). `sidecar.json`
         tells the ActorHost how to start it; the host listens on port 8000, gives the server its port in `$PORT`, and
-        forwards each call to the server's `POST /<method>`. Methods are listed from the server's `/openapi.json` when
-        it serves one (FastAPI does), else from `"methods"` in `sidecar.json`.
+        forwards each call to the server's `POST /<method>` with the keyword arguments as a JSON object. Methods are
+        listed from the server's `/openapi.json` (FastAPI writes one; `server.py` writes its own), else from `"methods"`
+        in `sidecar.json` (`{"command": [...], "methods": ["evaluate"]}`).
 
         ```bash
         afs build . --tag {{NAME}}:dev
         afs run {{NAME}}:dev --name {{NAME}}
         afs call {{NAME}} generate --arg task_id=1
+        afs call {{NAME}} evaluate --arg task_id=1 --arg answer=1234
         ```
 
         """;
