@@ -149,7 +149,7 @@ public sealed class SidecarRuntimeTests : IDisposable
     [Fact]
     public async Task ServerThatNeverOpensItsPort_FailsTheStartWithItsLastLines()
     {
-        await using var host = await StartAsync(["--never-listen"], o => o with { SidecarStartTimeout = TimeSpan.FromSeconds(1.5) }, waitReady: false);
+        await using var host = await StartAsync(["--never-listen"], o => o with { SidecarStartTimeout = TimeSpan.FromSeconds(6) }, waitReady: false);
         var reason = (await host.WaitForStateAsync("failed")).GetProperty("reason").GetString()!;
         Assert.Contains("did not open port", reason);
         Assert.Contains("not listening", reason);

@@ -209,6 +209,26 @@ public sealed class AfsRuntimesDockerTests(AfsRuntimesFixture fixture) : IDispos
     }
 
     [Fact]
+    public async Task SidecarAsPid1_ReapsTheProcessesItsServerOrphaned()
+    {
+        // The shell starts a background sleep in a subshell that exits at once: the sleep is re-parented to PID 1, the
+        // host. When it ends, only PID 1 can reap it; without that it would stay a zombie for the container's life.
+        await using var container = await DockerEngine.RunAsync(fixture.Docker, fixture.SidecarArith, null, 8000, new Dictionary<string, string>
+        {
+            ["AFFINETES_SIDECAR_COMMAND"] = """["/bin/sh", "-c", "(sleep 1 &); exec python3 /app/server.py"]""",
+        }).Within(what: "starting sidecar-arith");
+        await DockerEngine.WaitReadyAsync(container);
+        async Task<List<string>> ProcessesAsync() => [.. (await fixture.Docker.Containers.ListProcessesAsync(container.Id,
+            new ContainerListProcessesParameters { PsArgs = "-o pid,ppid,stat,comm" })).Processes.Select(p => string.Join(' ', p))];
+        await Bounded.Until(async () => !(await ProcessesAsync()).Any(p => p.Contains("sleep", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(20), "the orphaned sleep exiting and being reaped");
+        Assert.DoesNotContain(await ProcessesAsync(), p => p.Split(' ')[2].StartsWith('Z'));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.PostAsync($"http://127.0.0.1:{container.HostPort}/generate", new StringContent("""{"task_id":1}"""));
+        Assert.True(response.IsSuccessStatusCode);
+    }
+
+    [Fact]
     public async Task HttpBasedEnvironment_KeepsItsServer_FrontedWithAuthDeadlinesAndReady()
     {
         var labels = await LabelsAsync(fixture.HttpBased);
