@@ -32,7 +32,7 @@ public static class RuntimesBenchmark
         var starts = new List<StartResult>();
         try
         {
-            ProcessStartInfo Host(int port, string envFile, string? cacheDirectory = null, string? sidecar = null)
+            ProcessStartInfo Host(int port, string envFile, string? cacheDirectory = null, string? sidecar = null, bool callLog = true)
             {
                 var start = new ProcessStartInfo(hostBinary);
                 start.Environment["AFFINETES_ENV_FILE"] = envFile;
@@ -40,6 +40,10 @@ public static class RuntimesBenchmark
                 start.Environment["AFFINETES_PORT"] = port.ToString(CultureInfo.InvariantCulture);
                 start.Environment["AFFINETES_CACHE_DIR"] = cacheDirectory ?? cache.FullName;
                 start.Environment["PATH"] = "/usr/bin:" + Environment.GetEnvironmentVariable("PATH");
+                if (!callLog)
+                {
+                    start.Environment["Logging__LogLevel__Default"] = "Warning"; // no "call echo 200" line per call
+                }
                 if (sidecar is not null)
                 {
                     start.Environment["AFFINETES_SIDECAR_COMMAND"] = JsonSerializer.Serialize(new[] { "python3", sidecar });
@@ -65,6 +69,7 @@ public static class RuntimesBenchmark
 
             loads.Add(await LoadAsync("python: echo, 32 conn", port => Host(port, pythonEnv), "/call", EchoBody, 32, duration));
             loads.Add(await LoadAsync("C#: echo, 32 conn", port => Host(port, csharpEnv), "/call", EchoBody, 32, duration));
+            loads.Add(await LoadAsync("C# without the per-call log line: echo, 32 conn", port => Host(port, csharpEnv, callLog: false), "/call", EchoBody, 32, duration));
             loads.Add(await LoadAsync("bare Kestrel JSON endpoint: echo, 32 conn", BareKestrel, "/call", EchoBody, 32, duration));
             loads.Add(await LoadAsync("python: async evaluate 50 ms, 256 conn", port => Host(port, pythonEnv), "/call", EvaluateBody, 256, duration));
             loads.Add(await LoadAsync("C#: async evaluate 50 ms, 256 conn", port => Host(port, csharpEnv), "/call", EvaluateBody, 256, duration));
@@ -96,7 +101,7 @@ public static class RuntimesBenchmark
         double Rate(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.RequestsPerSecond;
         double P50(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.P50Ms;
         Console.WriteLine();
-        Console.WriteLine($"C# echo: {Rate("C#: echo") / Rate("bare Kestrel"):P0} of the bare Kestrel endpoint (target >= 90%); Python echo: {Rate("python: echo") / Rate("bare Kestrel"):P0}");
+        Console.WriteLine($"C# echo: {Rate("C#: echo") / Rate("bare Kestrel"):P0} of the bare Kestrel endpoint (target >= 90%), {Rate("C# without") / Rate("bare Kestrel"):P0} without the per-call log line; Python echo: {Rate("python: echo") / Rate("bare Kestrel"):P0}");
         Console.WriteLine($"C# async evaluate: {Rate("C#: async") / 5120:P0} of 5,120 calls/s (target >= 95%); Python: {Rate("python: async") / 5120:P0}");
         Console.WriteLine($"sidecar forwarding overhead, p50: {(P50("sidecar through the host, 1 conn") - P50("sidecar server called directly, 1 conn")) * 1000:0} us at 1 connection, " +
             $"{(P50("sidecar through the host, 32") - P50("sidecar server called directly, 32")) * 1000:0} us at 32 (target <= 300 us)");
@@ -153,8 +158,9 @@ public static class RuntimesBenchmark
         var port = ServerProcess.FreePort();
         await using var server = await ServerProcess.StartAsync(start(port), port, body, path, readyGet);
         var url = server.BaseUrl + path;
-        await Wrk.RunAsync(url, body, connections, TimeSpan.FromSeconds(3)); // warm-up: JIT tiers, pools
-        var result = await Wrk.RunAsync(url, body, connections, duration, threads: connections == 1 ? 1 : 2);
+        var threads = Math.Min(2, connections);
+        await Wrk.RunAsync(url, body, connections, TimeSpan.FromSeconds(3), threads); // warm-up: JIT tiers, pools
+        var result = await Wrk.RunAsync(url, body, connections, duration, threads);
         Console.WriteLine($"== {what}: {result}");
         return new LoadResult(what, result);
     }

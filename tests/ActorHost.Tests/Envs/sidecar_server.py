@@ -40,6 +40,7 @@ OPENAPI = {
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         if self.path == "/openapi.json" and "--openapi" in ARGS:
