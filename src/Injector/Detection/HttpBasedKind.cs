@@ -36,7 +36,7 @@ public sealed class HttpBasedKind : IEnvironmentKind
 
     public IReadOnlyList<string> Problems(string directory) => File.Exists(Path.Combine(directory, "Dockerfile"))
         ? []
-        : ["Dockerfile is missing: an http_based environment's Dockerfile installs its server and starts it with CMD, e.g. CMD uvicorn env:app --host 127.0.0.1 --port ${AFFINETES_PORT:-8000} --app-dir /app"];
+        : ["Dockerfile is missing: an http_based environment's Dockerfile installs its server and starts it with CMD, e.g. CMD python3 -m uvicorn env:app --host 127.0.0.1 --port ${AFFINETES_PORT:-8000} --app-dir /app"];
 
     public string HostLayerDockerfile(HostLayerInputs inputs)
     {
@@ -44,7 +44,7 @@ public sealed class HttpBasedKind : IEnvironmentKind
         if (command.Count == 0 || (command.Count == 1 && NotAServer.Contains(command[0])))
         {
             throw new DetectionException($"the http_based environment's image would run {(command.Count == 0 ? "nothing" : $"'{command[0]}'")}: end its Dockerfile " +
-                "with a CMD that starts the server on $AFFINETES_PORT, e.g. CMD uvicorn env:app --host 127.0.0.1 --port ${AFFINETES_PORT:-8000} --app-dir /app");
+                "with a CMD that starts the server on $AFFINETES_PORT, e.g. CMD python3 -m uvicorn env:app --host 127.0.0.1 --port ${AFFINETES_PORT:-8000} --app-dir /app");
         }
         return HostLayer.Dockerfile(inputs, SidecarKind.Spec(new SidecarDeclaration(command, Port: null, Methods: [])));
     }
