@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
+# Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | runtimes [--duration 10] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +12,7 @@ scenario=${1:-host}
 shift || true
 bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$scenario" --output "artifacts/bench/$scenario.json")
 case "$scenario" in
-  host) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  host|runtimes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   client) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;
 esac

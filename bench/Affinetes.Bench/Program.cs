@@ -15,6 +15,19 @@ host.SetAction((result, _) => HostBenchmark.RunAsync(
     result.GetValue(hostBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), !result.GetValue(noOriginal), result.GetValue(output)!));
 root.Subcommands.Add(host);
 
+var runtimesOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/runtimes.json" };
+var runtimes = new Command("runtimes", "Python, C# and sidecar runtimes side by side: echo at 32 connections beside a bare Kestrel endpoint, async evaluate at 256, cold starts, sidecar forwarding overhead.")
+{
+    hostBinary, duration, runtimesOutput,
+};
+runtimes.SetAction((result, _) => RuntimesBenchmark.RunAsync(result.GetValue(hostBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), result.GetValue(runtimesOutput)!));
+root.Subcommands.Add(runtimes);
+
+var barePort = new Option<int>("--port") { Description = "port on 127.0.0.1", Required = true };
+var bare = new Command("bare-kestrel", "The floor endpoint of the runtimes benchmark (started by it).") { barePort };
+bare.SetAction((result, _) => BareKestrel.RunAsync(result.GetValue(barePort)));
+root.Subcommands.Add(bare);
+
 var calls = new Option<int>("--calls") { Description = "calls per measured run", DefaultValueFactory = _ => 5000 };
 var noDocker = new Option<bool>("--no-docker") { Description = "skip docker mode (the evaluate pool and the readiness times)" };
 var clientOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/client.json" };

@@ -57,8 +57,11 @@ public sealed class ServerProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Starts <paramref name="start"/> and polls <paramref name="firstCallBody"/> on /call until it answers 200.</summary>
-    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port, string firstCallBody)
+    /// <summary>
+    /// Starts <paramref name="start"/> and polls <paramref name="firstCallBody"/> on <paramref name="path"/> (or GETs
+    /// <paramref name="readyGet"/>) until it answers 200.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port, string firstCallBody, string path = "/call", string? readyGet = null)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
@@ -75,7 +78,9 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             try
             {
-                using var response = await http.PostAsync($"{server.BaseUrl}/call", new StringContent(firstCallBody, Encoding.UTF8, "application/json"));
+                using var response = readyGet is null
+                    ? await http.PostAsync(server.BaseUrl + path, new StringContent(firstCallBody, Encoding.UTF8, "application/json"))
+                    : await http.GetAsync(server.BaseUrl + readyGet);
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     server.StartToFirstCall = clock.Elapsed;

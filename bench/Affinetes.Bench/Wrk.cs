@@ -22,7 +22,7 @@ public static partial class Wrk
     }
 
     /// <summary>POSTs <paramref name="body"/> to <paramref name="url"/> for <paramref name="duration"/> over <paramref name="connections"/> connections.</summary>
-    public static async Task<WrkResult> RunAsync(string url, string body, int connections, TimeSpan duration)
+    public static async Task<WrkResult> RunAsync(string url, string body, int connections, TimeSpan duration, int threads = 2)
     {
         var script = Path.Combine(Path.GetTempPath(), $"affinetes-wrk-{Guid.NewGuid():N}.lua");
         var escaped = body.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
@@ -34,7 +34,7 @@ public static partial class Wrk
         try
         {
             var start = new ProcessStartInfo("/usr/bin/wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { "-t2", $"-c{connections}", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "10s", "-s", script, url })
+            foreach (var arg in new[] { $"-t{threads}", $"-c{connections}", $"-d{(int)duration.TotalSeconds}s", "--latency", "--timeout", "10s", "-s", script, url })
             {
                 start.ArgumentList.Add(arg);
             }

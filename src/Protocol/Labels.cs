@@ -5,6 +5,17 @@ public static class EnvironmentKinds
 {
     /// <summary>A Python <c>env.py</c> with an <c>Actor</c> class (the original calls it <c>function_based</c>).</summary>
     public const string Python = "function_based";
+
+    /// <summary>An environment that brings its own HTTP server (the original's FastAPI <c>app</c> in env.py, or a sidecar).</summary>
+    public const string HttpBased = "http_based";
+}
+
+/// <summary>Values of <see cref="ImageLabels.Runtime"/> and of the host's <c>AFFINETES_RUNTIME</c>: which runtime serves the image.</summary>
+public static class RuntimeNames
+{
+    public const string Python = "python";
+    public const string CSharp = "csharp";
+    public const string Sidecar = "sidecar";
 }
 
 /// <summary>Labels the injector writes on images.</summary>
@@ -14,6 +25,8 @@ public static class ImageLabels
     public const string EnvType = "affinetes.env.type";
     public const string HostVersion = "affinetes.host.version";
     public const string SourceDigest = "affinetes.source.digest";
+    /// <summary>The host runtime that serves the image: one of <see cref="RuntimeNames"/>.</summary>
+    public const string Runtime = "affinetes.runtime";
 }
 
 /// <summary>
@@ -50,6 +63,13 @@ public static class HostEnvironment
     /// <summary>The bearer token in plain text. Readable by the actor's code until the host removes it from its
     /// environment, and always in <c>/proc/1/environ</c>: set <see cref="AuthTokenSha256"/> instead.</summary>
     public const string AuthToken = "AFFINETES_AUTH_TOKEN";
+    public const string Runtime = "AFFINETES_RUNTIME";
+    /// <summary>Where compiled C# actors are kept (the image's build fills it).</summary>
+    public const string CacheDirectory = "AFFINETES_CACHE_DIR";
+    /// <summary>A sidecar's command: a JSON array, or a line for <c>/bin/sh -c</c>.</summary>
+    public const string SidecarCommand = "AFFINETES_SIDECAR_COMMAND";
+    public const string SidecarPort = "AFFINETES_SIDECAR_PORT";
+    public const string SidecarMethods = "AFFINETES_SIDECAR_METHODS";
 
     /// <summary>
     /// The SHA-256 of the bearer token (<see cref="HashAuthToken"/>: 64 lowercase hex digits). The host verifies

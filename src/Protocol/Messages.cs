@@ -63,6 +63,8 @@ public sealed record ParameterDescriptor
 public sealed record MethodDescriptor
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
+    /// <summary>Other names the method answers to (a C# method's own name beside its snake_case one).</summary>
+    [JsonPropertyName("aliases")] public IReadOnlyList<string>? Aliases { get; init; }
     [JsonPropertyName("signature")] public required string Signature { get; init; }
     [JsonPropertyName("source")] public string Source { get; init; } = "Actor";
     [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }

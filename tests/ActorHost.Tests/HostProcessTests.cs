@@ -82,14 +82,14 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public async Task Sigterm_WhenIdle_ExitsAtOnce()
+    public async Task Sigterm_WhenIdle_DoesNotWaitOutTheDrainGrace()
     {
-        await using var host = HostProcess.Start(Env("protocol_env.py"));
+        // With nothing in flight there is nothing to drain: the host exits without waiting its (long) grace period.
+        // How fast it exits is the benchmark's business; that it does not wait the grace is this test's.
+        await using var host = HostProcess.Start(Env("protocol_env.py", ("AFFINETES_SHUTDOWN_GRACE", "120")));
         await host.WaitReadyAsync();
-        var clock = Stopwatch.StartNew();
         host.SendSigterm();
-        Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(10)));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"idle exit took {clock.Elapsed.TotalMilliseconds:0} ms");
+        Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(60)));
     }
 
     [Fact]

@@ -25,6 +25,12 @@ public sealed class HostUnderTest : IAsyncDisposable
     }
 
     public Uri Address { get; }
+
+    /// <summary>How long a start may take: a C# actor compiled without its cache runs Roslyn jitted (seconds on a busy machine).</summary>
+    public static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(90);
+
+    /// <summary>The host's services (its runtime, readiness).</summary>
+    public IServiceProvider Services => _app.Services;
     public HttpClient Client { get; }
 
     /// <summary>Path of a file under <c>Envs/</c> in the test output.</summary>
@@ -47,7 +53,7 @@ public sealed class HostUnderTest : IAsyncDisposable
     }
 
     /// <summary>Polls <c>/ready</c> until its status is <paramref name="status"/>; returns the last answer.</summary>
-    public async Task<JsonElement> WaitForStateAsync(string status)
+    public async Task<JsonElement> WaitForStateAsync(string status, TimeSpan? limit = null)
     {
         JsonElement last = default;
         await Bounded.Until(async () =>
@@ -55,7 +61,7 @@ public sealed class HostUnderTest : IAsyncDisposable
             using var response = await Client.GetAsync("/ready");
             last = await response.Content.ReadFromJsonAsync<JsonElement>();
             return last.GetProperty("status").GetString() == status;
-        }, TimeSpan.FromSeconds(30), $"/ready reporting '{status}'");
+        }, limit ?? StartLimit, $"/ready reporting '{status}'");
         return last;
     }
 

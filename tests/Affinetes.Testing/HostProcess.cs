@@ -73,7 +73,7 @@ public sealed class HostProcess : IAsyncDisposable
         return new HostProcess(Process.Start(start)!, port);
     }
 
-    public Task WaitReadyAsync() => Bounded.Until(async () =>
+    public Task WaitReadyAsync(TimeSpan? limit = null) => Bounded.Until(async () =>
     {
         try
         {
@@ -84,7 +84,7 @@ public sealed class HostProcess : IAsyncDisposable
         {
             return false;
         }
-    }, TimeSpan.FromSeconds(30), "the host process becoming ready");
+    }, limit ?? TimeSpan.FromSeconds(30), "the host process becoming ready");
 
     /// <summary>What <c>docker stop</c> sends.</summary>
     public void SendSigterm() => Signal("TERM");

@@ -92,7 +92,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 status = await ErrorResponses.WriteAsync(context, StatusCodes.Status400BadRequest, parseError with { Method = name });
                 return;
             }
-            var methods = _methods ??= runtime.Methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+            var methods = _methods ??= MethodTable(runtime.Methods);
             if (!methods.TryGetValue(name!, out var method))
             {
                 status = await ErrorResponses.WriteAsync(context, name!.Length == 0 ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound,
@@ -121,6 +121,20 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             }
             LogCall(logger, methodName, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
+    }
+
+    /// <summary>Every name a method answers to: its own and its aliases (a C# method's own spelling).</summary>
+    private static Dictionary<string, MethodDescriptor> MethodTable(IReadOnlyList<MethodDescriptor> methods)
+    {
+        var table = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
+        foreach (var method in methods)
+        {
+            foreach (var alias in method.Aliases ?? [])
+            {
+                table.TryAdd(alias, method);
+            }
+        }
+        return table;
     }
 
     private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout, TimeoutKwargValue timeoutKwarg)
@@ -276,6 +290,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
     {
         var stopping = readiness.Current == Readiness.State.Stopping;
         var failed = readiness.Current is Readiness.State.Failed or Readiness.State.Unservable;
+        var recovering = readiness.Current == Readiness.State.Recovering;
         if (!failed)
         {
             context.Response.Headers.RetryAfter = "1";
@@ -285,6 +300,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             Code = stopping ? ErrorCodes.ShuttingDown : ErrorCodes.NotReady,
             Message = stopping ? "the host is shutting down"
                 : failed ? $"the actor cannot be served: {readiness.Reason}"
+                : recovering ? $"the actor is restarting: {readiness.Reason}"
                 : "the actor is still starting; retry shortly",
             Method = method,
         });

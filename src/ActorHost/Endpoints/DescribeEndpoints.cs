@@ -34,7 +34,7 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
                 });
                 return;
             }
-            if (readiness.Current == Readiness.State.Starting && seconds > 0)
+            if (readiness.IsComing && seconds > 0)
             {
                 try
                 {
@@ -63,6 +63,7 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
             {
                 Readiness.State.Ready => "ok",
                 Readiness.State.Starting => "starting",
+                Readiness.State.Recovering => "restarting",
                 Readiness.State.Stopping => "stopping",
                 Readiness.State.Unservable => "unhealthy",
                 _ => "failed",
@@ -75,11 +76,11 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
 
     public Task Methods(HttpContext context) => WriteCachedAsync(context, ref _methods, BuildMethods);
 
-    public Task OpenApi(HttpContext context) => WriteCachedAsync(context, ref _openApi, BuildOpenApi);
+    public Task OpenApi(HttpContext context) => WriteCachedAsync(context, ref _openApi, () => runtime.OpenApiDocument ?? BuildOpenApi());
 
     private Task WriteCachedAsync(HttpContext context, ref byte[]? cache, Func<byte[]> build)
     {
-        if (!readiness.IsReady)
+        if (!readiness.IsReady && cache is null)
         {
             return ErrorResponses.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail
             {

@@ -1,7 +1,10 @@
 using System.Net;
 using Affinetes.ActorHost.Endpoints;
 using Affinetes.ActorHost.Runtimes;
+using System.Runtime.CompilerServices;
+using Affinetes.ActorHost.Runtimes.CSharp;
 using Affinetes.ActorHost.Runtimes.Python;
+using Affinetes.ActorHost.Runtimes.Sidecar;
 using Affinetes.Protocol;
 using Microsoft.Extensions.Logging.Console;
 
@@ -29,9 +32,13 @@ public static class ActorHostApp
             await Console.Error.WriteLineAsync("affinetes-host: " + e.Message);
             return 2;
         }
+        if (options.CompileOnly)
+        {
+            return Compile(options);
+        }
         if (options.CheckOnly)
         {
-            return Check(options);
+            return await CheckAsync(options);
         }
         if (healthProbe)
         {
@@ -52,7 +59,7 @@ public static class ActorHostApp
         finally
         {
             await runtime.DisposeAsync();
-            if (runtime is not PythonRuntime { HasStuckWorkers: true })
+            if (runtime is PythonRuntime { HasStuckWorkers: false })
             {
                 // Finalising the interpreter would wait on a thread stuck in C code: a stuck host just exits.
                 PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
@@ -61,22 +68,59 @@ public static class ActorHostApp
         return Environment.ExitCode;
     }
 
-    /// <summary>Build-time check: libpython found, env.py imports, it has an Actor class.</summary>
-    private static int Check(ActorHostOptions options)
+    /// <summary>
+    /// Build-time check: the actor can be served. Python: libpython found, env.py imports, Actor defined. C#: the
+    /// sources compile (or are in the compile cache) and Actor's methods can be served. Sidecar: the server starts,
+    /// opens its port and describes its methods, then is stopped.
+    /// </summary>
+    private static async Task<int> CheckAsync(ActorHostOptions options)
     {
+        var quiet = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         try
         {
-            var runtime = new PythonRuntime(ToPythonOptions(options), Microsoft.Extensions.Logging.Abstractions.NullLogger<PythonRuntime>.Instance);
-            runtime.CheckLoadable();
-            Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile} loads with Python {runtime.Installation!.Version} ({runtime.Installation.LibraryPath})");
-            PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
-            return 0;
+            switch (options.Runtime)
+            {
+                case RuntimeNames.CSharp:
+                    Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile}: {CreateCSharp(options, quiet).CheckLoadable()}");
+                    return 0;
+                case RuntimeNames.Sidecar:
+                    await using (var sidecar = CreateSidecar(options, quiet))
+                    {
+                        using var limit = new CancellationTokenSource(options.SidecarStartTimeout + TimeSpan.FromSeconds(20));
+                        await sidecar.StartAsync(limit.Token);
+                        Console.Out.WriteLine($"affinetes-host: ok: the sidecar '{string.Join(' ', options.SidecarCommand)}' serves {sidecar.Methods.Count} methods: {string.Join(", ", sidecar.Methods.Select(m => m.Name))}");
+                    }
+                    return 0;
+                default:
+                    var runtime = new PythonRuntime(ToPythonOptions(options), quiet);
+                    runtime.CheckLoadable();
+                    Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile} loads with Python {runtime.Installation!.Version} ({runtime.Installation.LibraryPath})");
+                    PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
+                    return 0;
+            }
         }
         catch (ActorStartupException e)
         {
             Console.Error.WriteLine("affinetes-host: " + e.Message);
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The image build's compile step for a C# actor: fills the compile cache so that containers start without
+    /// Roslyn. Compile errors are printed and left to the start check, which fails the build with them.
+    /// </summary>
+    private static int Compile(ActorHostOptions options)
+    {
+        try
+        {
+            Console.Out.WriteLine("affinetes-host: " + CreateCSharp(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Compile());
+        }
+        catch (ActorStartupException e)
+        {
+            Console.Out.WriteLine("affinetes-host: not cached: " + e.Message);
+        }
+        return 0;
     }
 
     /// <summary>The image's HEALTHCHECK: asks the running host's /health (slim images have no curl).</summary>
@@ -106,11 +150,42 @@ public static class ActorHostApp
         WriteOffGrace = options.WorkerWriteOff,
     };
 
+    /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
+    private static IActorRuntime CreateRuntime(ActorHostOptions options, ILogger logger) => options.Runtime switch
+    {
+        RuntimeNames.CSharp => CreateCSharp(options, logger),
+        RuntimeNames.Sidecar => CreateSidecar(options, logger),
+        _ => CreatePython(options, logger),
+    };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PythonRuntime CreatePython(ActorHostOptions options, ILogger logger) => new(ToPythonOptions(options), logger);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CSharpRuntime CreateCSharp(ActorHostOptions options, ILogger logger) => new(new CSharpRuntimeOptions
+    {
+        ActorFile = options.EnvFile,
+        CacheDirectory = options.CacheDirectory,
+        // The actor API's build is part of the key: a cached actor compiled against another build is not reused.
+        HostVersion = $"{HostInfo.Version}/{typeof(Affinetes.Actors.Llm).Assembly.ManifestModule.ModuleVersionId}",
+        Debug = options.Debug,
+    }, logger);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static SidecarRuntime CreateSidecar(ActorHostOptions options, ILogger logger) => new(new SidecarOptions
+    {
+        Command = options.SidecarCommand,
+        Port = options.SidecarPort,
+        DeclaredMethods = options.SidecarMethods,
+        StartTimeout = options.SidecarStartTimeout,
+        HiddenVariables = [HostEnvironment.AuthToken],
+    }, logger);
+
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
     public static WebApplication Build(ActorHostOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
         var runtimeLogger = new DeferredLogger();
-        var startup = new RuntimeStartup(new PythonRuntime(ToPythonOptions(options), runtimeLogger));
+        var startup = new RuntimeStartup(CreateRuntime(options, runtimeLogger));
         // The host reads its settings from AFFINETES_* and options, never from appsettings files: no file watcher.
         // With the defaults, ASP.NET would watch the working directory (the environment's /app) recursively, which
         // costs start-up time for every directory in it (+140 ms for 20,000) and an inotify instance per container.
@@ -168,7 +243,7 @@ public static class ActorHostApp
         }
 
         var app = builder.Build();
-        runtimeLogger.Target = app.Services.GetRequiredService<ILogger<PythonRuntime>>();
+        runtimeLogger.Target = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(startup.Runtime.GetType().FullName!);
         app.Use((context, next) =>
         {
             context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;

@@ -45,6 +45,33 @@ public sealed record ActorHostOptions
     public TimeSpan? Lease { get; init; }
     /// <summary>Load env.py, check it defines an Actor, and exit (used by image builds).</summary>
     public bool CheckOnly { get; init; }
+    /// <summary>Compile a C# actor into the compile cache and exit (the image build's step).</summary>
+    public bool CompileOnly { get; init; }
+    /// <summary>
+    /// <c>python</c>, <c>csharp</c> or <c>sidecar</c>; when not given: sidecar when a sidecar command is set, csharp for
+    /// a <c>.cs</c> env file, else python.
+    /// </summary>
+    public string Runtime
+    {
+        get => _runtime ?? (SidecarCommand.Count > 0 ? RuntimeNames.Sidecar
+            : EnvFile.EndsWith(".cs", StringComparison.OrdinalIgnoreCase) ? RuntimeNames.CSharp
+            : RuntimeNames.Python);
+        init => _runtime = value;
+    }
+
+    private readonly string? _runtime;
+    /// <summary>Where compiled C# actors are kept, keyed by the hash of their sources.</summary>
+    public string CacheDirectory { get; init; } = DefaultCacheDirectory();
+    /// <summary>The sidecar's command: program and arguments.</summary>
+    public IReadOnlyList<string> SidecarCommand { get; init; } = [];
+    /// <summary>The sidecar's port on 127.0.0.1; null: a free one, passed to it as PORT.</summary>
+    public int? SidecarPort { get; init; }
+    /// <summary>Methods of a sidecar that serves no OpenAPI document.</summary>
+    public IReadOnlyList<string> SidecarMethods { get; init; } = [];
+    public TimeSpan SidecarStartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The runtimes the host has.</summary>
+    public static readonly IReadOnlyList<string> Runtimes = [RuntimeNames.Python, RuntimeNames.CSharp, RuntimeNames.Sidecar];
 
     /// <summary>Command-line options and the setting each stands for.</summary>
     public static readonly IReadOnlyDictionary<string, string> CommandLineSwitches = new Dictionary<string, string>
@@ -66,12 +93,21 @@ public sealed record ActorHostOptions
         ["--python"] = "PYTHON",
         ["--check"] = "CHECK",
         ["--lease-seconds"] = "LEASE_SECONDS",
+        ["--compile"] = "COMPILE",
+        ["--runtime"] = "RUNTIME",
+        ["--cache-dir"] = "CACHE_DIR",
+        ["--sidecar-command"] = "SIDECAR_COMMAND",
+        ["--sidecar-port"] = "SIDECAR_PORT",
+        ["--sidecar-methods"] = "SIDECAR_METHODS",
+        ["--sidecar-start-timeout"] = "SIDECAR_START_TIMEOUT",
     };
 
     public const string Usage = """
-        affinetes-host: serves the Actor of an env.py over HTTP.
+        affinetes-host: serves an environment's Actor (Python env.py, C# Actor.cs) or its own server (sidecar) over HTTP.
         Options (each also an environment variable AFFINETES_<NAME>):
-          --env-file PATH        the environment module (ENV_FILE, default /app/env.py)
+          --env-file PATH        the actor: env.py or Actor.cs (ENV_FILE, default /app/env.py)
+          --runtime NAME         python, csharp or sidecar (RUNTIME; default: sidecar when a sidecar command is
+                                 set, csharp for a .cs env file, else python)
           --port N               port to listen on (PORT, default 8000)
           --bind ADDRESS         address to listen on (BIND, default all interfaces)
           --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but GET /health (AUTH_TOKEN)
@@ -86,7 +122,13 @@ public sealed record ActorHostOptions
           --strict-types true    400 for an argument whose JSON type contradicts its annotation (STRICT_TYPES)
           --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
           --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
-          --check true           import env.py, check it has an Actor, exit (CHECK)
+          --check true           load the actor (or start the sidecar), check it can be served, exit (CHECK)
+          --compile true         compile Actor.cs into the compile cache, exit (COMPILE; image builds run it)
+          --cache-dir PATH       compiled C# actors (CACHE_DIR, default ~/.cache/affinetes/actors)
+          --sidecar-command CMD  the sidecar's command: a JSON array, or a line run by /bin/sh -c (SIDECAR_COMMAND)
+          --sidecar-port N       the port it listens on (SIDECAR_PORT; default a free one, given to it as PORT)
+          --sidecar-methods A,B  its methods when it serves no /openapi.json (SIDECAR_METHODS)
+          --sidecar-start-timeout S  time to open its port (SIDECAR_START_TIMEOUT, default 60)
           --lease-seconds S      stop when no request came for S seconds (LEASE_SECONDS; set by clients that remove what they start)
           --health               ask a running host's /health on PORT, exit 0 when ready (HEALTHCHECK)
         """;
@@ -94,7 +136,7 @@ public sealed record ActorHostOptions
     /// <summary>Reads the options from environment variables and command-line arguments.</summary>
     public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? environment = null)
     {
-        var normalized = args.Select(a => a is "--debug" or "--check" or "--strict-types" ? a + "=true" : a).ToArray();
+        var normalized = args.Select(a => a is "--debug" or "--check" or "--strict-types" or "--compile" ? a + "=true" : a).ToArray();
         var unknown = normalized.Where(a => a.StartsWith("--", StringComparison.Ordinal))
             .Select(a => a.Split('=')[0]).FirstOrDefault(a => !CommandLineSwitches.ContainsKey(a));
         if (unknown is not null)
@@ -127,7 +169,7 @@ public sealed record ActorHostOptions
     private static ActorHostOptions FromConfiguration(IConfiguration c)
     {
         var defaults = new ActorHostOptions();
-        return new ActorHostOptions
+        var options = new ActorHostOptions
         {
             EnvFile = Text(c, "ENV_FILE") ?? defaults.EnvFile,
             Port = (int)(Integer(c, "PORT", 0, 65535) ?? defaults.Port),
@@ -146,7 +188,53 @@ public sealed record ActorHostOptions
             PythonExecutable = Text(c, "PYTHON"),
             CheckOnly = Flag(c, "CHECK"),
             Lease = Seconds(c, "LEASE_SECONDS"),
+            CompileOnly = Flag(c, "COMPILE"),
+            CacheDirectory = Text(c, "CACHE_DIR") ?? defaults.CacheDirectory,
+            SidecarCommand = Command(c, "SIDECAR_COMMAND"),
+            SidecarPort = (int?)Integer(c, "SIDECAR_PORT", 1, 65535),
+            SidecarMethods = Text(c, "SIDECAR_METHODS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
+            SidecarStartTimeout = Seconds(c, "SIDECAR_START_TIMEOUT") ?? defaults.SidecarStartTimeout,
         };
+        var named = Text(c, "RUNTIME")?.ToLowerInvariant();
+        if (named is not null && !Runtimes.Contains(named))
+        {
+            throw new OptionsException($"AFFINETES_RUNTIME / --runtime is '{named}'; use one of {string.Join(", ", Runtimes)}");
+        }
+        return named is null ? options : options with { Runtime = named };
+    }
+
+    /// <summary>A JSON array of strings (exec form), or a command line for <c>/bin/sh -c</c> (shell form), as in a Dockerfile.</summary>
+    private static string[] Command(IConfiguration c, string key)
+    {
+        var text = Text(c, key);
+        if (text is null)
+        {
+            return [];
+        }
+        if (!text.StartsWith('['))
+        {
+            return ["/bin/sh", "-c", text];
+        }
+        try
+        {
+            var parts = System.Text.Json.JsonSerializer.Deserialize(text, OptionsJson.Default.StringArray);
+            if (parts is { Length: > 0 } && parts.All(p => !string.IsNullOrEmpty(p)))
+            {
+                return parts;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; give a JSON array of strings, e.g. [\"python3\", \"server.py\"], or a shell command line");
+    }
+
+    private static string DefaultCacheDirectory()
+    {
+        var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
+            : Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } home ? Path.Combine(home, ".cache")
+            : Path.GetTempPath();
+        return Path.Combine(root, "affinetes", "actors");
     }
 
     private static string? TokenHash(IConfiguration c, string? plain)
@@ -205,6 +293,9 @@ public sealed record ActorHostOptions
         var other => throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{other}'; use true or false"),
     };
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class OptionsJson : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>A setting has a value the host cannot use; the message says which and how to fix it.</summary>
 public sealed class OptionsException(string message) : Exception(message);

@@ -4,12 +4,14 @@ namespace Affinetes.ActorHost.Hosting;
 public sealed class Readiness
 {
     private volatile State _state = State.Starting;
-    private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public enum State
     {
         Starting,
         Ready,
+        /// <summary>It was ready and will be again (a sidecar's server restarting); <see cref="Reason"/> says why not now.</summary>
+        Recovering,
         Failed,
         Stopping,
 
@@ -24,13 +26,36 @@ public sealed class Readiness
 
     public bool IsReady => _state == State.Ready;
 
-    /// <summary>Completes once waiting for the start is pointless: the actor is ready or failed, or the host is stopping.</summary>
+    /// <summary>Completes once waiting is pointless: the actor is ready (again) or failed, or the host is stopping.</summary>
     public Task Settled => _settled.Task;
+
+    /// <summary>Whether a caller may wait for readiness: the actor is starting or recovering.</summary>
+    public bool IsComing => _state is State.Starting or State.Recovering;
 
     public void MarkReady()
     {
+        if (_state == State.Stopping)
+        {
+            return;
+        }
+        Reason = null;
         _state = State.Ready;
         _settled.TrySetResult();
+    }
+
+    /// <summary>The actor was ready and cannot serve for now (it is coming back); waits on <see cref="Settled"/> resume.</summary>
+    public void MarkRecovering(string reason)
+    {
+        if (_state is not (State.Ready or State.Recovering))
+        {
+            return;
+        }
+        Reason = reason;
+        if (_settled.Task.IsCompleted)
+        {
+            _settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        _state = State.Recovering;
     }
 
     public void MarkFailed(string reason)
@@ -62,7 +87,7 @@ public sealed class Readiness
 
     public void MarkStopping()
     {
-        if (_state is State.Ready or State.Unservable)
+        if (_state is State.Ready or State.Unservable or State.Recovering)
         {
             _state = State.Stopping;
         }

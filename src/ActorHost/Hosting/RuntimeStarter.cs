@@ -42,6 +42,7 @@ internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness r
         try
         {
             await startup.Task;
+            runtime.HealthChanged += OnHealthChanged;
             readiness.MarkReady();
             LogReady(logger, runtime.Methods.Count, string.Join(", ", runtime.Methods.Select(m => m.Name)), startup.Clock.ElapsedMilliseconds, runtime.StartupTimings);
         }
@@ -61,7 +62,32 @@ internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness r
         }
     }
 
+    private void OnHealthChanged(RuntimeHealth health)
+    {
+        if (health.Serving)
+        {
+            readiness.MarkReady();
+            LogRecovered(logger);
+        }
+        else if (health.Final)
+        {
+            readiness.MarkFailed(health.Reason ?? "the actor stopped");
+            LogFailed(logger, health.Reason ?? "the actor stopped");
+        }
+        else
+        {
+            readiness.MarkRecovering(health.Reason ?? "restarting");
+            LogRecovering(logger, health.Reason ?? "restarting");
+        }
+    }
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "actor serving again")]
+    private static partial void LogRecovered(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "actor unavailable: {Reason}")]
+    private static partial void LogRecovering(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "actor ready: {Count} methods [{Methods}] in {ElapsedMs} ms ({Timings})")]
     private static partial void LogReady(ILogger logger, int count, string methods, long elapsedMs, string timings);

@@ -32,7 +32,26 @@ public interface IActorRuntime : IAsyncDisposable
     /// deadline, an event loop that no longer runs); null while calls can be served. Read often: keep it cheap.
     /// </summary>
     string? UnservableReason => null;
+
+    /// <summary>
+    /// The runtime's own OpenAPI document, served as it is by <c>/openapi.json</c> (a sidecar's server has one);
+    /// null: the endpoint layer describes <see cref="Methods"/> itself.
+    /// </summary>
+    byte[]? OpenApiDocument => null;
+
+    /// <summary>
+    /// Raised when the actor stops or starts being servable after a successful start (a sidecar's server died and
+    /// is restarting, or is back). Runtimes whose actor cannot go away never raise it.
+    /// </summary>
+    event Action<RuntimeHealth>? HealthChanged
+    {
+        add { }
+        remove { }
+    }
 }
+
+/// <summary>A change of health after start-up: serving again, or not serving and why (final: it will not come back).</summary>
+public readonly record struct RuntimeHealth(bool Serving, string? Reason, bool Final = false);
 
 /// <summary>How the arguments are laid out in a request body.</summary>
 public enum BodyShape

@@ -28,12 +28,16 @@ internal sealed class InitCommand : AfsCommand
         var environmentName = Path.GetFileName(directory.TrimEnd('/')).ToLowerInvariant();
         var chosen = KindDetector.Default.Find(context.Get(_kind)!)
             ?? throw new UsageException($"unknown kind '{context.Get(_kind)}'; use one of: {string.Join(", ", KindDetector.Default.Kinds.Select(k => k.Name))}");
+        var files = chosen.StarterFiles(environmentName);
+        if (files.Count == 0)
+        {
+            throw new UsageException($"there is no starter for {chosen.Name} environments (they are detected when built); for an environment with its own server use --kind sidecar");
+        }
         if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any())
         {
             throw new UsageException($"{directory} exists and is not empty; choose a new name");
         }
         Directory.CreateDirectory(directory);
-        var files = chosen.StarterFiles(environmentName);
         foreach (var (file, content) in files)
         {
             var path = Path.Combine(directory, file);

@@ -45,12 +45,16 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
                 }, BuildStage.EnvironmentImage, options.Quiet, progress, cancellationToken);
             }
 
+            var environmentImage = await docker.Images.InspectImageAsync(temporaryTag, cancellationToken);
             var dockerfile = kind.HostLayerDockerfile(new HostLayerInputs
             {
                 BaseImage = temporaryTag,
                 HostImage = hostImage,
                 HostVersion = HostLayer.Version,
                 SourceDigest = digest,
+                BaseCommand = [.. environmentImage.Config?.Entrypoint ?? [], .. environmentImage.Config?.Cmd ?? []],
+                BaseUser = environmentImage.Config?.User,
+                SourceDirectory = materialized.Directory,
             });
             await using (var layerContext = await BuildContext.FromDockerfileAsync(dockerfile, cancellationToken))
             {

@@ -4,7 +4,7 @@ namespace Affinetes.Injector.Detection;
 public sealed class KindDetector(IReadOnlyList<IEnvironmentKind> kinds)
 {
     /// <summary>Every kind this build knows.</summary>
-    public static KindDetector Default { get; } = new([new PythonActorKind()]);
+    public static KindDetector Default { get; } = new([new PythonActorKind(), new CSharpActorKind(), new SidecarKind(), new HttpBasedKind()]);
 
     public IReadOnlyList<IEnvironmentKind> Kinds => kinds;
 
@@ -21,7 +21,8 @@ public sealed class KindDetector(IReadOnlyList<IEnvironmentKind> kinds)
         }
         if (claimed.Count > 1)
         {
-            throw new DetectionException($"{directory} looks like several kinds at once ({string.Join(", ", claimed.Select(k => k.Name))}); keep the files of one");
+            throw new DetectionException($"{directory} looks like several kinds at once ({string.Join(", ", claimed.Select(k => $"{k.Name}: {k.Requirements}"))}); " +
+                "keep the files of the one you mean and move the others out of the directory");
         }
         var kind = claimed[0];
         var problems = kind.Problems(directory);

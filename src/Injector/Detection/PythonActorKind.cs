@@ -12,7 +12,7 @@ public sealed class PythonActorKind : IEnvironmentKind
 
     public string Requirements => "env.py (with class Actor) and a Dockerfile that copies it to /app/env.py";
 
-    public bool Claims(string directory) => File.Exists(Path.Combine(directory, "env.py"));
+    public bool Claims(string directory) => File.Exists(Path.Combine(directory, "env.py")) && !HttpBasedKind.DefinesApp(directory);
 
     public IReadOnlyList<string> Problems(string directory)
     {
@@ -24,7 +24,12 @@ public sealed class PythonActorKind : IEnvironmentKind
         return problems;
     }
 
-    public string HostLayerDockerfile(HostLayerInputs inputs) => HostLayer.Dockerfile(inputs, Label, envFile: "/app/env.py");
+    public string HostLayerDockerfile(HostLayerInputs inputs) => HostLayer.Dockerfile(inputs, new HostLayerSpec
+    {
+        EnvType = Label,
+        Runtime = RuntimeNames.Python,
+        Environment = [new(HostEnvironment.EnvFile, "/app/env.py")],
+    });
 
     public IReadOnlyDictionary<string, string> StarterFiles(string name) => new Dictionary<string, string>
     {

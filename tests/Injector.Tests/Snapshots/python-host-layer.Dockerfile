@@ -8,6 +8,7 @@ ENV AFFINETES_ENV_FILE=/app/env.py \
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["/opt/affinetes/host/affinetes-host", "--health"]
 LABEL affinetes.env.type="function_based" \
+      affinetes.runtime="python" \
       affinetes.host.version="9.9.9" \
       affinetes.source.digest="sha256:abc"
 ENTRYPOINT ["/opt/affinetes/host/affinetes-host"]

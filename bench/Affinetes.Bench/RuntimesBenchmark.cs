@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Affinetes.Bench;
+
+/// <summary>
+/// The host's three runtimes side by side in one run, against their floors: sync echo at 32 connections (Python, C#,
+/// and a bare Kestrel JSON endpoint), the 50 ms async evaluate at 256 connections (Python, C#), cold start (Python; C#
+/// with and without its compile cache), and the sidecar's forwarding overhead (the same server called directly and
+/// through the host, at 1 and 32 connections).
+/// </summary>
+public static class RuntimesBenchmark
+{
+    private const string EchoBody = """{"method":"echo","args":[],"kwargs":{"x":1,"text":"hello"}}""";
+    private const string EvaluateBody = """{"method":"evaluate","args":[],"kwargs":{"task_id":1,"delay_ms":50}}""";
+    private const string SidecarBody = """{"task_id":1}""";
+
+    public sealed record LoadResult(string What, WrkResult Result);
+
+    public sealed record StartResult(string What, double MedianMs, IReadOnlyList<double> RunsMs);
+
+    public static async Task<int> RunAsync(string hostBinary, TimeSpan duration, string output)
+    {
+        Wrk.Require();
+        var benchDir = AppContext.BaseDirectory;
+        var pythonEnv = Path.Combine(benchDir, "envs", "bench_env.py");
+        var csharpEnv = Path.Combine(benchDir, "envs", "csharp-bench", "Actor.cs");
+        var sidecarServer = Path.Combine(benchDir, "envs", "sidecar-arith", "server.py");
+        var cache = Directory.CreateTempSubdirectory("affinetes-bench-cache-");
+        var loads = new List<LoadResult>();
+        var starts = new List<StartResult>();
+        try
+        {
+            ProcessStartInfo Host(int port, string envFile, string? cacheDirectory = null, string? sidecar = null, bool callLog = true)
+            {
+                var start = new ProcessStartInfo(hostBinary);
+                start.Environment["AFFINETES_ENV_FILE"] = envFile;
+                start.Environment["AFFINETES_BIND"] = "127.0.0.1";
+                start.Environment["AFFINETES_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+                start.Environment["AFFINETES_CACHE_DIR"] = cacheDirectory ?? cache.FullName;
+                start.Environment["PATH"] = "/usr/bin:" + Environment.GetEnvironmentVariable("PATH");
+                if (!callLog)
+                {
+                    start.Environment["Logging__LogLevel__Default"] = "Warning"; // no "call echo 200" line per call
+                }
+                if (sidecar is not null)
+                {
+                    start.Environment["AFFINETES_SIDECAR_COMMAND"] = JsonSerializer.Serialize(new[] { "python3", sidecar });
+                }
+                return start;
+            }
+
+            // Fill the compile cache once, as an image build does.
+            using (var compile = Process.Start(new ProcessStartInfo(hostBinary, ["--compile"])
+            {
+                Environment = { ["AFFINETES_ENV_FILE"] = csharpEnv, ["AFFINETES_CACHE_DIR"] = cache.FullName },
+                RedirectStandardOutput = true,
+            })!)
+            {
+                Console.WriteLine("   " + (await compile.StandardOutput.ReadToEndAsync()).Trim());
+                await compile.WaitForExitAsync();
+            }
+
+            starts.Add(await ColdStartAsync("python host (bench env.py)", port => Host(port, pythonEnv)));
+            starts.Add(await ColdStartAsync("C# host, actor in the compile cache", port => Host(port, csharpEnv)));
+            starts.Add(await ColdStartAsync("C# host, no compile cache (Roslyn at start)", port => Host(port, csharpEnv,
+                Path.Combine(cache.FullName, Guid.NewGuid().ToString("N")))));
+
+            loads.Add(await LoadAsync("python: echo, 32 conn", port => Host(port, pythonEnv), "/call", EchoBody, 32, duration));
+            loads.Add(await LoadAsync("C#: echo, 32 conn", port => Host(port, csharpEnv), "/call", EchoBody, 32, duration));
+            loads.Add(await LoadAsync("C# without the per-call log line: echo, 32 conn", port => Host(port, csharpEnv, callLog: false), "/call", EchoBody, 32, duration));
+            loads.Add(await LoadAsync("bare Kestrel JSON endpoint: echo, 32 conn", BareKestrel, "/call", EchoBody, 32, duration));
+            loads.Add(await LoadAsync("python: async evaluate 50 ms, 256 conn", port => Host(port, pythonEnv), "/call", EvaluateBody, 256, duration));
+            loads.Add(await LoadAsync("C#: async evaluate 50 ms, 256 conn", port => Host(port, csharpEnv), "/call", EvaluateBody, 256, duration));
+            foreach (var connections in new[] { 1, 32 })
+            {
+                loads.Add(await LoadAsync($"sidecar server called directly, {connections} conn", port => SidecarChild(port, sidecarServer), "/generate", SidecarBody, connections, duration, "/openapi.json"));
+                loads.Add(await LoadAsync($"sidecar through the host, {connections} conn", port => Host(port, pythonEnv, sidecar: sidecarServer), "/generate", SidecarBody, connections, duration));
+            }
+        }
+        finally
+        {
+            cache.Delete(recursive: true);
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| load | calls/s | p50 ms | p99 ms | errors |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var l in loads)
+        {
+            Console.WriteLine($"| {l.What} | {l.Result.RequestsPerSecond:N0} | {l.Result.P50Ms:0.000} | {l.Result.P99Ms:0.00} | {l.Result.Errors} |");
+        }
+        Console.WriteLine();
+        Console.WriteLine("| start | median ms (of 5) | runs |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var s in starts)
+        {
+            Console.WriteLine($"| {s.What} | {s.MedianMs:0} | {string.Join(", ", s.RunsMs.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))} |");
+        }
+        double Rate(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.RequestsPerSecond;
+        double P50(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.P50Ms;
+        Console.WriteLine();
+        Console.WriteLine($"C# echo: {Rate("C#: echo") / Rate("bare Kestrel"):P0} of the bare Kestrel endpoint (target >= 90%), {Rate("C# without") / Rate("bare Kestrel"):P0} without the per-call log line; Python echo: {Rate("python: echo") / Rate("bare Kestrel"):P0}");
+        Console.WriteLine($"C# async evaluate: {Rate("C#: async") / 5120:P0} of 5,120 calls/s (target >= 95%); Python: {Rate("python: async") / 5120:P0}");
+        Console.WriteLine($"sidecar forwarding overhead, p50: {(P50("sidecar through the host, 1 conn") - P50("sidecar server called directly, 1 conn")) * 1000:0} us at 1 connection, " +
+            $"{(P50("sidecar through the host, 32") - P50("sidecar server called directly, 32")) * 1000:0} us at 32 (target <= 300 us)");
+        Console.WriteLine($"C# cold start with the compile cache: {starts[1].MedianMs:0} ms vs Python's {starts[0].MedianMs:0} ms (target: at most Python's)");
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new
+        {
+            date = DateTime.UtcNow,
+            machine = new { cores = Environment.ProcessorCount },
+            duration_s = duration.TotalSeconds,
+            loads,
+            starts,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"results written to {output}");
+        return loads.Any(l => l.Result.Errors > 0) ? 1 : 0;
+    }
+
+    private static ProcessStartInfo BareKestrel(int port)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!);
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Affinetes.Bench.dll"));
+        start.ArgumentList.Add("bare-kestrel");
+        start.ArgumentList.Add("--port");
+        start.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+        start.Environment["DOTNET_gcServer"] = "0"; // the host's GC settings
+        start.Environment["DOTNET_gcConcurrent"] = "0";
+        return start;
+    }
+
+    private static ProcessStartInfo SidecarChild(int port, string server)
+    {
+        var start = new ProcessStartInfo("/usr/bin/python3", [server]);
+        start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        return start;
+    }
+
+    private static async Task<StartResult> ColdStartAsync(string what, Func<int, ProcessStartInfo> start)
+    {
+        var runs = new List<double>();
+        for (var i = 0; i < 5; i++)
+        {
+            var port = ServerProcess.FreePort();
+            await using var server = await ServerProcess.StartAsync(start(port), port, EchoBody);
+            runs.Add(server.StartToFirstCall.TotalMilliseconds);
+        }
+        var sorted = runs.Order().ToList();
+        Console.WriteLine($"== {what}: cold start median {sorted[2]:0} ms [{string.Join(", ", runs.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}]");
+        return new StartResult(what, sorted[2], runs);
+    }
+
+    private static async Task<LoadResult> LoadAsync(string what, Func<int, ProcessStartInfo> start, string path, string body, int connections, TimeSpan duration, string? readyGet = null)
+    {
+        var port = ServerProcess.FreePort();
+        await using var server = await ServerProcess.StartAsync(start(port), port, body, path, readyGet);
+        var url = server.BaseUrl + path;
+        var threads = Math.Min(2, connections);
+        await Wrk.RunAsync(url, body, connections, TimeSpan.FromSeconds(3), threads); // warm-up: JIT tiers, pools
+        var result = await Wrk.RunAsync(url, body, connections, duration, threads);
+        Console.WriteLine($"== {what}: {result}");
+        return new LoadResult(what, result);
+    }
+}

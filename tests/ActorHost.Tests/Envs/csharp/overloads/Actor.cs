@@ -1,0 +1,5 @@
+public class Actor
+{
+    public int Score(int taskId) => taskId;
+    public int Score(int taskId, int seed) => taskId + seed;
+}
