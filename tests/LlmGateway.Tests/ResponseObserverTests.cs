@@ -1,0 +1,84 @@
+using System.Net;
+using System.Text;
+using Affinetes.LlmGateway.Proxy;
+using Affinetes.LlmGateway.Usage;
+using Affinetes.Testing;
+
+namespace Affinetes.LlmGateway.Tests;
+
+[Trait(Tiers.Name, Tiers.Unit)]
+public sealed class ResponseObserverTests
+{
+    /// <summary>Gives its bytes a few at a time, as a network would split them.</summary>
+    private sealed class TrickleStream(byte[] data, int piece) : MemoryStream(data)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, piece)], cancellationToken);
+    }
+
+    private const string Content = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n";
+    private const string UsageOnly = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,\"total_tokens\":15}}\n\n";
+    private const string Done = "data: [DONE]\n\n";
+
+    private static async Task<string> ReadAllAsync(Stream stream)
+    {
+        var output = new MemoryStream();
+        var buffer = new byte[5];
+        int read;
+        while ((read = await stream.ReadAsync(buffer)) > 0)
+        {
+            output.Write(buffer, 0, read);
+        }
+        return Encoding.UTF8.GetString(output.ToArray());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    public async Task Sse_SplitAnywhere_DropsOnlyTheUsageChunkTheGatewayAddedAndReadsItsCounts(int piece)
+    {
+        var exchange = new Exchange(stream: true, usageAdded: true);
+        var input = Content + Content.Replace("\n\n", "\r\n\r\n") + UsageOnly + Done;
+        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(input), piece), exchange, HttpStatusCode.OK, "text/event-stream", null);
+
+        var output = await ReadAllAsync(observer);
+
+        Assert.Equal(Content + Content.Replace("\n\n", "\r\n\r\n") + Done, output);
+        Assert.Equal(new TokenCounts(12, 3, 15), exchange.Tokens);
+    }
+
+    [Fact]
+    public async Task Sse_ClientAskedForUsage_PassesEveryByte()
+    {
+        var exchange = new Exchange(stream: true, usageAdded: false);
+        var input = Content + UsageOnly + Done;
+        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(input), 3), exchange, HttpStatusCode.OK, "text/event-stream", null);
+
+        Assert.Equal(input, await ReadAllAsync(observer));
+        Assert.Equal(new TokenCounts(12, 3, 15), exchange.Tokens);
+    }
+
+    [Fact]
+    public async Task Json_UsageIsReadAtTheEnd_EmbeddingsShapeToo()
+    {
+        const string Embeddings = """{"object":"list","data":[{"embedding":[0.1,0.2]}],"usage":{"prompt_tokens":8,"total_tokens":8}}""";
+        var exchange = new Exchange(stream: false, usageAdded: false);
+        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(Embeddings), 4), exchange, HttpStatusCode.OK, "application/json", null);
+
+        Assert.Equal(Embeddings, await ReadAllAsync(observer));
+        Assert.Equal(new TokenCounts(8, 0, 8), exchange.Tokens);
+    }
+
+    [Fact]
+    public async Task ErrorBody_KeySplitAcrossReads_IsMaskedWithTheSameLength()
+    {
+        const string Key = "sk-real-upstream-key-123456";
+        var body = $"{{\"error\":{{\"message\":\"bad key {Key}\"}}}}";
+        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(body), 3), new Exchange(false, false), HttpStatusCode.Unauthorized, "application/json", Key);
+
+        var output = await ReadAllAsync(observer);
+
+        Assert.Equal(body.Replace(Key, new string('*', Key.Length)), output);
+    }
+}
