@@ -50,9 +50,11 @@ public sealed class ProxyTests
     [Fact]
     public async Task UpstreamKey_NeverReachesTheEnvironment_NotInErrorBodiesHeadersOrLogs()
     {
-        // An upstream that echoes the key it was sent in its error message and in a header.
-        await using var gateway = await StartAsync(request => LlmReply.Error(401, $"Incorrect API key provided: {request.Authorization}", "invalid_request_error", "invalid_api_key")
-            with { Headers = new Dictionary<string, string> { ["X-Echo"] = $"got {request.Authorization}" } });
+        // An upstream that echoes the key it was sent: in its error message and a header, or in a successful answer.
+        await using var gateway = await StartAsync(request => request.LastUserMessage == "echo"
+            ? LlmReply.Text($"you sent {request.Authorization} to me")
+            : LlmReply.Error(401, $"Incorrect API key provided: {request.Authorization}", "invalid_request_error", "invalid_api_key")
+                with { Headers = new Dictionary<string, string> { ["X-Echo"] = $"got {request.Authorization}" } });
         var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
         using var client = gateway.Api(token);
 
@@ -65,6 +67,12 @@ public sealed class ProxyTests
         Assert.DoesNotContain(response.Headers.Concat(response.Content.Headers), h => h.Value.Any(v => v.Contains(gateway.UpstreamKey, StringComparison.Ordinal)));
         var sdkError = await Assert.ThrowsAsync<ClientResultException>(() => gateway.OpenAi(token).CompleteChatAsync([SdkMessage.CreateUserMessage("hi")]).Within());
         Assert.DoesNotContain(gateway.UpstreamKey, sdkError.Message);
+        var echoed = (await gateway.OpenAi(token).CompleteChatAsync([SdkMessage.CreateUserMessage("echo")]).Within()).Value.Content[0].Text;
+        Assert.Equal($"you sent Bearer {new string('*', gateway.UpstreamKey.Length)} to me", echoed);
+        using var streamed = await client.PostAsync("/v1/chat/completions", Json(ChatBody("echo", extra: ""","stream":true"""))).Within();
+        var streamedBody = await streamed.Content.ReadAsStringAsync();
+        Assert.Contains("\"content\":\" to\"", streamedBody);
+        Assert.DoesNotContain(gateway.UpstreamKey, streamedBody);
         Assert.NotEmpty(gateway.Logs.Lines);
         Assert.DoesNotContain(gateway.UpstreamKey, gateway.Logs.All);
         Assert.DoesNotContain(token, gateway.Logs.All);

@@ -70,12 +70,17 @@ public sealed class ResponseObserverTests
         Assert.Equal(new TokenCounts(8, 0, 8), exchange.Tokens);
     }
 
-    [Fact]
-    public async Task ErrorBody_KeySplitAcrossReads_IsMaskedWithTheSameLength()
+    [Theory]
+    [InlineData(HttpStatusCode.Unauthorized, "application/json", 1)]
+    [InlineData(HttpStatusCode.Unauthorized, "application/json", 3)]
+    [InlineData(HttpStatusCode.OK, "application/json", 5)]
+    [InlineData(HttpStatusCode.OK, "text/event-stream", 2)]
+    public async Task Key_SplitAcrossReads_IsMaskedWithTheSameLength_WhateverTheStatus(HttpStatusCode status, string mediaType, int piece)
     {
         const string Key = "sk-real-upstream-key-123456";
-        var body = $"{{\"error\":{{\"message\":\"bad key {Key}\"}}}}";
-        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(body), 3), new Exchange(false, false), HttpStatusCode.Unauthorized, "application/json", Key);
+        // "sk-real-" alone (a partial match that never completes) must come out unchanged at the end.
+        var body = $"data: {{\"error\":{{\"message\":\"bad key {Key}, again {Key}\"}}}}\n\ndata: sk-sk-real-";
+        using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(body), piece), new Exchange(false, false), status, mediaType, Key);
 
         var output = await ReadAllAsync(observer);
 

@@ -11,36 +11,27 @@ namespace Affinetes.LlmGateway.Proxy;
 /// <list type="bullet">
 /// <item>an SSE stream goes out event by event as each event is complete (never held longer), its <c>usage</c> is
 /// read, and the usage-only chunk is removed when the gateway asked for it;</item>
-/// <item>a JSON answer goes out as it arrives, and its <c>usage</c> is read at the end;</item>
-/// <item>an error answer (4xx/5xx) is held until complete, and any trace of the upstream key in it is masked.</item>
+/// <item>any other answer goes out as it arrives; a successful one's <c>usage</c> is read at the end;</item>
+/// <item>in both, any trace of the upstream key is masked (<see cref="KeyMask"/>), whatever the status.</item>
 /// </list>
 /// </summary>
 internal sealed class ResponseObserver : Stream
 {
-    /// <summary>JSON answers longer than this are passed on without reading their usage.</summary>
+    /// <summary>Answers longer than this are passed on without reading their usage.</summary>
     private const int MaxJsonBytes = 8 * 1024 * 1024;
-    /// <summary>Error bodies longer than this are masked chunk by chunk instead of whole.</summary>
-    private const int MaxErrorBytes = 1024 * 1024;
     /// <summary>An SSE "event" longer than this without a blank line is not SSE: it is passed on as is.</summary>
     private const int MaxEventBytes = 1024 * 1024;
     private static ReadOnlySpan<byte> UsageProperty => "\"usage\""u8;
 
-    private enum Mode
-    {
-        Json,
-        Sse,
-        Error,
-    }
-
     private readonly Stream _inner;
     private readonly Exchange _exchange;
-    private readonly byte[]? _key;
-    private readonly Mode _mode;
+    private readonly KeyMask? _mask;
+    private readonly bool _sse;
+    private readonly bool _readUsage;
     private readonly ArrayBufferWriter<byte> _held = new();
+    private readonly byte[] _readBuffer = new byte[16 * 1024];
     private byte[] _out = [];
     private int _outStart;
-    private int _outEnd;
-    private byte[]? _readBuffer;
     private bool _overflow;
     private bool _ended;
 
@@ -48,10 +39,9 @@ internal sealed class ResponseObserver : Stream
     {
         _inner = inner;
         _exchange = exchange;
-        _key = key is null ? null : Encoding.UTF8.GetBytes(key);
-        _mode = (int)status >= 400 ? Mode.Error
-            : string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase) ? Mode.Sse
-            : Mode.Json;
+        _mask = string.IsNullOrEmpty(key) ? null : new KeyMask(Encoding.UTF8.GetBytes(key));
+        _readUsage = (int)status < 400;
+        _sse = _readUsage && string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
     }
 
     public override bool CanRead => true;
@@ -62,24 +52,15 @@ internal sealed class ResponseObserver : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_mode == Mode.Json)
-        {
-            var read = await _inner.ReadAsync(buffer, cancellationToken);
-            if (buffer.Length > 0)
-            {
-                ObserveJson(buffer.Span[..read]);
-            }
-            return read;
-        }
         while (true)
         {
-            if (_outEnd > _outStart)
+            if (_outStart < _out.Length)
             {
                 if (buffer.Length == 0)
                 {
                     return 0; // a zero-byte read asks whether data is ready: it is
                 }
-                var count = Math.Min(buffer.Length, _outEnd - _outStart);
+                var count = Math.Min(buffer.Length, _out.Length - _outStart);
                 _out.AsSpan(_outStart, count).CopyTo(buffer.Span);
                 _outStart += count;
                 return count;
@@ -88,47 +69,43 @@ internal sealed class ResponseObserver : Stream
             {
                 return 0;
             }
-            _readBuffer ??= new byte[16 * 1024];
+            if (buffer.Length == 0)
+            {
+                // A zero-byte read waits for data without taking a buffer; the next read takes it.
+                return await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken);
+            }
             var read = await _inner.ReadAsync(_readBuffer, cancellationToken);
             if (read == 0)
             {
                 _ended = true;
                 End();
-                continue;
             }
-            if (_mode == Mode.Sse)
+            else if (_sse)
             {
                 TakeSse(_readBuffer.AsSpan(0, read));
             }
             else
             {
-                TakeError(_readBuffer.AsSpan(0, read));
+                TakePlain(_readBuffer.AsSpan(0, read));
             }
         }
     }
 
-    private void ObserveJson(ReadOnlySpan<byte> data)
+    private void TakePlain(ReadOnlySpan<byte> data)
     {
-        if (data.Length == 0)
+        if (_readUsage && !_overflow)
         {
-            if (!_ended && !_overflow)
+            if (_held.WrittenCount + data.Length > MaxJsonBytes)
             {
-                _ended = true;
-                _exchange.Tokens = UsageIn(_held.WrittenSpan);
+                _overflow = true;
+                _held.Clear();
             }
-            return;
+            else
+            {
+                _held.Write(data);
+            }
         }
-        if (_overflow)
-        {
-            return;
-        }
-        if (_held.WrittenCount + data.Length > MaxJsonBytes)
-        {
-            _overflow = true;
-            _held.Clear();
-            return;
-        }
-        _held.Write(data);
+        Emit(data);
     }
 
     /// <summary>Appends to the partial event, then sends on every complete event (blank-line terminated).</summary>
@@ -187,18 +164,18 @@ internal sealed class ResponseObserver : Stream
         {
             return false;
         }
-        var payload = new ArrayBufferWriter<byte>(sseEvent.Length);
+        var payload = new StringBuilder();
         foreach (var line in Encoding.UTF8.GetString(sseEvent).Split('\n'))
         {
             var trimmed = line.TrimEnd('\r');
             if (trimmed.StartsWith("data:", StringComparison.Ordinal))
             {
-                payload.Write(Encoding.UTF8.GetBytes(trimmed[5..].TrimStart(' ')));
+                payload.Append(trimmed.AsSpan(5).TrimStart(' '));
             }
         }
         try
         {
-            using var document = JsonDocument.Parse(payload.WrittenMemory);
+            using var document = JsonDocument.Parse(payload.ToString());
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || Tokens(root) is not { } tokens)
             {
@@ -213,64 +190,48 @@ internal sealed class ResponseObserver : Stream
         }
     }
 
-    private void TakeError(ReadOnlySpan<byte> data)
-    {
-        if (_held.WrittenCount + data.Length <= MaxErrorBytes)
-        {
-            _held.Write(data);
-            return;
-        }
-        // Too long to hold: mask what is held and this chunk, and send them on.
-        var both = new byte[_held.WrittenCount + data.Length];
-        _held.WrittenSpan.CopyTo(both);
-        data.CopyTo(both.AsSpan(_held.WrittenCount));
-        _held.Clear();
-        Mask(both);
-        Emit(both);
-    }
-
     private void End()
     {
         var rest = _held.WrittenSpan.ToArray();
         _held.Clear();
-        if (_mode == Mode.Error)
+        if (_sse)
         {
-            Mask(rest);
+            Emit(rest.Length > 0 && ObserveEvent(rest) ? [] : rest);
         }
-        else if (rest.Length > 0 && ObserveEvent(rest))
+        else if (_readUsage && !_overflow)
         {
-            rest = [];
+            _exchange.Tokens = UsageIn(rest);
         }
-        Emit(rest);
-    }
-
-    /// <summary>Overwrites every occurrence of the key with '*' (same length, so Content-Length stays true).</summary>
-    private void Mask(Span<byte> data)
-    {
-        if (_key is not { Length: > 0 } key)
+        if (_mask?.Finish() is { Length: > 0 } held)
         {
-            return;
-        }
-        int at;
-        while ((at = data.IndexOf(key)) >= 0)
-        {
-            data.Slice(at, key.Length).Fill((byte)'*');
+            Append(held);
         }
     }
 
+    /// <summary>Queues <paramref name="data"/> for the client, masked.</summary>
     private void Emit(ReadOnlySpan<byte> data)
     {
-        if (data.Length == 0)
+        if (data.Length > 0)
         {
-            return;
+            Append(_mask is null ? data.ToArray() : _mask.Process(data));
         }
-        if (_out.Length < data.Length)
+    }
+
+    private void Append(byte[] data)
+    {
+        var pending = _out.Length - _outStart;
+        if (pending == 0)
         {
-            _out = new byte[Math.Max(data.Length, 16 * 1024)];
+            _out = data;
         }
-        data.CopyTo(_out);
+        else
+        {
+            var joined = new byte[pending + data.Length];
+            _out.AsSpan(_outStart).CopyTo(joined);
+            data.CopyTo(joined, pending);
+            _out = joined;
+        }
         _outStart = 0;
-        _outEnd = data.Length;
     }
 
     private static TokenCounts? UsageIn(ReadOnlySpan<byte> json)
