@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
+#                   | gateway [--duration 10] [--connections 64]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +14,7 @@ shift || true
 bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$scenario" --output "artifacts/bench/$scenario.json")
 case "$scenario" in
   host) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  gateway) scripts/publish-gateway.sh; exec "${bench[@]}" --gateway-binary "$root/artifacts/gateway/linux-x64/affinetes-llm-gateway" "$@" ;;
   client) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;
 esac
