@@ -1,9 +1,4 @@
-using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
-using Affinetes.Protocol;
-using Affinetes.Testing;
-using static Affinetes.LlmGateway.Tests.GatewayUnderTest;
 
 namespace Affinetes.LlmGateway.Tests;
 

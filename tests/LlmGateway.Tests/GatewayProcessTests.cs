@@ -1,10 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using Affinetes.Protocol;
-using Affinetes.Testing;
-using static Affinetes.LlmGateway.Tests.GatewayUnderTest;
 
 namespace Affinetes.LlmGateway.Tests;
 

@@ -1,12 +1,7 @@
 using System.ClientModel;
-using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
 using Affinetes.LlmGateway.Hosting;
-using Affinetes.Protocol;
-using Affinetes.Testing;
 using Microsoft.Extensions.Logging;
 using OpenAI;
 using OpenAI.Chat;

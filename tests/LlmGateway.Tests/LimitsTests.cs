@@ -1,10 +1,4 @@
 using System.ClientModel;
-using System.Net;
-using System.Text.Json;
-using Affinetes.Protocol;
-using Affinetes.Testing;
-using static Affinetes.LlmGateway.Tests.GatewayUnderTest;
-using SdkMessage = OpenAI.Chat.ChatMessage;
 
 namespace Affinetes.LlmGateway.Tests;
 

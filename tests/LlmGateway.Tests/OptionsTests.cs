@@ -1,6 +1,5 @@
 using System.Collections;
 using Affinetes.LlmGateway.Hosting;
-using Affinetes.Testing;
 
 namespace Affinetes.LlmGateway.Tests;
 

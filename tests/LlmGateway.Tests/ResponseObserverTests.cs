@@ -1,8 +1,5 @@
-using System.Net;
-using System.Text;
 using Affinetes.LlmGateway.Proxy;
 using Affinetes.LlmGateway.Usage;
-using Affinetes.Testing;
 
 namespace Affinetes.LlmGateway.Tests;
 

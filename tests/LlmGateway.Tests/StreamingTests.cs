@@ -1,11 +1,4 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using Affinetes.Protocol;
-using Affinetes.Testing;
 using OpenAI.Chat;
-using static Affinetes.LlmGateway.Tests.GatewayUnderTest;
-using SdkMessage = OpenAI.Chat.ChatMessage;
 
 namespace Affinetes.LlmGateway.Tests;
 

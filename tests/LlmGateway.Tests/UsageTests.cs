@@ -1,8 +1,3 @@
-using System.Net;
-using Affinetes.Protocol;
-using Affinetes.Testing;
-using static Affinetes.LlmGateway.Tests.GatewayUnderTest;
-using SdkMessage = OpenAI.Chat.ChatMessage;
 
 namespace Affinetes.LlmGateway.Tests;
 

@@ -29,7 +29,7 @@ internal sealed class ResponseObserver : Stream
     private readonly bool _sse;
     private readonly bool _readUsage;
     private readonly ArrayBufferWriter<byte> _held = new();
-    private readonly byte[] _readBuffer = new byte[16 * 1024];
+    private byte[]? _readBuffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
     private byte[] _out = [];
     private int _outStart;
     private bool _overflow;
@@ -74,7 +74,8 @@ internal sealed class ResponseObserver : Stream
                 // A zero-byte read waits for data without taking a buffer; the next read takes it.
                 return await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken);
             }
-            var read = await _inner.ReadAsync(_readBuffer, cancellationToken);
+            var readBuffer = _readBuffer ?? throw new ObjectDisposedException(nameof(ResponseObserver));
+            var read = await _inner.ReadAsync(readBuffer, cancellationToken);
             if (read == 0)
             {
                 _ended = true;
@@ -82,11 +83,11 @@ internal sealed class ResponseObserver : Stream
             }
             else if (_sse)
             {
-                TakeSse(_readBuffer.AsSpan(0, read));
+                TakeSse(readBuffer.AsSpan(0, read));
             }
             else
             {
-                TakePlain(_readBuffer.AsSpan(0, read));
+                TakePlain(readBuffer.AsSpan(0, read));
             }
         }
     }
@@ -288,6 +289,10 @@ internal sealed class ResponseObserver : Stream
         if (disposing)
         {
             _inner.Dispose();
+            if (Interlocked.Exchange(ref _readBuffer, null) is { } buffer)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
         base.Dispose(disposing);
     }

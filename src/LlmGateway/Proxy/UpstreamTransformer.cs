@@ -40,10 +40,18 @@ internal sealed class UpstreamTransformer(Uri destination, UpstreamKey? key, Exc
         exchange.UpstreamStatus = (int)proxyResponse.StatusCode;
         if (key is not null)
         {
-            foreach (var header in httpContext.Response.Headers.Where(h => h.Value.Any(v => v?.Contains(key.Value, StringComparison.Ordinal) == true)).Select(h => h.Key).ToList())
+            List<string>? leaking = null;
+            foreach (var (name, values) in httpContext.Response.Headers)
             {
-                httpContext.Response.Headers.Remove(header);
+                foreach (var value in values)
+                {
+                    if (value?.Contains(key.Value, StringComparison.Ordinal) == true)
+                    {
+                        (leaking ??= []).Add(name);
+                    }
+                }
             }
+            leaking?.ForEach(name => httpContext.Response.Headers.Remove(name));
         }
         var mediaType = proxyResponse.Content.Headers.ContentType?.MediaType;
         if (exchange.UsageAdded && mediaType == "text/event-stream")
