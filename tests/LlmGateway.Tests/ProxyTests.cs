@@ -139,6 +139,9 @@ public sealed class ProxyTests
         Assert.Equal(HttpStatusCode.OK, models.StatusCode);
         Assert.Contains(LocalLlmServer.DefaultModel, await models.Content.ReadAsStringAsync());
         Assert.Empty(gateway.Upstream.Requests);
+        var usage = await gateway.UsageAsync("arith");
+        Assert.Equal((1L, 0L), (usage.Requests, usage.ResponsesWithoutUsage)); // a model list carries no usage, and none is missing
+        Assert.Equal(2, usage.Rejected[GatewayErrorCodes.UnknownUrl]);
     }
 
     [Fact]

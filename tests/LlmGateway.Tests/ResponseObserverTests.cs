@@ -35,7 +35,7 @@ public sealed class ResponseObserverTests
     [InlineData(4096)]
     public async Task Sse_SplitAnywhere_DropsOnlyTheUsageChunkTheGatewayAddedAndReadsItsCounts(int piece)
     {
-        var exchange = new Exchange(stream: true, usageAdded: true);
+        var exchange = new Exchange(expectsUsage: true, usageAdded: true);
         var input = Content + Content.Replace("\n\n", "\r\n\r\n") + UsageOnly + Done;
         using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(input), piece), exchange, HttpStatusCode.OK, "text/event-stream", null);
 
@@ -48,7 +48,7 @@ public sealed class ResponseObserverTests
     [Fact]
     public async Task Sse_ClientAskedForUsage_PassesEveryByte()
     {
-        var exchange = new Exchange(stream: true, usageAdded: false);
+        var exchange = new Exchange(expectsUsage: true, usageAdded: false);
         var input = Content + UsageOnly + Done;
         using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(input), 3), exchange, HttpStatusCode.OK, "text/event-stream", null);
 
@@ -60,7 +60,7 @@ public sealed class ResponseObserverTests
     public async Task Json_UsageIsReadAtTheEnd_EmbeddingsShapeToo()
     {
         const string Embeddings = """{"object":"list","data":[{"embedding":[0.1,0.2]}],"usage":{"prompt_tokens":8,"total_tokens":8}}""";
-        var exchange = new Exchange(stream: false, usageAdded: false);
+        var exchange = new Exchange(expectsUsage: true, usageAdded: false);
         using var observer = new ResponseObserver(new TrickleStream(Encoding.UTF8.GetBytes(Embeddings), 4), exchange, HttpStatusCode.OK, "application/json", null);
 
         Assert.Equal(Embeddings, await ReadAllAsync(observer));

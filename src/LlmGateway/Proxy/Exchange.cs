@@ -3,10 +3,10 @@ using Affinetes.LlmGateway.Usage;
 namespace Affinetes.LlmGateway.Proxy;
 
 /// <summary>What one forwarded request learned on its way back: the upstream's status and the usage it reported.</summary>
-public sealed class Exchange(bool stream, bool usageAdded)
+public sealed class Exchange(bool expectsUsage, bool usageAdded)
 {
-    /// <summary>The answer is an SSE stream.</summary>
-    public bool Stream { get; } = stream;
+    /// <summary>A completion or embedding, whose answer should carry <c>usage</c> (a model list does not).</summary>
+    public bool ExpectsUsage { get; } = expectsUsage;
 
     /// <summary>The gateway asked for the usage chunk; it is removed from what the client sees.</summary>
     public bool UsageAdded { get; } = usageAdded;

@@ -100,7 +100,7 @@ internal sealed partial class ProxyEndpoint : IDisposable
             return;
         }
 
-        var exchange = new Exchange(stream: false, usageAdded: false);
+        var exchange = new Exchange(expectsUsage: false, usageAdded: false);
         if (HttpMethods.IsPost(request.Method))
         {
             var (body, tooLarge) = await ReadBodyAsync(request, cancellationToken);
@@ -115,7 +115,7 @@ internal sealed partial class ProxyEndpoint : IDisposable
                 await RejectAsync(context, environment, error!);
                 return;
             }
-            exchange = new Exchange(inspected.Stream, inspected.UsageAdded);
+            exchange = new Exchange(expectsUsage: true, inspected.UsageAdded);
             ReplaceBody(request, inspected.Body);
         }
 
@@ -138,7 +138,7 @@ internal sealed partial class ProxyEndpoint : IDisposable
         }
         var latency = Stopwatch.GetElapsedTime(started);
         var failed = failure != ForwarderError.None || exchange.UpstreamStatus >= 400;
-        environment.Usage.Record(task, failed, exchange.Tokens, latency);
+        environment.Usage.Record(task, failed, exchange.Tokens, exchange.ExpectsUsage, latency);
         LogForwarded(environment.Name, task ?? "-", request.Method, apiPath, context.Response.StatusCode, latency.TotalMilliseconds,
             exchange.Tokens?.Prompt ?? 0, exchange.Tokens?.Completion ?? 0);
     }

@@ -25,12 +25,15 @@ public sealed class UsageMeter
     /// <summary>Tokens used so far (prompt + completion), read without the lock for the budget check.</summary>
     public long TotalTokens => Interlocked.Read(ref _totalTokens);
 
-    /// <summary>Counts one forwarded request: failed when the upstream answered 4xx/5xx or broke off.</summary>
-    public void Record(string? task, bool failed, TokenCounts? tokens, TimeSpan latency)
+    /// <summary>
+    /// Counts one forwarded request: failed when the upstream answered 4xx/5xx or broke off; a successful one that
+    /// should have carried usage (<paramref name="expectsUsage"/>) and did not is counted as such.
+    /// </summary>
+    public void Record(string? task, bool failed, TokenCounts? tokens, bool expectsUsage, TimeSpan latency)
     {
         lock (_gate)
         {
-            _total.Add(failed, tokens, latency);
+            _total.Add(failed, tokens, expectsUsage, latency);
             if (task is not null)
             {
                 if (!_tasks.TryGetValue(task, out var figures))
@@ -38,7 +41,7 @@ public sealed class UsageMeter
                     figures = _tasks.Count < MaxTasks ? new Figures(64) : _tasks.GetValueOrDefault(OtherTasks) ?? new Figures(64);
                     _tasks[_tasks.Count < MaxTasks ? task : OtherTasks] = figures;
                 }
-                figures.Add(failed, tokens, latency);
+                figures.Add(failed, tokens, expectsUsage, latency);
             }
         }
         if (tokens is { } counted)
@@ -91,7 +94,7 @@ public sealed class UsageMeter
         private long _requests, _errors, _prompt, _completion, _total, _withoutUsage;
         private double _latencySum, _latencyMax;
 
-        public void Add(bool failed, TokenCounts? tokens, TimeSpan latency)
+        public void Add(bool failed, TokenCounts? tokens, bool expectsUsage, TimeSpan latency)
         {
             var ms = latency.TotalMilliseconds;
             _recent[_requests % _recent.Length] = ms;
@@ -108,7 +111,7 @@ public sealed class UsageMeter
                 _completion += t.Completion;
                 _total += t.Total;
             }
-            else if (!failed)
+            else if (!failed && expectsUsage)
             {
                 _withoutUsage++;
             }
