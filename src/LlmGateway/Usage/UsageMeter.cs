@@ -12,7 +12,7 @@ public readonly record struct TokenCounts(long Prompt, long Completion, long Tot
 public sealed class UsageMeter
 {
     /// <summary>Tasks tracked per environment; later task ids are counted under <see cref="OtherTasks"/>.</summary>
-    private const int MaxTasks = 100_000;
+    private const int MaxTasks = 20_000;
     private const string OtherTasks = "(other)";
 
     private readonly Lock _gate = new();
@@ -38,7 +38,7 @@ public sealed class UsageMeter
             {
                 if (!_tasks.TryGetValue(task, out var figures))
                 {
-                    figures = _tasks.Count < MaxTasks ? new Figures(64) : _tasks.GetValueOrDefault(OtherTasks) ?? new Figures(64);
+                    figures = _tasks.Count < MaxTasks ? new Figures(32) : _tasks.GetValueOrDefault(OtherTasks) ?? new Figures(32);
                     _tasks[_tasks.Count < MaxTasks ? task : OtherTasks] = figures;
                 }
                 figures.Add(failed, tokens, expectsUsage, latency);
