@@ -7,7 +7,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 scripts/setup-bench.sh
-scripts/publish-host.sh
+[ "${1:-host}" = gateway ] || scripts/publish-host.sh
 dotnet build bench/Affinetes.Bench -c Release -nologo -v quiet -clp:ErrorsOnly >&2
 scenario=${1:-host}
 shift || true

@@ -26,7 +26,7 @@ public static class GatewayBenchmark
         Wrk.Require();
         var results = new List<GatewayResult>();
         var loadBefore = ClientBenchmark.LoadAverage();
-        foreach (var (delayMs, requestLog) in new[] { (0, true), (0, false), (50, true) })
+        foreach (var (delayMs, requestLog) in new[] { (0, false), (0, true), (50, false) })
         {
             results.Add(await MeasureAsync(gatewayBinary, TimeSpan.FromMilliseconds(delayMs), requestLog, duration, connections));
         }
@@ -113,9 +113,9 @@ public static class GatewayBenchmark
                 start.ArgumentList.Add(arg);
             }
             start.Environment["BENCH_UPSTREAM_KEY"] = "sk-bench-upstream-key";
-            if (!requestLog)
+            if (requestLog)
             {
-                start.Environment["Logging__LogLevel__Default"] = "Warning";
+                start.ArgumentList.Add("--log-requests");
             }
             var gateway = new GatewayProcess(Process.Start(start)!);
             gateway._process.ErrorDataReceived += (_, e) =>

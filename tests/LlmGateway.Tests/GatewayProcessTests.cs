@@ -19,7 +19,7 @@ public sealed class GatewayProcessTests
             UseShellExecute = false,
         };
         foreach (var arg in new[] { "--upstream", upstream.BaseUrl.ToString(), "--upstream-key-env", "TEST_LLM_KEY", "--listen", "127.0.0.1:0",
-            "--unix-socket", Path.Combine(directory, "api.sock"), "--admin-unix-socket", Path.Combine(directory, "admin.sock"), "--admin-listen", "127.0.0.1:0" })
+            "--unix-socket", Path.Combine(directory, "api.sock"), "--admin-unix-socket", Path.Combine(directory, "admin.sock"), "--admin-listen", "127.0.0.1:0", "--log-requests" })
         {
             start.ArgumentList.Add(arg);
         }

@@ -61,6 +61,7 @@ public sealed class GatewayUnderTest : IAsyncDisposable
             AdminListen = new IPEndPoint(IPAddress.Loopback, 0),
             ConfigFile = config,
             UpstreamTimeout = TimeSpan.FromSeconds(30),
+            LogRequests = true,
         }, logging =>
         {
             logging.AddProvider(logs);

@@ -139,8 +139,11 @@ internal sealed partial class ProxyEndpoint : IDisposable
         var latency = Stopwatch.GetElapsedTime(started);
         var failed = failure != ForwarderError.None || exchange.UpstreamStatus >= 400;
         environment.Usage.Record(task, failed, exchange.Tokens, exchange.ExpectsUsage, latency);
-        LogForwarded(environment.Name, task ?? "-", request.Method, apiPath, context.Response.StatusCode, latency.TotalMilliseconds,
-            exchange.Tokens?.Prompt ?? 0, exchange.Tokens?.Completion ?? 0);
+        if (_options.LogRequests)
+        {
+            LogForwarded(environment.Name, task ?? "-", request.Method, apiPath, context.Response.StatusCode, latency.TotalMilliseconds,
+                exchange.Tokens?.Prompt ?? 0, exchange.Tokens?.Completion ?? 0);
+        }
     }
 
     /// <summary><c>/v1/rest</c> or <c>/tasks/{task}/v1/rest</c>; <paramref name="apiPath"/> is the rest with its leading slash.</summary>
