@@ -61,4 +61,15 @@ ready.SetAction(async (result, _) =>
 });
 root.Subcommands.Add(ready);
 
+var gatewayBinary = new Option<string>("--gateway-binary") { Description = "the published affinetes-llm-gateway", Required = true };
+var connections = new Option<int>("--connections") { Description = "concurrent requests", DefaultValueFactory = _ => 64 };
+var gatewayOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/gateway.json" };
+var gateway = new Command("gateway", "LLM gateway: p50 latency it adds at 64 concurrent requests against a local OpenAI-compatible upstream, and its CPU per request.")
+{
+    gatewayBinary, duration, connections, gatewayOutput,
+};
+gateway.SetAction((result, _) => GatewayBenchmark.RunAsync(
+    result.GetValue(gatewayBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), result.GetValue(connections), result.GetValue(gatewayOutput)!));
+root.Subcommands.Add(gateway);
+
 return await root.Parse(args).InvokeAsync();

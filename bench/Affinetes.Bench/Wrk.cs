@@ -21,16 +21,17 @@ public static partial class Wrk
         }
     }
 
-    /// <summary>POSTs <paramref name="body"/> to <paramref name="url"/> for <paramref name="duration"/> over <paramref name="connections"/> connections.</summary>
-    public static async Task<WrkResult> RunAsync(string url, string body, int connections, TimeSpan duration, int threads = 2)
+    /// <summary>POSTs <paramref name="body"/> (and <paramref name="headers"/>) to <paramref name="url"/> for <paramref name="duration"/> over <paramref name="connections"/> connections.</summary>
+    public static async Task<WrkResult> RunAsync(string url, string body, int connections, TimeSpan duration, int threads = 2, IReadOnlyDictionary<string, string>? headers = null)
     {
         var script = Path.Combine(Path.GetTempPath(), $"affinetes-wrk-{Guid.NewGuid():N}.lua");
-        var escaped = body.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
+        static string Escape(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
+        var extra = string.Concat((headers ?? new Dictionary<string, string>()).Select(h => $"\nwrk.headers['{Escape(h.Key)}'] = '{Escape(h.Value)}'"));
         await File.WriteAllTextAsync(script, $"""
             wrk.method = "POST"
-            wrk.body = '{escaped}'
+            wrk.body = '{Escape(body)}'
             wrk.headers["Content-Type"] = "application/json"
-            """);
+            """ + extra);
         try
         {
             var start = new ProcessStartInfo("/usr/bin/wrk") { RedirectStandardOutput = true, RedirectStandardError = true };

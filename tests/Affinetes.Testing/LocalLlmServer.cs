@@ -40,10 +40,25 @@ public sealed record LlmReply(string Content)
     /// <summary>Wait this long before answering (to test client timeouts).</summary>
     public TimeSpan Delay { get; init; }
 
+    /// <summary>Answer only once this task completes (to hold requests in flight without timing).</summary>
+    public Task? Hold { get; init; }
+
+    /// <summary>For a streamed answer: send the first chunk, then the rest only once this task completes.</summary>
+    public Task? HoldAfterFirstChunk { get; init; }
+
+    /// <summary>The <c>usage</c> to report; by default words of the prompt and of the answer.</summary>
+    public (int Prompt, int Completion)? Usage { get; init; }
+
+    /// <summary>For a streamed answer: put <c>usage</c> in every chunk (cumulative, as vLLM's continuous usage stats do).</summary>
+    public bool UsageInEveryChunk { get; init; }
+
+    /// <summary>Extra response headers.</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     /// <summary>The assistant's reasoning (<c>reasoning_content</c>, as o1-style models send it); none when null.</summary>
     public string? Reasoning { get; init; }
 
-    /// <summary>A streamed answer (<c>"stream": true</c>) waits this long before each chunk after the first (to test chunk timeouts).</summary>
+    /// <summary>A streamed answer waits this long before each chunk after the first (to test chunk timeouts).</summary>
     public TimeSpan ChunkDelay { get; init; }
 
     /// <summary>A successful completion with <paramref name="content"/> as the assistant's text.</summary>
@@ -55,8 +70,10 @@ public sealed record LlmReply(string Content)
 }
 
 /// <summary>
-/// A small OpenAI-compatible chat-completions server on 127.0.0.1 for tests: <c>POST /v1/chat/completions</c> and
-/// <c>GET /v1/models</c>. A responder decides each answer; every well-formed request is recorded in <see cref="Requests"/>.
+/// A small OpenAI-compatible chat-completions server on 127.0.0.1 for tests: <c>POST /v1/chat/completions</c> (JSON,
+/// or an SSE stream of chunks when the request says <c>"stream": true</c>, with the usage chunk when it asks
+/// <c>stream_options.include_usage</c>) and <c>GET /v1/models</c>. A responder decides each answer; every well-formed
+/// request is recorded in <see cref="Requests"/>, every reported usage in <see cref="ReportedTokens"/>.
 /// </summary>
 public sealed class LocalLlmServer : IAsyncDisposable
 {
@@ -72,6 +89,10 @@ public sealed class LocalLlmServer : IAsyncDisposable
     private readonly List<ChatRequest> _requests = [];
     private readonly Lock _gate = new();
     private long _nextId;
+    private long _reportedPrompt;
+    private long _reportedCompletion;
+    private int _finished;
+    private int _disposed;
 
     private LocalLlmServer(WebApplication app, Func<ChatRequest, LlmReply> responder)
     {
@@ -93,6 +114,12 @@ public sealed class LocalLlmServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Prompt and completion tokens of every <c>usage</c> this server has sent so far.</summary>
+    public (long Prompt, long Completion) ReportedTokens => (Interlocked.Read(ref _reportedPrompt), Interlocked.Read(ref _reportedCompletion));
+
+    /// <summary>Chat answers completely written so far (a stream counts once its last byte is sent).</summary>
+    public int Finished => Volatile.Read(ref _finished);
 
     /// <summary>Starts a server on a free port of 127.0.0.1.</summary>
     /// <param name="responder">Decides each answer; by default every question gets "I don't know".</param>
@@ -119,9 +146,13 @@ public sealed class LocalLlmServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Stops the server.</summary>
+    /// <summary>Stops the server (once; later calls do nothing).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -159,121 +190,151 @@ public sealed class LocalLlmServer : IAsyncDisposable
             await WriteAsync(context, StatusCodes.Status500InternalServerError, ErrorJson($"responder failed: {e.Message}", "server_error", null));
             return;
         }
-        if (reply.Delay > TimeSpan.Zero)
+        try
         {
-            try
+            if (reply.Delay > TimeSpan.Zero)
             {
                 await Task.Delay(reply.Delay, context.RequestAborted);
             }
-            catch (OperationCanceledException)
+            if (reply.Hold is { } hold)
             {
-                return; // the client gave up
+                await hold.WaitAsync(context.RequestAborted);
             }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the client gave up
+        }
+        foreach (var (name, value) in reply.Headers ?? new Dictionary<string, string>())
+        {
+            context.Response.Headers[name] = value;
         }
         if (reply.StatusCode != StatusCodes.Status200OK)
         {
             await WriteAsync(context, reply.StatusCode, reply.ErrorBody ?? ErrorJson(reply.Content, "server_error", null));
+            Interlocked.Increment(ref _finished);
             return;
         }
 
-        var promptTokens = request.Messages.Sum(m => CountTokens(m.Content));
-        var completionTokens = CountTokens(reply.Content);
-        var id = $"chatcmpl-local-{Interlocked.Increment(ref _nextId)}";
-        var usage = new JsonObject
+        var (promptTokens, completionTokens) = reply.Usage ?? (request.Messages.Sum(m => CountTokens(m.Content)), CountTokens(reply.Content));
+        if (JsonNode.Parse(request.Body)?["stream"] is JsonValue stream && stream.TryGetValue(out bool streamed) && streamed)
         {
-            ["prompt_tokens"] = promptTokens,
-            ["completion_tokens"] = completionTokens,
-            ["total_tokens"] = promptTokens + completionTokens,
-        };
-        if (JsonNode.Parse(request.Body)?["stream"]?.GetValueKind() == JsonValueKind.True)
-        {
-            await StreamAsync(context, request, reply, id, usage);
+            await StreamAsync(context, request, reply, promptTokens, completionTokens);
             return;
         }
-        var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
-        if (reply.Reasoning is not null)
-        {
-            message["reasoning_content"] = reply.Reasoning;
-        }
+        Interlocked.Add(ref _reportedPrompt, promptTokens);
+        Interlocked.Add(ref _reportedCompletion, completionTokens);
         var completion = new JsonObject
         {
-            ["id"] = id,
+            ["id"] = $"chatcmpl-local-{Interlocked.Increment(ref _nextId)}",
             ["object"] = "chat.completion",
             ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
             ["model"] = request.Model,
             ["choices"] = new JsonArray(new JsonObject
             {
                 ["index"] = 0,
-                ["message"] = message,
+                ["message"] = Message(reply),
                 ["finish_reason"] = "stop",
             }),
-            ["usage"] = usage,
+            ["usage"] = UsageJson(promptTokens, completionTokens),
         };
         await WriteAsync(context, StatusCodes.Status200OK, completion.ToJsonString(Json));
+        Interlocked.Increment(ref _finished);
     }
 
     /// <summary>
-    /// A streamed answer as OpenAI sends it: server-sent events of <c>chat.completion.chunk</c> objects (the role,
-    /// the reasoning, then the content a word at a time, the finish reason), a usage chunk when the request asked for
-    /// <c>stream_options.include_usage</c>, and <c>data: [DONE]</c>.
+    /// An SSE stream as OpenAI sends it: a role chunk, the reasoning then the content a word at a time (after
+    /// <see cref="LlmReply.ChunkDelay"/> each), a finish chunk, the usage-only chunk
+    /// (<c>"choices": []</c>) when the request asked for it, then <c>data: [DONE]</c>.
     /// </summary>
-    private static async Task StreamAsync(HttpContext context, ChatRequest request, LlmReply reply, string id, JsonObject usage)
+    private async Task StreamAsync(HttpContext context, ChatRequest request, LlmReply reply, int promptTokens, int completionTokens)
     {
+        var includeUsage = JsonNode.Parse(request.Body)?["stream_options"]?["include_usage"] is JsonValue include && include.TryGetValue(out bool asked) && asked;
+        var id = $"chatcmpl-local-{Interlocked.Increment(ref _nextId)}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        JsonObject Chunk(JsonObject delta, string? finishReason) => new()
+        var words = reply.Content.Split(' ');
+        JsonObject Chunk(JsonObject? delta, string? finish, int sent)
         {
-            ["id"] = id,
-            ["object"] = "chat.completion.chunk",
-            ["created"] = created,
-            ["model"] = request.Model,
-            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finishReason }),
-        };
-        var chunks = new List<JsonObject> { Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null) };
-        chunks.AddRange(Pieces(reply.Reasoning ?? "").Select(p => Chunk(new JsonObject { ["reasoning_content"] = p }, null)));
-        chunks.AddRange(Pieces(reply.Content).Select(p => Chunk(new JsonObject { ["content"] = p }, null)));
-        chunks.Add(Chunk([], "stop"));
-        if (JsonNode.Parse(request.Body)?["stream_options"]?["include_usage"]?.GetValueKind() == JsonValueKind.True)
-        {
-            var last = Chunk([], null);
-            last["choices"] = new JsonArray();
-            last["usage"] = usage;
-            chunks.Add(last);
+            var chunk = new JsonObject
+            {
+                ["id"] = id,
+                ["object"] = "chat.completion.chunk",
+                ["created"] = created,
+                ["model"] = request.Model,
+                ["choices"] = delta is null ? new JsonArray() : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
+            };
+            if (reply.UsageInEveryChunk)
+            {
+                chunk["usage"] = UsageJson(promptTokens, sent);
+            }
+            return chunk;
         }
-
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        var cancel = context.RequestAborted;
+        var sent = 0;
         try
         {
-            for (var i = 0; i < chunks.Count; i++)
+            await SendAsync(Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "" }, null, 0));
+            if (reply.HoldAfterFirstChunk is { } hold)
             {
-                if (i > 0 && reply.ChunkDelay > TimeSpan.Zero)
-                {
-                    await Task.Delay(reply.ChunkDelay, context.RequestAborted);
-                }
-                await context.Response.WriteAsync($"data: {chunks[i].ToJsonString(Json)}\n\n", context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await hold.WaitAsync(cancel);
             }
-            await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
+            var reasoning = reply.Reasoning?.Split(' ') ?? [];
+            for (var i = 0; i < reasoning.Length; i++)
+            {
+                await SendAsync(Chunk(new JsonObject { ["reasoning_content"] = i == 0 ? reasoning[i] : " " + reasoning[i] }, null, 0));
+            }
+            for (var i = 0; i < words.Length; i++)
+            {
+                await SendAsync(Chunk(new JsonObject { ["content"] = i == 0 ? words[i] : " " + words[i] }, null, i + 1));
+            }
+            await SendAsync(Chunk(new JsonObject(), "stop", completionTokens));
+            if (includeUsage || reply.UsageInEveryChunk)
+            {
+                var usage = Chunk(null, null, completionTokens);
+                usage["usage"] = UsageJson(promptTokens, completionTokens);
+                await SendAsync(usage);
+                Interlocked.Add(ref _reportedPrompt, promptTokens);
+                Interlocked.Add(ref _reportedCompletion, completionTokens);
+            }
+            await context.Response.WriteAsync("data: [DONE]\n\n", cancel);
+            await context.Response.Body.FlushAsync(cancel);
+            Interlocked.Increment(ref _finished);
         }
         catch (OperationCanceledException)
         {
-            // the client gave up mid-stream
+            // the client went away mid-stream
+        }
+
+        async Task SendAsync(JsonObject chunk)
+        {
+            if (sent++ > 0 && reply.ChunkDelay > TimeSpan.Zero)
+            {
+                await Task.Delay(reply.ChunkDelay, cancel);
+            }
+            await context.Response.WriteAsync("data: " + chunk.ToJsonString(Json) + "\n\n", cancel);
+            await context.Response.Body.FlushAsync(cancel);
         }
     }
 
-    /// <summary>The text a word at a time, spaces kept, as a model streams it.</summary>
-    private static IEnumerable<string> Pieces(string text)
+    private static JsonObject Message(LlmReply reply)
     {
-        var start = 0;
-        for (var i = 1; i <= text.Length; i++)
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = reply.Content };
+        if (reply.Reasoning is not null)
         {
-            if (i == text.Length || (text[i] == ' ' && text[i - 1] != ' '))
-            {
-                yield return text[start..i];
-                start = i;
-            }
+            message["reasoning_content"] = reply.Reasoning;
         }
+        return message;
     }
+
+    private static JsonObject UsageJson(int prompt, int completion) => new()
+    {
+        ["prompt_tokens"] = prompt,
+        ["completion_tokens"] = completion,
+        ["total_tokens"] = prompt + completion,
+    };
 
     private Task Models(HttpContext context)
     {

@@ -37,4 +37,14 @@ public sealed class WireContractTests
         Assert.Equal("method_not_found", doc.RootElement.GetProperty("error").GetProperty("code").GetString());
         Assert.False(doc.RootElement.GetProperty("error").TryGetProperty("traceback", out _));
     }
+
+    [Fact]
+    public void GatewayTaskBaseUrl_PutsTheTaskBeforeV1_AndRefusesIdsThatBreakAUrl()
+    {
+        Assert.Equal("http://127.0.0.1:8090/tasks/17/v1", GatewayRoutes.TaskBaseUrl("http://127.0.0.1:8090/v1/", "17"));
+        Assert.Equal("http://127.0.0.1:8090/tasks/sat:3.a_b-c/v1", GatewayRoutes.TaskBaseUrl("http://127.0.0.1:8090/v1", "sat:3.a_b-c"));
+        Assert.Throws<ArgumentException>(() => GatewayRoutes.TaskBaseUrl("http://127.0.0.1:8090/v1", "a/b"));
+        Assert.Throws<ArgumentException>(() => GatewayRoutes.TaskBaseUrl("http://127.0.0.1:8090/v1", ""));
+        Assert.Throws<ArgumentException>(() => GatewayRoutes.TaskBaseUrl("http://127.0.0.1:8090/api", "1"));
+    }
 }

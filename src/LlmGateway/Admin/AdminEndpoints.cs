@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Proxy;
+using Affinetes.Protocol;
+
+namespace Affinetes.LlmGateway.Admin;
+
+/// <summary>
+/// The admin API, served only on the admin listener: register and remove environments (issuing their tokens) and
+/// read usage. Whoever starts the gateway talks to it; environments never reach it.
+/// </summary>
+internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILogger<AdminEndpoints> logger)
+{
+    public void Map(IEndpointRouteBuilder routes)
+    {
+        routes.MapPost(GatewayRoutes.Environments, RegisterAsync);
+        routes.MapGet(GatewayRoutes.Environments, (HttpContext context) => WriteAsync(context, registry.All.Select(e => e.Policy).ToList(), GatewayJson.Default.IReadOnlyListGatewayEnvironment));
+        routes.MapGet(GatewayRoutes.Environments + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
+            ? WriteAsync(context, found.Policy, GatewayJson.Default.GatewayEnvironment)
+            : NotFound(context, name));
+        routes.MapDelete(GatewayRoutes.Environments + "/{name}", (HttpContext context, string name) =>
+        {
+            if (!registry.Remove(name))
+            {
+                return NotFound(context, name);
+            }
+            LogRemoved(name);
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return Task.CompletedTask;
+        });
+        routes.MapGet(GatewayRoutes.Usage, (HttpContext context) => WriteAsync(context,
+            new GatewayUsage { Environments = [.. registry.All.Select(e => e.Usage.Snapshot(e.Name, e.Policy.BudgetTokens))] }, GatewayJson.Default.GatewayUsage));
+        routes.MapGet(GatewayRoutes.Usage + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
+            ? WriteAsync(context, found.Usage.Snapshot(found.Name, found.Policy.BudgetTokens), GatewayJson.Default.EnvironmentUsage)
+            : NotFound(context, name));
+    }
+
+    private async Task RegisterAsync(HttpContext context)
+    {
+        GatewayEnvironment? policy;
+        try
+        {
+            policy = await JsonSerializer.DeserializeAsync(context.Request.Body, GatewayJson.Default.GatewayEnvironment, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await Invalid($"the body is not a gateway environment: {e.Message}").WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        if (policy is null)
+        {
+            await Invalid("the body is empty; send {\"name\": ..., limits ...}").WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        try
+        {
+            var created = registry.Register(policy);
+            LogRegistered(policy.Name);
+            context.Response.StatusCode = StatusCodes.Status201Created;
+            await JsonSerializer.SerializeAsync(context.Response.Body, created, GatewayJson.Default.GatewayEnvironmentCreated, context.RequestAborted);
+        }
+        catch (RegistrationException e)
+        {
+            await (e.Conflict ? new OpenAiError(StatusCodes.Status409Conflict, "conflict", "invalid_request_error", e.Message) : Invalid(e.Message))
+                .WriteAsync(context.Response, context.RequestAborted);
+        }
+    }
+
+    private static Task WriteAsync<T>(HttpContext context, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    {
+        context.Response.ContentType = "application/json";
+        return JsonSerializer.SerializeAsync(context.Response.Body, value, type, context.RequestAborted);
+    }
+
+    private static Task NotFound(HttpContext context, string name) =>
+        new OpenAiError(StatusCodes.Status404NotFound, "not_found", "invalid_request_error", $"no environment named '{name}' is registered").WriteAsync(context.Response, context.RequestAborted);
+
+    private static OpenAiError Invalid(string message) => new(StatusCodes.Status400BadRequest, GatewayErrorCodes.InvalidRequest, "invalid_request_error", message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "environment {Name} registered")]
+    private partial void LogRegistered(string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "environment {Name} removed")]
+    private partial void LogRemoved(string name);
+}

@@ -1,0 +1,41 @@
+namespace Affinetes.LlmGateway.Hosting;
+
+/// <summary>The executable: parse the command line, start the gateway, print where it listens, serve until SIGTERM.</summary>
+public static class GatewayApp
+{
+    /// <summary>Returns the exit code: 0 after a clean stop, 2 for unusable options.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = GatewayCommandLine.Build();
+        root.SetAction(async (result, cancellationToken) =>
+        {
+            GatewayServer server;
+            try
+            {
+                server = GatewayServer.Create(GatewayCommandLine.ToOptions(result, Environment.GetEnvironmentVariables()));
+            }
+            catch (OptionsException e)
+            {
+                await Console.Error.WriteLineAsync("affinetes-llm-gateway: " + e.Message);
+                return 2;
+            }
+            await using (server)
+            {
+                try
+                {
+                    await server.StartAsync(cancellationToken);
+                }
+                catch (OptionsException e)
+                {
+                    await Console.Error.WriteLineAsync("affinetes-llm-gateway: " + e.Message);
+                    return 2;
+                }
+                await Console.Out.WriteLineAsync(server.ReadyLine());
+                await Console.Out.FlushAsync(cancellationToken);
+                await server.WaitForShutdownAsync(CancellationToken.None);
+            }
+            return 0;
+        });
+        return await root.Parse(args).InvokeAsync();
+    }
+}

@@ -1,0 +1,1 @@
+return await Affinetes.LlmGateway.Hosting.GatewayApp.RunAsync(args);

@@ -1,0 +1,189 @@
+using System.Text.Json.Serialization;
+
+namespace Affinetes.Protocol;
+
+/// <summary>Headers the LLM gateway reads on an environment's requests.</summary>
+public static class GatewayHeaders
+{
+    /// <summary>
+    /// The evaluation task a request belongs to; the gateway accounts usage per task when present. The path form
+    /// <see cref="GatewayRoutes.TaskBaseUrl"/> does the same for code that can only be given a base URL.
+    /// </summary>
+    public const string Task = "X-Affinetes-Task";
+}
+
+/// <summary>Paths of the LLM gateway: the OpenAI-compatible API on its proxy listeners, the admin API on its admin listener.</summary>
+public static class GatewayRoutes
+{
+    /// <summary>The OpenAI-compatible API's prefix; an environment's base URL is <c>http://HOST:PORT/v1</c>.</summary>
+    public const string Api = "/v1";
+
+    /// <summary>Prefix of the per-task form of the API: <c>/tasks/{task}/v1/...</c>.</summary>
+    public const string Tasks = "/tasks";
+
+    /// <summary><c>GET</c>: 200 while the gateway serves (both listeners, no token).</summary>
+    public const string Health = "/health";
+
+    /// <summary>Admin: <c>POST</c> registers a <see cref="GatewayEnvironment"/> (answers <see cref="GatewayEnvironmentCreated"/>), <c>GET</c> lists them.</summary>
+    public const string Environments = "/admin/environments";
+
+    /// <summary>Admin: <c>GET</c> the <see cref="GatewayUsage"/> of every environment; <c>/admin/usage/{name}</c> one <see cref="EnvironmentUsage"/>.</summary>
+    public const string Usage = "/admin/usage";
+
+    /// <summary>Every admin path starts with this; they answer on the admin listener only.</summary>
+    public const string AdminPrefix = "/admin";
+
+    /// <summary>Longest task id the gateway accepts.</summary>
+    public const int MaxTaskIdLength = 128;
+
+    /// <summary>
+    /// The base URL whose calls count for <paramref name="taskId"/>: <c>http://HOST:PORT/tasks/{task}/v1</c> from the
+    /// environment's base URL <c>http://HOST:PORT/v1</c>. Task ids are letters, digits and <c>. _ - :</c>.
+    /// </summary>
+    public static string TaskBaseUrl(string environmentBaseUrl, string taskId)
+    {
+        if (!IsValidTaskId(taskId))
+        {
+            throw new ArgumentException($"task id '{taskId}' is not usable in a URL; use at most {MaxTaskIdLength} letters, digits, '.', '_', '-' or ':'", nameof(taskId));
+        }
+        var trimmed = environmentBaseUrl.TrimEnd('/');
+        if (!trimmed.EndsWith(Api, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{environmentBaseUrl}' is not a gateway base URL ending in {Api}", nameof(environmentBaseUrl));
+        }
+        return $"{trimmed[..^Api.Length]}{Tasks}/{taskId}{Api}";
+    }
+
+    /// <summary>Whether <paramref name="taskId"/> can name a task (in the header or the path).</summary>
+    public static bool IsValidTaskId(string taskId) =>
+        taskId.Length is > 0 and <= MaxTaskIdLength && taskId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':');
+}
+
+/// <summary>Values of <c>error.code</c> in the gateway's OpenAI-style error bodies.</summary>
+public static class GatewayErrorCodes
+{
+    /// <summary>401: no token, or one the gateway did not issue.</summary>
+    public const string InvalidApiKey = "invalid_api_key";
+    /// <summary>403: the model is not in the environment's allowed models.</summary>
+    public const string ModelNotAllowed = "model_not_allowed";
+    /// <summary>400: <c>max_tokens</c> (or <c>max_completion_tokens</c>) above the environment's limit.</summary>
+    public const string MaxTokensExceeded = "max_tokens_exceeded";
+    /// <summary>429: more requests per minute than the environment may make.</summary>
+    public const string RateLimitExceeded = "rate_limit_exceeded";
+    /// <summary>429: more requests in flight than the environment may have.</summary>
+    public const string ConcurrencyLimitExceeded = "concurrency_limit_exceeded";
+    /// <summary>429: the environment's token budget is spent (OpenAI's code for an exhausted quota).</summary>
+    public const string BudgetExhausted = "insufficient_quota";
+    /// <summary>400: the body is not a JSON object, or a field has the wrong type.</summary>
+    public const string InvalidRequest = "invalid_request";
+    /// <summary>400: the task id (header or path) is not usable.</summary>
+    public const string InvalidTaskId = "invalid_task_id";
+    /// <summary>404: a path or method the gateway does not forward.</summary>
+    public const string UnknownUrl = "unknown_url";
+    /// <summary>413: the body is over the gateway's limit.</summary>
+    public const string PayloadTooLarge = "payload_too_large";
+    /// <summary>502: the upstream could not be reached or broke off.</summary>
+    public const string UpstreamUnavailable = "upstream_unavailable";
+    /// <summary>504: the upstream sent nothing for longer than the gateway's upstream timeout.</summary>
+    public const string UpstreamTimeout = "upstream_timeout";
+}
+
+/// <summary>
+/// One environment's access to the LLM: the token it presents and its limits. Registered through
+/// <see cref="GatewayRoutes.Environments"/> or the gateway's config file. Null limits mean none.
+/// </summary>
+public sealed record GatewayEnvironment
+{
+    /// <summary>Unique name, used in usage figures and admin paths (letters, digits, <c>. _ -</c>).</summary>
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    /// <summary>The bearer token the environment presents; the gateway generates one when null (admin API only).</summary>
+    [JsonPropertyName("token")] public string? Token { get; init; }
+    /// <summary>Model names the environment may request; empty or null allows every model.</summary>
+    [JsonPropertyName("allowed_models")] public IReadOnlyList<string>? AllowedModels { get; init; }
+    /// <summary>Requests in flight at once; beyond it 429 <see cref="GatewayErrorCodes.ConcurrencyLimitExceeded"/>.</summary>
+    [JsonPropertyName("max_concurrency")] public int? MaxConcurrency { get; init; }
+    /// <summary>Requests per minute (a token bucket of this size refilled evenly); beyond it 429 <see cref="GatewayErrorCodes.RateLimitExceeded"/>.</summary>
+    [JsonPropertyName("requests_per_minute")] public int? RequestsPerMinute { get; init; }
+    /// <summary>Largest <c>max_tokens</c> a request may ask for; a request without one is sent with this value.</summary>
+    [JsonPropertyName("max_tokens_per_request")] public int? MaxTokensPerRequest { get; init; }
+    /// <summary>Total tokens (prompt + completion, as the upstream reports) the environment may use; then 429 <see cref="GatewayErrorCodes.BudgetExhausted"/>.</summary>
+    [JsonPropertyName("budget_tokens")] public long? BudgetTokens { get; init; }
+    /// <summary>Hosts the environment may reach through the gateway's CONNECT proxy: <c>host</c> (port 443) or <c>host:port</c>.</summary>
+    [JsonPropertyName("egress_hosts")] public IReadOnlyList<string>? EgressHosts { get; init; }
+}
+
+/// <summary>Answer of registering an environment: its name and the token to hand to it (shown only here).</summary>
+public sealed record GatewayEnvironmentCreated
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("token")] public required string Token { get; init; }
+}
+
+/// <summary>The gateway's config file: environments known from the start (each with its token).</summary>
+public sealed record GatewayConfig
+{
+    [JsonPropertyName("environments")] public IReadOnlyList<GatewayEnvironment> Environments { get; init; } = [];
+}
+
+/// <summary>Latency of the requests counted, in milliseconds, from arrival at the gateway to the last byte sent back.</summary>
+public sealed record LatencySummary
+{
+    [JsonPropertyName("count")] public long Count { get; init; }
+    [JsonPropertyName("mean")] public double Mean { get; init; }
+    /// <summary>Over the most recent requests (the gateway keeps the last few thousand per environment).</summary>
+    [JsonPropertyName("p50")] public double P50 { get; init; }
+    [JsonPropertyName("p95")] public double P95 { get; init; }
+    [JsonPropertyName("max")] public double Max { get; init; }
+}
+
+/// <summary>Usage of one task within an environment.</summary>
+public sealed record TaskUsage
+{
+    /// <summary>Requests forwarded to the upstream.</summary>
+    [JsonPropertyName("requests")] public long Requests { get; init; }
+    /// <summary>Forwarded requests that failed: the upstream answered 4xx/5xx, or broke off.</summary>
+    [JsonPropertyName("errors")] public long Errors { get; init; }
+    [JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
+    [JsonPropertyName("completion_tokens")] public long CompletionTokens { get; init; }
+    [JsonPropertyName("total_tokens")] public long TotalTokens { get; init; }
+    /// <summary>Successful answers that carried no <c>usage</c> (their tokens are not counted).</summary>
+    [JsonPropertyName("responses_without_usage")] public long ResponsesWithoutUsage { get; init; }
+    [JsonPropertyName("latency_ms")] public required LatencySummary LatencyMs { get; init; }
+}
+
+/// <summary>Usage of one environment: its totals, what the gateway refused, and the same per task.</summary>
+public sealed record EnvironmentUsage
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("requests")] public long Requests { get; init; }
+    [JsonPropertyName("errors")] public long Errors { get; init; }
+    [JsonPropertyName("prompt_tokens")] public long PromptTokens { get; init; }
+    [JsonPropertyName("completion_tokens")] public long CompletionTokens { get; init; }
+    [JsonPropertyName("total_tokens")] public long TotalTokens { get; init; }
+    [JsonPropertyName("responses_without_usage")] public long ResponsesWithoutUsage { get; init; }
+    [JsonPropertyName("latency_ms")] public required LatencySummary LatencyMs { get; init; }
+    /// <summary>Requests the gateway answered itself, by error code (limits, budget, allow-list, bad input).</summary>
+    [JsonPropertyName("rejected")] public IReadOnlyDictionary<string, long> Rejected { get; init; } = new Dictionary<string, long>();
+    [JsonPropertyName("budget_tokens")] public long? BudgetTokens { get; init; }
+    [JsonPropertyName("budget_remaining")] public long? BudgetRemaining { get; init; }
+    /// <summary>CONNECT tunnels opened through the egress allow-list.</summary>
+    [JsonPropertyName("tunnels")] public long Tunnels { get; init; }
+    /// <summary>Per task id, for requests that carried one.</summary>
+    [JsonPropertyName("tasks")] public IReadOnlyDictionary<string, TaskUsage> Tasks { get; init; } = new Dictionary<string, TaskUsage>();
+}
+
+/// <summary>Body of <c>GET /admin/usage</c>.</summary>
+public sealed record GatewayUsage
+{
+    [JsonPropertyName("environments")] public required IReadOnlyList<EnvironmentUsage> Environments { get; init; }
+}
+
+/// <summary>Source-generated JSON metadata for the gateway's admin contract.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(GatewayEnvironment))]
+[JsonSerializable(typeof(IReadOnlyList<GatewayEnvironment>))]
+[JsonSerializable(typeof(GatewayEnvironmentCreated))]
+[JsonSerializable(typeof(GatewayConfig))]
+[JsonSerializable(typeof(GatewayUsage))]
+[JsonSerializable(typeof(EnvironmentUsage))]
+public sealed partial class GatewayJson : JsonSerializerContext;
