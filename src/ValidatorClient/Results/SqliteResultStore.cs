@@ -1,0 +1,452 @@
+using System.Globalization;
+using System.Text.Json;
+using Affinetes.ValidatorClient.Evaluation;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Affinetes.ValidatorClient.Results;
+
+/// <summary>What the runner records about a run when it starts.</summary>
+internal sealed record NewRun(string Id, EvaluationRequest Request, string Kwargs);
+
+/// <summary>
+/// The results store in one SQLite file, in WAL mode: readers never wait for the writer, each batch of results is
+/// one transaction (all of its rows or none of them, also when the writer is killed), and several processes may
+/// use one file (a writer waits up to 30 s for another's transaction).
+/// </summary>
+internal sealed partial class SqliteResultStore : IResultStore
+{
+    private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    private readonly string _connectionString;
+    private readonly ILogger _logger;
+
+    private SqliteResultStore(string path, string connectionString, ILogger logger)
+    {
+        Path = path;
+        _connectionString = connectionString;
+        _logger = logger;
+    }
+
+    public string Path { get; }
+
+    public static SqliteResultStore Open(string path, IReadOnlyList<string> migrations, ILoggerFactory? loggerFactory)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        try
+        {
+            if (System.IO.Path.GetDirectoryName(full) is { } directory)
+            {
+                Directory.CreateDirectory(directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ResultStoreException($"cannot create the directory of the results store {full}: {e.Message}; give another path", e);
+        }
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        var store = new SqliteResultStore(full, connectionString, (ILogger?)loggerFactory?.CreateLogger<SqliteResultStore>() ?? NullLogger.Instance);
+        try
+        {
+            using var connection = store.Connect();
+            using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode = WAL";
+                wal.ExecuteNonQuery();
+            }
+            Schema.Migrate(connection, full, migrations);
+        }
+        catch (SqliteException e)
+        {
+            throw new ResultStoreException($"{full} cannot be used as a results store ({e.Message}); give another path or move that file away", e);
+        }
+        Log.Opened(store._logger, full, migrations.Count);
+        return store;
+    }
+
+    /// <summary>A new connection with this store's per-connection settings.</summary>
+    internal SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        // NORMAL in WAL mode: a commit survives the writer's process being killed; only a power cut may lose the
+        // last commits, and never leaves a half-written one.
+        command.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    public Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default) =>
+        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("ORDER BY u.created_at DESC, u.rowid DESC LIMIT $limit", ("$limit", limit)), cancellationToken);
+
+    public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.Run(() => QueryRuns("WHERE u.id = $id", ("$id", runId)).SingleOrDefault(), cancellationToken);
+
+    private List<RunInfo> QueryRuns(string tail, params (string Name, object Value)[] parameters)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT u.id, u.created_at, u.finished_at, u.status, u.environment, u.image_digest, u.method, u.kwargs,
+                   u.task_id_parameter, u.concurrency, u.timeout_ms, u.retries, u.retry_delay_ms, u.use_cache, u.label,
+                   (SELECT COUNT(*) FROM run_tasks t WHERE t.run_id = u.id),
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id),
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.error_kind IS NOT NULL),
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
+                   (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
+                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id)
+            FROM runs u {tail}
+            """;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        using var reader = command.ExecuteReader();
+        var runs = new List<RunInfo>();
+        while (reader.Read())
+        {
+            runs.Add(new RunInfo
+            {
+                Id = reader.GetString(0),
+                CreatedAt = ParseTime(reader.GetString(1)),
+                FinishedAt = reader.IsDBNull(2) ? null : ParseTime(reader.GetString(2)),
+                Status = ParseStatus(reader.GetString(3)),
+                Environment = reader.IsDBNull(4) ? null : reader.GetString(4),
+                ImageDigest = reader.IsDBNull(5) ? null : reader.GetString(5),
+                Method = reader.GetString(6),
+                Kwargs = reader.GetString(7),
+                TaskIdParameter = reader.GetString(8),
+                Concurrency = reader.GetInt32(9),
+                TaskTimeout = reader.IsDBNull(10) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(10)),
+                Retries = reader.GetInt32(11),
+                RetryDelay = TimeSpan.FromMilliseconds(reader.GetInt64(12)),
+                UseCache = reader.GetInt64(13) != 0,
+                Label = reader.IsDBNull(14) ? null : reader.GetString(14),
+                TaskCount = reader.GetInt32(15),
+                ResultCount = reader.GetInt32(16),
+                FailedCount = reader.GetInt32(17),
+                CacheHits = reader.GetInt32(18),
+                MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
+                SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+            });
+        }
+        return runs;
+    }
+
+    public Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.Run<IReadOnlyList<TaskResult>>(() =>
+        {
+            using var connection = Connect();
+            var errors = new Dictionary<long, List<AttemptError>>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = """
+                    SELECT e.result_id, e.attempt, e.kind, e.message FROM errors e JOIN results r ON r.id = e.result_id
+                    WHERE r.run_id = $run ORDER BY e.result_id, e.attempt
+                    """;
+                command.Parameters.AddWithValue("$run", runId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var id = reader.GetInt64(0);
+                    if (!errors.TryGetValue(id, out var list))
+                    {
+                        errors[id] = list = [];
+                    }
+                    list.Add(new AttemptError(reader.GetInt32(1), TaskErrorKinds.Parse(reader.GetString(2)), reader.GetString(3)));
+                }
+            }
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {ResultColumns} FROM results WHERE run_id = $run ORDER BY task_id";
+                command.Parameters.AddWithValue("$run", runId);
+                using var reader = command.ExecuteReader();
+                var results = new List<TaskResult>();
+                while (reader.Read())
+                {
+                    var result = ReadResult(reader);
+                    results.Add(errors.TryGetValue(result.StoreId, out var list) ? result with { AttemptErrors = list } : result);
+                }
+                return results;
+            }
+        }, cancellationToken);
+
+    private const string ResultColumns = "id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from";
+
+    private static TaskResult ReadResult(SqliteDataReader reader)
+    {
+        JsonElement? value = null;
+        if (!reader.IsDBNull(6))
+        {
+            using var document = JsonDocument.Parse(reader.GetString(6));
+            value = document.RootElement.Clone();
+        }
+        return new TaskResult
+        {
+            StoreId = reader.GetInt64(0),
+            TaskId = reader.GetInt64(1),
+            ErrorKind = TaskErrorKinds.Parse(reader.IsDBNull(2) ? null : reader.GetString(2)),
+            Error = reader.IsDBNull(3) ? null : reader.GetString(3),
+            Score = reader.GetDouble(4),
+            Success = reader.GetInt64(5) != 0,
+            Value = value,
+            Attempts = reader.GetInt32(7),
+            StartedAt = ParseTime(reader.GetString(8)),
+            Duration = TimeSpan.FromMilliseconds(reader.GetDouble(9)),
+            FromCache = !reader.IsDBNull(10),
+            CachedFrom = reader.IsDBNull(10) ? null : reader.GetInt64(10),
+        };
+    }
+
+    /// <summary>Records a new run and its task set, in one transaction.</summary>
+    internal void CreateRun(NewRun run, IReadOnlyList<long> taskIds)
+    {
+        using var connection = Connect();
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = """
+                INSERT INTO runs (id, created_at, status, environment, image_digest, method, kwargs, task_id_parameter,
+                                  concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label)
+                VALUES ($id, $created, 'running', $environment, $digest, $method, $kwargs, $parameter,
+                        $concurrency, $timeout, $retries, $delay, $cache, $label)
+                """;
+            var request = run.Request;
+            command.Parameters.AddWithValue("$id", run.Id);
+            command.Parameters.AddWithValue("$created", FormatTime(DateTimeOffset.UtcNow));
+            command.Parameters.AddWithValue("$environment", (object?)request.Environment ?? DBNull.Value);
+            command.Parameters.AddWithValue("$digest", (object?)request.ImageDigest ?? DBNull.Value);
+            command.Parameters.AddWithValue("$method", request.Method);
+            command.Parameters.AddWithValue("$kwargs", run.Kwargs);
+            command.Parameters.AddWithValue("$parameter", request.TaskIdParameter);
+            command.Parameters.AddWithValue("$concurrency", request.Concurrency);
+            command.Parameters.AddWithValue("$timeout", request.TaskTimeout is { } t ? (long)t.TotalMilliseconds : DBNull.Value);
+            command.Parameters.AddWithValue("$retries", request.Retries);
+            command.Parameters.AddWithValue("$delay", (long)request.RetryDelay.TotalMilliseconds);
+            command.Parameters.AddWithValue("$cache", request.UseCache ? 1 : 0);
+            command.Parameters.AddWithValue("$label", (object?)request.Label ?? DBNull.Value);
+            command.ExecuteNonQuery();
+        }
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = "INSERT INTO run_tasks (run_id, task_id, position) VALUES ($run, $task, $position)";
+            command.Parameters.AddWithValue("$run", run.Id);
+            var task = command.Parameters.Add("$task", SqliteType.Integer);
+            var position = command.Parameters.Add("$position", SqliteType.Integer);
+            command.Prepare();
+            for (var i = 0; i < taskIds.Count; i++)
+            {
+                task.Value = taskIds[i];
+                position.Value = i;
+                command.ExecuteNonQuery();
+            }
+        }
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Successful results of earlier runs with the same image digest, method, task id parameter and kwargs, for the
+    /// given tasks: the cache. A result served from the cache points at the one it copies.
+    /// </summary>
+    internal Dictionary<long, TaskResult> FindCached(string imageDigest, string method, string taskIdParameter, string kwargs, IReadOnlyCollection<long> taskIds)
+    {
+        var wanted = taskIds as ISet<long> ?? taskIds.ToHashSet();
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {string.Join(", ", ResultColumns.Split(", ").Select(c => "r." + c))}
+            FROM results r JOIN runs u ON u.id = r.run_id
+            WHERE u.image_digest = $digest AND u.method = $method AND u.task_id_parameter = $parameter AND u.kwargs = $kwargs
+              AND r.error_kind IS NULL AND r.success = 1
+            ORDER BY r.id
+            """;
+        command.Parameters.AddWithValue("$digest", imageDigest);
+        command.Parameters.AddWithValue("$method", method);
+        command.Parameters.AddWithValue("$parameter", taskIdParameter);
+        command.Parameters.AddWithValue("$kwargs", kwargs);
+        using var reader = command.ExecuteReader();
+        var found = new Dictionary<long, TaskResult>();
+        while (reader.Read())
+        {
+            var taskId = reader.GetInt64(1);
+            if (wanted.Contains(taskId) && !found.ContainsKey(taskId))
+            {
+                var result = ReadResult(reader);
+                found[taskId] = result with { FromCache = true, Attempts = 0, CachedFrom = result.CachedFrom ?? result.StoreId };
+            }
+        }
+        return found;
+    }
+
+    /// <summary>The run's tasks, in the run's order.</summary>
+    internal List<long> RunTasks(string runId) => TaskIds(runId, "");
+
+    /// <summary>The run's tasks without a result, in the run's order.</summary>
+    internal List<long> MissingTasks(string runId) =>
+        TaskIds(runId, "AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = t.run_id AND r.task_id = t.task_id)");
+
+    private List<long> TaskIds(string runId, string condition)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT t.task_id FROM run_tasks t WHERE t.run_id = $run {condition} ORDER BY t.position";
+        command.Parameters.AddWithValue("$run", runId);
+        using var reader = command.ExecuteReader();
+        var missing = new List<long>();
+        while (reader.Read())
+        {
+            missing.Add(reader.GetInt64(0));
+        }
+        return missing;
+    }
+
+    /// <summary>Marks the run finished: completed when every task has a result, interrupted otherwise.</summary>
+    internal RunStatus FinishRun(string runId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE runs SET finished_at = $now,
+                status = CASE WHEN EXISTS (SELECT 1 FROM run_tasks t WHERE t.run_id = $run
+                                           AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = t.run_id AND r.task_id = t.task_id))
+                              THEN 'interrupted' ELSE 'completed' END
+            WHERE id = $run RETURNING status
+            """;
+        command.Parameters.AddWithValue("$now", FormatTime(DateTimeOffset.UtcNow));
+        command.Parameters.AddWithValue("$run", runId);
+        return ParseStatus((string)command.ExecuteScalar()!);
+    }
+
+    /// <summary>Marks a run as running again (a resume).</summary>
+    internal void ReopenRun(string runId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $run";
+        command.Parameters.AddWithValue("$run", runId);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>A writer of one run's results on its own connection.</summary>
+    internal ResultWriter OpenWriter(string runId) => new(Connect(), runId, _logger);
+
+    internal static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string text) =>
+        DateTimeOffset.ParseExact(text, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private static RunStatus ParseStatus(string status) => status switch
+    {
+        "completed" => RunStatus.Completed,
+        "interrupted" => RunStatus.Interrupted,
+        _ => RunStatus.Running,
+    };
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "results store {Path} open (schema version {Version})")]
+        public static partial void Opened(ILogger logger, string path, int version);
+    }
+}
+
+/// <summary>
+/// Writes one run's results, a batch per transaction, on its own connection with prepared statements. A result
+/// for a task that already has one in the run is not written again (the first stays).
+/// </summary>
+internal sealed partial class ResultWriter : IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly ILogger _logger;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _insertError;
+    private readonly SqliteParameter _taskId, _errorKind, _error, _score, _success, _value, _attempts, _startedAt, _duration, _cachedFrom;
+    private readonly SqliteParameter _errorResult, _errorAttempt, _errorKindOfAttempt, _errorMessage;
+
+    public ResultWriter(SqliteConnection connection, string runId, ILogger logger)
+    {
+        _connection = connection;
+        _logger = logger;
+        _insert = connection.CreateCommand();
+        _insert.CommandText = """
+            INSERT INTO results (run_id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from)
+            VALUES ($run, $task, $kind, $error, $score, $success, $value, $attempts, $started, $duration, $cached)
+            ON CONFLICT (run_id, task_id) DO NOTHING RETURNING id
+            """;
+        _insert.Parameters.AddWithValue("$run", runId);
+        _taskId = _insert.Parameters.Add("$task", SqliteType.Integer);
+        _errorKind = _insert.Parameters.Add("$kind", SqliteType.Text);
+        _error = _insert.Parameters.Add("$error", SqliteType.Text);
+        _score = _insert.Parameters.Add("$score", SqliteType.Real);
+        _success = _insert.Parameters.Add("$success", SqliteType.Integer);
+        _value = _insert.Parameters.Add("$value", SqliteType.Text);
+        _attempts = _insert.Parameters.Add("$attempts", SqliteType.Integer);
+        _startedAt = _insert.Parameters.Add("$started", SqliteType.Text);
+        _duration = _insert.Parameters.Add("$duration", SqliteType.Real);
+        _cachedFrom = _insert.Parameters.Add("$cached", SqliteType.Integer);
+        _insertError = connection.CreateCommand();
+        _insertError.CommandText = "INSERT INTO errors (result_id, attempt, kind, message) VALUES ($result, $attempt, $kind, $message)";
+        _errorResult = _insertError.Parameters.Add("$result", SqliteType.Integer);
+        _errorAttempt = _insertError.Parameters.Add("$attempt", SqliteType.Integer);
+        _errorKindOfAttempt = _insertError.Parameters.Add("$kind", SqliteType.Text);
+        _errorMessage = _insertError.Parameters.Add("$message", SqliteType.Text);
+    }
+
+    /// <summary>Writes <paramref name="batch"/> in one transaction: after a crash, all of it is stored or none.</summary>
+    public void Write(IReadOnlyList<TaskResult> batch)
+    {
+        using var transaction = _connection.BeginTransaction(deferred: false);
+        _insert.Transaction = transaction;
+        _insertError.Transaction = transaction;
+        foreach (var result in batch)
+        {
+            _taskId.Value = result.TaskId;
+            _errorKind.Value = result.Completed ? DBNull.Value : TaskErrorKinds.Name(result.ErrorKind);
+            _error.Value = (object?)result.Error ?? DBNull.Value;
+            _score.Value = result.Score;
+            _success.Value = result.Success ? 1 : 0;
+            _value.Value = result.Value is { } value ? value.GetRawText() : DBNull.Value;
+            _attempts.Value = result.Attempts;
+            _startedAt.Value = SqliteResultStore.FormatTime(result.StartedAt);
+            _duration.Value = result.Duration.TotalMilliseconds;
+            _cachedFrom.Value = (object?)result.CachedFrom ?? DBNull.Value;
+            if (_insert.ExecuteScalar() is long id && result.AttemptErrors.Count > 0)
+            {
+                foreach (var error in result.AttemptErrors)
+                {
+                    _errorResult.Value = id;
+                    _errorAttempt.Value = error.Attempt;
+                    _errorKindOfAttempt.Value = TaskErrorKinds.Name(error.Kind);
+                    _errorMessage.Value = error.Message;
+                    _insertError.ExecuteNonQuery();
+                }
+            }
+        }
+        transaction.Commit();
+        Log.BatchWritten(_logger, batch.Count);
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _insertError.Dispose();
+        _connection.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Trace, Message = "{Count} results written in one transaction")]
+        public static partial void BatchWritten(ILogger logger, int count);
+    }
+}
