@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
+#   | eval [--tasks 20000] [--concurrency 64] [--no-docker]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +14,6 @@ shift || true
 bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$scenario" --output "artifacts/bench/$scenario.json")
 case "$scenario" in
   host) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
-  client) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  client|eval) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;
 esac

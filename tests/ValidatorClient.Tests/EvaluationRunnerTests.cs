@@ -178,7 +178,8 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
             Method = "slow_first",
             TaskIds = EvalHostFixture.Tasks(1, 6),
             Kwargs = new Dictionary<string, object?> { ["ms"] = 20_000 },
-            TaskTimeout = TimeSpan.FromMilliseconds(500),
+            // Long enough for the second, quick attempt to answer on a busy machine.
+            TaskTimeout = TimeSpan.FromSeconds(3),
             Retries = 2,
             RetryDelay = TimeSpan.FromMilliseconds(20),
         });
@@ -361,7 +362,8 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
         var interrupted = await store.GetRunAsync(run.Id);
         Assert.Equal(RunStatus.Interrupted, interrupted!.Status);
         var storedBefore = (await store.GetResultsAsync(run.Id)).Select(r => r.TaskId).ToHashSet();
-        Assert.Equal(before.Select(r => r.TaskId).ToHashSet(), storedBefore);
+        // What the caller saw is stored; results of the batch being written when it stopped reading are stored too.
+        Assert.Subset(storedBefore, before.Select(r => r.TaskId).ToHashSet());
 
         await EvalHostFixture.ResetAsync(env);
         var resumed = await runner.ResumeAsync(run.Id);

@@ -21,6 +21,12 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     /// <summary>Results per transaction at most.</summary>
     private const int MaxBatch = 1024;
 
+    /// <summary>
+    /// How long the writer lets results accumulate after the first of a batch: a commit costs about as much as a
+    /// hundred rows, so fast tasks are stored in batches; a result reaches the caller at most this much later.
+    /// </summary>
+    private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(20);
+
     private readonly IEnvironment _environment;
     private readonly SqliteResultStore? _store;
     private readonly ILogger _logger;
@@ -189,7 +195,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         }
     }
 
-    /// <summary>Commits what accumulated, one transaction per batch, then hands it on; a store failure stops the run.</summary>
+    /// <summary>Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops the run.</summary>
     private async Task StoreAsync(ChannelReader<TaskResult> results, ResultWriter writer, ChannelWriter<TaskResult> output, CancellationTokenSource stop)
     {
         var batch = new List<TaskResult>(MaxBatch);
@@ -197,6 +203,10 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         {
             while (await results.WaitToReadAsync(CancellationToken.None))
             {
+                if (results.CanCount && results.Count < MaxBatch && !results.Completion.IsCompleted)
+                {
+                    await Task.Delay(BatchWindow);
+                }
                 while (batch.Count < MaxBatch && results.TryRead(out var result))
                 {
                     batch.Add(result);

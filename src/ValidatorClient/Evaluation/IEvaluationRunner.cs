@@ -51,7 +51,8 @@ public interface IEvaluationRun
     /// stored: results served from the cache first, then each task as it finishes. A failed task is a result, never
     /// an exception. Cancelling stops new tasks and abandons those in flight (they stay missing, so a resume runs
     /// them); results already finished are stored and yielded, then <see cref="OperationCanceledException"/> is
-    /// thrown. Stopping the enumeration early does the same without the exception. Read once.
+    /// thrown. Stopping the enumeration early does the same without the exception (results stored meanwhile are not
+    /// yielded then, but they are in the store). Read once.
     /// </summary>
     IAsyncEnumerable<TaskResult> ResultsAsync(CancellationToken cancellationToken = default);
 }

@@ -10,7 +10,7 @@ internal static class Schema
 {
     public static readonly IReadOnlyList<string> Migrations =
     [
-        // 1: runs, their task sets, one result per task, every failed attempt.
+        // 1: runs with their task sets (a JSON array, in run order), one result per task, every failed attempt.
         """
         CREATE TABLE runs (
             id TEXT PRIMARY KEY,
@@ -22,6 +22,8 @@ internal static class Schema
             method TEXT NOT NULL,
             kwargs TEXT NOT NULL,
             task_id_parameter TEXT NOT NULL,
+            task_ids TEXT NOT NULL,
+            task_count INTEGER NOT NULL,
             concurrency INTEGER NOT NULL,
             timeout_ms INTEGER,
             retries INTEGER NOT NULL,
@@ -31,12 +33,6 @@ internal static class Schema
         );
         CREATE INDEX runs_identity ON runs (image_digest, method, task_id_parameter, kwargs);
         CREATE INDEX runs_created ON runs (created_at);
-        CREATE TABLE run_tasks (
-            run_id TEXT NOT NULL REFERENCES runs (id),
-            task_id INTEGER NOT NULL,
-            position INTEGER NOT NULL,
-            PRIMARY KEY (run_id, task_id)
-        ) WITHOUT ROWID;
         CREATE TABLE results (
             id INTEGER PRIMARY KEY,
             run_id TEXT NOT NULL REFERENCES runs (id),
