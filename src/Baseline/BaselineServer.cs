@@ -79,8 +79,8 @@ public sealed partial class BaselineServer : IAsyncDisposable
         app.MapPost("/chat/completions", server.CompleteAsync);
         app.MapGet("/v1/models", Models);
         app.MapGet("/health", () => Results.Text("ok"));
-        app.MapFallback(context => WriteAsync(context, StatusCodes.Status404NotFound,
-            Error($"Unknown request URL: {context.Request.Method} {context.Request.Path}; the baseline serves POST /v1/chat/completions", "unknown_url")));
+        app.MapFallback((HttpRequest request) => Json(StatusCodes.Status404NotFound,
+            Error($"Unknown request URL: {request.Method} {request.Path}; the baseline serves POST /v1/chat/completions", "unknown_url")));
         try
         {
             await app.StartAsync(cancellationToken);
@@ -103,27 +103,24 @@ public sealed partial class BaselineServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private async Task CompleteAsync(HttpContext context)
+    private async Task<IResult> CompleteAsync(HttpRequest request)
     {
         JsonNode? body;
         try
         {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            body = await JsonNode.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
         }
         catch (JsonException e)
         {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, Error($"the body is not JSON: {e.Message}", "invalid_json"));
-            return;
+            return Json(StatusCodes.Status400BadRequest, Error($"the body is not JSON: {e.Message}", "invalid_json"));
         }
         if (body?["messages"] is not JsonArray { Count: > 0 } messages)
         {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, Error("'messages' must be a non-empty array of {role, content}", "invalid_messages"));
-            return;
+            return Json(StatusCodes.Status400BadRequest, Error("'messages' must be a non-empty array of {role, content}", "invalid_messages"));
         }
         if (body["stream"] is JsonValue stream && stream.TryGetValue(out bool streaming) && streaming)
         {
-            await WriteAsync(context, StatusCodes.Status400BadRequest, Error("the baseline does not stream; send \"stream\": false", "stream_unsupported"));
-            return;
+            return Json(StatusCodes.Status400BadRequest, Error("the baseline does not stream; send \"stream\": false", "stream_unsupported"));
         }
         var question = messages.LastOrDefault(m => m?["role"]?.GetValue<string>() == "user")?["content"] switch
         {
@@ -133,8 +130,9 @@ public sealed partial class BaselineServer : IAsyncDisposable
         };
         var answer = BaselineModel.Answer(question);
         var number = Interlocked.Increment(ref _completions);
-        var promptTokens = Words(question);
-        var completionTokens = Words(answer);
+        // A rough token count (words), enough for a plausible usage block.
+        var promptTokens = question.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+        var completionTokens = answer.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
         var completion = new JsonObject
         {
             ["id"] = $"chatcmpl-baseline-{number}",
@@ -156,10 +154,10 @@ public sealed partial class BaselineServer : IAsyncDisposable
             },
         };
         Log.Completed(_logger, body["model"] is JsonValue m && m.TryGetValue(out string? asked) ? asked : "(none)", answer.Length);
-        await WriteAsync(context, StatusCodes.Status200OK, completion.ToJsonString());
+        return Json(StatusCodes.Status200OK, completion);
     }
 
-    private static Task Models(HttpContext context) => WriteAsync(context, StatusCodes.Status200OK, new JsonObject
+    private static IResult Models() => Json(StatusCodes.Status200OK, new JsonObject
     {
         ["object"] = "list",
         ["data"] = new JsonArray(new JsonObject
@@ -169,23 +167,15 @@ public sealed partial class BaselineServer : IAsyncDisposable
             ["created"] = 0,
             ["owned_by"] = "affinetes",
         }),
-    }.ToJsonString());
+    });
 
     /// <summary>OpenAI's error shape.</summary>
-    private static string Error(string message, string code) => new JsonObject
+    private static JsonObject Error(string message, string code) => new()
     {
         ["error"] = new JsonObject { ["message"] = message, ["type"] = "invalid_request_error", ["param"] = null, ["code"] = code },
-    }.ToJsonString();
+    };
 
-    /// <summary>A rough token count (words), enough for a plausible <c>usage</c> block.</summary>
-    private static int Words(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
-
-    private static async Task WriteAsync(HttpContext context, int status, string json)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(json, context.RequestAborted);
-    }
+    private static IResult Json(int status, JsonObject body) => Results.Content(body.ToJsonString(), "application/json", statusCode: status);
 
     /// <summary>A host lifetime that leaves process signals alone; the server stops only when disposed.</summary>
     private sealed class NoSignalLifetime : IHostLifetime
