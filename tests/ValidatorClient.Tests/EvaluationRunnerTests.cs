@@ -495,3 +495,58 @@ public sealed class ScoreRuleTests
         Assert.Equal(2, a.Values["b"].GetProperty("a").GetInt32());
     }
 }
+
+[Trait(Tiers.Name, Tiers.Unit)]
+public sealed class EvaluationSummaryTests
+{
+    private static TaskResult Ok(long id, double score, int ms, bool cached = false) =>
+        new() { TaskId = id, Score = score, Success = true, Duration = TimeSpan.FromMilliseconds(ms), FromCache = cached, Attempts = cached ? 0 : 1 };
+
+    private static TaskResult Failed(long id, TaskErrorKind kind, string error) =>
+        new() { TaskId = id, ErrorKind = kind, Error = error, Duration = TimeSpan.FromMilliseconds(1000), Attempts = 1 };
+
+    [Fact]
+    public void Summary_CountsFailuresAsZero_GroupsThemByKind_AndGivesTheIntervalAndPercentiles()
+    {
+        TaskResult[] results =
+        [
+            Ok(1, 1, 100), Ok(2, 1, 200), Ok(3, 0, 300), Ok(4, 1, 400, cached: true),
+            Failed(7, TaskErrorKind.Deadline, "evaluate did not answer within 5 s"),
+            Failed(5, TaskErrorKind.Deadline, "evaluate did not answer within 5 s (the environment cancelled it)"),
+            Failed(6, TaskErrorKind.ActorError, "evaluate raised ValueError: boom"),
+        ];
+        var summary = EvaluationSummary.Of(results);
+
+        Assert.Equal((7, 4, 3, 1), (summary.Tasks, summary.Completed, summary.Failed, summary.FromCache));
+        Assert.Equal(3.0 / 7, summary.MeanScore, 12);
+        Assert.Equal(4.0 / 7, summary.SuccessRate, 12);
+        // Mean 3/7; sample variance (3·(4/7)² + 4·(3/7)²)/6 = 2/7; t(0.975, 6) = 2.447.
+        var half = 2.447 * Math.Sqrt(2.0 / 7 / 7);
+        Assert.Equal(3.0 / 7 - half, summary.MeanScoreLow, 9);
+        Assert.Equal(3.0 / 7 + half, summary.MeanScoreHigh, 9);
+        // Durations of the six tasks run (not the cached one): 100, 200, 300, 1000, 1000, 1000.
+        Assert.Equal(TimeSpan.FromMilliseconds(300), summary.P50Duration);
+        Assert.Equal(TimeSpan.FromMilliseconds(1000), summary.P95Duration);
+        Assert.Equal(
+            [new FailureGroup(TaskErrorKind.Deadline, 2, 5, "evaluate did not answer within 5 s (the environment cancelled it)"),
+             new FailureGroup(TaskErrorKind.ActorError, 1, 6, "evaluate raised ValueError: boom")],
+            summary.Failures);
+    }
+
+    [Fact]
+    public void Summary_OfOneOrNoTask_HasNoSpread()
+    {
+        var one = EvaluationSummary.Of([Ok(1, 0.5, 10)]);
+        Assert.Equal((0.5, 0.5, 0.5), (one.MeanScore, one.MeanScoreLow, one.MeanScoreHigh));
+        Assert.Equal(0, EvaluationSummary.Of([]).Tasks);
+    }
+
+    [Theory]
+    [InlineData(1, 12.706)]
+    [InlineData(30, 2.042)]
+    [InlineData(40, 2.021)]
+    [InlineData(60, 2.000)]
+    [InlineData(120, 1.980)]
+    [InlineData(100_000, 1.960)]
+    public void StudentT_MatchesTheTables(int df, double t) => Assert.Equal(t, EvaluationSummary.StudentT975(df), 3);
+}
