@@ -415,6 +415,36 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task StoreFailingMidRun_StopsTheRun_WithAStoreError()
+    {
+        await using var temp = new TempStore();
+        await using var store = await temp.OpenAsync();
+        await using var env = await fixture.LoadAsync();
+        var run = await EvaluationRunner.Create(env, store).StartAsync(new EvaluationRequest
+        {
+            TaskIds = EvalHostFixture.Tasks(1, 500),
+            Kwargs = new Dictionary<string, object?> { ["ms"] = 20 },
+            Concurrency = 4,
+        });
+        var seen = 0;
+        var e = await Assert.ThrowsAsync<ResultStoreException>(() => Task.Run(async () =>
+        {
+            await foreach (var _ in run.ResultsAsync())
+            {
+                if (++seen == 3)
+                {
+                    // Another hand breaks the file under the writer.
+                    StoreFile.Scalar(temp.Path, "DROP TABLE errors; DROP TABLE results");
+                }
+            }
+        }).Within());
+        Assert.Contains($"writing results of run {run.Id}", e.Message);
+        Assert.Contains("the run stopped", e.Message);
+        Assert.Equal(0, run.Progress.InFlight);
+        Assert.True(run.Progress.Done < 500);
+    }
+
+    [Fact]
     public async Task Start_ValidatesBeforeAnythingIsRecordedOrCalled()
     {
         await using var temp = new TempStore();
