@@ -16,8 +16,8 @@ namespace Affinetes.Bench;
 /// </summary>
 public static class EvalBenchmark
 {
-    private const int Rounds = 3;
-    private const int Warmup = 2000;
+    private const int Rounds = 5;
+    private const int Warmup = 5000;
     private const int StoreResults = 200_000;
     private const int StoreBatch = 1024;
     private const int DockerTasks = 2000;

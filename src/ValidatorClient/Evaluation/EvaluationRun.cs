@@ -104,7 +104,9 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             throw new InvalidOperationException($"the results of run {Id} are being or were read already; a run's results are read once");
         }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var output = Channel.CreateUnbounded<TaskResult>(new UnboundedChannelOptions { SingleReader = true });
+        // The reader's continuation runs on the thread that wrote (no thread-pool hop per result); it only drains
+        // the channel and yields, and awaits nothing the writer waits for.
+        var output = Channel.CreateUnbounded<TaskResult>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
         _clock.Start();
         Log.Started(_logger, Id, Request.Method, TaskCount, _pending.Count, _cached.Count, AlreadyDone, Request.Concurrency);
         var producing = Task.Run(() => ProduceAsync(output.Writer, stop));
@@ -143,7 +145,8 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 toStore = Channel.CreateUnbounded<TaskResult>(new UnboundedChannelOptions { SingleReader = true });
                 var batches = toStore.Reader;
                 var resultWriter = writer;
-                storing = Task.Run(() => StoreAsync(batches, resultWriter, output, stop));
+                storing = Task.Factory.StartNew(() => Store(batches, resultWriter, output, stop), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 sink = toStore.Writer;
             }
             foreach (var hit in _cached)
@@ -195,17 +198,21 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         }
     }
 
-    /// <summary>Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops the run.</summary>
-    private async Task StoreAsync(ChannelReader<TaskResult> results, ResultWriter writer, ChannelWriter<TaskResult> output, CancellationTokenSource stop)
+    /// <summary>
+    /// Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops
+    /// the run. It runs on a thread of its own: SQLite's work is synchronous, and a pool thread blocked on it would
+    /// be missing from the calls' continuations (on two cores, half of the pool).
+    /// </summary>
+    private void Store(ChannelReader<TaskResult> results, ResultWriter writer, ChannelWriter<TaskResult> output, CancellationTokenSource stop)
     {
         var batch = new List<TaskResult>(MaxBatch);
         try
         {
-            while (await results.WaitToReadAsync(CancellationToken.None))
+            while (results.WaitToReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
             {
                 if (results.CanCount && results.Count < MaxBatch && !results.Completion.IsCompleted)
                 {
-                    await Task.Delay(BatchWindow);
+                    Thread.Sleep(BatchWindow);
                 }
                 while (batch.Count < MaxBatch && results.TryRead(out var result))
                 {
@@ -222,7 +229,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         catch (Exception e)
         {
             Log.StoreFailed(_logger, e, Id, _store!.Path);
-            await stop.CancelAsync();
+            stop.Cancel();
             throw new ResultStoreException($"writing results of run {Id} to {_store.Path} failed: {e.Message}; the run stopped (resume it with its id)", e);
         }
     }
