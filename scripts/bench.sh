@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | runtimes [--duration 10] | client [--calls 5000] | ready [--replicas 4] [--runs 5]
-#                   | gateway [--duration 10] [--connections 64]
+#                   | gateway [--duration 10] [--connections 64] | eval [--tasks 20000] [--concurrency 64] [--no-docker]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +15,6 @@ bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$sc
 case "$scenario" in
   host|runtimes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   gateway) scripts/publish-gateway.sh; exec "${bench[@]}" --gateway-binary "$root/artifacts/gateway/linux-x64/affinetes-llm-gateway" "$@" ;;
-  client) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  client|eval) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;
 esac

@@ -71,5 +71,16 @@ var gateway = new Command("gateway", "LLM gateway: p50 latency it adds at 64 con
 gateway.SetAction((result, _) => GatewayBenchmark.RunAsync(
     result.GetValue(gatewayBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), result.GetValue(connections), result.GetValue(gatewayOutput)!));
 root.Subcommands.Add(gateway);
+var tasks = new Option<int>("--tasks") { Description = "tasks of echo per measured run", DefaultValueFactory = _ => 20_000 };
+var concurrency = new Option<int>("--concurrency") { Description = "tasks in flight", DefaultValueFactory = _ => 64 };
+var evalOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/eval.json" };
+var evalNoDocker = new Option<bool>("--no-docker") { Description = "skip the 50 ms workload over 2 docker replicas" };
+var eval = new Command("eval", "Evaluation runner: its overhead over raw calls (url mode, store and progress on), the store alone, 2,000 tasks over 2 docker replicas.")
+{
+    hostBinary, tasks, concurrency, evalNoDocker, evalOutput,
+};
+eval.SetAction((result, _) => EvalBenchmark.RunAsync(
+    result.GetValue(hostBinary)!, result.GetValue(tasks), result.GetValue(concurrency), !result.GetValue(evalNoDocker), result.GetValue(evalOutput)!));
+root.Subcommands.Add(eval);
 
 return await root.Parse(args).InvokeAsync();

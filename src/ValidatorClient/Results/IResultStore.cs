@@ -1,0 +1,104 @@
+using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Evaluation;
+using Microsoft.Extensions.Logging;
+
+namespace Affinetes.ValidatorClient.Results;
+
+/// <summary>
+/// Where evaluation results are kept: runs, their tasks and one result per task. Written only by the evaluation
+/// runner; read by whoever lists or shows runs.
+/// </summary>
+public interface IResultStore : IAsyncDisposable
+{
+    /// <summary>The store's file.</summary>
+    string Path { get; }
+
+    /// <summary>The newest runs first.</summary>
+    Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default);
+
+    /// <summary>One run, or null when the store has none of that id.</summary>
+    Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>A run's results, by task id.</summary>
+    Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A run's state in the store.</summary>
+public enum RunStatus
+{
+    /// <summary>Started and not finished: running now, or its process was killed (resume it).</summary>
+    Running,
+
+    /// <summary>Every task has a result.</summary>
+    Completed,
+
+    /// <summary>Stopped before every task had a result (cancelled); resume runs the rest.</summary>
+    Interrupted,
+}
+
+/// <summary>One stored run: what was asked, and how far it got.</summary>
+public sealed record RunInfo
+{
+    public required string Id { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public required RunStatus Status { get; init; }
+    public string? Environment { get; init; }
+    public string? ImageDigest { get; init; }
+    public required string Method { get; init; }
+
+    /// <summary>The kwargs every task got, as canonical JSON (keys sorted).</summary>
+    public required string Kwargs { get; init; }
+
+    public required string TaskIdParameter { get; init; }
+    public int Concurrency { get; init; }
+    public TimeSpan? TaskTimeout { get; init; }
+    public int Retries { get; init; }
+    public TimeSpan RetryDelay { get; init; }
+    public bool UseCache { get; init; }
+    public string? Label { get; init; }
+
+    /// <summary>Tasks in the run.</summary>
+    public int TaskCount { get; init; }
+
+    /// <summary>Tasks with a result (completed, failed or served from the cache).</summary>
+    public int ResultCount { get; init; }
+
+    /// <summary>Results whose call failed.</summary>
+    public int FailedCount { get; init; }
+
+    /// <summary>Results served from the cache.</summary>
+    public int CacheHits { get; init; }
+
+    /// <summary>Mean score over the results so far (failed ones count 0); null before the first result.</summary>
+    public double? MeanScore { get; init; }
+
+    /// <summary>Share of results with success true; null before the first result.</summary>
+    public double? SuccessRate { get; init; }
+}
+
+/// <summary>Opens results stores.</summary>
+public static class ResultStore
+{
+    /// <summary>The environment variable that overrides <see cref="DefaultPath"/>.</summary>
+    public const string PathVariable = "AFFINETES_RESULTS_DB";
+
+    /// <summary>
+    /// <c>$AFFINETES_RESULTS_DB</c> when set, else <c>affinetes/results.db</c> under the user's data directory
+    /// (<c>$XDG_DATA_HOME</c> or <c>~/.local/share</c> on Linux, <c>%LOCALAPPDATA%</c> on Windows).
+    /// </summary>
+    public static string DefaultPath =>
+        System.Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } path
+            ? path
+            : System.IO.Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData, System.Environment.SpecialFolderOption.DoNotVerify), "affinetes", "results.db");
+
+    /// <summary>
+    /// Opens (and creates, or upgrades to the current schema) the store at <paramref name="path"/>, or at
+    /// <see cref="DefaultPath"/>. Throws <see cref="ResultStoreException"/> when the file cannot be a store.
+    /// </summary>
+    public static Task<IResultStore> OpenAsync(string? path = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default) =>
+        Task.Run<IResultStore>(() => SqliteResultStore.Open(path ?? DefaultPath, Schema.Migrations, loggerFactory), cancellationToken);
+}
+
+/// <summary>The results store cannot be used: not a store, a newer schema, a run that does not exist.</summary>
+public sealed class ResultStoreException(string message, Exception? inner = null) : AffinetesException(message, inner);

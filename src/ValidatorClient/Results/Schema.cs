@@ -1,0 +1,90 @@
+using Microsoft.Data.Sqlite;
+
+namespace Affinetes.ValidatorClient.Results;
+
+/// <summary>
+/// The store's schema as an ordered list of migrations; migration i brings the file to <c>PRAGMA user_version</c>
+/// i + 1. A migration is never edited once shipped: a later change is a new entry that keeps what is stored.
+/// </summary>
+internal static class Schema
+{
+    public static readonly IReadOnlyList<string> Migrations =
+    [
+        // 1: runs with their task sets (a JSON array, in run order), one result per task, every failed attempt.
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            environment TEXT,
+            image_digest TEXT,
+            method TEXT NOT NULL,
+            kwargs TEXT NOT NULL,
+            task_id_parameter TEXT NOT NULL,
+            task_ids TEXT NOT NULL,
+            task_count INTEGER NOT NULL,
+            concurrency INTEGER NOT NULL,
+            timeout_ms INTEGER,
+            retries INTEGER NOT NULL,
+            retry_delay_ms INTEGER NOT NULL,
+            use_cache INTEGER NOT NULL,
+            label TEXT
+        );
+        CREATE INDEX runs_identity ON runs (image_digest, method, task_id_parameter, kwargs);
+        CREATE INDEX runs_created ON runs (created_at);
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            task_id INTEGER NOT NULL,
+            error_kind TEXT,
+            error TEXT,
+            score REAL NOT NULL,
+            success INTEGER NOT NULL,
+            value TEXT,
+            attempts INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            duration_ms REAL NOT NULL,
+            cached_from INTEGER REFERENCES results (id),
+            UNIQUE (run_id, task_id)
+        );
+        CREATE TABLE errors (
+            result_id INTEGER NOT NULL REFERENCES results (id),
+            attempt INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (result_id, attempt)
+        ) WITHOUT ROWID;
+        """,
+    ];
+
+    /// <summary>
+    /// Brings the file to the newest schema, in one transaction that other writers wait for; refuses a file written
+    /// by a newer version rather than guessing at its tables.
+    /// </summary>
+    public static void Migrate(SqliteConnection connection, string path, IReadOnlyList<string> migrations)
+    {
+        using var transaction = connection.BeginTransaction(deferred: false);
+        var version = Convert.ToInt32(Execute(connection, transaction, "PRAGMA user_version", scalar: true), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > migrations.Count)
+        {
+            throw new ResultStoreException(
+                $"the results store {path} has schema version {version}, newer than this version knows ({migrations.Count}); " +
+                "use a newer afs / ValidatorClient, or another store path");
+        }
+        for (var i = version; i < migrations.Count; i++)
+        {
+            Execute(connection, transaction, migrations[i]);
+            Execute(connection, transaction, $"PRAGMA user_version = {i + 1}");
+        }
+        transaction.Commit();
+    }
+
+    private static object? Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, bool scalar = false)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return scalar ? command.ExecuteScalar() : command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,487 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Affinetes.ValidatorClient.Evaluation;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using SQLitePCL;
+
+namespace Affinetes.ValidatorClient.Results;
+
+/// <summary>What the runner records about a run when it starts.</summary>
+internal sealed record NewRun(string Id, EvaluationRequest Request, string Kwargs);
+
+/// <summary>
+/// The results store in one SQLite file, in WAL mode: readers never wait for the writer, each batch of results is
+/// one transaction (all of its rows or none of them, also when the writer is killed), and several processes may
+/// use one file (a writer waits up to 30 s for another's transaction).
+/// </summary>
+internal sealed partial class SqliteResultStore : IResultStore
+{
+    internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+
+    private readonly string _connectionString;
+    private readonly ILogger _logger;
+
+    private SqliteResultStore(string path, string connectionString, ILogger logger)
+    {
+        Path = path;
+        _connectionString = connectionString;
+        _logger = logger;
+    }
+
+    public string Path { get; }
+
+    public static SqliteResultStore Open(string path, IReadOnlyList<string> migrations, ILoggerFactory? loggerFactory)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        try
+        {
+            if (System.IO.Path.GetDirectoryName(full) is { } directory)
+            {
+                Directory.CreateDirectory(directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ResultStoreException($"cannot create the directory of the results store {full}: {e.Message}; give another path", e);
+        }
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = full,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        var store = new SqliteResultStore(full, connectionString, (ILogger?)loggerFactory?.CreateLogger<SqliteResultStore>() ?? NullLogger.Instance);
+        try
+        {
+            using var connection = store.Connect();
+            using (var wal = connection.CreateCommand())
+            {
+                wal.CommandText = "PRAGMA journal_mode = WAL";
+                wal.ExecuteNonQuery();
+            }
+            Schema.Migrate(connection, full, migrations);
+        }
+        catch (SqliteException e)
+        {
+            throw new ResultStoreException($"{full} cannot be used as a results store ({e.Message}); give another path or move that file away", e);
+        }
+        Log.Opened(store._logger, full, migrations.Count);
+        return store;
+    }
+
+    /// <summary>A new connection with this store's per-connection settings.</summary>
+    internal SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        // NORMAL in WAL mode: a commit survives the writer's process being killed; only a power cut may lose the
+        // last commits, and never leaves a half-written one. Foreign keys are declared, not enforced per row: the
+        // writer only writes results of the run it was opened for, which exists before it (tests check the keys).
+        command.CommandText = "PRAGMA synchronous = NORMAL;";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    public Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default) =>
+        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("ORDER BY u.created_at DESC, u.rowid DESC LIMIT $limit", ("$limit", limit)), cancellationToken);
+
+    public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.Run(() => QueryRuns("WHERE u.id = $id", ("$id", runId)).SingleOrDefault(), cancellationToken);
+
+    private List<RunInfo> QueryRuns(string tail, params (string Name, object Value)[] parameters)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT u.id, u.created_at, u.finished_at, u.status, u.environment, u.image_digest, u.method, u.kwargs,
+                   u.task_id_parameter, u.concurrency, u.timeout_ms, u.retries, u.retry_delay_ms, u.use_cache, u.label,
+                   u.task_count,
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id),
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.error_kind IS NOT NULL),
+                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
+                   (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
+                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id)
+            FROM runs u {tail}
+            """;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+        using var reader = command.ExecuteReader();
+        var runs = new List<RunInfo>();
+        while (reader.Read())
+        {
+            runs.Add(new RunInfo
+            {
+                Id = reader.GetString(0),
+                CreatedAt = ParseTime(reader.GetString(1)),
+                FinishedAt = reader.IsDBNull(2) ? null : ParseTime(reader.GetString(2)),
+                Status = ParseStatus(reader.GetString(3)),
+                Environment = reader.IsDBNull(4) ? null : reader.GetString(4),
+                ImageDigest = reader.IsDBNull(5) ? null : reader.GetString(5),
+                Method = reader.GetString(6),
+                Kwargs = reader.GetString(7),
+                TaskIdParameter = reader.GetString(8),
+                Concurrency = reader.GetInt32(9),
+                TaskTimeout = reader.IsDBNull(10) ? null : TimeSpan.FromMilliseconds(reader.GetInt64(10)),
+                Retries = reader.GetInt32(11),
+                RetryDelay = TimeSpan.FromMilliseconds(reader.GetInt64(12)),
+                UseCache = reader.GetInt64(13) != 0,
+                Label = reader.IsDBNull(14) ? null : reader.GetString(14),
+                TaskCount = reader.GetInt32(15),
+                ResultCount = reader.GetInt32(16),
+                FailedCount = reader.GetInt32(17),
+                CacheHits = reader.GetInt32(18),
+                MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
+                SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+            });
+        }
+        return runs;
+    }
+
+    public Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.Run<IReadOnlyList<TaskResult>>(() =>
+        {
+            using var connection = Connect();
+            var errors = new Dictionary<long, List<AttemptError>>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = """
+                    SELECT e.result_id, e.attempt, e.kind, e.message FROM errors e JOIN results r ON r.id = e.result_id
+                    WHERE r.run_id = $run ORDER BY e.result_id, e.attempt
+                    """;
+                command.Parameters.AddWithValue("$run", runId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var id = reader.GetInt64(0);
+                    if (!errors.TryGetValue(id, out var list))
+                    {
+                        errors[id] = list = [];
+                    }
+                    list.Add(new AttemptError(reader.GetInt32(1), TaskErrorKinds.Parse(reader.GetString(2)), reader.GetString(3)));
+                }
+            }
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {ResultColumns} FROM results WHERE run_id = $run ORDER BY task_id";
+                command.Parameters.AddWithValue("$run", runId);
+                using var reader = command.ExecuteReader();
+                var results = new List<TaskResult>();
+                while (reader.Read())
+                {
+                    var result = ReadResult(reader);
+                    results.Add(errors.TryGetValue(result.StoreId, out var list) ? result with { AttemptErrors = list } : result);
+                }
+                return results;
+            }
+        }, cancellationToken);
+
+    private const string ResultColumns = "id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from";
+
+    private static TaskResult ReadResult(SqliteDataReader reader)
+    {
+        JsonElement? value = null;
+        if (!reader.IsDBNull(6))
+        {
+            using var document = JsonDocument.Parse(reader.GetString(6));
+            value = document.RootElement.Clone();
+        }
+        return new TaskResult
+        {
+            StoreId = reader.GetInt64(0),
+            TaskId = reader.GetInt64(1),
+            ErrorKind = TaskErrorKinds.Parse(reader.IsDBNull(2) ? null : reader.GetString(2)),
+            Error = reader.IsDBNull(3) ? null : reader.GetString(3),
+            Score = reader.GetDouble(4),
+            Success = reader.GetInt64(5) != 0,
+            Value = value,
+            Attempts = reader.GetInt32(7),
+            StartedAt = ParseTime(reader.GetString(8)),
+            Duration = TimeSpan.FromMilliseconds(reader.GetDouble(9)),
+            FromCache = !reader.IsDBNull(10),
+            CachedFrom = reader.IsDBNull(10) ? null : reader.GetInt64(10),
+        };
+    }
+
+    /// <summary>Records a new run with its task set.</summary>
+    internal void CreateRun(NewRun run, IReadOnlyList<long> taskIds)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO runs (id, created_at, status, environment, image_digest, method, kwargs, task_id_parameter, task_ids, task_count,
+                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label)
+            VALUES ($id, $created, 'running', $environment, $digest, $method, $kwargs, $parameter, $tasks, $count,
+                    $concurrency, $timeout, $retries, $delay, $cache, $label)
+            """;
+        var request = run.Request;
+        command.Parameters.AddWithValue("$id", run.Id);
+        command.Parameters.AddWithValue("$created", FormatTime(DateTimeOffset.UtcNow));
+        command.Parameters.AddWithValue("$environment", (object?)request.Environment ?? DBNull.Value);
+        command.Parameters.AddWithValue("$digest", (object?)request.ImageDigest ?? DBNull.Value);
+        command.Parameters.AddWithValue("$method", request.Method);
+        command.Parameters.AddWithValue("$kwargs", run.Kwargs);
+        command.Parameters.AddWithValue("$parameter", request.TaskIdParameter);
+        command.Parameters.AddWithValue("$tasks", JsonSerializer.Serialize(taskIds, StoreJson.Default.IReadOnlyListInt64));
+        command.Parameters.AddWithValue("$count", taskIds.Count);
+        command.Parameters.AddWithValue("$concurrency", request.Concurrency);
+        command.Parameters.AddWithValue("$timeout", request.TaskTimeout is { } t ? (long)t.TotalMilliseconds : DBNull.Value);
+        command.Parameters.AddWithValue("$retries", request.Retries);
+        command.Parameters.AddWithValue("$delay", (long)request.RetryDelay.TotalMilliseconds);
+        command.Parameters.AddWithValue("$cache", request.UseCache ? 1 : 0);
+        command.Parameters.AddWithValue("$label", (object?)request.Label ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Successful results of earlier runs with the same image digest, method, task id parameter and kwargs, for the
+    /// given tasks: the cache. A result served from the cache points at the one it copies.
+    /// </summary>
+    internal Dictionary<long, TaskResult> FindCached(string imageDigest, string method, string taskIdParameter, string kwargs, IReadOnlyCollection<long> taskIds)
+    {
+        var wanted = taskIds as ISet<long> ?? taskIds.ToHashSet();
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT {string.Join(", ", ResultColumns.Split(", ").Select(c => "r." + c))}
+            FROM results r JOIN runs u ON u.id = r.run_id
+            WHERE u.image_digest = $digest AND u.method = $method AND u.task_id_parameter = $parameter AND u.kwargs = $kwargs
+              AND r.error_kind IS NULL AND r.success = 1
+            ORDER BY r.id
+            """;
+        command.Parameters.AddWithValue("$digest", imageDigest);
+        command.Parameters.AddWithValue("$method", method);
+        command.Parameters.AddWithValue("$parameter", taskIdParameter);
+        command.Parameters.AddWithValue("$kwargs", kwargs);
+        using var reader = command.ExecuteReader();
+        var found = new Dictionary<long, TaskResult>();
+        while (reader.Read())
+        {
+            var taskId = reader.GetInt64(1);
+            if (wanted.Contains(taskId) && !found.ContainsKey(taskId))
+            {
+                var result = ReadResult(reader);
+                found[taskId] = result with { FromCache = true, Attempts = 0, CachedFrom = result.CachedFrom ?? result.StoreId };
+            }
+        }
+        return found;
+    }
+
+    /// <summary>The run's tasks, in the run's order.</summary>
+    internal List<long> RunTasks(string runId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT task_ids FROM runs WHERE id = $run";
+        command.Parameters.AddWithValue("$run", runId);
+        return command.ExecuteScalar() is string json
+            ? JsonSerializer.Deserialize(json, StoreJson.Default.ListInt64)!
+            : throw new ResultStoreException($"the results store {Path} has no run '{runId}'");
+    }
+
+    /// <summary>The run's tasks without a result, in the run's order.</summary>
+    internal List<long> MissingTasks(string runId)
+    {
+        var tasks = RunTasks(runId);
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT task_id FROM results WHERE run_id = $run";
+        command.Parameters.AddWithValue("$run", runId);
+        using var reader = command.ExecuteReader();
+        var done = new HashSet<long>();
+        while (reader.Read())
+        {
+            done.Add(reader.GetInt64(0));
+        }
+        return tasks.FindAll(t => !done.Contains(t));
+    }
+
+    /// <summary>Marks the run finished: completed when every task has a result, interrupted otherwise.</summary>
+    internal RunStatus FinishRun(string runId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE runs SET finished_at = $now,
+                status = CASE WHEN (SELECT COUNT(*) FROM results r WHERE r.run_id = $run) < task_count
+                              THEN 'interrupted' ELSE 'completed' END
+            WHERE id = $run RETURNING status
+            """;
+        command.Parameters.AddWithValue("$now", FormatTime(DateTimeOffset.UtcNow));
+        command.Parameters.AddWithValue("$run", runId);
+        return ParseStatus((string)command.ExecuteScalar()!);
+    }
+
+    /// <summary>Marks a run as running again (a resume).</summary>
+    internal void ReopenRun(string runId)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE runs SET status = 'running', finished_at = NULL WHERE id = $run";
+        command.Parameters.AddWithValue("$run", runId);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>A writer of one run's results on its own connection.</summary>
+    internal ResultWriter OpenWriter(string runId) => new(Connect(), runId, _logger);
+
+    internal static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string text) =>
+        DateTimeOffset.ParseExact(text, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private static RunStatus ParseStatus(string status) => status switch
+    {
+        "completed" => RunStatus.Completed,
+        "interrupted" => RunStatus.Interrupted,
+        _ => RunStatus.Running,
+    };
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "results store {Path} open (schema version {Version})")]
+        public static partial void Opened(ILogger logger, string path, int version);
+    }
+}
+
+/// <summary>
+/// Writes one run's results, a batch per transaction, on its own connection. The hot path binds the prepared
+/// statements through SQLitePCL (the library under Microsoft.Data.Sqlite) on that connection's handle: ADO.NET's
+/// parameter objects cost more per row than SQLite's own insert, and a run of fast tasks writes tens of thousands
+/// of rows a second. A result for a task that already has one in the run is not written again (the first stays).
+/// </summary>
+internal sealed partial class ResultWriter : IDisposable
+{
+    private const string InsertResult = """
+        INSERT INTO results (run_id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT (run_id, task_id) DO NOTHING
+        """;
+
+    private const string InsertError = "INSERT INTO errors (result_id, attempt, kind, message) VALUES (?1, ?2, ?3, ?4)";
+
+    private readonly SqliteConnection _connection;
+    private readonly sqlite3 _db;
+    private readonly ILogger _logger;
+    private readonly byte[] _runId;
+    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError;
+
+    public ResultWriter(SqliteConnection connection, string runId, ILogger logger)
+    {
+        _connection = connection;
+        _db = connection.Handle!;
+        _logger = logger;
+        _runId = System.Text.Encoding.UTF8.GetBytes(runId);
+        // Another process's transaction on the same file is waited for, as Microsoft.Data.Sqlite's own commands do.
+        raw.sqlite3_busy_timeout(_db, 30_000);
+        _begin = Prepare("BEGIN IMMEDIATE");
+        _commit = Prepare("COMMIT");
+        _rollback = Prepare("ROLLBACK");
+        _insert = Prepare(InsertResult);
+        _insertError = Prepare(InsertError);
+    }
+
+    private sqlite3_stmt Prepare(string sql)
+    {
+        Check(raw.sqlite3_prepare_v2(_db, sql, out var statement));
+        return statement;
+    }
+
+    /// <summary>Writes <paramref name="batch"/> in one transaction: after a crash, all of it is stored or none.</summary>
+    public void Write(IReadOnlyList<TaskResult> batch)
+    {
+        Step(_begin);
+        try
+        {
+            Span<byte> time = stackalloc byte[32];
+            foreach (var result in batch)
+            {
+                var s = _insert;
+                Check(raw.sqlite3_bind_text(s, 1, _runId));
+                Check(raw.sqlite3_bind_int64(s, 2, result.TaskId));
+                BindText(s, 3, result.Completed ? null : TaskErrorKinds.Name(result.ErrorKind));
+                BindText(s, 4, result.Error);
+                Check(raw.sqlite3_bind_double(s, 5, result.Score));
+                Check(raw.sqlite3_bind_int(s, 6, result.Success ? 1 : 0));
+                Check(result.Value is { } value ? raw.sqlite3_bind_text(s, 7, JsonMarshal.GetRawUtf8Value(value)) : raw.sqlite3_bind_null(s, 7));
+                Check(raw.sqlite3_bind_int(s, 8, result.Attempts));
+                result.StartedAt.UtcDateTime.TryFormat(time, out var length, SqliteResultStore.TimeFormat, CultureInfo.InvariantCulture);
+                Check(raw.sqlite3_bind_text(s, 9, time[..length]));
+                Check(raw.sqlite3_bind_double(s, 10, result.Duration.TotalMilliseconds));
+                Check(result.CachedFrom is { } source ? raw.sqlite3_bind_int64(s, 11, source) : raw.sqlite3_bind_null(s, 11));
+                // Not RETURNING: it doubles the cost of an insert; the row id is asked for only when errors need it.
+                Step(s);
+                long? id = raw.sqlite3_changes(_db) == 1 ? raw.sqlite3_last_insert_rowid(_db) : null;
+                if (id is { } resultId)
+                {
+                    foreach (var error in result.AttemptErrors)
+                    {
+                        Check(raw.sqlite3_bind_int64(_insertError, 1, resultId));
+                        Check(raw.sqlite3_bind_int(_insertError, 2, error.Attempt));
+                        BindText(_insertError, 3, TaskErrorKinds.Name(error.Kind));
+                        BindText(_insertError, 4, error.Message);
+                        Step(_insertError);
+                    }
+                }
+            }
+            Step(_commit);
+        }
+        catch
+        {
+            raw.sqlite3_step(_rollback);
+            raw.sqlite3_reset(_rollback);
+            throw;
+        }
+        Log.BatchWritten(_logger, batch.Count);
+    }
+
+    private void BindText(sqlite3_stmt statement, int index, string? text) =>
+        Check(text is null ? raw.sqlite3_bind_null(statement, index) : raw.sqlite3_bind_text(statement, index, text));
+
+    private void Step(sqlite3_stmt statement)
+    {
+        var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
+        if (rc != raw.SQLITE_DONE)
+        {
+            Check(rc);
+        }
+    }
+
+    private void Check(int rc)
+    {
+        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+        {
+            SqliteException.ThrowExceptionForRC(rc, _db);
+        }
+    }
+
+    public void Dispose()
+    {
+        _insert.Dispose();
+        _insertError.Dispose();
+        _begin.Dispose();
+        _commit.Dispose();
+        _rollback.Dispose();
+        _connection.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3002, Level = LogLevel.Trace, Message = "{Count} results written in one transaction")]
+        public static partial void BatchWritten(ILogger logger, int count);
+    }
+}
+
+/// <summary>The store's own JSON (task sets), source-generated.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<long>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<long>))]
+internal sealed partial class StoreJson : System.Text.Json.Serialization.JsonSerializerContext;
