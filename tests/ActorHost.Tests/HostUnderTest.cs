@@ -36,7 +36,7 @@ public sealed class HostUnderTest : IAsyncDisposable
     /// <summary>Path of a file under <c>Envs/</c> in the test output.</summary>
     public static string EnvPath(string name) => Path.Combine(AppContext.BaseDirectory, "Envs", name);
 
-    public static async Task<HostUnderTest> StartAsync(string envName, Func<ActorHostOptions, ActorHostOptions>? configure = null, bool waitReady = true)
+    internal static async Task<HostUnderTest> StartAsync(string envName, Func<ActorHostOptions, ActorHostOptions>? configure = null, bool waitReady = true)
     {
         // An unservable host exits after its grace: never the test process (HostProcess tests cover the exit).
         var options = new ActorHostOptions { EnvFile = EnvPath(envName), Port = 0, Bind = "127.0.0.1", UnservableGrace = TimeSpan.FromDays(1) };

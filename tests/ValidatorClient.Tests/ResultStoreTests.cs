@@ -252,7 +252,8 @@ public sealed class StoreCrashTests(EvalHostFixture fixture) : IClassFixture<Eva
             var line = await worker.StandardOutput.ReadLineAsync().Within(TimeSpan.FromSeconds(60), "the worker recording its run");
             if (line?.StartsWith("run ", StringComparison.Ordinal) != true)
             {
-                Assert.Fail($"the worker said '{line}': {await worker.StandardError.ReadToEndAsync()}");
+                worker.Kill();
+                Assert.Fail($"the worker said '{line}': {await worker.StandardError.ReadToEndAsync().Within()}");
             }
             runId = line!["run ".Length..];
             // Kill it once it has committed a few hundred more results: it is writing batches the whole time.

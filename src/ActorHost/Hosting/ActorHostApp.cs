@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging.Console;
 namespace Affinetes.ActorHost.Hosting;
 
 /// <summary>Composes the host: Kestrel, the endpoint layer and an actor runtime.</summary>
-public static class ActorHostApp
+internal static class ActorHostApp
 {
     /// <summary>Parses options, serves until SIGTERM/Ctrl+C, drains and stops the runtime. Returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args)

@@ -7,7 +7,7 @@ namespace Affinetes.ActorHost.Hosting;
 /// Everything the host is configured with. Each setting comes from an environment variable (<c>AFFINETES_*</c>)
 /// or the equivalent command-line option (<c>--env-file</c> ...); the command line wins.
 /// </summary>
-public sealed record ActorHostOptions
+internal sealed record ActorHostOptions
 {
     public string EnvFile { get; init; } = "/app/env.py";
     public int Port { get; init; } = HostEnvironment.DefaultPort;
@@ -298,4 +298,4 @@ public sealed record ActorHostOptions
 internal sealed partial class OptionsJson : System.Text.Json.Serialization.JsonSerializerContext;
 
 /// <summary>A setting has a value the host cannot use; the message says which and how to fix it.</summary>
-public sealed class OptionsException(string message) : Exception(message);
+internal sealed class OptionsException(string message) : Exception(message);

@@ -1,7 +1,7 @@
 namespace Affinetes.ActorHost.Hosting;
 
 /// <summary>Where the actor is in its life: the answer of <c>/ready</c> and the gate in front of every call.</summary>
-public sealed class Readiness
+internal sealed class Readiness
 {
     private volatile State _state = State.Starting;
     private TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -6,7 +6,7 @@ namespace Affinetes.ActorHost.Runtimes;
 /// The seam between the endpoint layer and an actor implementation (Python today; C# and sidecar later). A runtime
 /// knows nothing of HTTP: it loads the actor, publishes its method table once, and invokes methods with JSON.
 /// </summary>
-public interface IActorRuntime : IAsyncDisposable
+internal interface IActorRuntime : IAsyncDisposable
 {
     /// <summary>Short name for health answers and logs, e.g. <c>python</c>.</summary>
     string Name { get; }
@@ -51,10 +51,10 @@ public interface IActorRuntime : IAsyncDisposable
 }
 
 /// <summary>A change of health after start-up: serving again, or not serving and why (final: it will not come back).</summary>
-public readonly record struct RuntimeHealth(bool Serving, string? Reason, bool Final = false);
+internal readonly record struct RuntimeHealth(bool Serving, string? Reason, bool Final = false);
 
 /// <summary>How the arguments are laid out in a request body.</summary>
-public enum BodyShape
+internal enum BodyShape
 {
     /// <summary><c>{"method": ..., "args": [...], "kwargs": {...}}</c>.</summary>
     Call = 0,
@@ -64,7 +64,7 @@ public enum BodyShape
 }
 
 /// <summary>The outcome of one invocation: the result's JSON text, or a typed failure.</summary>
-public readonly record struct InvokeResult(string? ResultJson, ErrorDetail? Error)
+internal readonly record struct InvokeResult(string? ResultJson, ErrorDetail? Error)
 {
     public bool Succeeded => Error is null;
 
@@ -74,7 +74,7 @@ public readonly record struct InvokeResult(string? ResultJson, ErrorDetail? Erro
 }
 
 /// <summary>The actor cannot be served: import error, missing Actor class, constructor exception, no libpython.</summary>
-public class ActorStartupException(string reason, Exception? inner = null) : Exception(reason, inner);
+internal class ActorStartupException(string reason, Exception? inner = null) : Exception(reason, inner);
 
 /// <summary>The runtime itself is missing from the image (no interpreter, no shared libpython): the host exits.</summary>
-public sealed class RuntimeNotInstalledException(string reason, Exception? inner = null) : ActorStartupException(reason, inner);
+internal sealed class RuntimeNotInstalledException(string reason, Exception? inner = null) : ActorStartupException(reason, inner);

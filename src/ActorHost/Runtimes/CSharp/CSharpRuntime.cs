@@ -7,7 +7,7 @@ using Affinetes.Protocol;
 namespace Affinetes.ActorHost.Runtimes.CSharp;
 
 /// <summary>Settings of the C# runtime.</summary>
-public sealed record CSharpRuntimeOptions
+internal sealed record CSharpRuntimeOptions
 {
     /// <summary>The actor's main source, default <c>/app/Actor.cs</c>.</summary>
     public required string ActorFile { get; init; }
@@ -27,7 +27,7 @@ public sealed record CSharpRuntimeOptions
 /// that a container start runs no compiler), its public methods become endpoints, and calls bind JSON to their
 /// parameters. Plain methods run on the request's thread; async ones are awaited, bounded by the call's deadline.
 /// </summary>
-public sealed partial class CSharpRuntime(CSharpRuntimeOptions options, ILogger logger) : IActorRuntime
+internal sealed partial class CSharpRuntime(CSharpRuntimeOptions options, ILogger logger) : IActorRuntime
 {
     private Dictionary<string, ActorMethod> _methods = [];
     private object? _actor;

@@ -8,7 +8,7 @@ namespace Affinetes.ActorHost.Runtimes.Python;
 /// own interpreter (so the official <c>/usr/local</c> layout, Debian's <c>/usr</c>, pyenv and virtualenvs all work),
 /// then checking the library file really exists: Debian's python3 claims a shared build without shipping one.
 /// </summary>
-public sealed record PythonInstallation(string LibraryPath, string Home, string Version, IReadOnlyList<string> SysPath, string Executable)
+internal sealed record PythonInstallation(string LibraryPath, string Home, string Version, IReadOnlyList<string> SysPath, string Executable)
 {
     private const string Probe = """
         import json, os, sys, sysconfig

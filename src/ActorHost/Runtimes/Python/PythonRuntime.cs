@@ -7,7 +7,7 @@ using Python.Runtime;
 namespace Affinetes.ActorHost.Runtimes.Python;
 
 /// <summary>Settings of the Python runtime.</summary>
-public sealed record PythonRuntimeOptions
+internal sealed record PythonRuntimeOptions
 {
     /// <summary>The miner's module, default <c>/app/env.py</c>.</summary>
     public required string EnvFile { get; init; }
@@ -57,7 +57,7 @@ public sealed record PythonRuntimeOptions
 /// can be served any more (every worker stuck, or the asyncio loop not running).
 /// </para>
 /// </summary>
-public sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger logger) : IActorRuntime
+internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogger logger) : IActorRuntime
 {
     private static readonly Lock InitializationLock = new();
     private static bool _engineStarted;

@@ -1,7 +1,7 @@
 namespace Affinetes.ActorHost.Runtimes.Sidecar;
 
 /// <summary>Settings of the sidecar runtime: the environment's own server and how it is supervised.</summary>
-public sealed record SidecarOptions
+internal sealed record SidecarOptions
 {
     /// <summary>The command that starts the server (program and arguments, no shell unless given one).</summary>
     public required IReadOnlyList<string> Command { get; init; }

@@ -15,7 +15,7 @@ namespace Affinetes.ActorHost.Runtimes.Sidecar;
 /// SIGTERM, reaps orphans as PID 1) and forwards each call to its <c>POST /{method}</c> through YARP. The endpoint
 /// layer in front stays the same: auth, limits, deadlines, <c>/ready</c>.
 /// </summary>
-public sealed partial class SidecarRuntime(SidecarOptions options, ILogger logger) : IActorRuntime
+internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger logger) : IActorRuntime
 {
     private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
