@@ -19,7 +19,26 @@ internal static partial class OrphanReaper
         {
             return;
         }
-        _registration = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ => Reap(isOwnChild));
+        _registration = PosixSignalRegistration.Create(PosixSignal.SIGCHLD, _ =>
+        {
+            try
+            {
+                Reap(isOwnChild);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                // /proc changed under us or the sidecar's Process was disposed: the next SIGCHLD reaps what is left.
+            }
+        });
+    }
+
+    /// <summary>
+    /// Stops reaping when the host shuts down (nothing needs reaping then): a handler running on the signal thread
+    /// while the runtime tears itself down is the suspected cause of one SIGSEGV at exit (code 139) seen in CI.
+    /// </summary>
+    public static void Stop()
+    {
+        Interlocked.Exchange(ref _registration, null)?.Dispose();
     }
 
     /// <summary>Waits for every zombie child of this process except those <paramref name="isOwnChild"/> claims.</summary>

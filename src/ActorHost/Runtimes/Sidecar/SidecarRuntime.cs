@@ -438,6 +438,10 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
             return;
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (OperatingSystem.IsLinux())
+        {
+            OrphanReaper.Stop();
+        }
         if (_current is { } process)
         {
             await process.StopAsync(options.StopGrace).ConfigureAwait(false);
