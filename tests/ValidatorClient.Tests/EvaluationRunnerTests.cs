@@ -22,10 +22,13 @@ public sealed class EvalHostFixture : IAsyncLifetime
 
     public Task DisposeAsync() => Host.DisposeAsync().AsTask();
 
-    public static Task<IEnvironment> LoadAsync(int port) => AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+    /// <param name="readyTimeout">How long a call waits for a replica that went away to come back before it fails
+    /// (the pool's own wait); short, the outage reaches the runner, which retries the task.</param>
+    public static Task<IEnvironment> LoadAsync(int port, TimeSpan? readyTimeout = null) => AffinetesClient.LoadEnvAsync(new EnvironmentOptions
     {
         Mode = EnvironmentMode.Url,
         BaseUrls = [$"http://127.0.0.1:{port}"],
+        ReadyTimeout = readyTimeout ?? TimeSpan.FromMinutes(3),
     }).Within(what: "loading the environment");
 
     public Task<IEnvironment> LoadAsync() => LoadAsync(Host.Port);
@@ -202,13 +205,14 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
         var first = HostProcess.Start(EvalHostFixture.Env());
         await first.WaitReadyAsync();
         var port = first.Port;
-        await using var env = await EvalHostFixture.LoadAsync(port);
+        // The pool would wait minutes for the address to answer again and hide the outage; here it gives up at once.
+        await using var env = await EvalHostFixture.LoadAsync(port, readyTimeout: TimeSpan.FromMilliseconds(250));
         var run = await EvaluationRunner.Create(env).StartAsync(new EvaluationRequest
         {
             TaskIds = EvalHostFixture.Tasks(1, 30),
             Kwargs = new Dictionary<string, object?> { ["ms"] = 30 },
             Concurrency = 2,
-            Retries = 8,
+            Retries = 30,
             RetryDelay = TimeSpan.FromMilliseconds(200),
         });
         var results = new List<TaskResult>();

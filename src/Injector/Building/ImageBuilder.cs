@@ -162,6 +162,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             NetworkDisabled = true,
             Labels = new Dictionary<string, string> { ["affinetes.build-check"] = "true" },
         }, cancellationToken);
+        string? failure = null;
         try
         {
             await docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), cancellationToken);
@@ -171,14 +172,22 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             var logs = await ReadLogsAsync(container.ID, cancellationToken);
             if (exit.StatusCode != 0)
             {
-                await RemoveFailedImageAsync(image);
-                throw new BuildException($"the built image cannot serve its environment: {(logs.Length > 0 ? logs : DescribeSilentExit(exit.StatusCode))}") { Stage = BuildStage.Check };
+                failure = $"the built image cannot serve its environment: {(logs.Length > 0 ? logs : DescribeSilentExit(exit.StatusCode))}";
             }
-            progress?.Report(new BuildProgress(BuildStage.Check, logs.Trim()));
+            else
+            {
+                progress?.Report(new BuildProgress(BuildStage.Check, logs.Trim()));
+            }
         }
         finally
         {
+            // First the container: while it exists the engine refuses to delete its image (only the tag would go).
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+        if (failure is not null)
+        {
+            await RemoveFailedImageAsync(image);
+            throw new BuildException(failure) { Stage = BuildStage.Check };
         }
     }
 

@@ -8,6 +8,8 @@ namespace Affinetes.ValidatorClient.Pooling;
 /// <summary>Turns a host's answer into the result or the specific error a validator can act on.</summary>
 internal static class WireAnswer
 {
+    private static readonly JsonElement Null = JsonDocument.Parse("null").RootElement.Clone();
+
     /// <summary>The result of a call, or throws the error the answer stands for.</summary>
     public static JsonElement Read(string method, HttpStatusCode status, byte[] body, TimeSpan? timeout)
     {
@@ -19,7 +21,7 @@ internal static class WireAnswer
             {
                 if (envelopeStatus.ValueEquals(CallStatus.Success))
                 {
-                    return answer.Result ?? default;
+                    return answer.Result ?? Null; // the actor returned None/null: a JSON null, never an undefined element
                 }
                 // The original's "failed" envelope (its server-side timeout) carries the reason in result.error.
                 var reason = answer.Error is { ValueKind: JsonValueKind.String } e ? e.GetString()

@@ -15,6 +15,12 @@ public sealed class WireAnswerTests
     public void SuccessEnvelope_GivesTheResult() =>
         Assert.Equal(3, WireAnswer.Read("m", HttpStatusCode.OK, Body("{\"status\":\"success\",\"result\":{\"task_id\":3},\"error\":null}"), null).GetProperty("task_id").GetInt32());
 
+    [Theory]
+    [InlineData("{\"status\":\"success\",\"result\":null,\"error\":null}")]
+    [InlineData("{\"status\":\"success\"}")]
+    public void AMethodThatReturnedNothing_GivesJsonNull(string body) =>
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, WireAnswer.Read("m", HttpStatusCode.OK, Body(body), null).ValueKind);
+
     [Fact]
     public void TheOriginalsFailedEnvelope_IsARemoteError_WithItsReason()
     {
