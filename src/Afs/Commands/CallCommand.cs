@@ -115,6 +115,12 @@ internal sealed class CallCommand : AfsCommand
             throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
                 (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
         }
+        catch (DeadlineExceededException e) when (deadline is not null && !cancellationToken.IsCancellationRequested)
+        {
+            // The call got what was left of --timeout after connecting; the user's figure is the one to name.
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
+                (e.ServerSide ? " (the environment cancelled it)" : ""));
+        }
     }
 
     /// <summary>

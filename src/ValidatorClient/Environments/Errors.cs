@@ -21,11 +21,18 @@ public sealed class RemoteActorException(string method, string? remoteType, stri
 
 /// <summary>The environment has no public method of that name; the message lists the methods it has when its host said.</summary>
 public sealed class MethodNotFoundException(string method, string? hostMessage = null)
-    : AffinetesException(hostMessage is null || hostMessage == $"Method not found: {method}"
-        ? $"the environment has no method '{method}'"
-        : $"the environment has no method '{method}': {hostMessage}")
+    : AffinetesException(Describe(method, hostMessage))
 {
     public string Method { get; } = method;
+
+    // The host says "Method not found: X; did you mean 'Y'? (methods: ...)": keep what it adds, not what it repeats.
+    private static string Describe(string method, string? hostMessage) => hostMessage switch
+    {
+        null => $"the environment has no method '{method}'",
+        _ when hostMessage.StartsWith($"Method not found: {method}", StringComparison.Ordinal) =>
+            $"the environment has no method '{method}'{hostMessage[$"Method not found: {method}".Length..]}",
+        _ => $"the environment has no method '{method}': {hostMessage}",
+    };
 }
 
 /// <summary>The arguments do not fit the method: missing, unexpected, or of the wrong type.</summary>
@@ -45,6 +52,10 @@ public sealed class DeadlineExceededException(string method, TimeSpan deadline, 
 {
     public string Method { get; } = method;
     public TimeSpan Deadline { get; } = deadline;
+
+    /// <summary>True when the environment cancelled the call (its 504), false when the client stopped waiting.</summary>
+    public bool ServerSide { get; } = serverSide;
+
     public override bool IsRetryable => true;
 }
 
