@@ -140,6 +140,10 @@ internal sealed class BasilicaApi : IDisposable
                 return await read(response, ctx.CancellationToken);
             }, context);
         }
+        catch (HttpRequestException e)
+        {
+            throw new EnvironmentUnavailableException($"cannot reach the Basilica API at {_root} ({what})", reason: e.Message, inner: e);
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);

@@ -249,7 +249,7 @@ internal sealed class BasilicaBackend : IBackend
             using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             return await _api.RecentEventsAsync(instanceName, 10, bounded.Token);
         }
-        catch (Exception e) when (e is BasilicaApiException or HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is AffinetesException or OperationCanceledException or System.Text.Json.JsonException)
         {
             return [];
         }
@@ -290,7 +290,7 @@ internal sealed class BasilicaBackend : IBackend
         {
             verdict = new EnvironmentUnavailableException($"basilica deployment {name} is gone (deleted, or its TTL of {TtlSeconds} s passed)");
         }
-        catch (Exception e) when (e is BasilicaApiException or HttpRequestException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is AffinetesException or System.Text.Json.JsonException)
         {
             verdict = null; // the API does not answer now: that says nothing about the pods
         }
