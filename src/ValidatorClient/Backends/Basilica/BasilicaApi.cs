@@ -45,7 +45,7 @@ internal sealed class BasilicaApi : IDisposable
                     .Handle<TaskCanceledException>(e => e.InnerException is TimeoutException),
                 MaxRetryAttempts = Math.Max(0, options.MaxRetries),
                 Delay = options.RetryDelay,
-                MaxDelay = TimeSpan.FromSeconds(30),
+                MaxDelay = TimeSpan.FromSeconds(8),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 OnRetry = args =>

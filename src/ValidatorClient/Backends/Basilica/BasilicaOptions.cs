@@ -45,7 +45,7 @@ public sealed record BasilicaOptions
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How often a transient failure is retried before it is raised.</summary>
-    public int MaxRetries { get; init; } = 6;
+    public int MaxRetries { get; init; } = 4;
 
     /// <summary>Receives each status change (phase, progress, ready replicas) while a deployment starts.</summary>
     public IProgress<BasilicaStatus>? Progress { get; init; }
