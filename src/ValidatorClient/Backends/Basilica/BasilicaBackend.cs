@@ -94,7 +94,9 @@ internal sealed class BasilicaBackend : IBackend
             Public = true,
             HealthCheck = new DeploymentHealthCheck(
                 Liveness: new DeploymentProbe(WireRoutes.Health, InitialDelaySeconds: 10, PeriodSeconds: 10, TimeoutSeconds: 5, FailureThreshold: 6),
-                Readiness: new DeploymentProbe(WireRoutes.Ready, InitialDelaySeconds: 1, PeriodSeconds: 2, TimeoutSeconds: 3, FailureThreshold: 3)),
+                // Kubernetes probes carry no token: with one, only /health is open (the client then waits on /ready itself).
+                Readiness: new DeploymentProbe(_options.AuthToken is null ? WireRoutes.Ready : WireRoutes.Health,
+                    InitialDelaySeconds: 1, PeriodSeconds: 2, TimeoutSeconds: 3, FailureThreshold: 3)),
         };
         var noted = new OwnedDeployment(requested, requested, image, _api.Root.ToString(), DateTimeOffset.UtcNow, request.TtlSeconds);
         _owned.Note(noted);
@@ -105,9 +107,14 @@ internal sealed class BasilicaBackend : IBackend
             // Sent without the caller's token: a create abandoned mid-flight may still happen, so its answer is awaited (bounded) to delete it.
             created = await Settled.WaitAsync(_api.CreateAsync(request, CancellationToken.None), cancellationToken);
         }
+        catch (BasilicaApiException)
+        {
+            _owned.Forget(requested); // Basilica answered with an error: it created nothing
+            throw;
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // It may exist anyway (an answer lost on the way): removed by the name sent, when the server kept it.
+            // It may exist anyway (an answer lost on the way, or still in flight): removed by the name sent.
             await ReleaseAsync(requested);
             throw;
         }
