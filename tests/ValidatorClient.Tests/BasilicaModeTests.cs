@@ -76,11 +76,10 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
         };
         await using (var env = await LoadAsync(options))
         {
+            Assert.Equal(7, (await env.CallAsync("echo", kwargs: Kw(("x", 7))).Within()).GetProperty("x").GetInt32());
             var hosts = new HashSet<string>();
             for (var i = 0; i < 8; i++)
             {
-                var echoed = await env.CallAsync("echo", kwargs: Kw(("x", i))).Within();
-                Assert.Equal(i, echoed.GetProperty("x").GetInt32());
                 hosts.Add((await env.CallAsync("environment", kwargs: Kw(("name", "HOSTNAME"))).Within()).GetString()!);
             }
             Assert.Equal(2, hosts.Count); // two pods, both reached through the one URL

@@ -313,6 +313,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
             d.Url = await d.StartIngressAsync();
             await Task.Delay(PhaseDelay, token);
             d.Move("Active", "health_check", "waiting for readiness probes", 80);
+            await Task.Delay(PhaseDelay, token);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
             while (d.Pods.Any(p => !p.Ready))
             {
