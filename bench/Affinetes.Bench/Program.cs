@@ -83,4 +83,14 @@ eval.SetAction((result, _) => EvalBenchmark.RunAsync(
     result.GetValue(hostBinary)!, result.GetValue(tasks), result.GetValue(concurrency), !result.GetValue(evalNoDocker), result.GetValue(evalOutput)!));
 root.Subcommands.Add(eval);
 
+var basilicaTasks = new Option<int>("--tasks") { Description = "tasks of the 50 ms workload", DefaultValueFactory = _ => 200 };
+var basilicaConcurrency = new Option<int>("--concurrency") { Description = "tasks in flight", DefaultValueFactory = _ => 20 };
+var basilicaOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/basilica.json" };
+var basilicaBench = new Command("basilica", "Basilica mode through the local contract server vs Docker mode: 200 tasks of 50 ms at 20 in flight over 2 replicas, wall-time ratio and API requests per task.")
+{
+    basilicaTasks, basilicaConcurrency, basilicaOutput,
+};
+basilicaBench.SetAction((result, _) => BasilicaBenchmark.RunAsync(result.GetValue(basilicaTasks), result.GetValue(basilicaConcurrency), result.GetValue(basilicaOutput)!));
+root.Subcommands.Add(basilicaBench);
+
 return await root.Parse(args).InvokeAsync();

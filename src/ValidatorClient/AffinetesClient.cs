@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Affinetes.ValidatorClient.Backends;
+using Affinetes.ValidatorClient.Backends.Basilica;
 using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Backends.Url;
 using Affinetes.ValidatorClient.Environments;
@@ -67,18 +68,33 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
     public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var (cpu, memory) = options.Parse();
+        options.Parse();
         if (options.DefaultCallTimeout is null && clientOptions.DefaultCallTimeout is { } fallback)
         {
             options = options with { DefaultCallTimeout = fallback };
         }
+        var environment = await LoadCoreAsync(options, callDeadline: null, cancellationToken);
+        lock (_gate)
+        {
+            _live.Add(environment);
+        }
+        EnvironmentRegistry.Add(environment);
+        return environment;
+    }
+
+    /// <summary>Provisions one environment; in basilica mode with a fresh deployment per call, one that deploys at each call.</summary>
+    private async Task<AffinetesEnvironment> LoadCoreAsync(EnvironmentOptions options, TimeSpan? callDeadline, CancellationToken cancellationToken)
+    {
+        var (cpu, memory) = options.Parse();
         var logs = options.LoggerFactory ?? loggerFactory;
         var logger = logs.CreateLogger("Affinetes.ValidatorClient");
+        var perCall = options.Mode == EnvironmentMode.Basilica && options.Basilica.FreshDeploymentPerCall;
         var http = createHttp(options);
         IBackend backend = options.Mode switch
         {
             EnvironmentMode.Url => new UrlBackend(options),
             EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, logs.CreateLogger<DockerBackend>()),
+            EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), callDeadline, perCall),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
         var name = options.Image ?? string.Join(", ", options.BaseUrls);
@@ -96,13 +112,12 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
             throw;
         }
         Log.EnvironmentReady(logger, name, pool.ReadyCount, backend.ReplicaCount, backend.Name, clock.Elapsed.TotalMilliseconds);
-        var environment = new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget);
-        lock (_gate)
-        {
-            _live.Add(environment);
-        }
-        EnvironmentRegistry.Add(environment);
-        return environment;
+        // Isolation: each call gets its own one-pod deployment, deleted when the call ends; its TTL covers that call's deadline.
+        var oneCallOptions = options with { Replicas = 1, MinReadyReplicas = null, LogFile = null, Basilica = options.Basilica with { FreshDeploymentPerCall = false } };
+        Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = perCall
+            ? (deadline, ct) => LoadCoreAsync(oneCallOptions, deadline, ct)
+            : null;
+        return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh);
     }
 
     private void Forget(AffinetesEnvironment environment)

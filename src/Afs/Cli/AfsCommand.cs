@@ -31,6 +31,9 @@ internal abstract class AfsCommand : Command
         Options.Add(_hosts);
     }
 
+    /// <summary>The command as messages name it (<c>afs NAME: ...</c>); a subcommand says its parent too.</summary>
+    protected virtual string DisplayName => Name;
+
     /// <summary>Runs the command; returns its exit code (<see cref="ExitCodes"/>).</summary>
     protected abstract Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken);
 
@@ -39,7 +42,7 @@ internal abstract class AfsCommand : Command
 
     private async Task<int> InvokeAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
-        await using var context = new CommandContext(Name, parseResult, _hosts);
+        await using var context = new CommandContext(DisplayName, parseResult, _hosts);
         try
         {
             return await ExecuteAsync(context, cancellationToken);

@@ -26,6 +26,8 @@ internal sealed class CallCommand : AfsCommand
     private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds the whole call may take (finding a ready replica included); past it the environment cancels the work (exit code 4)");
     private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
     private readonly Option<bool> _compact = new("--compact") { Description = "print the result on one line" };
+    private readonly Option<string> _mode = BasilicaAccess.ModeOption();
+    private readonly Option<string?> _apiUrl = BasilicaAccess.ApiUrlOption();
 
     public CallCommand()
         : base("call", "Call one method of a running environment; prints the result as JSON (exit codes: 2 the actor raised, 3 bad call, 4 deadline, 5 unavailable).")
@@ -38,6 +40,8 @@ internal sealed class CallCommand : AfsCommand
         Options.Add(_timeout);
         Options.Add(_authToken);
         Options.Add(_compact);
+        Options.Add(_mode);
+        Options.Add(_apiUrl);
         AddHostOption("repeatable: any running replica on them answers");
     }
 
@@ -70,6 +74,13 @@ internal sealed class CallCommand : AfsCommand
             overall.CancelAfter(limit);
         }
         var clock = Stopwatch.StartNew();
+        if (baseUrl is null && BasilicaAccess.IsBasilica(context, _mode))
+        {
+            // A deployment afs run --mode basilica left running: called at the URL Basilica gives it.
+            using var api = BasilicaAccess.Connect(context, _apiUrl);
+            var deployment = await api.GetAsync(first, overall.Token);
+            baseUrl = deployment.Url ?? throw new EnvironmentUnavailableException($"basilica deployment {first} has no URL yet (state {deployment.State}, phase {deployment.Phase})");
+        }
         try
         {
             await using var environment = baseUrl is not null

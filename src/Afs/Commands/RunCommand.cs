@@ -27,6 +27,9 @@ internal sealed class RunCommand : AfsCommand
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
     private readonly Option<bool> _remove = new("--rm") { Description = "stay in the foreground; the containers are removed when afs ends (Ctrl+C), and stop by themselves within --lease if afs is killed" };
     private readonly Option<double?> _lease = Seconds.Option("--lease", "with --rm: seconds the containers keep running without hearing from afs (default 60)");
+    private readonly Option<string> _mode = BasilicaAccess.ModeOption();
+    private readonly Option<string?> _apiUrl = BasilicaAccess.ApiUrlOption();
+    private readonly Option<double?> _ttl = Seconds.Option("--ttl", "basilica: seconds the deployment may live at most, even if nobody deletes it (default: --ready-timeout + 360 + 600)");
 
     private string? _loaded;
     private string _where = "";
@@ -49,6 +52,9 @@ internal sealed class RunCommand : AfsCommand
         Options.Add(_readyTimeout);
         Options.Add(_remove);
         Options.Add(_lease);
+        Options.Add(_mode);
+        Options.Add(_apiUrl);
+        Options.Add(_ttl);
         AddHostOption("repeatable: replicas are spread over them");
     }
 
@@ -65,9 +71,16 @@ internal sealed class RunCommand : AfsCommand
         // The other commands look at the default engine unless told: repeat the engines when they are others.
         _where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
         var remove = context.Get(_remove);
-        if (context.Get(_lease) is not null && !remove)
+        var basilica = BasilicaAccess.IsBasilica(context, _mode);
+        if (context.Get(_lease) is not null && (!remove || basilica))
         {
-            throw new UsageException("--lease applies to --rm only (without --rm the containers keep running until afs stop)");
+            throw new UsageException(basilica
+                ? "--lease is for Docker containers; on basilica --ttl bounds how long the deployment lives"
+                : "--lease applies to --rm only (without --rm the containers keep running until afs stop)");
+        }
+        if (context.Get(_ttl) is not null && !basilica)
+        {
+            throw new UsageException("--ttl applies to --mode basilica (Docker containers of --rm stop within --lease instead)");
         }
         var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
         foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
@@ -92,19 +105,28 @@ internal sealed class RunCommand : AfsCommand
             Cleanup = remove,
             Lease = Seconds.Value(context, _lease) ?? new EnvironmentOptions().Lease,
             LoggerFactory = context.LoggerFactory,
+            Mode = basilica ? EnvironmentMode.Basilica : EnvironmentMode.Docker,
+            Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
         var environmentName = options.ContainerName ?? options.Image!;
 
         // Containers of this name already running are reused when their settings match.
         var runningBefore = new HashSet<string>(StringComparer.Ordinal);
-        await using (var connected = await Engines.ConnectAsync(engines, cancellationToken))
+        if (!basilica)
         {
+            await using var connected = await Engines.ConnectAsync(engines, cancellationToken);
             runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
         }
 
         await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
         _loaded = environment.Name;
+        if (basilica)
+        {
+            // A deployment is called and deleted by the name Basilica gave it.
+            environmentName = BasilicaAccess.InstanceName(environment.Replicas[0]);
+            _where = $" --mode basilica{(context.Get(_apiUrl) is { } api ? $" --api-url {Quote(api)}" : "")}";
+        }
         var methods = await environment.ListMethodsAsync(cancellationToken);
         var replicaRows = environment.Replicas.Select((r, i) => new
         {
@@ -151,13 +173,15 @@ internal sealed class RunCommand : AfsCommand
         console.Line();
         var example = methods.FirstOrDefault(m => !m.IsAsync) ?? methods.FirstOrDefault();
         var exampleArgs = string.Concat(example?.Parameters.Where(p => p.Required).Select(p => $" --arg {p.Name}=...") ?? []);
-        var next = $"afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{_where}, afs logs {Quote(environmentName)}{_where}";
+        var next = $"afs call {Quote(environmentName)} {example?.Name ?? "METHOD"}{exampleArgs}{_where}" + (basilica ? "" : $", afs logs {Quote(environmentName)}{_where}");
         if (!remove)
         {
-            console.Line($"the containers keep running after afs exits; next: {next}, afs stop {Quote(environmentName)}{_where}");
+            console.Line(basilica
+                ? $"the deployment keeps running after afs exits, at most its TTL ({context.Get(_ttl)?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"} s); next: {next}, afs basilica rm {Quote(environmentName)}"
+                : $"the containers keep running after afs exits; next: {next}, afs stop {Quote(environmentName)}{_where}");
             return ExitCodes.Ok;
         }
-        console.Line($"running until Ctrl+C, which removes the containers; meanwhile, in another terminal: {next}");
+        console.Line($"running until Ctrl+C, which removes the {(basilica ? "deployment" : "containers")}; meanwhile, in another terminal: {next}");
         await Task.Delay(Timeout.Infinite, cancellationToken);
         return ExitCodes.Ok;
     }

@@ -75,13 +75,15 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     private readonly EnvironmentOptions _options;
     private readonly ILogger _logger;
     private readonly Action<AffinetesEnvironment>? _released;
+    private readonly Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? _fresh;
     private readonly CancellationTokenSource _following = new();
     private readonly Task _logFile;
     private int _disposed;
 
     internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options, ILogger logger,
-        Action<AffinetesEnvironment>? released)
+        Action<AffinetesEnvironment>? released, Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = null)
     {
+        _fresh = fresh;
         Name = name;
         _backend = backend;
         _pool = pool;
@@ -105,7 +107,18 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         {
             throw new ArgumentOutOfRangeException(nameof(timeout), t, "a call's timeout must be positive");
         }
-        return _pool.CallAsync(method, WireValues.CallBody(method, args, kwargs), timeout ?? _options.DefaultCallTimeout, cancellationToken);
+        var deadline = timeout ?? _options.DefaultCallTimeout;
+        return _fresh is null
+            ? _pool.CallAsync(method, WireValues.CallBody(method, args, kwargs), deadline, cancellationToken)
+            : CallOnFreshAsync(method, args, kwargs, deadline, cancellationToken);
+    }
+
+    /// <summary>Isolation (a fresh deployment per call): provisions one replica for this call alone and releases it after.</summary>
+    private async Task<JsonElement> CallOnFreshAsync(string method, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs,
+        TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        await using var one = await _fresh!(timeout, cancellationToken);
+        return await one.CallAsync(method, args, kwargs, timeout, cancellationToken);
     }
 
     public async Task<T> CallAsync<T>(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
@@ -126,6 +139,11 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
 
     public async Task<IReadOnlyList<MethodDescriptor>> ListMethodsAsync(CancellationToken cancellationToken = default)
     {
+        if (_fresh is not null)
+        {
+            await using var one = await _fresh(null, cancellationToken);
+            return await one.ListMethodsAsync(cancellationToken);
+        }
         var replica = _pool.Endpoints.FirstOrDefault() ?? throw new EnvironmentUnavailableException($"no replica of {Name} is live");
         using var response = await _http.GetAsync(new Uri(replica.BaseUrl, WireRoutes.Methods), cancellationToken);
         if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)

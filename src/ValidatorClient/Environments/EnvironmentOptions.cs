@@ -128,6 +128,9 @@ public sealed record EnvironmentOptions
     /// <summary>How replicas are watched, judged unhealthy and replaced.</summary>
     public ReplicaHealthOptions Health { get; init; } = new();
 
+    /// <summary>Basilica mode: the API, its key, TTL and isolation (<see cref="BasilicaOptions"/>).</summary>
+    public BasilicaOptions Basilica { get; init; } = new();
+
     /// <summary>Checks the options once; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
     public void Validate() => Parse();
 
@@ -181,6 +184,18 @@ public sealed record EnvironmentOptions
             throw new EnvironmentOptionsException($"lease is {Lease.TotalSeconds:0.###} s; use 10 s or more");
         }
         Health.Validate();
+        if (Mode == EnvironmentMode.Basilica)
+        {
+            if (ConnectOnly || HostNetwork)
+            {
+                throw new EnvironmentOptionsException("basilica mode runs deployments on Basilica: connect-only and host network are Docker options");
+            }
+            if (Replicas > 10)
+            {
+                throw new EnvironmentOptionsException($"replicas is {Replicas}; a basilica deployment has 1 to 10");
+            }
+            Basilica.Validate();
+        }
         if (Lease < Health.ProbeInterval * 3)
         {
             throw new EnvironmentOptionsException($"lease ({Lease.TotalSeconds:0.###} s) must be at least three probe intervals ({Health.ProbeInterval.TotalSeconds:0.###} s each), or the lease runs out between renewals");

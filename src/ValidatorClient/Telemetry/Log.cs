@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Telemetry;
 
-/// <summary>The client's log messages, source-generated, with stable event ids (1xxx environments, 2xxx replicas, 3xxx calls, 4xxx docker).</summary>
+/// <summary>The client's log messages, source-generated, with stable event ids (1xxx environments, 2xxx replicas, 3xxx calls, 4xxx docker, 5xxx basilica).</summary>
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information, "environment {Environment} is ready: {Ready} of {Replicas} replicas ({Backend}) in {ElapsedMs:0} ms")]
@@ -61,4 +61,25 @@ internal static partial class Log
 
     [LoggerMessage(4005, LogLevel.Warning, "writing the log file {Path} failed: {Reason}")]
     public static partial void LogFileFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(5001, LogLevel.Information, "creating basilica deployment {Name} of {Image}: {Replicas} replicas, TTL {TtlSeconds} s")]
+    public static partial void DeploymentCreating(ILogger logger, string name, string image, int replicas, long ttlSeconds);
+
+    [LoggerMessage(5002, LogLevel.Information, "basilica named the deployment {Answered} (asked for {Requested}); it is called by that name from now on")]
+    public static partial void DeploymentRenamed(ILogger logger, string requested, string answered);
+
+    [LoggerMessage(5003, LogLevel.Information, "basilica deployment {Name}: {State}/{Phase}, {Ready}/{Desired} ready{Progress}{Message}")]
+    public static partial void DeploymentStatus(ILogger logger, string name, string state, string phase, int ready, int desired, string progress, string message);
+
+    [LoggerMessage(5004, LogLevel.Information, "basilica deployment {Name} is ready at {Url} after {ElapsedMs:0} ms")]
+    public static partial void DeploymentReady(ILogger logger, string name, string url, double elapsedMs);
+
+    [LoggerMessage(5005, LogLevel.Information, "basilica deployment {Name} {Outcome}")]
+    public static partial void DeploymentDeleted(ILogger logger, string name, string outcome);
+
+    [LoggerMessage(5006, LogLevel.Error, "deleting basilica deployment {Name} failed: {Reason}; afs basilica rm --all-mine removes it, else its TTL ends it at {ExpiresAt}")]
+    public static partial void DeploymentDeleteFailed(ILogger logger, string name, string reason, string expiresAt);
+
+    [LoggerMessage(5007, LogLevel.Warning, "basilica {Request} is retried (attempt {Attempt}) in {DelayMs:0} ms: {Reason}")]
+    public static partial void BasilicaRetry(ILogger logger, string request, int attempt, string reason, double delayMs);
 }

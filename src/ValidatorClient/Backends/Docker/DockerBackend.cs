@@ -238,7 +238,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             Labels = labels,
             HostConfig = hostConfig,
         };
-        var created = await SettledAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
+        var created = await Settled.WaitAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
         Log.ContainerCreated(logger, name, engine.Spec);
         // Attached before it starts: a container that dies at once (and is auto-removed) still leaves its words here.
         var output = Leased ? await ContainerOutput.AttachAsync(docker, created.ID, _stopping.Token) : null;
@@ -246,7 +246,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await SettledAsync(StartAsync(docker, created.ID), cancellationToken);
+            await Settled.WaitAsync(StartAsync(docker, created.ID), cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             return await EndpointAsync(container, cancellationToken);
         }
@@ -261,31 +261,6 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     {
         _containers[container.ContainerId] = container;
         return container;
-    }
-
-    /// <summary>
-    /// Awaits an engine request that changes state (create, start), sent without the caller's token: a request
-    /// abandoned mid-flight may still take effect in the engine after the caller gave up, leaving a container nobody
-    /// tracks. When the caller is cancelled this still waits (bounded) for the request to finish, so that its effect
-    /// is known and can be undone; the caller checks its token afterwards.
-    /// </summary>
-    private static async Task<T> SettledAsync<T>(Task<T> request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await request.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                return await request.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
-            }
-            catch (TimeoutException)
-            {
-                throw new OperationCanceledException(cancellationToken);
-            }
-        }
     }
 
     private static async Task<bool> StartAsync(DockerClient docker, string containerId)

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using Affinetes.ValidatorClient.Backends.Basilica;
+using Affinetes.ValidatorClient.Environments;
+
+namespace Affinetes.Afs.Cli;
+
+/// <summary>
+/// What the commands that reach Basilica share: <c>--mode docker|basilica</c>, <c>--api-url</c>, the key from
+/// <c>$BASILICA_API_TOKEN</c> only (a key on the command line would show in process lists and shell history), and
+/// the API client the library uses.
+/// </summary>
+internal static class BasilicaAccess
+{
+    public const string Docker = "docker";
+    public const string Basilica = "basilica";
+
+    /// <summary><c>--mode</c>: where the environment runs.</summary>
+    public static Option<string> ModeOption()
+    {
+        var option = new Option<string>("--mode") { Description = "where the environment runs: docker (default) or basilica (key in $BASILICA_API_TOKEN)", DefaultValueFactory = _ => Docker };
+        option.AcceptOnlyFromAmong(Docker, Basilica);
+        return option;
+    }
+
+    /// <summary><c>--api-url</c>: the Basilica API (default <c>$BASILICA_API_URL</c>, else the public API).</summary>
+    public static Option<string?> ApiUrlOption() => new("--api-url")
+    {
+        Description = $"the Basilica API (default: $BASILICA_API_URL, else {BasilicaOptions.DefaultApiUrl})",
+    };
+
+    public static bool IsBasilica(CommandContext context, Option<string> mode) => context.Get(mode) == Basilica;
+
+    /// <summary>The library's Basilica options for this command; their validation says what is missing (the key ...).</summary>
+    public static BasilicaOptions Options(CommandContext context, Option<string?> apiUrl, TimeSpan? ttl = null) => new()
+    {
+        ApiUrl = context.Get(apiUrl),
+        Ttl = ttl,
+    };
+
+    public static BasilicaApi Connect(CommandContext context, Option<string?> apiUrl) =>
+        new(Options(context, apiUrl), context.LoggerFactory.CreateLogger("afs.basilica"));
+
+    /// <summary>Where deployments this user's clients created are noted.</summary>
+    public static OwnedDeployments Owned(CommandContext context, Option<string?> apiUrl) => new(Options(context, apiUrl).ResolvedStateDirectory);
+
+    /// <summary>The deployment's name, from a replica of an environment in basilica mode.</summary>
+    public static string InstanceName(ReplicaEndpoint replica) => replica.Id[..replica.Id.LastIndexOf('/')];
+}
