@@ -48,6 +48,7 @@ public static class AfsCli
         root.Subcommands.Add(new LogsCommand());
         root.Subcommands.Add(new StopCommand());
         root.Subcommands.Add(new CleanupCommand());
+        root.Subcommands.Add(new ViewCommand());
         return root;
     }
 }
