@@ -241,3 +241,27 @@ public sealed class ViewCommandTests
         Assert.Contains("--bind localhost:80 is not an IP address", error, StringComparison.Ordinal);
     }
 }
+
+[Trait(Tiers.Name, Tiers.Unit)]
+public sealed class SvgChartsTests
+{
+    [Fact]
+    public void Bins_SpreadValuesOverEqualBins_TheMaximumInTheLast()
+    {
+        var bins = View.SvgCharts.Bins([0, 0.05, 0.55, 0.99, 1], 10);
+        Assert.Equal(10, bins.Count);
+        Assert.Equal([2, 0, 0, 0, 0, 1, 0, 0, 0, 2], bins.Select(b => b.Count));
+        Assert.Equal(1, bins[^1].To);
+    }
+
+    [Fact]
+    public void Bins_AllEqual_IsOneBar_AndNoValues_NoBar_SaidInTheChart()
+    {
+        var one = View.SvgCharts.Bins([1, 1, 1], 10);
+        Assert.Equal(new View.SvgCharts.Bin(1, 1, 3), Assert.Single(one));
+        var svg = View.SvgCharts.Histogram("scores", "score", one, View.SvgCharts.Fmt);
+        Assert.Single(Regex.Matches(svg, "<rect class=\"bar\" data-count=\"3\""));
+        Assert.Empty(View.SvgCharts.Bins([], 10));
+        Assert.Contains("no values", View.SvgCharts.Histogram("latency", "ms", [], View.SvgCharts.Fmt), StringComparison.Ordinal);
+    }
+}
