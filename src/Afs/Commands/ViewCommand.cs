@@ -44,7 +44,7 @@ internal sealed class ViewCommand : AfsCommand
             throw new UsageException($"there is no results store at {path}: afs eval writes one there, or give --store FILE (or ${ResultStore.PathVariable})");
         }
         await using var store = await ResultStore.OpenAsync(path, context.LoggerFactory, cancellationToken);
-        await using var app = new ResultsViewer(store).Build(address, port);
+        await using var app = new ResultsViewer(store, context.LoggerFactory.CreateLogger("afs.view")).Build(address, port);
         try
         {
             await app.StartAsync(cancellationToken);

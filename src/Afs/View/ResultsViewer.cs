@@ -13,7 +13,7 @@ namespace Affinetes.Afs.View;
 /// The web server of <c>afs view</c>: Kestrel on one address, pages rendered on the server from the results store
 /// (read through the library, at each request, so running evaluations show up on reload), one embedded style sheet.
 /// </summary>
-internal sealed class ResultsViewer(IResultStore store)
+internal sealed partial class ResultsViewer(IResultStore store, ILogger logger)
 {
     private const string StylePath = "/view.css";
 
@@ -43,12 +43,29 @@ internal sealed class ResultsViewer(IResultStore store)
             kestrel.Listen(address, port);
         });
         var app = builder.Build();
+        app.Use(ShowFailuresAsync);
         app.MapGet("/", RunsAsync);
         app.MapGet("/runs/{id}", RunAsync);
         app.MapGet("/runs/{id}/tasks/{task:long}", TaskAsync);
         app.MapGet("/compare", CompareAsync);
         app.MapGet(StylePath, WriteStyle);
         return app;
+    }
+
+    /// <summary>A page that cannot be rendered (the store unreadable, locked too long) says why, on the page and on stderr.</summary>
+    private async Task ShowFailuresAsync(HttpContext context, RequestDelegate next)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (Exception e) when (!context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
+        {
+            Log.PageFailed(logger, context.Request.Path, e);
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            await WritePageAsync(context, "Error", ViewPages.Failure($"{context.Request.Path} could not be shown: {e.Message}"), ("runs", "/"));
+        }
     }
 
     private async Task RunsAsync(HttpContext context)
@@ -151,5 +168,11 @@ internal sealed class ResultsViewer(IResultStore store)
         response.ContentType = "text/css; charset=utf-8";
         response.ContentLength = bytes.Length;
         return response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "{Path} could not be shown")]
+        public static partial void PageFailed(ILogger logger, string path, Exception error);
     }
 }

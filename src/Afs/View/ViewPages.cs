@@ -242,8 +242,12 @@ internal static class ViewPages
         return html.Append("</tbody></table></div>").ToString();
     }
 
-    public static string NotFound(string message) =>
-        $"<h2>Not found</h2><p class=\"card bad\">{Html.Encode(message)}</p><p><a href=\"/\">All runs</a></p>";
+    public static string NotFound(string message) => Problem("Not found", message);
+
+    public static string Failure(string message) => Problem("Error", message);
+
+    private static string Problem(string title, string message) =>
+        $"<h2>{title}</h2><p class=\"card bad\">{Html.Encode(message)}</p><p><a href=\"/\">All runs</a></p>";
 
     private static void Field(StringBuilder html, string name, string valueHtml) => html.Append(Inv, $"<dt>{name}</dt><dd>{valueHtml}</dd>");
 
