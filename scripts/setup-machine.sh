@@ -12,3 +12,4 @@ fi
 "$here/build-host-image.sh"
 "$here/setup-registry.sh"
 "$here/setup-ssh.sh"
+"$here/setup-browser.sh"

@@ -49,6 +49,7 @@ public static class AfsCli
         root.Subcommands.Add(new StopCommand());
         root.Subcommands.Add(new CleanupCommand());
         root.Subcommands.Add(new BasilicaCommand());
+        root.Subcommands.Add(new ViewCommand());
         return root;
     }
 }

@@ -5,8 +5,9 @@ using Affinetes.Protocol;
 namespace Affinetes.ActorHost.Endpoints;
 
 /// <summary>
-/// Optional bearer-token check in front of every endpoint but <c>GET /health</c> (any other HTTP method on that
-/// path needs the token like everything else). The host holds only the token's SHA-256: a presented token is hashed
+/// Optional bearer-token check in front of every endpoint but <c>GET /health</c> and the <c>/docs</c> page's own
+/// files, which hold nothing of the environment (<see cref="Docs.DocsPage"/>); any other HTTP method on those paths
+/// needs the token like everything else. The host holds only the token's SHA-256: a presented token is hashed
 /// and compared in constant time.
 /// </summary>
 internal sealed class BearerAuthentication(byte[] expectedSha256)
@@ -17,7 +18,7 @@ internal sealed class BearerAuthentication(byte[] expectedSha256)
     {
         var request = context.Request;
         var openProbe = (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
-            && request.Path.Equals(WireRoutes.Health, StringComparison.Ordinal);
+            && (request.Path.Equals(WireRoutes.Health, StringComparison.Ordinal) || Docs.DocsPage.IsPublic(request.Path));
         if (openProbe || IsAuthorized(request.Headers.Authorization.ToString()))
         {
             await next(context);

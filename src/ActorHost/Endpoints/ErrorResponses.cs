@@ -25,7 +25,7 @@ internal static class ErrorResponses
         var request = $"{context.Request.Method} {context.Request.Path}";
         var (code, message) = status switch
         {
-            StatusCodes.Status404NotFound => (ErrorCodes.NotFound, $"no such endpoint: {request}; the host serves GET /health, /ready, /methods, /openapi.json and POST /call, POST /METHOD"),
+            StatusCodes.Status404NotFound => (ErrorCodes.NotFound, $"no such endpoint: {request}; the host serves GET /health, /ready, /methods, /openapi.json, /docs and POST /call, POST /METHOD"),
             StatusCodes.Status405MethodNotAllowed => (ErrorCodes.HttpMethodNotAllowed, $"{request}: wrong HTTP method for this endpoint (Allow: {context.Response.Headers.Allow})"),
             _ => (ErrorCodes.BadRequest, $"{request} answered {status}"),
         };

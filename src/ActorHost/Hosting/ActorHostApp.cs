@@ -233,6 +233,7 @@ internal static class ActorHostApp
         builder.Services.AddSingleton(startup.Runtime);
         builder.Services.AddSingleton<CallEndpoint>();
         builder.Services.AddSingleton<DescribeEndpoints>();
+        builder.Services.AddSingleton<Endpoints.Docs.DocsPage>();
         builder.Services.AddHostedService<RuntimeStarter>();
         builder.Services.AddHostedService<HealthWatch>();
         if (options.Lease is not null)
@@ -265,6 +266,10 @@ internal static class ActorHostApp
         app.MapGet(WireRoutes.Ready, describe.Ready);
         app.MapGet(WireRoutes.Methods, describe.Methods);
         app.MapGet(WireRoutes.OpenApi, describe.OpenApi);
+        var docs = app.Services.GetRequiredService<Endpoints.Docs.DocsPage>();
+        app.MapGet(Endpoints.Docs.DocsPage.PagePath, docs.Page);
+        app.MapGet(Endpoints.Docs.DocsPage.ScriptPath, docs.Script);
+        app.MapGet(Endpoints.Docs.DocsPage.StylePath, docs.Style);
         app.MapPost(WireRoutes.Call, call.HandleCallAsync);
         app.MapPost("/{method}", call.HandleMethodAsync);
         return app;
