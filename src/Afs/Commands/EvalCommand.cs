@@ -3,6 +3,7 @@ using System.Text.Json;
 using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.Baseline;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
@@ -156,9 +157,7 @@ internal sealed class EvalCommand : AfsCommand
         else
         {
             var methodName = context.Get(_method)!;
-            var methods = await environment.ListMethodsAsync(cancellationToken);
-            var method = methods.FirstOrDefault(x => x.Name == methodName)
-                ?? throw new UsageException($"the environment has no method '{methodName}'; it has {string.Join(", ", methods.Select(x => x.Name))} (--method NAME)");
+            var method = await MethodAsync(context, environment, methodName, cancellationToken);
             var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
             run = await runner.StartAsync(new EvaluationRequest
             {
@@ -271,6 +270,23 @@ internal sealed class EvalCommand : AfsCommand
         };
         options.Validate();
         return options;
+    }
+
+    /// <summary>The method's descriptor; null when the host serves no method table (its calls then say what is wrong).</summary>
+    private static async Task<MethodDescriptor?> MethodAsync(CommandContext context, IEnvironment environment, string name, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<MethodDescriptor> methods;
+        try
+        {
+            methods = await environment.ListMethodsAsync(cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or HttpRequestException or JsonException)
+        {
+            context.Console.Note($"the environment serves no method table ({ErrorReport.OneLine(e.Message)}); calling {name} without checking it");
+            return null;
+        }
+        return methods.FirstOrDefault(x => x.Name == name)
+            ?? throw new UsageException($"the environment has no method '{name}'; it has {string.Join(", ", methods.Select(x => x.Name))} (--method NAME)");
     }
 
     private static StreamWriter? OpenOut(string? path, bool append)

@@ -58,12 +58,13 @@ internal sealed class ModelSide
 
     /// <summary>
     /// The kwargs every task gets and the run's label: <c>--kw</c> typed by the method's parameters, then
-    /// <c>base_url</c> and <c>model</c> (given, or the baseline's) where the method takes them.
+    /// <c>base_url</c> and <c>model</c> (given, or the baseline's) where the method takes them (a host without a
+    /// method table gets only what was given).
     /// </summary>
-    public (Dictionary<string, object?> Kwargs, string? Label) Kwargs(CommandContext context, MethodDescriptor method, BaselineServer? baseline)
+    public (Dictionary<string, object?> Kwargs, string? Label) Kwargs(CommandContext context, MethodDescriptor? method, BaselineServer? baseline)
     {
         var kwargs = CallArguments.Typed(CallArguments.Parse(context.Get(Kw), null, "--kw"), method);
-        bool Takes(string name) => method.Parameters.Any(p => p.Name == name);
+        bool Takes(string name) => method?.Parameters.Any(p => p.Name == name) ?? false;
         var baseUrl = context.Get(BaseUrl) ?? (baseline is not null && Takes("base_url") ? baseline.BaseUrl.ToString() : null);
         var model = context.Get(Model) ?? (baseline is not null && Takes("model") ? BaselineModel.Name : null);
         if (baseUrl is not null)
