@@ -23,16 +23,11 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Argument<string?> _target = new("target") { Description = "image (my-env:dev), environment directory (built first) or URL of a running host", Arity = ArgumentArity.ZeroOrOne };
     private readonly Option<string?> _url = new("--url") { Description = "evaluate a host already running at this URL (url mode)" };
     private readonly Option<string?> _mode = new("--mode") { Description = "docker, basilica or url (default: url for a URL, else docker)" };
-    private readonly Option<IReadOnlyList<long>?> _tasks = TaskIds.Option("task ids and ranges, e.g. 1-100,200,300-310");
-    private readonly Option<string> _method = new("--method") { Description = "the method called for each task", DefaultValueFactory = _ => "evaluate" };
-    private readonly Option<int> _concurrency = new("--concurrency", "-c") { Description = "tasks in flight at most", DefaultValueFactory = _ => 20 };
     private readonly Option<int> _replicas = new("--replicas") { Description = "containers serving the tasks (docker mode)", DefaultValueFactory = _ => 1 };
-    private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds each task may take (past it the task fails as 'deadline'); default: the environment's");
-    private readonly Option<int> _retries = new("--retries") { Description = "further attempts of a task that failed transiently (deadline, unavailable); an actor's error is never retried", DefaultValueFactory = _ => 0 };
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets one JSON line per task as it finishes (appended to on --resume)" };
-    private readonly Option<bool> _noCache = new("--no-cache") { Description = "run every task, even those with a stored result for the same image, method and kwargs" };
     private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run" };
     private readonly Option<string?> _store = StoreOption.Create();
+    private readonly RunSettings _settings = new("task ids and ranges, e.g. 1-100,200,300-310", "tasks in flight at most");
     private readonly ModelSide _modelSide = new();
     private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines for the actor" };
@@ -51,16 +46,11 @@ internal sealed class EvalCommand : AfsCommand
         Arguments.Add(_target);
         Options.Add(_url);
         Options.Add(_mode);
-        Options.Add(_tasks);
-        Options.Add(_method);
-        Options.Add(_concurrency);
         Options.Add(_replicas);
-        Options.Add(_timeout);
-        Options.Add(_retries);
         Options.Add(_out);
-        Options.Add(_noCache);
         Options.Add(_resume);
         Options.Add(_store);
+        _settings.AddTo(this);
         _modelSide.AddTo(this);
         Options.Add(_env);
         Options.Add(_envFile);
@@ -78,7 +68,7 @@ internal sealed class EvalCommand : AfsCommand
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var resumeId = context.Get(_resume);
-        var taskIds = context.Get(_tasks);
+        var taskIds = context.Get(_settings.Tasks);
         if (resumeId is null && taskIds is null)
         {
             throw new UsageException("give the tasks to evaluate, e.g. --tasks 1-100 (or --resume RUN to finish a stored run)");
@@ -156,22 +146,11 @@ internal sealed class EvalCommand : AfsCommand
         }
         else
         {
-            var methodName = context.Get(_method)!;
+            var methodName = context.Get(_settings.Method)!;
             var method = await MethodAsync(context, environment, methodName, cancellationToken);
             var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
-            run = await runner.StartAsync(new EvaluationRequest
-            {
-                Method = methodName,
-                TaskIds = context.Get(_tasks)!,
-                Kwargs = kwargs,
-                Concurrency = context.Get(_concurrency),
-                TaskTimeout = Seconds.Value(context, _timeout),
-                Retries = context.Get(_retries),
-                UseCache = !context.Get(_noCache),
-                ImageDigest = digest,
-                Environment = target.Value is var v && target.Kind == TargetKind.Directory ? image : v,
-                Label = label,
-            }, cancellationToken);
+            run = await runner.StartAsync(_settings.Request(context, kwargs, digest,
+                target.Kind == TargetKind.Directory ? image : target.Value, label), cancellationToken);
             runLock = RunLock.Take(store.Path, run.Id);
         }
         using var ownLock = resumed is null ? runLock : null;

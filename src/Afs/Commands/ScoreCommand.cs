@@ -25,32 +25,22 @@ internal sealed class ScoreCommand : AfsCommand
     public const string Normalisation = "weight = score / sum of all scores (scores are mean task scores, failed tasks 0); every weight is 0 when every score is 0";
 
     private readonly Argument<string> _miners = new("miners") { Description = "JSON file mapping miner uid to image reference, e.g. {\"1\": \"registry/miner-a:v3\"}" };
-    private readonly Option<IReadOnlyList<long>?> _tasks = TaskIds.Option("task ids and ranges every miner is evaluated on, e.g. 1-100");
-    private readonly Option<string> _method = new("--method") { Description = "the method called for each task", DefaultValueFactory = _ => "evaluate" };
-    private readonly Option<int> _concurrency = new("--concurrency", "-c") { Description = "tasks in flight per miner", DefaultValueFactory = _ => 20 };
     private readonly Option<int> _parallel = new("--miners-concurrency") { Description = "miners evaluated at the same time", DefaultValueFactory = _ => 2 };
-    private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds each task may take; default: the environment's");
-    private readonly Option<int> _retries = new("--retries") { Description = "further attempts of a task that failed transiently", DefaultValueFactory = _ => 0 };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds a miner's environment may take to become ready before it scores 0", 120);
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets the scores and weights as JSON" };
-    private readonly Option<bool> _noCache = new("--no-cache") { Description = "evaluate every task again, even for unchanged images" };
     private readonly Option<string?> _store = StoreOption.Create();
+    private readonly RunSettings _settings = new("task ids and ranges every miner is evaluated on, e.g. 1-100", "tasks in flight per miner");
     private readonly ModelSide _modelSide = new();
 
     public ScoreCommand()
         : base("score", "Evaluate every miner's image on a task set and print scores and normalised weights (the validator cycle).")
     {
         Arguments.Add(_miners);
-        Options.Add(_tasks);
-        Options.Add(_method);
-        Options.Add(_concurrency);
         Options.Add(_parallel);
-        Options.Add(_timeout);
-        Options.Add(_retries);
         Options.Add(_readyTimeout);
         Options.Add(_out);
-        Options.Add(_noCache);
         Options.Add(_store);
+        _settings.AddTo(this);
         _modelSide.AddTo(this);
         AddHostOption("the miners' containers start on the first");
     }
@@ -60,7 +50,7 @@ internal sealed class ScoreCommand : AfsCommand
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var miners = ReadMiners(context.Get(_miners)!);
-        var tasks = context.Get(_tasks) ?? throw new UsageException("give the tasks every miner is evaluated on, e.g. --tasks 1-100");
+        var tasks = context.Get(_settings.Tasks) ?? throw new UsageException("give the tasks every miner is evaluated on, e.g. --tasks 1-100");
         if (context.Get(_parallel) is < 1 or > 64)
         {
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
@@ -93,7 +83,7 @@ internal sealed class ScoreCommand : AfsCommand
         var total = scores.Sum(s => s.Score);
         var document = new
         {
-            method = context.Get(_method),
+            method = context.Get(_settings.Method),
             tasks = TaskIds.Format(tasks),
             label = baseline is null ? null : OfflineModel.Label,
             normalisation = Normalisation,
@@ -165,38 +155,39 @@ internal sealed class ScoreCommand : AfsCommand
         }
         await using (environment)
         {
-            var methodName = context.Get(_method)!;
-            var methods = await environment.ListMethodsAsync(cancellationToken);
-            if (methods.FirstOrDefault(m => m.Name == methodName) is not { } method)
+            try
             {
-                return new MinerScore(uid, image, null, null, 0, null, $"no method '{methodName}' (it has {string.Join(", ", methods.Select(m => m.Name))})");
+                return await EvaluateAsync(context, store, baseline, environment, uid, image, tasks, cancellationToken);
             }
-            var digest = await Targets.ImageIdAsync(context.Engines[0], image, cancellationToken);
-            var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
-            var run = await EvaluationRunner.Create(environment, store, context.LoggerFactory).StartAsync(new EvaluationRequest
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or EngineException or HttpRequestException or JsonException)
             {
-                Method = methodName,
-                TaskIds = tasks,
-                Kwargs = kwargs,
-                Concurrency = context.Get(_concurrency),
-                TaskTimeout = Seconds.Value(context, _timeout),
-                Retries = context.Get(_retries),
-                UseCache = !context.Get(_noCache),
-                ImageDigest = digest,
-                Environment = image,
-                Label = $"miner {uid}" + (label is null ? "" : $"; {label}"),
-            }, cancellationToken);
-            var results = new List<TaskResult>(run.TaskCount);
-            await foreach (var result in run.ResultsAsync(cancellationToken))
-            {
-                results.Add(result);
+                return new MinerScore(uid, image, null, null, 0, null, $"evaluation failed: {ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))}");
             }
-            var summary = EvaluationSummary.Of(results);
-            var reason = summary.Failed == summary.Tasks && summary.Failures.FirstOrDefault() is { } f
-                ? $"every task failed: {TaskErrorKinds.Name(f.Kind)} (e.g. task {f.ExampleTaskId}: {ErrorReport.OneLine(ResultViews.Shorten(f.ExampleError, 200))})"
-                : null;
-            return new MinerScore(uid, image, digest, run.Id, summary.MeanScore, summary, reason);
         }
+    }
+
+    private async Task<MinerScore> EvaluateAsync(CommandContext context, IResultStore store, Baseline.BaselineServer? baseline, IEnvironment environment, string uid, string image, IReadOnlyList<long> tasks, CancellationToken cancellationToken)
+    {
+        var methodName = context.Get(_settings.Method)!;
+        var methods = await environment.ListMethodsAsync(cancellationToken);
+        if (methods.FirstOrDefault(m => m.Name == methodName) is not { } method)
+        {
+            return new MinerScore(uid, image, null, null, 0, null, $"no method '{methodName}' (it has {string.Join(", ", methods.Select(m => m.Name))})");
+        }
+        var digest = await Targets.ImageIdAsync(context.Engines[0], image, cancellationToken);
+        var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
+        var run = await EvaluationRunner.Create(environment, store, context.LoggerFactory).StartAsync(
+            _settings.Request(context, kwargs, digest, image, $"miner {uid}" + (label is null ? "" : $"; {label}")), cancellationToken);
+        var results = new List<TaskResult>(run.TaskCount);
+        await foreach (var result in run.ResultsAsync(cancellationToken))
+        {
+            results.Add(result);
+        }
+        var summary = EvaluationSummary.Of(results);
+        var reason = summary.Failed == summary.Tasks && summary.Failures.FirstOrDefault() is { } f
+            ? $"every task failed: {TaskErrorKinds.Name(f.Kind)} (e.g. task {f.ExampleTaskId}: {ErrorReport.OneLine(ResultViews.Shorten(f.ExampleError, 200))})"
+            : null;
+        return new MinerScore(uid, image, digest, run.Id, summary.MeanScore, summary, reason);
     }
 
     /// <summary>The miners file: a JSON object of uid to image reference.</summary>
