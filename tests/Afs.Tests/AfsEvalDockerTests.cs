@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Affinetes.Baseline;
@@ -158,37 +157,6 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
     }
 
     [Fact]
-    public async Task Eval_OnAPseudoTerminal_DrawsTheBarAndTheSummary()
-    {
-        // script(1) gives afs a terminal as stdout; what it draws lands in the typescript file.
-        var typescript = Path.Combine(_work.FullName, "typescript");
-        var afs = string.Join(' ', new[]
-        {
-            Quote(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet"),
-            Quote(Path.Combine(AppContext.BaseDirectory, "afs.dll")),
-            "eval", fixture.Good, "--tasks", "1-12", "--kw", "delay=0.3", "--concurrency", "2", "--store", Quote(Store),
-        });
-        var start = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "-qfec", afs, typescript })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["TERM"] = "xterm-256color";
-        start.Environment["COLUMNS"] = "160";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync().Within(TimeSpan.FromMinutes(2), "afs eval under script");
-        var screen = File.ReadAllText(typescript);
-        Assert.True(process.ExitCode == 0, screen + await stdout);
-        Assert.Contains("━", screen);                 // the bar
-        Assert.Contains("\u001b[", screen);           // drawn in place with escape sequences
-        Assert.Contains("in flight", screen);
-        Assert.Contains("12/12 done", screen);
-        Assert.Contains("mean score 0.458", screen);  // (1+2+3+0+1+2+3+0+1+2+3+0)/4/12
-        Assert.DoesNotContain("afs eval: 12/12", screen); // not the plain lines of a pipe
-    }
-
-    [Fact]
     public async Task Score_GoodMissingAndRaisingMiners_ScoresWeightsAndReasons()
     {
         var miners = Path.Combine(_work.FullName, "miners.json");
@@ -234,8 +202,6 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         Assert.Contains("NOT valid", badOutput);
         Assert.DoesNotContain("Exception", badError);
     }
-
-    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     [GeneratedRegex(@"Answer: (-?\d+)")]
     private static partial Regex AnswerPattern();

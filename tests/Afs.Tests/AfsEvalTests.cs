@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Affinetes.Afs.Cli;
@@ -83,6 +84,49 @@ public sealed class AfsEvalTests : IAsyncLifetime
         var (again, _, againError) = await AfsAsync("eval", "--resume", run, "--store", Store);
         Assert.Equal(1, again);
         Assert.Contains($"run {run} is complete", againError);
+    }
+
+    [Fact]
+    public async Task Eval_OnAPseudoTerminal_DrawsTheBarAndTheSummary()
+    {
+        // script(1) gives afs a terminal as stdout; what it draws lands in the typescript file.
+        var typescript = Path.Combine(_work.FullName, "typescript");
+        var afs = string.Join(' ', new[]
+        {
+            Quote(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet"),
+            Quote(Path.Combine(AppContext.BaseDirectory, "afs.dll")),
+            "eval", "--url", _host.BaseUrl.ToString(), "--method", "echo", "--tasks", "1-12", "--kw", "sleep_ms=300", "--concurrency", "2", "--store", Quote(Store),
+        });
+        var start = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-qfec", afs, typescript })
+        {
+            start.ArgumentList.Add(arg);
+        }
+        start.Environment["TERM"] = "xterm-256color";
+        start.Environment["COLUMNS"] = "160";
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().Within(TimeSpan.FromMinutes(2), "afs eval under script");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        var screen = File.ReadAllText(typescript);
+        Assert.True(process.ExitCode == 0, screen + await stdout);
+        Assert.Contains("━", screen);                      // the bar
+        Assert.Contains("\u001b[", screen);                // redrawn in place with escape sequences
+        Assert.Contains("in flight", screen);
+        Assert.Contains("tasks/s, ETA", screen);
+        Assert.Contains("12/12 done", screen);
+        Assert.Contains("mean score 0.000 (95% CI", screen); // the summary after the bar
+        Assert.DoesNotContain("afs eval: 12/12", screen);  // not the plain lines of a pipe
     }
 
     [Fact]
@@ -182,6 +226,8 @@ public sealed class AfsEvalTests : IAsyncLifetime
         await stop.CancelAsync();
         Assert.Equal(130, await serving.Within(what: "afs baseline serve to stop"));
     }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     [Theory]
     [InlineData("1-3,7,5-6,3", new long[] { 1, 2, 3, 7, 5, 6 }, "1-3,5-7")]
