@@ -121,6 +121,8 @@ internal sealed class EvalCommand : AfsCommand
             baselinePort = storedUrl.Port;
         }
 
+        // Opened before anything starts: a path that cannot be written fails the command before a run is recorded.
+        await using var jsonLines = OpenOut(context.Get(_out), append: resumed is not null);
         var image = target.Kind switch
         {
             TargetKind.Directory => await Targets.BuildAsync(target.Value, context, cancellationToken),
@@ -132,6 +134,10 @@ internal sealed class EvalCommand : AfsCommand
             ? await OfflineModel.StartAsync(baselinePort, anyPortIfTaken: resumed is null, context.LoggerFactory, console.Note, cancellationToken)
             : null;
         var options = EnvironmentOptionsFor(context, target, image, baseline is not null);
+        if (baseline is not null && options.Hosts.Any(h => h.StartsWith("ssh://", StringComparison.Ordinal) || h.StartsWith("tcp://", StringComparison.Ordinal)))
+        {
+            console.Note($"the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
+        }
         console.Note(target.Kind == TargetKind.Url
             ? $"connecting to {target.Value}"
             : $"starting {AfsConsole.Plural(options.Replicas, "replica")} of {image}{(options.HostNetwork ? " in the host's network" : "")} and waiting until ready");
@@ -160,7 +166,6 @@ internal sealed class EvalCommand : AfsCommand
             $", {run.CacheHits} from the cache, {run.ToRun} to run, {run.Request.Concurrency} at a time over {AfsConsole.Plural(environment.Replicas.Count, "replica")}" +
             (digest is null ? " (no image digest in url mode: nothing is served from the cache)" : ""));
 
-        await using (var jsonLines = OpenOut(context.Get(_out), append: resumed is not null))
         {
             await ProgressDisplay.RunAsync(console, () => run.Progress, Seconds.Value(context, _progressEvery)!.Value, async () =>
             {
