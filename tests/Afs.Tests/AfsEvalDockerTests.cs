@@ -139,10 +139,12 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         var summary = JsonDocument.Parse(await resumeOutput).RootElement;
         Assert.Equal("completed", summary.GetProperty("run").GetProperty("status").GetString());
 
-        // No task lost, none run twice: each task has one line across both processes, and one row in the store.
+        // None run twice: no task has a line from both processes (a result is written out only once stored, so what
+        // the killed process wrote is never run again). No task lost: every task has its one row in the store.
         var all = JsonLines(jsonl);
-        Assert.Equal(40, all.Count);
-        Assert.Equal(Enumerable.Range(1, 40), all.Select(l => l.GetProperty("task_id").GetInt32()).Order());
+        var ids = all.Select(l => l.GetProperty("task_id").GetInt32()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.InRange(ids.Count, 39, 40); // the kill may land between a result's commit and its line
         await using var connection = new SqliteConnection($"Data Source={Store};Mode=ReadOnly");
         await connection.OpenAsync();
         await using var check = connection.CreateCommand();
