@@ -94,6 +94,18 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
     }
 
     [Fact]
+    public async Task Eval_ModelEndpointUnreachable_EachTaskScoresZero_AndTheSummarySaysWhy()
+    {
+        var port = DockerEngine.FreeLoopbackPort();
+        var (exit, output, error) = await AfsAsync("eval", fixture.Arith, "--tasks", "1-3", "--store", Store,
+            "--base-url", $"http://127.0.0.1:{port}/v1", "--model", "gone");
+        Assert.True(exit == 0, error);
+        Assert.Contains($"model: gone at http://127.0.0.1:{port}/v1", output);
+        Assert.Contains("success rate 0.0 %", output);
+        Assert.Contains("results that report an error: 3 (e.g. task 1: cannot reach the LLM endpoint", output);
+    }
+
+    [Fact]
     public async Task Eval_KilledMidRun_ResumesOnlyWhatIsMissing_AndARunningRunCannotBeResumedTwice()
     {
         var jsonl = Path.Combine(_work.FullName, "killed.jsonl");

@@ -181,7 +181,8 @@ internal sealed class EvalCommand : AfsCommand
         }
 
         var info = await store.GetRunAsync(run.Id, cancellationToken);
-        var summary = EvaluationSummary.Of([.. await store.GetResultsAsync(run.Id, cancellationToken)]);
+        var results = await store.GetResultsAsync(run.Id, cancellationToken);
+        var summary = EvaluationSummary.Of([.. results]);
         if (context.Json)
         {
             console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), store = store.Path, @out = context.Get(_out) });
@@ -189,7 +190,7 @@ internal sealed class EvalCommand : AfsCommand
         else
         {
             console.Line();
-            ResultViews.WriteSummary(console, run.Id, info, summary);
+            ResultViews.WriteSummary(console, run.Id, info, summary, results);
             console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
                 (context.Get(_out) is { } file ? $"; JSON lines in {file}" : ""));
         }

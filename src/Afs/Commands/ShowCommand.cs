@@ -35,7 +35,7 @@ internal sealed class ShowCommand : AfsCommand
             return ExitCodes.Ok;
         }
         console.Line($"{run.Environment ?? "-"}  {run.Method}  kwargs {run.Kwargs}  created {run.CreatedAt:yyyy-MM-dd HH:mm:ss}Z  digest {run.ImageDigest ?? "-"}");
-        ResultViews.WriteSummary(console, id, run, summary);
+        ResultViews.WriteSummary(console, id, run, summary, results);
         console.Line();
         var table = console.Table("TASK", "SCORE", "SUCCESS", "ERROR", "ATTEMPTS", "DURATION", "CACHED");
         foreach (var r in results)

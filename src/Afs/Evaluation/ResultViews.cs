@@ -77,7 +77,7 @@ internal static class ResultViews
     };
 
     /// <summary>The closing summary for people: mean with its interval, success rate, durations, cache hits, failures by kind with an example.</summary>
-    public static void WriteSummary(AfsConsole console, string runId, RunInfo? run, EvaluationSummary s)
+    public static void WriteSummary(AfsConsole console, string runId, RunInfo? run, EvaluationSummary s, IReadOnlyList<TaskResult> results)
     {
         if (run?.Label is { } label)
         {
@@ -90,6 +90,13 @@ internal static class ResultViews
         foreach (var f in s.Failures)
         {
             console.Line($"  {TaskErrorKinds.Name(f.Kind)}: {f.Count} (e.g. task {f.ExampleTaskId}: {ErrorReport.OneLine(Shorten(f.ExampleError, 300))})");
+        }
+        // Environments that catch their own failures (an unreachable model) return a result with an error: say so.
+        var reported = results.Where(r => r.Value is { ValueKind: JsonValueKind.Object } v && v.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String).ToList();
+        if (reported.Count > 0)
+        {
+            var first = reported.MinBy(r => r.TaskId)!;
+            console.Line($"  results that report an error: {reported.Count} (e.g. task {first.TaskId}: {ErrorReport.OneLine(Shorten(first.Value!.Value.GetProperty("error").GetString()!, 300))})");
         }
     }
 
