@@ -38,6 +38,7 @@ internal sealed class EvalCommand : AfsCommand
     private string? _runId;
     private string _storePath = "";
     private int _stored;
+    private bool _containers;
 
     public EvalCommand()
         : base("eval", "Evaluate an environment on a task set in parallel; results are stored, cached and resumable.")
@@ -62,7 +63,7 @@ internal sealed class EvalCommand : AfsCommand
 
     protected override string CancelledMessage(CommandContext context) => _runId is null
         ? "cancelled before any task ran; the containers it had started are removed"
-        : $"interrupted: {_stored} results of run {_runId} are kept in {_storePath}, the containers are removed; " +
+        : $"interrupted: {_stored} results of run {_runId} are kept in {_storePath}{(_containers ? ", the containers are removed" : "")}; " +
           $"resume with: afs eval --resume {_runId}{StoreOption.Flag(context, _store)}";
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
@@ -134,6 +135,7 @@ internal sealed class EvalCommand : AfsCommand
             ? await OfflineModel.StartAsync(baselinePort, anyPortIfTaken: resumed is null, context.LoggerFactory, console.Note, cancellationToken)
             : null;
         var options = EnvironmentOptionsFor(context, target, image, baseline is not null);
+        _containers = target.Kind != TargetKind.Url;
         if (baseline is not null && options.Hosts.Any(h => h.StartsWith("ssh://", StringComparison.Ordinal) || h.StartsWith("tcp://", StringComparison.Ordinal)))
         {
             console.Note($"the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
