@@ -112,6 +112,8 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         var args = new[] { "eval", fixture.Good, "--tasks", "1-40", "--kw", "delay=0.25", "--concurrency", "2", "--store", Store, "--out", jsonl };
         using (var first = AfsEnvironmentFixture.StartAfsProcess(args))
         {
+            // Drained as it comes, so that afs never blocks on a full pipe.
+            var drained = Task.WhenAll(first.StandardOutput.ReadToEndAsync(), first.StandardError.ReadToEndAsync());
             try
             {
                 await Bounded.Until(() => Task.FromResult(File.Exists(jsonl) && File.ReadAllLines(jsonl).Length >= 6), TimeSpan.FromMinutes(2), "six results before the kill");
@@ -120,6 +122,7 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
             {
                 first.Kill(entireProcessTree: true); // SIGKILL: no cleanup, no last write
                 await first.WaitForExitAsync().Within(what: "the killed afs to exit");
+                await drained.Within(what: "the killed afs's output to end");
             }
         }
         var beforeLines = JsonLines(jsonl);
