@@ -174,6 +174,21 @@ public sealed class AfsEvalTests : IAsyncLifetime
         Assert.DoesNotContain("   at ", error);
     }
 
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("score")]
+    public async Task EngineUnreachable_ExitsUnavailable_AndScoresNobody(string command)
+    {
+        var miners = Path.Combine(_work.FullName, "miners.json");
+        await File.WriteAllTextAsync(miners, """{"1": "a:v1"}""");
+        var port = DockerEngine.FreeLoopbackPort();
+        var (exit, output, error) = await AfsAsync(command, command == "eval" ? "my-env:dev" : miners, "--tasks", "1-3", "--store", Store, "--host", $"tcp://127.0.0.1:{port}");
+        Assert.Equal(5, exit);
+        Assert.Equal("", output);
+        Assert.Contains($"afs {command}: cannot reach the Docker engine at tcp://127.0.0.1:{port}", error);
+        Assert.DoesNotContain("   at ", error);
+    }
+
     [Fact]
     public async Task Eval_ResumeOfUnknownRun_AndShowOfUnknownRun_SayWhatExists()
     {

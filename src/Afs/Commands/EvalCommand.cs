@@ -124,6 +124,13 @@ internal sealed class EvalCommand : AfsCommand
 
         // Opened before anything starts: a path that cannot be written fails the command before a run is recorded.
         await using var jsonLines = OpenOut(context.Get(_out), append: resumed is not null);
+        if (target.Kind != TargetKind.Url)
+        {
+            foreach (var engine in context.Engines)
+            {
+                await Engines.RequireReachableAsync(engine, cancellationToken);
+            }
+        }
         var image = target.Kind switch
         {
             TargetKind.Directory => await Targets.BuildAsync(target.Value, context, cancellationToken),

@@ -58,6 +58,7 @@ internal sealed class ScoreCommand : AfsCommand
         var useBaseline = _modelSide.UsesBaseline(context);
         var console = context.Console;
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
+        await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
         await using var baseline = useBaseline
             ? await OfflineModel.StartAsync(context.Get(_modelSide.BaselinePort), anyPortIfTaken: true, context.LoggerFactory, console.Note, cancellationToken)
             : null;

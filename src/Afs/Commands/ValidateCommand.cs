@@ -58,6 +58,7 @@ internal sealed class ValidateCommand : AfsCommand
         {
             throw new UsageException("afs validate builds and starts the environment itself; give its directory");
         }
+        await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
         var image = target.Kind == TargetKind.Directory ? await Targets.BuildAsync(target.Value, context, cancellationToken) : target.Value;
         await using var baseline = useBaseline
             ? await OfflineModel.StartAsync(context.Get(_modelSide.BaselinePort), anyPortIfTaken: true, context.LoggerFactory, console.Note, cancellationToken)
