@@ -50,6 +50,12 @@ public static class AfsCli
         root.Subcommands.Add(new CleanupCommand());
         root.Subcommands.Add(new BasilicaCommand());
         root.Subcommands.Add(new ViewCommand());
+        root.Subcommands.Add(new EvalCommand());
+        root.Subcommands.Add(new RunsCommand());
+        root.Subcommands.Add(new ShowCommand());
+        root.Subcommands.Add(new ValidateCommand());
+        root.Subcommands.Add(new ScoreCommand());
+        root.Subcommands.Add(new BaselineCommand());
         return root;
     }
 }

@@ -49,6 +49,20 @@ internal static class Engines
         }
     }
 
+    /// <summary>
+    /// Fails with an <see cref="EngineException"/> naming the engine when it does not answer a ping: commands that
+    /// would otherwise count an engine outage against what they start (afs score would score every miner 0) check first.
+    /// </summary>
+    public static async Task RequireReachableAsync(string spec, CancellationToken cancellationToken)
+    {
+        await using var engines = await ConnectAsync([spec], cancellationToken);
+        await OnEngineAsync(spec, async () =>
+        {
+            await engines.All[0].Client.System.PingAsync(cancellationToken);
+            return true;
+        });
+    }
+
     /// <summary>Runs one request against one engine, turning the engine's own failures into an <see cref="EngineException"/> naming it.</summary>
     public static async Task<T> OnEngineAsync<T>(string spec, Func<Task<T>> request)
     {
@@ -56,7 +70,8 @@ internal static class Engines
         {
             return await request();
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+        // Docker.DotNet's own transport throws an AggregateException around the socket's error for tcp:// engines.
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or AggregateException { InnerException: System.Net.Sockets.SocketException or IOException })
         {
             throw new EngineException(spec, e);
         }

@@ -87,7 +87,7 @@ internal sealed class BuildCommand : AfsCommand
         return ExitCodes.Ok;
     }
 
-    private static string Label(BuildStage stage) => stage switch
+    internal static string Label(BuildStage stage) => stage switch
     {
         BuildStage.Source => "source",
         BuildStage.HostImage => "host image",
@@ -97,7 +97,7 @@ internal sealed class BuildCommand : AfsCommand
         _ => "push",
     };
 
-    private sealed class SynchronousReporter(Action<BuildProgress> report) : IProgress<BuildProgress>
+    internal sealed class SynchronousReporter(Action<BuildProgress> report) : IProgress<BuildProgress>
     {
         public void Report(BuildProgress value) => report(value);
     }

@@ -153,10 +153,7 @@ internal sealed class CallCommand : AfsCommand
                 // A server without a usable /methods: the values go as JSON where they are JSON.
             }
         }
-        var stringParameters = descriptor?.Parameters.Where(p => p.Type == "string").Select(p => p.Name).ToHashSet(StringComparer.Ordinal) ?? [];
-        return given.ToDictionary(kv => kv.Key, kv => kv.Value is CallArguments.TypedText typed
-            ? stringParameters.Contains(kv.Key) ? typed.Text : CallArguments.Value(typed)
-            : kv.Value, StringComparer.Ordinal);
+        return CallArguments.Typed(given, descriptor);
     }
 }
 
@@ -166,7 +163,7 @@ internal static class CallArguments
     /// <summary>A value typed on the command line: its JSON reading, and the text as typed for string parameters.</summary>
     public sealed record TypedText(string Text, JsonElement? AsJson);
 
-    public static Dictionary<string, object?> Parse(IEnumerable<string>? args, string? jsonArgs)
+    public static Dictionary<string, object?> Parse(IEnumerable<string>? args, string? jsonArgs, string option = "--arg")
     {
         var kwargs = new Dictionary<string, object?>(StringComparer.Ordinal);
         if (!string.IsNullOrWhiteSpace(jsonArgs))
@@ -195,12 +192,24 @@ internal static class CallArguments
             var equals = arg.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new UsageException($"--arg '{arg}' is not k=v");
+                throw new UsageException($"{option} '{arg}' is not k=v");
             }
             var text = arg[(equals + 1)..];
             kwargs[arg[..equals]] = new TypedText(text, Json(text));
         }
         return kwargs;
+    }
+
+    /// <summary>
+    /// Values typed on the command line converted by the method's parameter types: a string parameter gets the text
+    /// as typed, other types (or no descriptor) the JSON value where the text is JSON.
+    /// </summary>
+    public static Dictionary<string, object?> Typed(Dictionary<string, object?> given, MethodDescriptor? descriptor)
+    {
+        var stringParameters = descriptor?.Parameters.Where(p => p.Type == "string").Select(p => p.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        return given.ToDictionary(kv => kv.Key, kv => kv.Value is TypedText typed
+            ? stringParameters.Contains(kv.Key) ? typed.Text : Value(typed)
+            : kv.Value, StringComparer.Ordinal);
     }
 
     /// <summary>What a <see cref="TypedText"/> is sent as when the parameter's type is not a string: its JSON value, else the text.</summary>

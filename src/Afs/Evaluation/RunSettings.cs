@@ -1,0 +1,44 @@
+using System.CommandLine;
+using Affinetes.Afs.Cli;
+using Affinetes.ValidatorClient.Evaluation;
+
+namespace Affinetes.Afs.Evaluation;
+
+/// <summary>
+/// The options of a run shared by <c>afs eval</c> and <c>afs score</c> (<c>--tasks</c>, <c>--method</c>,
+/// <c>--concurrency</c>, <c>--timeout</c>, <c>--retries</c>, <c>--no-cache</c>), and the runner's request made from them.
+/// </summary>
+internal sealed class RunSettings(string tasksDescription, string concurrencyDescription)
+{
+    public Option<IReadOnlyList<long>?> Tasks { get; } = TaskIds.Option(tasksDescription);
+    public Option<string> Method { get; } = new("--method") { Description = "the method called for each task", DefaultValueFactory = _ => "evaluate" };
+    public Option<int> Concurrency { get; } = new("--concurrency", "-c") { Description = concurrencyDescription, DefaultValueFactory = _ => 20 };
+    public Option<double?> Timeout { get; } = Seconds.Option("--timeout", "seconds each task may take (past it the task fails as 'deadline'); default: the environment's");
+    public Option<int> Retries { get; } = new("--retries") { Description = "further attempts of a task that failed transiently (deadline, unavailable); an actor's error is never retried", DefaultValueFactory = _ => 0 };
+    public Option<bool> NoCache { get; } = new("--no-cache") { Description = "run every task, even those with a stored result for the same image, method and kwargs" };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Tasks);
+        command.Options.Add(Method);
+        command.Options.Add(Concurrency);
+        command.Options.Add(Timeout);
+        command.Options.Add(Retries);
+        command.Options.Add(NoCache);
+    }
+
+    /// <summary>The runner's request for these options; the runner validates it (concurrency, retries) and says how to fix it.</summary>
+    public EvaluationRequest Request(CommandContext context, IReadOnlyDictionary<string, object?> kwargs, string? digest, string? environment, string? label) => new()
+    {
+        Method = context.Get(Method)!,
+        TaskIds = context.Get(Tasks)!,
+        Kwargs = kwargs,
+        Concurrency = context.Get(Concurrency),
+        TaskTimeout = Seconds.Value(context, Timeout),
+        Retries = context.Get(Retries),
+        UseCache = !context.Get(NoCache),
+        ImageDigest = digest,
+        Environment = environment,
+        Label = label,
+    };
+}

@@ -1,0 +1,67 @@
+using Affinetes.Afs.Cli;
+using Affinetes.Afs.Commands;
+using Affinetes.Injector.Building;
+using Affinetes.Injector.Sources;
+
+namespace Affinetes.Afs.Evaluation;
+
+/// <summary>What an evaluation runs against, as the user named it: an image, an environment directory, or a URL.</summary>
+internal sealed record Target(TargetKind Kind, string Value)
+{
+    /// <summary>A URL is a running host; an existing directory is built; anything else is an image reference.</summary>
+    public static Target Parse(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? new(TargetKind.Url, text)
+        : Directory.Exists(text) ? new(TargetKind.Directory, text)
+        : new(TargetKind.Image, text);
+}
+
+internal enum TargetKind
+{
+    Image,
+    Directory,
+    Url,
+}
+
+/// <summary>Turns targets into images: a directory is built (saying what it does), an image's id is read for the cache.</summary>
+internal static class Targets
+{
+    /// <summary>Builds <paramref name="directory"/> as <c>afs-eval/NAME:latest</c>, streaming the build's progress on stderr; returns the tag.</summary>
+    public static async Task<string> BuildAsync(string directory, CommandContext context, CancellationToken cancellationToken)
+    {
+        var full = Path.GetFullPath(directory);
+        var name = new string([.. Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar)).ToLowerInvariant()
+            .Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-')]).Trim('-', '.', '_');
+        var tag = $"afs-eval/{(name.Length == 0 ? "env" : name)}:latest";
+        context.Console.Note($"building {directory} into {tag} (afs build; the first build of an environment takes a minute)");
+        await using var engines = await Engines.ConnectAsync([context.Engines[0]], cancellationToken);
+        var quiet = !context.Verbose;
+        var progress = new BuildCommand.SynchronousReporter(line =>
+        {
+            if (!quiet || line.Stage is BuildStage.Check || line.Message.StartsWith("Step ", StringComparison.Ordinal))
+            {
+                context.Console.Progress($"[{BuildCommand.Label(line.Stage)}] {line.Message}");
+            }
+        });
+        try
+        {
+            var built = await new ImageBuilder(engines.All[0].Client).BuildAsync(EnvironmentSource.Parse(full), new BuildOptions { Tag = tag, Quiet = false }, progress, cancellationToken);
+            return built.Tag;
+        }
+        catch (BuildException e) when (quiet && e.Output.Count > 0)
+        {
+            foreach (var line in e.Output)
+            {
+                context.Console.Progress($"[{BuildCommand.Label(e.Stage)}] {line}");
+            }
+            throw;
+        }
+    }
+
+    /// <summary>The image's id on the first engine (<c>sha256:...</c>): what identifies its code for the results cache.</summary>
+    public static async Task<string> ImageIdAsync(string engine, string image, CancellationToken cancellationToken)
+    {
+        await using var engines = await Engines.ConnectAsync([engine], cancellationToken);
+        var inspected = await Engines.OnEngineAsync(engine, () => engines.All[0].Client.Images.InspectImageAsync(image, cancellationToken));
+        return inspected.ID;
+    }
+}
