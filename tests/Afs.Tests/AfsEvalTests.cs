@@ -155,7 +155,7 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [InlineData(new[] { "eval", "my-env:dev" }, "give the tasks to evaluate")]
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "9-2" }, "the range 9-2 ends before it starts")]
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1-x" }, "'1-x' is not a task id")]
-    [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--mode", "basilica" }, "--mode basilica is not available")]
+    [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--mode", "basilica" }, "afs eval does not provision on Basilica itself yet: start a deployment with 'afs run IMAGE --mode basilica'")]
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--mode", "url" }, "--mode url needs a URL")]
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--base-url", "nowhere" }, "--base-url 'nowhere' is not an http(s) URL")]
     [InlineData(new[] { "eval", "--url", "http://127.0.0.1:9", "--tasks", "1", "--replicas", "2" }, "--replicas applies to docker mode")]

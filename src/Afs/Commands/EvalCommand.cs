@@ -224,7 +224,7 @@ internal sealed class EvalCommand : AfsCommand
         switch (context.Get(_mode))
         {
             case "basilica":
-                throw new UsageException("--mode basilica is not available in this version (the Basilica backend is not built yet); use --mode docker or --mode url");
+                throw new UsageException("afs eval does not provision on Basilica itself yet: start a deployment with 'afs run IMAGE --mode basilica', then evaluate it with 'afs eval --url URL' (its URL is in 'afs basilica ls'); or use --mode docker");
             case "url" when target.Kind != TargetKind.Url:
                 throw new UsageException($"--mode url needs a URL (--url http://127.0.0.1:8000); '{text}' is not one");
             case "docker" when target.Kind == TargetKind.Url:

@@ -54,6 +54,12 @@ internal sealed class ModelSide
         {
             envVars.TryAdd(keyVariable, key);
         }
+        else if (!envVars.ContainsKey(keyVariable))
+        {
+            // Not an error (a local model may need no key), but every task would fail for it with a remote one.
+            context.Console.Note($"afs {context.Command}: ${keyVariable} is not set, so the environment gets no API key for {context.Get(BaseUrl)}; " +
+                $"export it (or name another variable with --api-key-env) if the model needs one");
+        }
     }
 
     /// <summary>
