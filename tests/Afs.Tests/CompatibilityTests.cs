@@ -125,9 +125,17 @@ public sealed class CompatibilityTests(CompatibilityFixture fixture) : IClassFix
             Assert.Equal("str", body.GetProperty("result").GetProperty("extra").GetProperty("task_id_type").GetString());
 
             // request_logger writes its lines to the container log.
-            var (logsExit, logs, _) = await AfsAsync("logs", env.Name);
-            Assert.Equal(0, logsExit);
-            Assert.Matches(@"\[info     \] request_complete\s+elapsed_ms=\d+ req_ctx=task_id:3\|type:logic\|miner:127\.0\.0\.1:\d+\|model:m score=1\.0", logs);
+            // (The engine collects a container's output a moment after it is written: read until the line is there.)
+            const string Line = @"\[info     \] request_complete\s+elapsed_ms=\d+ req_ctx=task_id:3\|type:logic\|miner:127\.0\.0\.1:\d+\|model:m score=1\.0";
+            var logs = "";
+            await Bounded.Until(async () =>
+            {
+                var (logsExit, output, _) = await AfsAsync("logs", env.Name);
+                Assert.Equal(0, logsExit);
+                logs = output;
+                return System.Text.RegularExpressions.Regex.IsMatch(logs, Line);
+            }, TimeSpan.FromSeconds(15), "request_logger's line in the container log");
+            Assert.Matches(Line, logs);
         }
     }
 

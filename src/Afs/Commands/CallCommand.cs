@@ -121,7 +121,7 @@ internal sealed class CallCommand : AfsCommand
             return ExitCodes.Ok;
         }
         catch (Exception e) when (deadline is not null && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
-            && e is OperationCanceledException or EnvironmentUnavailableException)
+            && e is not UsageException and not DeadlineExceededException)
         {
             throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
                 (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
