@@ -120,17 +120,17 @@ internal sealed class CallCommand : AfsCommand
             }
             return ExitCodes.Ok;
         }
-        catch (Exception e) when (deadline is not null && overall.IsCancellationRequested && !cancellationToken.IsCancellationRequested
-            && e is not UsageException and not DeadlineExceededException)
+        catch (Exception e) when (deadline is not null && !cancellationToken.IsCancellationRequested
+            && (e is DeadlineExceededException || (overall.IsCancellationRequested && e is not UsageException)))
         {
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
-                (e is EnvironmentUnavailableException ? " (no replica became ready in time)" : ""));
-        }
-        catch (DeadlineExceededException e) when (deadline is not null && !cancellationToken.IsCancellationRequested)
-        {
-            // The call got what was left of --timeout after connecting; the user's figure is the one to name.
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" +
-                (e.ServerSide ? " (the environment cancelled it)" : ""));
+            // Whatever the expired --timeout surfaced as, the user's figure is the one to name (the call itself only
+            // got what was left of it after connecting).
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" + e switch
+            {
+                DeadlineExceededException { ServerSide: true } => " (the environment cancelled it)",
+                EnvironmentUnavailableException => " (no replica became ready in time)",
+                _ => "",
+            });
         }
     }
 
