@@ -329,7 +329,10 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                     try
                     {
                         using var answer = await http.GetAsync($"http://127.0.0.1:{pod.Port}{d.ReadinessPath}", token);
-                        pod.Ready = answer.IsSuccessStatusCode;
+                        if (answer.IsSuccessStatusCode)
+                        {
+                            d.PodReady(pod);
+                        }
                     }
                     catch (HttpRequestException)
                     {
@@ -341,7 +344,6 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                 d.Touch();
                 await Task.Delay(200, token);
             }
-            d.Move("Active", "ready", null, 100);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

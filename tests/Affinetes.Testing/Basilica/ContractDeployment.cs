@@ -71,6 +71,22 @@ internal sealed class ContractDeployment(string instanceName, string requestedNa
         }
     }
 
+    /// <summary>
+    /// Marks a pod ready; the last one moves the deployment to <c>ready</c> in the same step, so no status shows every
+    /// replica ready while the phase still says health_check (Basilica derives both from one observation).
+    /// </summary>
+    public void PodReady(ContractPod pod)
+    {
+        lock (_gate)
+        {
+            pod.Ready = true;
+            if (Pods.All(p => p.Ready))
+            {
+                Move("Active", "ready", null, 100);
+            }
+        }
+    }
+
     public void Touch() => UpdatedAt = DateTimeOffset.UtcNow;
 
     public void Event(string type, string reason, string message)
