@@ -6,7 +6,6 @@ using Affinetes.ActorHost.Runtimes.CSharp;
 using Affinetes.ActorHost.Runtimes.Python;
 using Affinetes.ActorHost.Runtimes.Sidecar;
 using Affinetes.Protocol;
-using Microsoft.Extensions.Logging.Console;
 
 namespace Affinetes.ActorHost.Hosting;
 
@@ -195,8 +194,7 @@ internal static class ActorHostApp
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Logging.ClearProviders();
-        builder.Logging.AddConsole(o => o.FormatterName = CompactLogFormatter.FormatterName)
-            .AddConsoleFormatter<CompactLogFormatter, ConsoleFormatterOptions>();
+        builder.Services.AddSingleton<ILoggerProvider>(_ => new BatchingConsoleLoggerProvider());
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         configureLogging?.Invoke(builder.Logging);
