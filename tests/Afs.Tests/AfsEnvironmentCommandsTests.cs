@@ -98,6 +98,15 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
             Assert.Equal(3, exit);
             Assert.Equal("afs call: bad arguments for generate: generate(task_id: int, seed: int = 0) -> dict: unexpected argument 'taskid' (did you mean 'task_id'?); missing required argument 'task_id'\n", error);
 
+            // --timeout bounds the whole command: a deadline too short for anything is the deadline, not "not ready".
+            // (1e-9 s is below a tick: the token's timer fires on another thread, and on a busy machine the ready wait,
+            // bounded by the same figure, gave up first: exit 5 once in a full run, before the clock was checked too.)
+            (exit, output, error) = await AfsAsync("call", name, "generate", "--arg", "task_id=1", "--timeout", "1e-9");
+            Assert.Equal(4, exit);
+            Assert.Equal("", output);
+            Assert.StartsWith("afs call: generate did not answer within --timeout 1E-09 s", error);
+            Assert.DoesNotContain("ready timeout", error);
+
             (exit, _, error) = await AfsAsync("call", fixture.NewName("not-running"), "generate");
             Assert.Equal(5, exit);
             Assert.StartsWith($"afs call: no running environment named '{fixture.NewName("not-running")}'", error);

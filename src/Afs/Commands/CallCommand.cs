@@ -121,8 +121,10 @@ internal sealed class CallCommand : AfsCommand
             return ExitCodes.Ok;
         }
         catch (Exception e) when (deadline is not null && !cancellationToken.IsCancellationRequested
-            && (e is DeadlineExceededException || (overall.IsCancellationRequested && e is not UsageException)))
+            && (e is DeadlineExceededException || ((overall.IsCancellationRequested || clock.Elapsed >= deadline) && e is not UsageException)))
         {
+            // The clock as well as the token: with a tiny --timeout the ready wait (bounded by the same figure) can
+            // give up before the token's timer has fired on a busy machine, and that is still the deadline passing.
             // Whatever the expired --timeout surfaced as, the user's figure is the one to name (the call itself only
             // got what was left of it after connecting).
             throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" + e switch
