@@ -244,8 +244,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             HostConfig = hostConfig,
             User = profile.User ?? "", // empty: the image's own user
         };
-        var created = await caps.CreateAsync(engine,
-            () => Settled.WaitAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken), logger, cancellationToken);
+        var created = await caps.CreateAsync(engine, () =>
+        {
+            labels[ContainerLabels.Created] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture); // after any wait for the creation rate
+            return Settled.WaitAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
+        }, logger, cancellationToken);
         Log.ContainerCreated(logger, name, engine.Spec, profile.Summary);
         if (profile.Relaxations.Count > 0)
         {
