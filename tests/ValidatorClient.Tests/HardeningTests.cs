@@ -25,6 +25,13 @@ public sealed class HardeningTests(DockerModeFixture fixture)
     private static async Task<JsonElement> Call(IEnvironment env, string method, params (string, object?)[] kwargs) =>
         await env.CallAsync(method, kwargs: Kw(kwargs), timeout: TimeSpan.FromSeconds(60)).Within(TimeSpan.FromSeconds(90), method);
 
+    /// <summary>Loads with the environment's log lines going to <paramref name="logs"/>.</summary>
+    private static Task<IEnvironment> LoadAsync(EnvironmentOptions options, List<string> logs, string what) =>
+        AffinetesClient.LoadEnvAsync(options with
+        {
+            LoggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(logs))),
+        }).Within(TimeSpan.FromMinutes(2), what);
+
     private static void AssertRefused(JsonElement answer, int errno, string what)
     {
         Assert.False(answer.GetProperty("ok").GetBoolean(), $"{what} succeeded; it must fail with errno {errno}: {answer}");
@@ -38,14 +45,12 @@ public sealed class HardeningTests(DockerModeFixture fixture)
     public async Task Default_EachRestriction_IsInForceInsideTheContainer()
     {
         var logs = new List<string>();
-        using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(logs)));
         // Only the pids limit and the tmpfs size are lowered, so that reaching them stays small and quick.
-        await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+        await using var env = await LoadAsync(new EnvironmentOptions
         {
             Image = fixture.HardeningImage,
             Hardening = new ContainerHardening { PidsLimit = 64, TmpSize = "16Mi" },
-            LoggerFactory = factory,
-        }).Within(TimeSpan.FromMinutes(2), "loading the hardening environment");
+        }, logs, "loading the hardening environment");
 
         AssertRefused(await Call(env, "write_file", ("path", "/probe")), EROFS, "writing to /");
         AssertRefused(await Call(env, "write_file", ("path", "/var/tmp/probe")), EROFS, "writing to /var/tmp (world-writable in the image)");
@@ -97,8 +102,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
     public async Task EachRelaxation_LiftsItsRestriction_AndIsLabelledAndLogged()
     {
         var logs = new List<string>();
-        using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(logs)));
-        await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+        await using var env = await LoadAsync(new EnvironmentOptions
         {
             Image = fixture.HardeningImage,
             MemLimit = "300Mi",
@@ -113,8 +117,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
                 PidsLimit = 300,
                 OpenFilesLimit = 1024,
             },
-            LoggerFactory = factory,
-        }).Within(TimeSpan.FromMinutes(2), "loading the relaxed hardening environment");
+        }, logs, "loading the relaxed hardening environment");
 
         AssertAllowed(await Call(env, "write_file", ("path", "/probe")), "writing to / with --writable-rootfs (as the image's root)");
         AssertAllowed(await Call(env, "write_file", ("path", "/scratch/probe")), "writing to a --writable-path");
