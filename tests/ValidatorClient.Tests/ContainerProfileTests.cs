@@ -53,6 +53,15 @@ public sealed class ContainerProfileTests
     }
 
     [Fact]
+    public void CapAdd_ForARootImageRunAsNobody_IsRefusedNamingKeepImageUser()
+    {
+        var e = Assert.Throws<EnvironmentOptionsException>(() => ContainerProfile.For(new ContainerHardening { AddCapabilities = ["NET_RAW"] }, null, null, "root"));
+        Assert.Contains("--keep-image-user", e.Message);
+        Assert.Equal("image-user=root,cap-add=NET_RAW",
+            ContainerProfile.For(new ContainerHardening { AddCapabilities = ["cap_net_raw"], KeepImageUser = true }, null, null, "root").RelaxationsLabel);
+    }
+
+    [Fact]
     public void Hint_NamesTheRelaxationTheFailurePointsAt()
     {
         var profile = ContainerProfile.For(new ContainerHardening(), null, null, "");

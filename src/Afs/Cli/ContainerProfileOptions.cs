@@ -44,6 +44,11 @@ internal sealed class ContainerProfileOptions
         command.Options.Add(MaxCreationsPerSecond);
     }
 
+    /// <summary>The first flag given that only Docker containers know (the profile's and the caps'; not the memory and CPU limits); null when none.</summary>
+    public string? DockerOnlyFlag(CommandContext context) =>
+        new Option[] { PidsLimit, OpenFiles, TmpSize, WritablePaths, WritableRootfs, KeepImageUser, CapAdd, AllowNewPrivileges, MaxContainers, MaxEngineContainers, MaxCreationsPerSecond }
+            .FirstOrDefault(o => context.ParseResult.GetResult(o) is { Implicit: false })?.Name;
+
     /// <summary>The profile the flags ask for; the library validates it and says how to fix it.</summary>
     public ContainerHardening Hardening(CommandContext context) => new()
     {

@@ -75,6 +75,10 @@ internal sealed class RunCommand : AfsCommand
                 ? "--lease is for Docker containers; on basilica --ttl bounds how long the deployment lives"
                 : "--lease applies to --rm only (without --rm the containers keep running until afs stop)");
         }
+        if (basilica && _profile.DockerOnlyFlag(context) is { } dockerOnly)
+        {
+            throw new UsageException($"{dockerOnly} confines Docker containers; a basilica deployment is isolated by Basilica (--mem-limit and --cpu-limit apply to both)");
+        }
         if (context.Get(_ttl) is not null && !basilica)
         {
             throw new UsageException("--ttl applies to --mode basilica (Docker containers of --rm stop within --lease instead)");
@@ -107,6 +111,7 @@ internal sealed class RunCommand : AfsCommand
             Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
+        var client = _profile.Client(context);
         var environmentName = options.ContainerName ?? options.Image!;
 
         // Containers of this name already running are reused when their settings match.
@@ -117,7 +122,7 @@ internal sealed class RunCommand : AfsCommand
             runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
         }
 
-        await using var environment = await _profile.Client(context).LoadEnvAsync(options, cancellationToken);
+        await using var environment = await client.LoadEnvAsync(options, cancellationToken);
         _loaded = environment.Name;
         if (basilica)
         {

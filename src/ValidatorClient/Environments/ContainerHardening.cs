@@ -50,7 +50,11 @@ public sealed partial record ContainerHardening
     /// <summary>Relaxation: run as the image's own user even when it is root (capabilities stay dropped).</summary>
     public bool KeepImageUser { get; init; }
 
-    /// <summary>Relaxation: capabilities given back after dropping all, e.g. <c>NET_RAW</c>, <c>CHOWN</c> (with or without <c>CAP_</c>).</summary>
+    /// <summary>
+    /// Relaxation: capabilities given back after dropping all, e.g. <c>NET_RAW</c>, <c>CHOWN</c> (with or without
+    /// <c>CAP_</c>). The engine gives them to a root user only: for an image whose user is root this needs
+    /// <see cref="KeepImageUser"/> too (refused otherwise, saying so).
+    /// </summary>
     public IReadOnlyList<string> AddCapabilities { get; init; } = [];
 
     /// <summary>Relaxation: let processes gain privileges through setuid binaries (drops <c>no-new-privileges</c>).</summary>

@@ -63,6 +63,13 @@ internal sealed class ContainerProfile
                 user = ContainerHardening.NonRootUser;
             }
         }
+        if (hardening.Capabilities.Count > 0 && user is not null)
+        {
+            // The engine gives added capabilities to root only (a non-root user gets them in its bounding set, not in effect).
+            throw new EnvironmentOptionsException(
+                $"capabilities given back ({string.Join(", ", hardening.Capabilities)}) reach a root user only, and the image's root user is replaced by {user}: " +
+                "add --keep-image-user (ContainerHardening.KeepImageUser) to run it as root with just those capabilities");
+        }
         if (hardening.Capabilities.Count > 0)
         {
             relaxations.Add("cap-add=" + string.Join('+', hardening.Capabilities));
@@ -135,7 +142,7 @@ internal sealed class ContainerProfile
         }
         if (text.Contains("Operation not permitted", StringComparison.OrdinalIgnoreCase) || text.Contains("EPERM", StringComparison.Ordinal))
         {
-            hints.Add("it needs a capability (all are dropped): give one back (afs --cap-add NAME, ContainerHardening.AddCapabilities)");
+            hints.Add("it needs a capability (all are dropped): give one back (afs --cap-add NAME, ContainerHardening.AddCapabilities; capabilities reach a root user only, so for an image whose user is root add --keep-image-user)");
         }
         if (text.Contains("No space left on device", StringComparison.OrdinalIgnoreCase))
         {
