@@ -52,6 +52,10 @@ public static class ContainerLabels
     public const string Spec = "affinetes.spec";
     /// <summary>Seconds of its lease, when its host stops (and the engine removes it) once the client stops renewing it.</summary>
     public const string Lease = "affinetes.lease";
+    /// <summary>The relaxations of the hardened profile it runs with, comma-separated (<c>writable-rootfs,cap-add=NET_RAW</c>); <c>none</c> when fully hardened.</summary>
+    public const string Relaxations = "affinetes.relaxations";
+    /// <summary>Its resource limits as started: <c>memory=4Gi cpus=2 pids=512 nofile=8192 tmp=256Mi</c>.</summary>
+    public const string Limits = "affinetes.limits";
 }
 
 /// <summary>Environment variables that configure the host inside a container.</summary>

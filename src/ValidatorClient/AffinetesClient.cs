@@ -56,6 +56,27 @@ public sealed class AffinetesClientOptions
 
     /// <summary>Release every environment this client loaded, still live, when the client is disposed (the application stops).</summary>
     public bool ReleaseEnvironmentsOnDispose { get; set; } = true;
+
+    /// <summary>Docker mode: containers this client may have at once, all its environments together (default 64); past it a start is refused with <see cref="ContainerLimitException"/>.</summary>
+    public int MaxLiveContainers { get; set; } = 64;
+
+    /// <summary>Docker mode: affinetes containers (anyone's, by their owner label) an engine may run before this client refuses to start more there (default 128).</summary>
+    public int MaxLiveContainersPerEngine { get; set; } = 128;
+
+    /// <summary>Docker mode: containers this client creates per second at most (default 10, bursts of as many); further creations wait their turn.</summary>
+    public double MaxContainerCreationsPerSecond { get; set; } = 10;
+
+    internal void ValidateCaps()
+    {
+        if (MaxLiveContainers < 1 || MaxLiveContainersPerEngine < 1)
+        {
+            throw new EnvironmentOptionsException($"container limits must be at least 1 (max live containers {MaxLiveContainers}, per engine {MaxLiveContainersPerEngine})");
+        }
+        if (!(MaxContainerCreationsPerSecond >= 0.01) || double.IsInfinity(MaxContainerCreationsPerSecond))
+        {
+            throw new EnvironmentOptionsException($"container creations per second is {MaxContainerCreationsPerSecond}; use a rate of at least 0.01, e.g. 10");
+        }
+    }
 }
 
 /// <summary>Builds backends and pools for <see cref="IAffinetesClient"/>, and keeps the live environments it loaded.</summary>
@@ -63,6 +84,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
     : IAffinetesClient, IAsyncDisposable
 {
     private readonly HashSet<AffinetesEnvironment> _live = [];
+    private readonly Lazy<EngineCaps> _caps = new(() => new EngineCaps(clientOptions));
     private readonly Lock _gate = new();
 
     public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
@@ -93,7 +115,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         IBackend backend = options.Mode switch
         {
             EnvironmentMode.Url => new UrlBackend(options),
-            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, logs.CreateLogger<DockerBackend>()),
+            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, _caps.Value, logs.CreateLogger<DockerBackend>()),
             EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), callDeadline, perCall),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
@@ -104,11 +126,17 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             await pool.ProvisionAsync(cancellationToken);
         }
-        catch
+        catch (Exception e)
         {
+            // A start that failed on the hardened profile (a write on the read-only root ...) says which relaxation helps.
+            var explained = e is EnvironmentUnavailableException unavailable && backend is DockerBackend docker ? docker.ExplainHardening(unavailable) : null;
             await pool.DisposeAsync();
             await backend.DisposeAsync();
             http.Dispose();
+            if (explained is not null)
+            {
+                throw explained;
+            }
             throw;
         }
         Log.EnvironmentReady(logger, name, pool.ReadyCount, backend.ReplicaCount, backend.Name, clock.Elapsed.TotalMilliseconds);
@@ -131,15 +159,18 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
 
     public async ValueTask DisposeAsync()
     {
-        if (!clientOptions.ReleaseEnvironmentsOnDispose)
+        if (clientOptions.ReleaseEnvironmentsOnDispose)
         {
-            return;
+            List<AffinetesEnvironment> live;
+            lock (_gate)
+            {
+                live = [.. _live];
+            }
+            await Task.WhenAll(live.Select(e => e.DisposeAsync().AsTask()));
         }
-        List<AffinetesEnvironment> live;
-        lock (_gate)
+        if (_caps.IsValueCreated)
         {
-            live = [.. _live];
+            _caps.Value.Dispose();
         }
-        await Task.WhenAll(live.Select(e => e.DisposeAsync().AsTask()));
     }
 }

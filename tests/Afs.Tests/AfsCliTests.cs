@@ -47,6 +47,22 @@ public sealed class AfsCliTests
         Assert.Single(error.TrimEnd('\n').Split('\n'));
     }
 
+    [Theory]
+    [InlineData("afs run: pids limit is 5; use 32 to 4194304", "--pids-limit", "5")]
+    [InlineData("afs run: tmp size '1k' is below 1Mi", "--tmp-size", "1k")]
+    [InlineData("afs run: writable path 'var/cache' must be an absolute directory", "--writable-path", "var/cache")]
+    [InlineData("afs run: capability 'NET RAW' is not a capability name", "--cap-add", "net raw")]
+    [InlineData("afs run: container creations per second is 0; use a rate of at least 0.01", "--max-creations-per-second", "0")]
+    [InlineData("afs run: container limits must be at least 1", "--max-containers", "0")]
+    [InlineData("afs run: --writable-rootfs confines Docker containers; a basilica deployment is isolated by Basilica", "--writable-rootfs", "--mode", "basilica")]
+    public void Run_BadHardeningOrCaps_ExitsOneBeforeAnyEngineIsAsked(string expected, params string[] flags)
+    {
+        // The engine named cannot be reached: a message about it would mean the flags were not checked first.
+        var (exit, _, error) = Run(["run", "some-image:1", "--host", $"unix:///tmp/affinetes-no-engine-{Guid.NewGuid():N}.sock", .. flags]);
+        Assert.Equal(1, exit);
+        Assert.StartsWith(expected, error);
+    }
+
     [Fact]
     public void UnknownEngineScheme_ExitsOneSayingWhatIsAccepted()
     {

@@ -21,6 +21,12 @@ public sealed class DockerModeFixture : IAsyncLifetime
     /// <summary>The client test environment (echo, sleep, environment, fail).</summary>
     public string ClientImage => $"affinetes-test/client-env:{_suffix}";
 
+    /// <summary>Tries each thing the hardened profile forbids and reports the OS error (Envs/hardening_env.py).</summary>
+    public string HardeningImage => $"affinetes-test/client-hardening:{_suffix}";
+
+    /// <summary>Its env.py writes to /var/lib/state when imported: it needs a writable path.</summary>
+    public string WritingImage => $"affinetes-test/client-writing:{_suffix}";
+
     /// <summary>Its Actor's constructor raises.</summary>
     public string BrokenImage => $"affinetes-test/client-broken:{_suffix}";
 
@@ -33,6 +39,8 @@ public sealed class DockerModeFixture : IAsyncLifetime
         var builder = new ImageBuilder(Docker);
         await Build(builder, Path.Combine(RepositoryRoot.Path, "environments", "python-arith"), ArithImage);
         await Build(builder, Environment(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Envs", "client_env.py")), "client"), ClientImage);
+        await Build(builder, Environment(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Envs", "hardening_env.py")), "hardening"), HardeningImage);
+        await Build(builder, Environment("import os\nos.makedirs('/var/lib/state', exist_ok=True)\nwith open('/var/lib/state/state.txt', 'w') as f:\n    f.write('written')\nclass Actor:\n    def state(self):\n        with open('/var/lib/state/state.txt') as f:\n            return f.read()\n", "writing"), WritingImage);
         await Build(builder, Environment("class Actor:\n    def __init__(self):\n        raise RuntimeError('no API key configured')\n    def ping(self):\n        return 1\n", "broken"), BrokenImage);
         await Build(builder, Environment("import os\nclass Actor:\n    def __init__(self):\n        print('giving up now', flush=True)\n        os._exit(7)\n    def ping(self):\n        return 1\n", "exiting"), ExitingImage);
     }
@@ -62,7 +70,7 @@ public sealed class DockerModeFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        foreach (var image in new[] { ArithImage, ClientImage, BrokenImage, ExitingImage })
+        foreach (var image in new[] { ArithImage, ClientImage, HardeningImage, WritingImage, BrokenImage, ExitingImage })
         {
             foreach (var container in await ContainersOfAsync(image))
             {

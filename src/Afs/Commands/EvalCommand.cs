@@ -4,7 +4,6 @@ using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.Baseline;
 using Affinetes.Protocol;
-using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
 using Affinetes.ValidatorClient.Results;
@@ -29,6 +28,7 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<string?> _store = StoreOption.Create();
     private readonly RunSettings _settings = new("task ids and ranges, e.g. 1-100,200,300-310", "tasks in flight at most");
     private readonly ModelSide _modelSide = new();
+    private readonly ContainerProfileOptions _profile = new();
     private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines for the actor" };
     private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run the containers in the engine host's network (on by itself with the offline baseline, which listens on 127.0.0.1)" };
@@ -53,6 +53,7 @@ internal sealed class EvalCommand : AfsCommand
         Options.Add(_store);
         _settings.AddTo(this);
         _modelSide.AddTo(this);
+        _profile.AddTo(this);
         Options.Add(_env);
         Options.Add(_envFile);
         Options.Add(_hostNetwork);
@@ -150,7 +151,7 @@ internal sealed class EvalCommand : AfsCommand
         console.Note(target.Kind == TargetKind.Url
             ? $"connecting to {target.Value}"
             : $"starting {AfsConsole.Plural(options.Replicas, "replica")} of {image}{(options.HostNetwork ? " in the host's network" : "")} and waiting until ready");
-        await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
+        await using var environment = await _profile.Client(context).LoadEnvAsync(options, cancellationToken);
         var digest = image is null ? null : await Targets.ImageIdAsync(options.Hosts[0], image, cancellationToken);
 
         var runner = EvaluationRunner.Create(environment, store, context.LoggerFactory);
@@ -258,6 +259,9 @@ internal sealed class EvalCommand : AfsCommand
             SshConfigFile = Engines.SshConfigFile,
             EnvVars = envVars,
             HostNetwork = baseline || context.Get(_hostNetwork),
+            MemLimit = context.Get(_profile.MemLimit),
+            CpuLimit = context.Get(_profile.CpuLimit),
+            Hardening = _profile.Hardening(context),
             ReadyTimeout = readyTimeout,
             Cleanup = true,
             LoggerFactory = context.LoggerFactory,

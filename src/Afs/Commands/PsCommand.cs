@@ -38,6 +38,8 @@ internal sealed class PsCommand : AfsCommand
                 created = l.Container.Created,
                 session = l.Container.Session,
                 engine = l.Engine.Spec,
+                relaxations = l.Container.Relaxations is "" or "none" ? [] : l.Container.Relaxations.Split(','),
+                limits = l.Container.Limits,
             }));
             return ExitCodes.Ok;
         }
@@ -48,17 +50,25 @@ internal sealed class PsCommand : AfsCommand
         }
         // Addresses are on the engine's host: say which engine when it is not only this machine's.
         var withEngine = engines.Several || engines.All[0].IsRemote;
-        string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION"];
+        string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION", "RELAXED"];
         var table = console.Table(withEngine ? [.. columns, "ENGINE"] : columns);
         foreach (var (engine, c) in listed)
         {
             string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
-                c.Replica.ToString(CultureInfo.InvariantCulture), AfsConsole.Ago(c.Created), c.Session];
+                c.Replica.ToString(CultureInfo.InvariantCulture), AfsConsole.Ago(c.Created), c.Session, Relaxed(c)];
             table.AddTextRow(withEngine ? [.. row, engine.Spec] : row);
         }
         console.Write(table);
         return ExitCodes.Ok;
     }
+
+    /// <summary>The hardened profile's relaxations: <c>-</c> for none, <c>?</c> for a container started before the profile existed.</summary>
+    private static string Relaxed(OwnedContainer container) => container.Relaxations switch
+    {
+        "none" => "-",
+        "" => "?",
+        var relaxations => relaxations,
+    };
 
     internal static string? Address(OwnedContainer container) =>
         container.Port is { } port ? $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}" : null;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Affinetes.Afs.Cli;
-using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Commands;
@@ -18,8 +17,7 @@ internal sealed class RunCommand : AfsCommand
     private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines (# comments, optional quotes); --env wins over it" };
     private readonly Option<int> _replicas = new("--replicas") { Description = "number of containers", DefaultValueFactory = _ => 1 };
-    private readonly Option<string?> _memLimit = new("--mem-limit") { Description = "memory limit per replica: 512Mi, 8Gi, 1g" };
-    private readonly Option<string?> _cpuLimit = new("--cpu-limit") { Description = "CPU limit per replica: 2, 0.5, 2000m" };
+    private readonly ContainerProfileOptions _profile = new();
     private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment will require on calls (default: $AFFINETES_AUTH_TOKEN)" };
     private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run in the engine host's network (the actor reaches servers on its 127.0.0.1)" };
     private readonly Option<bool> _forceRecreate = new("--force-recreate") { Description = "replace containers of the same name even when their settings match" };
@@ -43,8 +41,7 @@ internal sealed class RunCommand : AfsCommand
         Options.Add(_env);
         Options.Add(_envFile);
         Options.Add(_replicas);
-        Options.Add(_memLimit);
-        Options.Add(_cpuLimit);
+        _profile.AddTo(this);
         Options.Add(_authToken);
         Options.Add(_hostNetwork);
         Options.Add(_forceRecreate);
@@ -78,6 +75,10 @@ internal sealed class RunCommand : AfsCommand
                 ? "--lease is for Docker containers; on basilica --ttl bounds how long the deployment lives"
                 : "--lease applies to --rm only (without --rm the containers keep running until afs stop)");
         }
+        if (basilica && _profile.DockerOnlyFlag(context) is { } dockerOnly)
+        {
+            throw new UsageException($"{dockerOnly} confines Docker containers; a basilica deployment is isolated by Basilica (--mem-limit and --cpu-limit apply to both)");
+        }
         if (context.Get(_ttl) is not null && !basilica)
         {
             throw new UsageException("--ttl applies to --mode basilica (Docker containers of --rm stop within --lease instead)");
@@ -93,8 +94,9 @@ internal sealed class RunCommand : AfsCommand
             ContainerName = context.Get(_name),
             EnvVars = envVars,
             Replicas = context.Get(_replicas),
-            MemLimit = context.Get(_memLimit),
-            CpuLimit = context.Get(_cpuLimit),
+            MemLimit = context.Get(_profile.MemLimit),
+            CpuLimit = context.Get(_profile.CpuLimit),
+            Hardening = _profile.Hardening(context),
             Hosts = engines,
             SshConfigFile = Engines.SshConfigFile,
             AuthToken = context.Get(_authToken) ?? NonEmpty(Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN")),
@@ -109,6 +111,7 @@ internal sealed class RunCommand : AfsCommand
             Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
+        var client = _profile.Client(context);
         var environmentName = options.ContainerName ?? options.Image!;
 
         // Containers of this name already running are reused when their settings match.
@@ -119,7 +122,7 @@ internal sealed class RunCommand : AfsCommand
             runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
         }
 
-        await using var environment = await AffinetesClient.LoadEnvAsync(options, cancellationToken);
+        await using var environment = await client.LoadEnvAsync(options, cancellationToken);
         _loaded = environment.Name;
         if (basilica)
         {

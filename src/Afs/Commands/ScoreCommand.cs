@@ -31,6 +31,8 @@ internal sealed class ScoreCommand : AfsCommand
     private readonly Option<string?> _store = StoreOption.Create();
     private readonly RunSettings _settings = new("task ids and ranges every miner is evaluated on, e.g. 1-100", "tasks in flight per miner");
     private readonly ModelSide _modelSide = new();
+    private readonly ContainerProfileOptions _profile = new();
+    private IAffinetesClient? _client;
 
     public ScoreCommand()
         : base("score", "Evaluate every miner's image on a task set and print scores and normalised weights (the validator cycle).")
@@ -42,6 +44,7 @@ internal sealed class ScoreCommand : AfsCommand
         Options.Add(_store);
         _settings.AddTo(this);
         _modelSide.AddTo(this);
+        _profile.AddTo(this);
         AddHostOption("the miners' containers start on the first");
     }
 
@@ -55,6 +58,9 @@ internal sealed class ScoreCommand : AfsCommand
         {
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
         }
+        // One client for every miner, so that the caps count all their containers; bad limits fail here, not as miners' zeros.
+        _client = _profile.Client(context);
+        new EnvironmentOptions { Image = "miner", MemLimit = context.Get(_profile.MemLimit), CpuLimit = context.Get(_profile.CpuLimit), Hardening = _profile.Hardening(context) }.Validate();
         var useBaseline = _modelSide.UsesBaseline(context);
         var console = context.Console;
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
@@ -138,8 +144,11 @@ internal sealed class ScoreCommand : AfsCommand
         IEnvironment environment;
         try
         {
-            environment = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+            environment = await _client!.LoadEnvAsync(new EnvironmentOptions
             {
+                MemLimit = context.Get(_profile.MemLimit),
+                CpuLimit = context.Get(_profile.CpuLimit),
+                Hardening = _profile.Hardening(context),
                 Image = image,
                 Hosts = [context.Engines[0]],
                 SshConfigFile = Engines.SshConfigFile,

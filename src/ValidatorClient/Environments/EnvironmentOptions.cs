@@ -81,6 +81,9 @@ public sealed record EnvironmentOptions
     /// <summary>Run containers in the engine host's network (the actor then listens on a free port of 127.0.0.1).</summary>
     public bool HostNetwork { get; init; }
 
+    /// <summary>Docker mode: how containers are confined (hardened by default; see <see cref="ContainerHardening"/> for the defaults and relaxations).</summary>
+    public ContainerHardening Hardening { get; init; } = new();
+
     /// <summary>An ssh configuration file for <c>ssh://</c> hosts (passed as <c>ssh -F</c>); default: the user's own.</summary>
     public string? SshConfigFile { get; init; }
 
@@ -184,6 +187,7 @@ public sealed record EnvironmentOptions
             throw new EnvironmentOptionsException($"lease is {Lease.TotalSeconds:0.###} s; use 10 s or more");
         }
         Health.Validate();
+        Hardening.Validate();
         if (Mode == EnvironmentMode.Basilica)
         {
             if (ConnectOnly || HostNetwork)

@@ -68,6 +68,9 @@ public sealed class EnvironmentUnavailableException(string message, long? exitCo
 {
     public long? ExitCode { get; } = exitCode;
     public string? LogTail { get; } = logTail;
+
+    /// <summary>The message without the reason, exit code and log tail.</summary>
+    internal string Description { get; } = message;
     /// <summary>Why the actor cannot start, in the host's words.</summary>
     public string? Reason { get; } = reason;
     public override bool IsRetryable => ExitCode is null && Reason is null;
@@ -88,3 +91,18 @@ public sealed class EnvironmentAuthenticationException(string description, bool 
 
 /// <summary>Options that cannot be used; the message says which and how to fix it.</summary>
 public sealed class EnvironmentOptionsException(string message) : AffinetesException(message);
+
+/// <summary>
+/// A container was not started because a cap on containers was reached (<see cref="AffinetesClientOptions"/>); the
+/// message names the cap and how to raise it. Starting again once containers are released may succeed.
+/// </summary>
+public sealed class ContainerLimitException(string message, string limit, double value) : AffinetesException(message)
+{
+    /// <summary>The option that sets the cap: <c>MaxLiveContainers</c>, <c>MaxLiveContainersPerEngine</c>.</summary>
+    public string Limit { get; } = limit;
+
+    /// <summary>The cap's value.</summary>
+    public double Value { get; } = value;
+
+    public override bool IsRetryable => true;
+}

@@ -53,8 +53,14 @@ internal static partial class Log
     [LoggerMessage(4002, LogLevel.Information, "container {Container} on {Engine} is reused (same image and settings)")]
     public static partial void ContainerReused(ILogger logger, string container, string engine);
 
-    [LoggerMessage(4003, LogLevel.Debug, "container {Container} created on {Engine}")]
-    public static partial void ContainerCreated(ILogger logger, string container, string engine);
+    [LoggerMessage(4003, LogLevel.Information, "container {Container} created on {Engine}: {Profile}")]
+    public static partial void ContainerCreated(ILogger logger, string container, string engine, string profile);
+
+    [LoggerMessage(4006, LogLevel.Warning, "container {Container} on {Engine} runs with the hardened profile relaxed: {Relaxations}")]
+    public static partial void ContainerRelaxed(ILogger logger, string container, string engine, string relaxations);
+
+    [LoggerMessage(4007, LogLevel.Information, "waiting to create a container on {Engine}: at most {PerSecond} creations per second (AffinetesClientOptions.MaxContainerCreationsPerSecond)")]
+    public static partial void CreationRateWait(ILogger logger, string engine, double perSecond);
 
     [LoggerMessage(4004, LogLevel.Warning, "removing container {Container} failed: {Reason}")]
     public static partial void ContainerRemoveFailed(ILogger logger, string container, string reason);

@@ -20,7 +20,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// so that a client killed with SIGKILL leaves nothing running. Their output is attached from the start and their
 /// exit codes read from the engine's events, so that a replica that dies (and is removed at once) still says why.
 /// </summary>
-internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, ILogger logger) : IBackend
+internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, EngineCaps caps, ILogger logger) : IBackend
 {
     private readonly string _session = Guid.NewGuid().ToString("N")[..12];
     private readonly ConcurrentDictionary<string, Task<EngineConnection>> _engines = new();
@@ -29,6 +29,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     private readonly CancellationTokenSource _stopping = new();
     private EngineConnection[] _engineList = [];
     private Dictionary<string, string> _imageIds = [];
+    private readonly ConcurrentDictionary<string, ContainerProfile> _profiles = new();
 
     private sealed record ReplicaContainer(EngineConnection Engine, string ContainerId, string Name, int Index, bool StartedHere, ContainerOutput? Output);
 
@@ -96,6 +97,8 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             throw new EnvironmentOptionsException(
                 $"image {image} was not built by afs build (it has no {ImageLabels.EnvType} label), so nothing in it serves an environment; build it with: afs build DIR --tag {image}");
         }
+        // The hardened profile depends on the image's own user (a root image runs as nobody unless told otherwise).
+        _profiles[engine.Spec] = ContainerProfile.For(options.Hardening, cpu, memory, present.Config?.User);
         return present.ID;
     }
 
@@ -141,9 +144,9 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         return $"afs-{image}-{_session}-{index}";
     }
 
-    private string SpecHash(string imageId)
+    private string SpecHash(string imageId, ContainerProfile profile)
     {
-        var spec = new StringBuilder().Append(imageId).Append('\n')
+        var spec = new StringBuilder().Append(imageId).Append('\n').Append(profile.SpecText).Append('\n')
             .Append(cpu?.Millicores).Append('\n').Append(memory?.Bytes).Append('\n').Append(options.HostNetwork).Append('\n')
             .Append(Leased ? options.Lease.TotalSeconds : 0).Append('\n')
             .Append(options.AuthToken is null ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(options.AuthToken)))).Append('\n');
@@ -168,7 +171,8 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             }
             return await EndpointAsync(Track(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false, Output: null)), cancellationToken);
         }
-        var spec = SpecHash(_imageIds[engine.Spec]);
+        var profile = _profiles[engine.Spec];
+        var spec = SpecHash(_imageIds[engine.Spec], profile);
         if (existing is not null)
         {
             if (!(existing.Config?.Labels?.TryGetValue(ContainerLabels.Owner, out var owner) == true && owner == ContainerLabels.OwnerValue))
@@ -186,7 +190,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             await RemoveContainerAsync(docker, existing.ID, CancellationToken.None);
         }
 
-        var env = options.EnvVars.Select(kv => $"{kv.Key}={kv.Value}").ToList();
+        var env = options.EnvVars.Select(kv => $"{kv.Key}={kv.Value}").Concat(profile.Environment(options.EnvVars)).ToList();
         if (options.AuthToken is { } token)
         {
             // Only the token's hash enters the container: the host verifies with it, the actor's code never sees the token.
@@ -201,6 +205,8 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             [ContainerLabels.Created] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             [ContainerLabels.Replica] = index.ToString(CultureInfo.InvariantCulture),
             [ContainerLabels.Spec] = spec,
+            [ContainerLabels.Relaxations] = profile.RelaxationsLabel,
+            [ContainerLabels.Limits] = profile.LimitsLabel,
         };
         if (Leased)
         {
@@ -211,10 +217,9 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var hostConfig = new HostConfig
         {
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
-            NanoCPUs = cpu?.NanoCpus ?? 0,
-            Memory = memory?.Bytes ?? 0,
             AutoRemove = Leased,
         };
+        profile.Apply(hostConfig);
         if (options.HostNetwork)
         {
             var port = engine.IsRemote ? Random.Shared.Next(20000, 40000) : FreeLocalPort();
@@ -237,9 +242,18 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             ExposedPorts = new Dictionary<string, EmptyStruct> { [HostEnvironment.ContainerPort] = default },
             Labels = labels,
             HostConfig = hostConfig,
+            User = profile.User ?? "", // empty: the image's own user
         };
-        var created = await Settled.WaitAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
-        Log.ContainerCreated(logger, name, engine.Spec);
+        var created = await caps.CreateAsync(engine, () =>
+        {
+            labels[ContainerLabels.Created] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture); // after any wait for the creation rate
+            return Settled.WaitAsync(docker.Containers.CreateContainerAsync(createRequest, CancellationToken.None), cancellationToken);
+        }, logger, cancellationToken);
+        Log.ContainerCreated(logger, name, engine.Spec, profile.Summary);
+        if (profile.Relaxations.Count > 0)
+        {
+            Log.ContainerRelaxed(logger, name, engine.Spec, profile.RelaxationsLabel);
+        }
         // Attached before it starts: a container that dies at once (and is auto-removed) still leaves its words here.
         var output = Leased ? await ContainerOutput.AttachAsync(docker, created.ID, _stopping.Token) : null;
         var container = Track(new ReplicaContainer(engine, created.ID, name, index, StartedHere: true, output));
@@ -329,6 +343,17 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         }
     }
 
+    /// <summary>
+    /// The same failure saying which relaxation of the hardened profile its words point at (a write on the read-only
+    /// root, a file only root may read ...); null when they point at none.
+    /// </summary>
+    public EnvironmentUnavailableException? ExplainHardening(EnvironmentUnavailableException failure)
+    {
+        var hint = _profiles.Values.Select(p => p.Hint($"{failure.Reason}\n{failure.LogTail}")).FirstOrDefault(h => h is not null);
+        return hint is null ? null
+            : new EnvironmentUnavailableException(failure.Description, failure.ExitCode, failure.LogTail, failure.Reason is null ? hint : $"{failure.Reason}; {hint}", failure);
+    }
+
     public async Task<EnvironmentUnavailableException?> DiagnoseAsync(ReplicaEndpoint replica, CancellationToken cancellationToken)
     {
         if (!_containers.TryGetValue(replica.Id, out var container))
@@ -394,6 +419,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             return;
         }
         await RemoveContainerAsync(container.Engine.Client, container.ContainerId, CancellationToken.None);
+        caps.Release(container.ContainerId);
         container.Output?.Dispose();
     }
 
@@ -442,6 +468,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         foreach (var container in _containers.Values)
         {
             container.Output?.Dispose();
+            caps.Release(container.ContainerId); // left running on purpose (no cleanup): no longer this client's to count
         }
         _containers.Clear();
         foreach (var events in _events.Values)

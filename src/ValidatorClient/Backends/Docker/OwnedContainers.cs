@@ -17,9 +17,11 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// <param name="Status">The engine's status text, e.g. <c>Up 3 minutes</c>.</param>
 /// <param name="Port">The port of 127.0.0.1 its host answers on, when it is running.</param>
 /// <param name="HostNetwork">Whether it runs in the engine host's network (no published port).</param>
+/// <param name="Relaxations">What of the hardened profile it runs without (<see cref="ContainerLabels.Relaxations"/>): <c>none</c>, or empty when it was started before the profile existed.</param>
+/// <param name="Limits">Its limits as started (<see cref="ContainerLabels.Limits"/>); empty when unknown.</param>
 internal sealed record OwnedContainer(
     string Id, string ContainerName, string EnvironmentName, string Image, string Session, int Replica, DateTimeOffset Created,
-    string State, string Status, int? Port, bool HostNetwork)
+    string State, string Status, int? Port, bool HostNetwork, string Relaxations = "", string Limits = "")
 {
     public bool Running => State == "running";
 }
@@ -122,6 +124,8 @@ internal static class OwnedContainers
             listed.State ?? "",
             listed.Status ?? "",
             port,
-            hostNetwork);
+            hostNetwork,
+            Label(ContainerLabels.Relaxations),
+            Label(ContainerLabels.Limits));
     }
 }
