@@ -63,6 +63,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
     : IAffinetesClient, IAsyncDisposable
 {
     private readonly HashSet<AffinetesEnvironment> _live = [];
+    private readonly Gateway.LlmGateways _gateways = new(loggerFactory);
     private readonly Lock _gate = new();
 
     public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
@@ -89,15 +90,17 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         var logs = options.LoggerFactory ?? loggerFactory;
         var logger = logs.CreateLogger("Affinetes.ValidatorClient");
         var perCall = options.Mode == EnvironmentMode.Basilica && options.Basilica.FreshDeploymentPerCall;
+        var name = options.Image ?? string.Join(", ", options.BaseUrls);
+        // The LLM gateway first: its token and socket go into the containers' settings.
+        var gateway = options.Llm is null ? null : await _gateways.RegisterAsync(options, name, cancellationToken);
         var http = createHttp(options);
         IBackend backend = options.Mode switch
         {
             EnvironmentMode.Url => new UrlBackend(options),
-            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, logs.CreateLogger<DockerBackend>()),
+            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, logs.CreateLogger<DockerBackend>(), gateway),
             EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), callDeadline, perCall),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
-        var name = options.Image ?? string.Join(", ", options.BaseUrls);
         var pool = new ReplicaPool(name, backend, options, http, logger);
         var clock = Stopwatch.StartNew();
         try
@@ -109,6 +112,10 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
             await pool.DisposeAsync();
             await backend.DisposeAsync();
             http.Dispose();
+            if (gateway is not null)
+            {
+                await gateway.Gateway.RemoveAsync(gateway.Name);
+            }
             throw;
         }
         Log.EnvironmentReady(logger, name, pool.ReadyCount, backend.ReplicaCount, backend.Name, clock.Elapsed.TotalMilliseconds);
@@ -117,7 +124,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = perCall
             ? (deadline, ct) => LoadCoreAsync(oneCallOptions, deadline, ct)
             : null;
-        return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh);
+        return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh, gateway);
     }
 
     private void Forget(AffinetesEnvironment environment)
@@ -131,15 +138,16 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
 
     public async ValueTask DisposeAsync()
     {
-        if (!clientOptions.ReleaseEnvironmentsOnDispose)
+        if (clientOptions.ReleaseEnvironmentsOnDispose)
         {
-            return;
+            List<AffinetesEnvironment> live;
+            lock (_gate)
+            {
+                live = [.. _live];
+            }
+            await Task.WhenAll(live.Select(e => e.DisposeAsync().AsTask()));
         }
-        List<AffinetesEnvironment> live;
-        lock (_gate)
-        {
-            live = [.. _live];
-        }
-        await Task.WhenAll(live.Select(e => e.DisposeAsync().AsTask()));
+        // The gateways go with the client (environments still live lose their LLM).
+        await _gateways.DisposeAsync();
     }
 }
