@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Affinetes.ValidatorClient;
 
 /// <summary>Loads environments. From dependency injection (<c>services.AddAffinetes()</c>), or <see cref="AffinetesClient.Create"/>.</summary>
-public interface IAffinetesClient
+public interface IAffinetesClient : IAsyncDisposable
 {
     /// <summary>
     /// Provisions the environment (containers, or existing servers in url mode), waits until its replicas are ready
@@ -35,7 +35,10 @@ public static class AffinetesClient
     public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
         Shared.LoadEnvAsync(options, cancellationToken);
 
-    /// <summary>A client whose environments log to <paramref name="loggerFactory"/> unless their options name another.</summary>
+    /// <summary>
+    /// A client whose environments log to <paramref name="loggerFactory"/> unless their options name another. Dispose it
+    /// to release the environments it loaded and stop its LLM gateways.
+    /// </summary>
     public static IAffinetesClient Create(ILoggerFactory? loggerFactory = null, AffinetesClientOptions? options = null) =>
         new EnvironmentLoader(loggerFactory ?? NullLoggerFactory.Instance, HttpClients.Create, options ?? new AffinetesClientOptions());
 

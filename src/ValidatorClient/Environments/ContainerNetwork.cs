@@ -98,9 +98,10 @@ public sealed record LlmAccessOptions
 
     /// <summary>
     /// The variable of this process's environment holding the upstream's API key; it is handed to the gateway in its
-    /// environment, never on a command line. When the variable is unset no key is sent (a local server without auth).
+    /// environment, never on a command line. When it is null, or the variable is unset, no key is sent (a local
+    /// server without auth).
     /// </summary>
-    public string KeyVariable { get; init; } = "CHUTES_API_KEY";
+    public string? KeyVariable { get; init; } = "CHUTES_API_KEY";
 
     /// <summary>Models the environment may request; empty: all.</summary>
     public IReadOnlyList<string> AllowedModels { get; init; } = [];
@@ -126,7 +127,7 @@ public sealed record LlmAccessOptions
         {
             throw new EnvironmentOptionsException($"LLM upstream '{Upstream}' is not an http(s) URL; give e.g. https://llm.chutes.ai/v1");
         }
-        if (string.IsNullOrWhiteSpace(KeyVariable) || !KeyVariable.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
+        if (KeyVariable is not null && (KeyVariable.Length == 0 || !KeyVariable.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')))
         {
             throw new EnvironmentOptionsException($"LLM key variable '{KeyVariable}' is not an environment variable name; use e.g. CHUTES_API_KEY");
         }

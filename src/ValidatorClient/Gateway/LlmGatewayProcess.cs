@@ -72,7 +72,7 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
             start.ArgumentList.Add(arg);
         }
         // The key goes by the variable's name: the gateway reads the value from the environment it inherits.
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(access.KeyVariable)))
+        if (access.KeyVariable is not null && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(access.KeyVariable)))
         {
             start.ArgumentList.Add("--upstream-key-env");
             start.ArgumentList.Add(access.KeyVariable);
