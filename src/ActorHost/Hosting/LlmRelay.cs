@@ -27,16 +27,17 @@ internal sealed partial class LlmRelay(string socketPath, ILogger<LlmRelay> logg
             return;
         }
         await using var gateway = new NetworkStream(socket, ownsSocket: false);
-        using var done = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        var toGateway = ForwardAsync(connection.Transport.Input.AsStream(), gateway, () => socket.Shutdown(SocketShutdown.Send), done.Token);
-        var toActor = ForwardAsync(gateway, connection.Transport.Output.AsStream(), () => { }, done.Token);
+        // Not linked to ConnectionClosed: Kestrel fires it when the actor half-closes, and the answer must still come back.
+        using var stop = new CancellationTokenSource();
+        var toGateway = ForwardAsync(connection.Transport.Input.AsStream(), gateway, () => socket.Shutdown(SocketShutdown.Send), stop.Token);
+        var toActor = ForwardAsync(gateway, connection.Transport.Output.AsStream(), () => { }, stop.Token);
         // The actor finishing its side (half-close) is passed on and the answer still comes back; the gateway closing
         // ends the connection.
         if (await Task.WhenAny(toGateway, toActor) == toGateway)
         {
             await toActor;
         }
-        await done.CancelAsync();
+        await stop.CancelAsync();
         await toGateway;
     }
 

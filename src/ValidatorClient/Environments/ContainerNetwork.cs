@@ -81,6 +81,11 @@ public sealed record ContainerNetwork
         }
     }
 
+    /// <summary>Same mode and the same hosts in the same order.</summary>
+    public bool Equals(ContainerNetwork? other) => other is not null && Mode == other.Mode && EgressHosts.SequenceEqual(other.EgressHosts, StringComparer.Ordinal);
+
+    public override int GetHashCode() => HashCode.Combine(Mode, EgressHosts.Count);
+
     /// <summary><c>open</c>, <c>isolated</c> or <c>allow:a,b</c>, as <see cref="Parse"/> reads it.</summary>
     public override string ToString() => Mode == NetworkMode.Open ? "open" : EgressHosts.Count == 0 ? "isolated" : "allow:" + string.Join(',', EgressHosts);
 }
