@@ -4,7 +4,10 @@ using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.Testing;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Gateway;
+using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Affinetes.ValidatorClient.Tests;
 
@@ -283,5 +286,63 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(socketDirectory));
         }
         Assert.False(Directory.Exists(socketDirectory), "the socket directories are removed with the environment");
+    }
+
+    [Fact]
+    public async Task HardenedContainer_NonRootReadOnlyWithoutCapabilities_IsReachedThroughItsSocket_AndReachesTheGateway()
+    {
+        // The hardened profile (another part's) runs containers as 65534 with a read-only root and no capabilities:
+        // the socket directory and the relay must work there too. Started by hand with that profile, then attached to.
+        await using var upstream = await LocalLlmServer.StartAsync(_ => LlmReply.Text("hardened pong"));
+        await using var gateway = await LlmGatewayProcess.StartAsync(new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = null },
+            NullLogger.Instance, CancellationToken.None).Within();
+        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "hardened" }, CancellationToken.None).Within();
+        var access = new GatewayAccess(gateway, "hardened", token, []);
+        var root = Directory.CreateTempSubdirectory("affinetes-hardened-");
+        var socketDirectory = Directory.CreateDirectory(Path.Combine(root.FullName, "replica")).FullName;
+        File.SetUnixFileMode(socketDirectory, (UnixFileMode)0x1FF);
+        var name = "affinetes-test-hardened-" + Guid.NewGuid().ToString("N")[..8];
+        var created = await fixture.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = name,
+            Image = fixture.ProbeImage,
+            User = "65534:65534",
+            Env = [$"{HostEnvironment.UnixSocket}=/run/affinetes/host/host.sock", .. access.ContainerVariables(GatewayAccess.RelayPort).Select(v => $"{v.Key}={v.Value}")],
+            Labels = new Dictionary<string, string> { [DockerEngine.TestLabel] = "true" },
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                ReadonlyRootfs = true,
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                PidsLimit = 64,
+                Tmpfs = new Dictionary<string, string> { ["/tmp"] = "size=64m" },
+                Binds = [$"{socketDirectory}:/run/affinetes/host", $"{gateway.ApiDirectory}:{GatewayAccess.MountPath}:ro"],
+            },
+        });
+        try
+        {
+            await fixture.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters());
+            await using var client = AffinetesClient.Create();
+            await using var env = await client.LoadEnvAsync(new EnvironmentOptions
+            {
+                ConnectOnly = true,
+                ContainerName = name,
+                Image = fixture.ProbeImage,
+                Cleanup = false,
+            }).Within(LoadLimit);
+
+            var user = await env.CallAsync("whoami");
+            Assert.Equal(65534, user.GetProperty("uid").GetInt32());
+            var answer = await env.CallAsync("chat", kwargs: Kw(("model", "m")));
+            Assert.Equal(200, answer.GetProperty("status").GetInt32());
+            Assert.Contains("hardened pong", answer.GetProperty("body").GetString(), StringComparison.Ordinal);
+            Assert.NotEqual("connected", (await env.CallAsync("connect", kwargs: Kw(("host", fixture.BridgeGateway), ("port", 9)))).GetString());
+        }
+        finally
+        {
+            await DockerEngine.RemoveContainerQuietlyAsync(fixture.Docker, created.ID);
+            root.Delete(recursive: true);
+        }
     }
 }

@@ -84,6 +84,10 @@ internal sealed class EvalCommand : AfsCommand
         {
             throw new UsageException($"--replicas {context.Get(_replicas)}: give 1 or more");
         }
+        if (context.Get(_url) is null && !(context.Get(_target) ?? "").StartsWith("http", StringComparison.Ordinal))
+        {
+            _networkSide.Check(context, context.Engines);
+        }
 
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
         _storePath = store.Path;
@@ -287,18 +291,12 @@ internal sealed class EvalCommand : AfsCommand
 
     /// <summary>
     /// The LLM gateway for a run's containers: <c>--llm-upstream</c>, or in an isolated network the endpoint the model
-    /// calls would go to (<c>--base-url</c> with its key variable, or the offline baseline, which needs no key). Engines
-    /// on other machines cannot share the gateway's socket: refused with what to do.
+    /// calls would go to (<c>--base-url</c> with its key variable, or the offline baseline, which needs no key).
     /// </summary>
     internal static LlmAccessOptions? NetworkOptions(CommandContext context, ContainerNetwork network, BaselineServer? baseline, ModelSide modelSide, NetworkSide networkSide)
     {
         var llm = networkSide.Llm(context, network, context.Get(modelSide.BaseUrl) ?? baseline?.BaseUrl.ToString(),
             context.Get(modelSide.BaseUrl) is null && context.Get(networkSide.LlmUpstream) is null ? null : context.Get(modelSide.ApiKeyEnv));
-        if ((network.Mode == NetworkMode.Isolated || llm is not null) && context.Engines.FirstOrDefault(h => !(h is "local" or "localhost" || h.StartsWith("unix://", StringComparison.Ordinal))) is { } remote)
-        {
-            throw new UsageException($"--network {network}{(llm is null ? "" : " with the LLM gateway")} needs the Docker engine of this machine (containers and the gateway meet through bind-mounted unix sockets), and {remote} is another; " +
-                $"run afs on that machine, or give --network open{(llm is null ? "" : " without --llm-upstream")} (the containers then have open egress and get the API key itself)");
-        }
         return llm;
     }
 

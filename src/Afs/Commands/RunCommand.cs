@@ -90,7 +90,7 @@ internal sealed class RunCommand : AfsCommand
         {
             envVars[key] = value;
         }
-        var network = _networkSide.Parse(context);
+        var network = basilica ? _networkSide.Parse(context) : _networkSide.Check(context, engines);
         var llm = _networkSide.Llm(context, network, fallback: null, fallbackKeyVariable: NetworkSide.DefaultKeyVariable);
         if (basilica && (network.Mode != NetworkMode.Open || llm is not null))
         {
@@ -123,14 +123,7 @@ internal sealed class RunCommand : AfsCommand
             Mode = basilica ? EnvironmentMode.Basilica : EnvironmentMode.Docker,
             Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
-        try
-        {
-            options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
-        }
-        catch (EnvironmentOptionsException e) when (network.Mode == NetworkMode.Isolated || llm is not null)
-        {
-            throw new UsageException(e.Message.Replace("network open", "--network open", StringComparison.Ordinal));
-        }
+        options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
         var environmentName = options.ContainerName ?? options.Image!;
 
         // Containers of this name already running are reused when their settings match.

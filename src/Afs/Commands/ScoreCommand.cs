@@ -57,6 +57,7 @@ internal sealed class ScoreCommand : AfsCommand
         {
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
         }
+        _networkSide.Check(context, [context.Engines[0]]);
         var useBaseline = _modelSide.UsesBaseline(context);
         var console = context.Console;
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);

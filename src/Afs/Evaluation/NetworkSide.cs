@@ -50,17 +50,38 @@ internal sealed class NetworkSide
     }
 
     /// <summary>
-    /// The gateway's upstream: <c>--llm-upstream</c>, else (isolated networks need the gateway for any model)
-    /// <paramref name="fallback"/>, the endpoint the model calls would otherwise go to. Null: no gateway.
+    /// Checks the options before anything starts: the network's form, the upstream's URL, the key's variable, and that
+    /// an isolated network or a gateway is asked of this machine's engine only (containers and the gateway meet through
+    /// bind-mounted unix sockets). Returns the network.
     /// </summary>
-    public LlmAccessOptions? Llm(CommandContext context, ContainerNetwork network, string? fallback, string? fallbackKeyVariable)
+    public ContainerNetwork Check(CommandContext context, IReadOnlyList<string> engines)
     {
+        var network = Parse(context);
         var upstream = context.Get(LlmUpstream);
         if (upstream is not null && (!Uri.TryCreate(upstream, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
         {
             throw new UsageException($"--llm-upstream '{upstream}' is not an http(s) URL; give e.g. https://llm.chutes.ai/v1 or http://127.0.0.1:8001/v1");
         }
-        upstream ??= network.Mode == NetworkMode.Isolated ? fallback : null;
+        if (context.Get(LlmKeyEnv) is { } keyVariable && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(keyVariable)))
+        {
+            throw new UsageException($"--llm-key-env {keyVariable}: ${keyVariable} is not set; export the upstream's API key in it");
+        }
+        var gateway = upstream is not null || network.Mode == NetworkMode.Isolated;
+        if (gateway && engines.FirstOrDefault(h => !(h is "local" or "localhost" || h.StartsWith("unix://", StringComparison.Ordinal))) is { } remote)
+        {
+            throw new UsageException($"--network {network}{(upstream is null ? "" : " with --llm-upstream")} needs the Docker engine of this machine (containers and the LLM gateway meet through bind-mounted unix sockets), and {remote} is another; " +
+                $"run afs on that machine, or give --network open{(upstream is null ? "" : " without --llm-upstream")} (the containers then have open egress and get the API key itself)");
+        }
+        return network;
+    }
+
+    /// <summary>
+    /// The gateway's upstream: <c>--llm-upstream</c>, else (isolated networks need the gateway for any model)
+    /// <paramref name="fallback"/>, the endpoint the model calls would otherwise go to. Null: no gateway.
+    /// </summary>
+    public LlmAccessOptions? Llm(CommandContext context, ContainerNetwork network, string? fallback, string? fallbackKeyVariable)
+    {
+        var upstream = context.Get(LlmUpstream) ?? (network.Mode == NetworkMode.Isolated ? fallback : null);
         if (upstream is null)
         {
             if (context.Get(LlmKeyEnv) is not null)
@@ -73,12 +94,7 @@ internal sealed class NetworkSide
             }
             return null;
         }
-        var keyVariable = context.Get(LlmKeyEnv) ?? fallbackKeyVariable;
-        if (keyVariable is not null && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(keyVariable)) && context.Get(LlmKeyEnv) is not null)
-        {
-            throw new UsageException($"--llm-key-env {keyVariable}: ${keyVariable} is not set; export the upstream's API key in it");
-        }
-        return new LlmAccessOptions { Upstream = upstream, KeyVariable = keyVariable };
+        return new LlmAccessOptions { Upstream = upstream, KeyVariable = context.Get(LlmKeyEnv) ?? fallbackKeyVariable };
     }
 
     /// <summary>For the command's opening note: where the containers' model calls go.</summary>
