@@ -4,6 +4,8 @@ using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.Testing;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Results;
 using Affinetes.ValidatorClient.Gateway;
 using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
@@ -103,6 +105,32 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         Assert.Equal(1, usage.Requests);
         Assert.Equal((31, 7), (usage.PromptTokens, usage.CompletionTokens));
         Assert.Equal(38, usage.Tasks["7"].TotalTokens);
+
+        // Through the evaluation runner with the gateway's base URL: each task's calls are counted for it and stored with the results.
+        var storePath = Path.Combine(Path.GetTempPath(), $"affinetes-usage-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using var store = await ResultStore.OpenAsync(storePath).Within();
+            var run = await EvaluationRunner.Create(env, store).StartAsync(new EvaluationRequest
+            {
+                TaskIds = [7, 8, 9],
+                Kwargs = new Dictionary<string, object?> { ["model"] = "arith-model", ["base_url"] = env.LlmBaseUrl },
+                UseCache = false,
+            }).Within();
+            var results = new List<TaskResult>();
+            await foreach (var taskResult in run.ResultsAsync())
+            {
+                results.Add(taskResult);
+            }
+            Assert.All(results, r => Assert.True(r.Completed, r.Error));
+            var stored = await store.GetLlmUsageAsync(run.Id).Within();
+            Assert.Equal([7, 8, 9], stored.Keys.Order());
+            Assert.All(stored.Values, u => Assert.Equal((1L, 31L, 7L, 38L), (u.Requests, u.PromptTokens, u.CompletionTokens, u.TotalTokens)));
+        }
+        finally
+        {
+            File.Delete(storePath);
+        }
     }
 
     [Fact]

@@ -200,14 +200,29 @@ internal sealed class EvalCommand : AfsCommand
         var info = await store.GetRunAsync(run.Id, cancellationToken);
         var results = await store.GetResultsAsync(run.Id, cancellationToken);
         var summary = EvaluationSummary.Of([.. results]);
+        var llm = (await store.GetLlmUsageAsync(run.Id, cancellationToken)).Values.ToList();
+        var llmUsage = llm.Count == 0 ? null : new
+        {
+            tasks = llm.Count,
+            requests = llm.Sum(u => u.Requests),
+            errors = llm.Sum(u => u.Errors),
+            prompt_tokens = llm.Sum(u => u.PromptTokens),
+            completion_tokens = llm.Sum(u => u.CompletionTokens),
+            total_tokens = llm.Sum(u => u.TotalTokens),
+        };
         if (context.Json)
         {
-            console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), store = store.Path, @out = context.Get(_out) });
+            console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), llm_usage = llmUsage, store = store.Path, @out = context.Get(_out) });
         }
         else
         {
             console.Line();
             ResultViews.WriteSummary(console, run.Id, info, summary, results);
+            if (llmUsage is not null)
+            {
+                console.Line($"LLM through the gateway (stored with the results): {AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
+                    $"{llmUsage.prompt_tokens} prompt + {llmUsage.completion_tokens} completion tokens, {llmUsage.errors} upstream errors");
+            }
             console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
                 (context.Get(_out) is { } file ? $"; JSON lines in {file}" : ""));
         }

@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Results;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
@@ -180,6 +183,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 }
             }
             writer?.Dispose();
+            await RecordLlmUsageAsync();
             var status = AlreadyDone + _fromCache + _completed + _failed == TaskCount ? RunStatus.Completed : RunStatus.Interrupted;
             if (_store is not null)
             {
@@ -195,6 +199,36 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             _clock.Stop();
             Log.Finished(_logger, Id, status, _completed, _failed, _fromCache, _clock.Elapsed.TotalSeconds);
             output.TryComplete(failure);
+        }
+    }
+
+    /// <summary>Stores what the run's tasks used through the LLM gateway, when the environment has one; a failure is logged, not the run's.</summary>
+    private async Task RecordLlmUsageAsync()
+    {
+        if (_store is null || _environment.LlmBaseUrl is null || _pending.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            var usage = await _environment.GetLlmUsageAsync(CancellationToken.None);
+            var tasks = new HashSet<long>(_pending);
+            var perTask = new Dictionary<long, LlmTaskUsage>();
+            foreach (var (name, used) in usage?.Tasks ?? new Dictionary<string, TaskUsage>())
+            {
+                if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId) && tasks.Contains(taskId))
+                {
+                    perTask[taskId] = new LlmTaskUsage(used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMs.Mean * used.LatencyMs.Count);
+                }
+            }
+            if (perTask.Count > 0)
+            {
+                _store.AddLlmUsage(Id, perTask);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or SqliteException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            Log.UsageNotRecorded(_logger, Id, e.Message);
         }
     }
 
@@ -264,6 +298,12 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             kwargs[key] = value;
         }
         kwargs[Request.TaskIdParameter] = taskId;
+        if (_environment.LlmBaseUrl is { } gateway && kwargs.TryGetValue("base_url", out var baseUrl) && baseUrl is JsonElement { ValueKind: JsonValueKind.String } url
+            && url.GetString() == gateway)
+        {
+            // The gateway counts the calls made at a task's own base URL for that task (stored with the results).
+            kwargs["base_url"] = GatewayRoutes.TaskBaseUrl(gateway, taskId.ToString(CultureInfo.InvariantCulture));
+        }
         var call = new TaskCall(_environment, Request.Method, kwargs, Request.TaskTimeout);
         var startedAt = DateTimeOffset.UtcNow;
         var started = Stopwatch.GetTimestamp();
@@ -355,6 +395,9 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         [LoggerMessage(EventId = 2004, Level = LogLevel.Information,
             Message = "run {RunId} {Status}: {Completed} completed, {Failed} failed, {Cached} from the cache, in {Seconds:0.0} s")]
         public static partial void Finished(ILogger logger, string runId, RunStatus status, int completed, int failed, int cached, double seconds);
+
+        [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "run {RunId}: the LLM gateway's usage could not be stored: {Reason}")]
+        public static partial void UsageNotRecorded(ILogger logger, string runId, string reason);
 
         [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "run {RunId}: writing results to {Path} failed; stopping the run")]
         public static partial void StoreFailed(ILogger logger, Exception error, string runId, string path);
