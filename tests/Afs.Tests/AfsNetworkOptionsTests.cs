@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Affinetes.Testing;
 
 namespace Affinetes.Afs.Tests;
@@ -7,13 +6,7 @@ namespace Affinetes.Afs.Tests;
 [Trait(Tiers.Name, Tiers.Unit)]
 public sealed class AfsNetworkOptionsTests
 {
-    private static (int Exit, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var exit = AfsCli.RunAsync(args, new InvocationConfiguration { Output = output, Error = error }).GetAwaiter().GetResult();
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int Exit, string Output, string Error) Run(params string[] args) => AfsCliTests.Run(args);
 
     [Theory]
     [InlineData("eval", "--network", "none", "afs eval: --network: network 'none' is not one of: isolated, open, allow:HOST[,HOST...]")]

@@ -35,6 +35,15 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         return (variable, key);
     }
 
+    /// <summary>The probing environment with its model calls through the gateway to <paramref name="upstream"/> (no key).</summary>
+    private Task<IEnvironment> LoadProbeAsync(IAffinetesClient client, LocalLlmServer upstream, ContainerNetwork? network = null, Func<LlmAccessOptions, LlmAccessOptions>? limits = null) =>
+        client.LoadEnvAsync(new EnvironmentOptions
+        {
+            Image = fixture.ProbeImage,
+            Network = network ?? ContainerNetwork.Isolated,
+            Llm = (limits ?? (llm => llm))(new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = null }),
+        }).Within(LoadLimit);
+
     [Fact]
     public async Task Isolated_ReachesNeitherTheTestsNetworkNorHostPorts_WhileTheGatewayAnswers()
     {
@@ -42,22 +51,16 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         using var hostService = new TcpListener(IPAddress.Parse(fixture.BridgeGateway), 0);
         hostService.Start();
         var hostPort = ((IPEndPoint)hostService.LocalEndpoint).Port;
-        await using var client = (IAsyncDisposable)AffinetesClient.Create();
-        var loader = (IAffinetesClient)client;
+        await using var client = AffinetesClient.Create();
 
         // The probes can see what is there: a container on the tests' network reaches the server, an open container the host.
         Assert.Equal(0, await fixture.ConnectFromTestNetworkAsync());
-        await using (var open = await loader.LoadEnvAsync(new EnvironmentOptions { Image = fixture.ProbeImage }).Within(LoadLimit))
+        await using (var open = await client.LoadEnvAsync(new EnvironmentOptions { Image = fixture.ProbeImage }).Within(LoadLimit))
         {
             Assert.Equal("connected", (await open.CallAsync("connect", kwargs: Kw(("host", fixture.BridgeGateway), ("port", hostPort)))).GetString());
         }
 
-        await using var isolated = await loader.LoadEnvAsync(new EnvironmentOptions
-        {
-            Image = fixture.ProbeImage,
-            Network = ContainerNetwork.Isolated,
-            Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = "AFFINETES_TEST_UNSET_KEY" },
-        }).Within(LoadLimit);
+        await using var isolated = await LoadProbeAsync(client, upstream);
         var replica = Assert.Single(isolated.Replicas);
         Assert.EndsWith(".unix.affinetes.invalid", replica.BaseUrl.Host, StringComparison.Ordinal);
         var inspected = await fixture.Docker.Containers.InspectContainerAsync(replica.Id);
@@ -84,8 +87,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         await using var upstream = await LocalLlmServer.StartAsync(request =>
             LlmReply.Text(answers.TryGetValue(request.LastUserMessage, out var expected) ? $"Answer: {expected}" : "Answer: -1") with { Usage = (31, 7) });
         var (variable, key) = SecretKey();
-        await using var client = (IAsyncDisposable)AffinetesClient.Create();
-        await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
+        await using var client = AffinetesClient.Create();
+        await using var env = await client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.ArithImage,
             Network = ContainerNetwork.Isolated,
@@ -141,8 +144,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         var (variable, key) = SecretKey();
         var lines = new List<string>();
         using var logs = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new ListLoggerProvider(lines)));
-        await using var client = (IAsyncDisposable)AffinetesClient.Create(logs);
-        await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
+        await using var client = AffinetesClient.Create(logs);
+        await using var env = await client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.ProbeImage,
             Network = ContainerNetwork.Isolated,
@@ -191,13 +194,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
     public async Task Gateway_ModelOutsideTheAllowList_AndASpentBudget_AreRefusedToTheActor()
     {
         await using var upstream = await LocalLlmServer.StartAsync(_ => LlmReply.Text("fine") with { Usage = (20, 20) });
-        await using var client = (IAsyncDisposable)AffinetesClient.Create();
-        await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
-        {
-            Image = fixture.ProbeImage,
-            Network = ContainerNetwork.Isolated,
-            Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = "AFFINETES_TEST_UNSET_KEY", AllowedModels = ["good-model"], BudgetTokens = 30 },
-        }).Within(LoadLimit);
+        await using var client = AffinetesClient.Create();
+        await using var env = await LoadProbeAsync(client, upstream, limits: llm => llm with { AllowedModels = ["good-model"], BudgetTokens = 30 });
 
         var other = await env.CallAsync("chat", kwargs: Kw(("model", "other-model")));
         Assert.Equal(403, other.GetProperty("status").GetInt32());
@@ -220,13 +218,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
     public async Task Gateway_AStreamReachesTheActorEventByEvent_AndUsageEqualsWhatTheUpstreamReported()
     {
         await using var upstream = await LocalLlmServer.StartAsync(_ => LlmReply.Text("one two three four") with { Usage = (12, 4) });
-        await using var client = (IAsyncDisposable)AffinetesClient.Create();
-        await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
-        {
-            Image = fixture.ProbeImage,
-            Network = ContainerNetwork.Isolated,
-            Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = "AFFINETES_TEST_UNSET_KEY" },
-        }).Within(LoadLimit);
+        await using var client = AffinetesClient.Create();
+        await using var env = await LoadProbeAsync(client, upstream);
 
         var streamed = await env.CallAsync("chat", kwargs: Kw(("model", "m"), ("stream", true)));
         var plain = await env.CallAsync("chat", kwargs: Kw(("model", "m")));
@@ -269,13 +262,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
             var read = await stream.ReadAsync(buffer);
             await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes("echo " + System.Text.Encoding.ASCII.GetString(buffer, 0, read)));
         });
-        await using var client = (IAsyncDisposable)AffinetesClient.Create();
-        await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
-        {
-            Image = fixture.ProbeImage,
-            Network = ContainerNetwork.Parse($"allow:127.0.0.1:{allowedPort}"),
-            Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = "AFFINETES_TEST_UNSET_KEY" },
-        }).Within(LoadLimit);
+        await using var client = AffinetesClient.Create();
+        await using var env = await LoadProbeAsync(client, upstream, ContainerNetwork.Parse($"allow:127.0.0.1:{allowedPort}"));
 
         var through = await env.CallAsync("tunnel", kwargs: Kw(("host", "127.0.0.1"), ("port", allowedPort)));
         await echo.Within();
@@ -292,9 +280,9 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
     {
         await using var upstream = await LocalLlmServer.StartAsync();
         string socketDirectory;
-        await using (var client = (IAsyncDisposable)AffinetesClient.Create())
+        await using (var client = AffinetesClient.Create())
         {
-            await using var env = await ((IAffinetesClient)client).LoadEnvAsync(new EnvironmentOptions
+            await using var env = await client.LoadEnvAsync(new EnvironmentOptions
             {
                 Image = fixture.ProbeImage,
                 Replicas = 2,

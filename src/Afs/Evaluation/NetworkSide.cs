@@ -67,7 +67,7 @@ internal sealed class NetworkSide
             throw new UsageException($"--llm-key-env {keyVariable}: ${keyVariable} is not set; export the upstream's API key in it");
         }
         var gateway = upstream is not null || network.Mode == NetworkMode.Isolated;
-        if (gateway && engines.FirstOrDefault(h => !(h is "local" or "localhost" || h.StartsWith("unix://", StringComparison.Ordinal))) is { } remote)
+        if (gateway && engines.FirstOrDefault(h => !EnvironmentOptions.IsLocalEngine(h)) is { } remote)
         {
             throw new UsageException($"--network {network}{(upstream is null ? "" : " with --llm-upstream")} needs the Docker engine of this machine (containers and the LLM gateway meet through bind-mounted unix sockets), and {remote} is another; " +
                 $"run afs on that machine, or give --network open{(upstream is null ? "" : " without --llm-upstream")} (the containers then have open egress and get the API key itself)");

@@ -144,8 +144,10 @@ public sealed record EnvironmentOptions
     /// <summary>Checks the options once; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
     public void Validate() => Parse();
 
-    /// <summary>Engines whose containers can share unix sockets with this process (bind mounts of its directories).</summary>
-    internal static bool IsLocalEngine(string host) => host is "local" or "localhost" or "" || host.StartsWith("unix://", StringComparison.Ordinal);
+    /// <summary>Engines whose containers can share unix sockets with this process (bind mounts of its directories): this machine's.</summary>
+    internal static bool IsLocalEngine(string host) => host is "local" or "localhost" or "" || host.StartsWith("unix://", StringComparison.Ordinal)
+        || (host.StartsWith("tcp://", StringComparison.Ordinal) && Uri.TryCreate(host, UriKind.Absolute, out var uri)
+            && (uri.Host == "localhost" || (System.Net.IPAddress.TryParse(uri.Host, out var address) && System.Net.IPAddress.IsLoopback(address))));
 
     private void ValidateNetwork()
     {

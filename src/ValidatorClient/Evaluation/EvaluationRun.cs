@@ -152,6 +152,17 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                     TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 sink = toStore.Writer;
             }
+            if (CountsLlmUsage)
+            {
+                try
+                {
+                    _llmUsageAtStart = await LlmUsageSoFarAsync();
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or System.Text.Json.JsonException)
+                {
+                    Log.UsageNotRecorded(_logger, Id, e.Message);
+                }
+            }
             foreach (var hit in _cached)
             {
                 Interlocked.Increment(ref _fromCache);
@@ -205,25 +216,28 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     /// <summary>Stores what the run's tasks used through the LLM gateway, when the environment has one; a failure is logged, not the run's.</summary>
     private async Task RecordLlmUsageAsync()
     {
-        if (_store is null || _environment.LlmBaseUrl is null || _pending.Count == 0)
+        if (!CountsLlmUsage)
         {
             return;
         }
         try
         {
-            var usage = await _environment.GetLlmUsageAsync(CancellationToken.None);
-            var tasks = new HashSet<long>(_pending);
             var perTask = new Dictionary<long, LlmTaskUsage>();
-            foreach (var (name, used) in usage?.Tasks ?? new Dictionary<string, TaskUsage>())
+            foreach (var (taskId, used) in await LlmUsageSoFarAsync())
             {
-                if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId) && tasks.Contains(taskId))
+                // Calls made for the same task id on this environment before the run are not the run's.
+                var run = _llmUsageAtStart.GetValueOrDefault(taskId) is { } earlier
+                    ? new LlmTaskUsage(used.Requests - earlier.Requests, used.Errors - earlier.Errors, used.PromptTokens - earlier.PromptTokens,
+                        used.CompletionTokens - earlier.CompletionTokens, used.TotalTokens - earlier.TotalTokens, used.LatencyMsTotal - earlier.LatencyMsTotal)
+                    : used;
+                if (run.Requests > 0)
                 {
-                    perTask[taskId] = new LlmTaskUsage(used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMs.Mean * used.LatencyMs.Count);
+                    perTask[taskId] = run;
                 }
             }
             if (perTask.Count > 0)
             {
-                _store.AddLlmUsage(Id, perTask);
+                _store!.AddLlmUsage(Id, perTask);
             }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or SqliteException or TaskCanceledException or System.Text.Json.JsonException)
@@ -231,6 +245,26 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             Log.UsageNotRecorded(_logger, Id, e.Message);
         }
     }
+
+    private bool CountsLlmUsage => _store is not null && _environment.LlmBaseUrl is not null && _pending.Count > 0;
+
+    /// <summary>What the gateway has counted so far for the run's tasks.</summary>
+    private async Task<Dictionary<long, LlmTaskUsage>> LlmUsageSoFarAsync()
+    {
+        var usage = await _environment.GetLlmUsageAsync(CancellationToken.None);
+        var tasks = new HashSet<long>(_pending);
+        var soFar = new Dictionary<long, LlmTaskUsage>();
+        foreach (var (name, used) in usage?.Tasks ?? new Dictionary<string, TaskUsage>())
+        {
+            if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId) && tasks.Contains(taskId))
+            {
+                soFar[taskId] = new LlmTaskUsage(used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMs.Mean * used.LatencyMs.Count);
+            }
+        }
+        return soFar;
+    }
+
+    private Dictionary<long, LlmTaskUsage> _llmUsageAtStart = [];
 
     /// <summary>
     /// Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops
