@@ -71,6 +71,16 @@ var gateway = new Command("gateway", "LLM gateway: p50 latency it adds at 64 con
 gateway.SetAction((result, _) => GatewayBenchmark.RunAsync(
     result.GetValue(gatewayBinary)!, TimeSpan.FromSeconds(result.GetValue(duration)), result.GetValue(connections), result.GetValue(gatewayOutput)!));
 root.Subcommands.Add(gateway);
+
+var networkRuns = new Option<int>("--runs") { Description = "replicas started per configuration (the median is reported)", DefaultValueFactory = _ => 5 };
+var networkCalls = new Option<int>("--calls") { Description = "echo calls per started replica", DefaultValueFactory = _ => 300 };
+var networkOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/network.json" };
+var network = new Command("network", "Docker mode: time to ready and call latency of an open container, an isolated one (unix socket), and an isolated one with the LLM gateway.")
+{
+    networkRuns, networkCalls, networkOutput,
+};
+network.SetAction((result, _) => NetworkBenchmark.RunAsync(result.GetValue(networkRuns), result.GetValue(networkCalls), result.GetValue(networkOutput)!));
+root.Subcommands.Add(network);
 var tasks = new Option<int>("--tasks") { Description = "tasks of echo per measured run", DefaultValueFactory = _ => 20_000 };
 var concurrency = new Option<int>("--concurrency") { Description = "tasks in flight", DefaultValueFactory = _ => 64 };
 var evalOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/eval.json" };

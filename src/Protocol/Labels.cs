@@ -88,6 +88,23 @@ public static class HostEnvironment
     /// </summary>
     public const string LeaseSeconds = "AFFINETES_LEASE_SECONDS";
 
+    /// <summary>
+    /// A unix socket path the host serves on as well as its port: how a client reaches a container that has no
+    /// network (<c>--network none</c>), through a bind-mounted directory. The host makes the socket connectable by
+    /// every user (the directory it is in is the client's private one).
+    /// </summary>
+    public const string UnixSocket = "AFFINETES_UNIX_SOCKET";
+
+    /// <summary>
+    /// The LLM gateway's unix socket inside the container (bind-mounted). With <see cref="LlmRelayPort"/>, the host
+    /// relays each connection to <c>127.0.0.1:PORT</c> to it, so the actor reaches the gateway at
+    /// <c>http://127.0.0.1:PORT/v1</c> (and as its HTTPS proxy) without any network.
+    /// </summary>
+    public const string LlmSocket = "AFFINETES_LLM_SOCKET";
+
+    /// <summary>The port on 127.0.0.1 where the host relays connections to <see cref="LlmSocket"/>.</summary>
+    public const string LlmRelayPort = "AFFINETES_LLM_RELAY_PORT";
+
     /// <summary>The port the host listens on inside a container, unless <see cref="Port"/> says otherwise.</summary>
     public const int DefaultPort = 8000;
 

@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Affinetes.ValidatorClient;
 
 /// <summary>Loads environments. From dependency injection (<c>services.AddAffinetes()</c>), or <see cref="AffinetesClient.Create"/>.</summary>
-public interface IAffinetesClient
+public interface IAffinetesClient : IAsyncDisposable
 {
     /// <summary>
     /// Provisions the environment (containers, or existing servers in url mode), waits until its replicas are ready
@@ -35,7 +35,10 @@ public static class AffinetesClient
     public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
         Shared.LoadEnvAsync(options, cancellationToken);
 
-    /// <summary>A client whose environments log to <paramref name="loggerFactory"/> unless their options name another.</summary>
+    /// <summary>
+    /// A client whose environments log to <paramref name="loggerFactory"/> unless their options name another. Dispose it
+    /// to release the environments it loaded and stop its LLM gateways.
+    /// </summary>
     public static IAffinetesClient Create(ILoggerFactory? loggerFactory = null, AffinetesClientOptions? options = null) =>
         new EnvironmentLoader(loggerFactory ?? NullLoggerFactory.Instance, HttpClients.Create, options ?? new AffinetesClientOptions());
 
@@ -85,6 +88,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
 {
     private readonly HashSet<AffinetesEnvironment> _live = [];
     private readonly Lazy<EngineCaps> _caps = new(() => new EngineCaps(clientOptions));
+    private readonly Gateway.LlmGateways _gateways = new(loggerFactory);
     private readonly Lock _gate = new();
 
     public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
@@ -111,15 +115,17 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         var logs = options.LoggerFactory ?? loggerFactory;
         var logger = logs.CreateLogger("Affinetes.ValidatorClient");
         var perCall = options.Mode == EnvironmentMode.Basilica && options.Basilica.FreshDeploymentPerCall;
+        var name = options.Image ?? string.Join(", ", options.BaseUrls);
+        // The LLM gateway first: its token and socket go into the containers' settings.
+        var gateway = options.Llm is null ? null : await _gateways.RegisterAsync(options, name, cancellationToken);
         var http = createHttp(options);
         IBackend backend = options.Mode switch
         {
             EnvironmentMode.Url => new UrlBackend(options),
-            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, _caps.Value, logs.CreateLogger<DockerBackend>()),
+            EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, _caps.Value, logs.CreateLogger<DockerBackend>(), gateway),
             EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), callDeadline, perCall),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
-        var name = options.Image ?? string.Join(", ", options.BaseUrls);
         var pool = new ReplicaPool(name, backend, options, http, logger);
         var clock = Stopwatch.StartNew();
         try
@@ -133,6 +139,10 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
             await pool.DisposeAsync();
             await backend.DisposeAsync();
             http.Dispose();
+            if (gateway is not null)
+            {
+                await gateway.Gateway.RemoveAsync(gateway.Name);
+            }
             if (explained is not null)
             {
                 throw explained;
@@ -145,7 +155,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = perCall
             ? (deadline, ct) => LoadCoreAsync(oneCallOptions, deadline, ct)
             : null;
-        return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh);
+        return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh, gateway);
     }
 
     private void Forget(AffinetesEnvironment environment)
@@ -172,5 +182,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             _caps.Value.Dispose();
         }
+        // The gateways go with the client (environments still live lose their LLM).
+        await _gateways.DisposeAsync();
     }
 }

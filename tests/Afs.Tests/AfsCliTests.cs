@@ -6,7 +6,8 @@ namespace Affinetes.Afs.Tests;
 [Trait(Tiers.Name, Tiers.Unit)]
 public sealed class AfsCliTests
 {
-    private static (int Exit, string Output, string Error) Run(params string[] args)
+    /// <summary>afs in this process, its output and error captured.</summary>
+    internal static (int Exit, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();

@@ -34,6 +34,9 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         Assert.Contains("mean score", output);
         Assert.Contains("95% CI", output);
         Assert.Contains("afs eval: 24/24 done", error); // plain progress lines: stdout is not a terminal
+        // By default the containers have no network: the baseline is reached through afs's LLM gateway, each task's calls counted and stored.
+        Assert.Contains("network isolated; model calls through afs's LLM gateway to http://127.0.0.1:", error);
+        Assert.Contains("LLM through the gateway (stored with the results): 24 requests from 24 tasks", output);
 
         var lines = JsonLines(jsonl);
         Assert.Equal(24, lines.Count);
@@ -98,7 +101,7 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
     {
         var port = DockerEngine.FreeLoopbackPort();
         var (exit, output, error) = await AfsAsync("eval", fixture.Arith, "--tasks", "1-3", "--store", Store,
-            "--base-url", $"http://127.0.0.1:{port}/v1", "--model", "gone", "--env", "CHUTES_API_KEY=test-key");
+            "--base-url", $"http://127.0.0.1:{port}/v1", "--model", "gone", "--env", "CHUTES_API_KEY=test-key", "--network", "open");
         Assert.True(exit == 0, error);
         Assert.DoesNotContain("is not set", error); // the key given with --env counts
         Assert.Contains($"model: gone at http://127.0.0.1:{port}/v1", output);

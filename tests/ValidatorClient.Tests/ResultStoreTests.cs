@@ -92,7 +92,7 @@ public sealed class ResultStoreTests
         Assert.Equal(temp.Path, store.Path);
         Assert.Equal((long)Schema.Migrations.Count, StoreFile.Scalar(temp.Path, "PRAGMA user_version"));
         Assert.Equal("wal", StoreFile.Scalar(temp.Path, "PRAGMA journal_mode"));
-        Assert.Equal(["errors", "results", "runs"], StoreFile.Column(temp.Path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
+        Assert.Equal(["errors", "llm_usage", "results", "runs"], StoreFile.Column(temp.Path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
         Assert.Empty(await store.ListRunsAsync());
     }
 
@@ -103,7 +103,7 @@ public sealed class ResultStoreTests
         await (await temp.OpenAsync()).DisposeAsync();
         StoreFile.Scalar(temp.Path, "PRAGMA user_version = 99");
         var e = await Assert.ThrowsAsync<ResultStoreException>(temp.OpenAsync);
-        Assert.Contains("has schema version 99, newer than this version knows (1)", e.Message);
+        Assert.Contains($"has schema version 99, newer than this version knows ({Schema.Migrations.Count})", e.Message);
         Assert.Contains("use a newer afs", e.Message);
     }
 

@@ -6,6 +6,7 @@ using Affinetes.ActorHost.Runtimes.CSharp;
 using Affinetes.ActorHost.Runtimes.Python;
 using Affinetes.ActorHost.Runtimes.Sidecar;
 using Affinetes.Protocol;
+using Microsoft.AspNetCore.Connections;
 
 namespace Affinetes.ActorHost.Hosting;
 
@@ -180,6 +181,15 @@ internal static class ActorHostApp
         HiddenVariables = [HostEnvironment.AuthToken],
     }, logger);
 
+    private static void OpenToEveryUser(string socketPath)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+                | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        }
+    }
+
     /// <summary>Builds the web application for <paramref name="options"/>; tests call it with port 0 on 127.0.0.1.</summary>
     public static WebApplication Build(ActorHostOptions options, Action<ILoggingBuilder>? configureLogging = null)
     {
@@ -223,7 +233,22 @@ internal static class ActorHostApp
             {
                 throw new OptionsException($"AFFINETES_BIND / --bind is '{options.Bind}'; give an IP address such as 127.0.0.1 or 0.0.0.0");
             }
+            if (options.UnixSocket is { } socket)
+            {
+                // A socket file left by an earlier run of the same container would make the bind fail.
+                File.Delete(socket);
+                kestrel.ListenUnixSocket(socket);
+            }
+            if (options.LlmRelayPort is { } relayPort)
+            {
+                kestrel.Listen(IPAddress.Loopback, relayPort, listen => listen.Run(connection =>
+                    listen.ApplicationServices.GetRequiredService<LlmRelay>().RelayAsync(connection)));
+            }
         });
+        if (options.LlmSocket is { } llmSocket)
+        {
+            builder.Services.AddSingleton(provider => new LlmRelay(llmSocket, provider.GetRequiredService<ILogger<LlmRelay>>()));
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<Readiness>();
@@ -242,6 +267,11 @@ internal static class ActorHostApp
         }
 
         var app = builder.Build();
+        if (options.UnixSocket is { } served)
+        {
+            // The client reaching it runs as another user than the container's; the directory is its private one.
+            app.Lifetime.ApplicationStarted.Register(() => OpenToEveryUser(served));
+        }
         runtimeLogger.Target = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(startup.Runtime.GetType().FullName!);
         app.Use((context, next) =>
         {

@@ -13,6 +13,12 @@ internal sealed record ActorHostOptions
     public int Port { get; init; } = HostEnvironment.DefaultPort;
     /// <summary>Address to listen on; null means every interface.</summary>
     public string? Bind { get; init; }
+    /// <summary>A unix socket to serve on as well (a container without network is reached through it).</summary>
+    public string? UnixSocket { get; init; }
+    /// <summary>The LLM gateway's unix socket, relayed to from 127.0.0.1:<see cref="LlmRelayPort"/>.</summary>
+    public string? LlmSocket { get; init; }
+    /// <summary>The port on 127.0.0.1 relayed to <see cref="LlmSocket"/>.</summary>
+    public int? LlmRelayPort { get; init; }
     /// <summary>When set, every endpoint but <c>GET /health</c> requires <c>Authorization: Bearer</c> this token.</summary>
     public string? AuthToken { get; init; }
     /// <summary>The token's SHA-256 (64 hex digits) instead of the token: the way a client should configure it.</summary>
@@ -79,6 +85,9 @@ internal sealed record ActorHostOptions
         ["--env-file"] = "ENV_FILE",
         ["--port"] = "PORT",
         ["--bind"] = "BIND",
+        ["--unix-socket"] = "UNIX_SOCKET",
+        ["--llm-socket"] = "LLM_SOCKET",
+        ["--llm-relay-port"] = "LLM_RELAY_PORT",
         ["--auth-token"] = "AUTH_TOKEN",
         ["--auth-token-sha256"] = "AUTH_TOKEN_SHA256",
         ["--max-body-bytes"] = "MAX_BODY_BYTES",
@@ -110,6 +119,9 @@ internal sealed record ActorHostOptions
                                  set, csharp for a .cs env file, else python)
           --port N               port to listen on (PORT, default 8000)
           --bind ADDRESS         address to listen on (BIND, default all interfaces)
+          --unix-socket PATH     serve on this unix socket as well (UNIX_SOCKET; made connectable by every user)
+          --llm-socket PATH      the LLM gateway's unix socket (LLM_SOCKET), relayed to from 127.0.0.1:--llm-relay-port
+          --llm-relay-port N     port on 127.0.0.1 whose connections go to --llm-socket (LLM_RELAY_PORT)
           --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but GET /health (AUTH_TOKEN)
           --auth-token-sha256 H  the same, given as the token's SHA-256 in hex (AUTH_TOKEN_SHA256; preferred)
           --max-body-bytes N     request body limit, 413 beyond (MAX_BODY_BYTES, default 4194304)
@@ -174,6 +186,9 @@ internal sealed record ActorHostOptions
             EnvFile = Text(c, "ENV_FILE") ?? defaults.EnvFile,
             Port = (int)(Integer(c, "PORT", 0, 65535) ?? defaults.Port),
             Bind = Text(c, "BIND"),
+            UnixSocket = Text(c, "UNIX_SOCKET"),
+            LlmSocket = Text(c, "LLM_SOCKET"),
+            LlmRelayPort = (int?)Integer(c, "LLM_RELAY_PORT", 1, 65535),
             AuthToken = Text(c, "AUTH_TOKEN"),
             AuthTokenSha256 = TokenHash(c, Text(c, "AUTH_TOKEN")),
             MaxBodyBytes = Integer(c, "MAX_BODY_BYTES", 1024, int.MaxValue) ?? defaults.MaxBodyBytes,
@@ -195,6 +210,14 @@ internal sealed record ActorHostOptions
             SidecarMethods = Text(c, "SIDECAR_METHODS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
             SidecarStartTimeout = Seconds(c, "SIDECAR_START_TIMEOUT") ?? defaults.SidecarStartTimeout,
         };
+        if ((options.LlmSocket is null) != (options.LlmRelayPort is null))
+        {
+            throw new OptionsException("AFFINETES_LLM_SOCKET and AFFINETES_LLM_RELAY_PORT go together: set both (the gateway's socket and the port on 127.0.0.1 to relay from) or neither");
+        }
+        if (options.LlmRelayPort == options.Port)
+        {
+            throw new OptionsException($"AFFINETES_LLM_RELAY_PORT is {options.Port}, the host's own port; choose another");
+        }
         var named = Text(c, "RUNTIME")?.ToLowerInvariant();
         if (named is not null && !Runtimes.Contains(named))
         {

@@ -29,9 +29,10 @@ internal sealed class EvalCommand : AfsCommand
     private readonly RunSettings _settings = new("task ids and ranges, e.g. 1-100,200,300-310", "tasks in flight at most");
     private readonly ModelSide _modelSide = new();
     private readonly ContainerProfileOptions _profile = new();
+    private readonly NetworkSide _networkSide = new("isolated", "an evaluation runs code written by others");
     private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines for the actor" };
-    private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run the containers in the engine host's network (on by itself with the offline baseline, which listens on 127.0.0.1)" };
+    private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run the containers in the engine host's network (with --network open; on by itself there with the offline baseline, which listens on 127.0.0.1)" };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
     private readonly Option<double?> _progressEvery = Seconds.Option("--progress-interval", "seconds between progress lines when stdout is not a terminal", 5);
 
@@ -54,6 +55,7 @@ internal sealed class EvalCommand : AfsCommand
         _settings.AddTo(this);
         _modelSide.AddTo(this);
         _profile.AddTo(this);
+        _networkSide.AddTo(this);
         Options.Add(_env);
         Options.Add(_envFile);
         Options.Add(_hostNetwork);
@@ -82,6 +84,10 @@ internal sealed class EvalCommand : AfsCommand
         if (context.Get(_replicas) < 1)
         {
             throw new UsageException($"--replicas {context.Get(_replicas)}: give 1 or more");
+        }
+        if (context.Get(_url) is null && !(context.Get(_target) ?? "").StartsWith("http", StringComparison.Ordinal))
+        {
+            _networkSide.Check(context, context.Engines);
         }
 
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
@@ -142,7 +148,7 @@ internal sealed class EvalCommand : AfsCommand
         await using var baseline = useBaseline
             ? await OfflineModel.StartAsync(baselinePort, anyPortIfTaken: resumed is null, context.LoggerFactory, console.Note, cancellationToken)
             : null;
-        var options = EnvironmentOptionsFor(context, target, image, baseline is not null);
+        var options = EnvironmentOptionsFor(context, target, image, baseline);
         _containers = target.Kind != TargetKind.Url;
         if (baseline is not null && options.Hosts.Any(h => h.StartsWith("ssh://", StringComparison.Ordinal) || h.StartsWith("tcp://", StringComparison.Ordinal)))
         {
@@ -150,8 +156,10 @@ internal sealed class EvalCommand : AfsCommand
         }
         console.Note(target.Kind == TargetKind.Url
             ? $"connecting to {target.Value}"
-            : $"starting {AfsConsole.Plural(options.Replicas, "replica")} of {image}{(options.HostNetwork ? " in the host's network" : "")} and waiting until ready");
-        await using var environment = await _profile.Client(context).LoadEnvAsync(options, cancellationToken);
+            : $"starting {AfsConsole.Plural(options.Replicas, "replica")} of {image}{(options.HostNetwork ? " in the host's network" : "")} ({NetworkSide.Describe(options.Network, options.Llm)}) and waiting until ready");
+        // Its own client (the caps the flags ask for): its LLM gateway stops with the command.
+        await using var client = _profile.Client(context);
+        await using var environment = await client.LoadEnvAsync(options, cancellationToken);
         var digest = image is null ? null : await Targets.ImageIdAsync(options.Hosts[0], image, cancellationToken);
 
         var runner = EvaluationRunner.Create(environment, store, context.LoggerFactory);
@@ -164,7 +172,7 @@ internal sealed class EvalCommand : AfsCommand
         {
             var methodName = context.Get(_settings.Method)!;
             var method = await MethodAsync(context, environment, methodName, cancellationToken);
-            var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
+            var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
             run = await runner.StartAsync(_settings.Request(context, kwargs, digest,
                 target.Kind == TargetKind.Directory ? image : target.Value, label), cancellationToken);
             runLock = RunLock.Take(store.Path, run.Id);
@@ -193,14 +201,29 @@ internal sealed class EvalCommand : AfsCommand
         var info = await store.GetRunAsync(run.Id, cancellationToken);
         var results = await store.GetResultsAsync(run.Id, cancellationToken);
         var summary = EvaluationSummary.Of([.. results]);
+        var llm = (await store.GetLlmUsageAsync(run.Id, cancellationToken)).Values.ToList();
+        var llmUsage = llm.Count == 0 ? null : new
+        {
+            tasks = llm.Count,
+            requests = llm.Sum(u => u.Requests),
+            errors = llm.Sum(u => u.Errors),
+            prompt_tokens = llm.Sum(u => u.PromptTokens),
+            completion_tokens = llm.Sum(u => u.CompletionTokens),
+            total_tokens = llm.Sum(u => u.TotalTokens),
+        };
         if (context.Json)
         {
-            console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), store = store.Path, @out = context.Get(_out) });
+            console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), llm_usage = llmUsage, store = store.Path, @out = context.Get(_out) });
         }
         else
         {
             console.Line();
             ResultViews.WriteSummary(console, run.Id, info, summary, results);
+            if (llmUsage is not null)
+            {
+                console.Line($"LLM through the gateway (stored with the results): {AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
+                    $"{llmUsage.prompt_tokens} prompt + {llmUsage.completion_tokens} completion tokens, {llmUsage.errors} upstream errors");
+            }
             console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
                 (context.Get(_out) is { } file ? $"; JSON lines in {file}" : ""));
         }
@@ -238,11 +261,16 @@ internal sealed class EvalCommand : AfsCommand
         return target;
     }
 
-    private EnvironmentOptions EnvironmentOptionsFor(CommandContext context, Target target, string? image, bool baseline)
+    private EnvironmentOptions EnvironmentOptionsFor(CommandContext context, Target target, string? image, BaselineServer? baseline)
     {
         var readyTimeout = Seconds.Value(context, _readyTimeout)!.Value;
+        var network = _networkSide.Parse(context);
         if (target.Kind == TargetKind.Url)
         {
+            if (context.Get(_networkSide.LlmUpstream) is not null)
+            {
+                throw new UsageException("--llm-upstream starts the LLM gateway for containers afs starts; a host at a URL gets its model settings where it runs");
+            }
             return new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [target.Value], ReadyTimeout = readyTimeout, LoggerFactory = context.LoggerFactory };
         }
         var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
@@ -250,7 +278,15 @@ internal sealed class EvalCommand : AfsCommand
         {
             envVars[key] = value;
         }
-        _modelSide.AddApiKey(context, envVars, baseline);
+        var llm = NetworkOptions(context, network, baseline, _modelSide, _networkSide);
+        if (llm is null)
+        {
+            _modelSide.AddApiKey(context, envVars, baseline is not null);
+        }
+        if (context.Get(_hostNetwork) && network.Mode == NetworkMode.Isolated)
+        {
+            throw new UsageException($"--host-network and --network {network} exclude each other; isolated containers reach the model through afs's LLM gateway (give --network open for the host's network)");
+        }
         var options = new EnvironmentOptions
         {
             Image = image,
@@ -258,16 +294,29 @@ internal sealed class EvalCommand : AfsCommand
             Hosts = context.Engines,
             SshConfigFile = Engines.SshConfigFile,
             EnvVars = envVars,
-            HostNetwork = baseline || context.Get(_hostNetwork),
             MemLimit = context.Get(_profile.MemLimit),
             CpuLimit = context.Get(_profile.CpuLimit),
             Hardening = _profile.Hardening(context),
+            Network = network,
+            Llm = llm,
+            HostNetwork = (baseline is not null && llm is null) || context.Get(_hostNetwork),
             ReadyTimeout = readyTimeout,
             Cleanup = true,
             LoggerFactory = context.LoggerFactory,
         };
         options.Validate();
         return options;
+    }
+
+    /// <summary>
+    /// The LLM gateway for a run's containers: <c>--llm-upstream</c>, or in an isolated network the endpoint the model
+    /// calls would go to (<c>--base-url</c> with its key variable, or the offline baseline, which needs no key).
+    /// </summary>
+    internal static LlmAccessOptions? NetworkOptions(CommandContext context, ContainerNetwork network, BaselineServer? baseline, ModelSide modelSide, NetworkSide networkSide)
+    {
+        var llm = networkSide.Llm(context, network, context.Get(modelSide.BaseUrl) ?? baseline?.BaseUrl.ToString(),
+            context.Get(modelSide.BaseUrl) is null && context.Get(networkSide.LlmUpstream) is null ? null : context.Get(modelSide.ApiKeyEnv));
+        return llm;
     }
 
     /// <summary>The method's descriptor; null when the host serves no method table (its calls then say what is wrong).</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Affinetes.Afs.Cli;
+using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Commands;
@@ -25,6 +26,7 @@ internal sealed class RunCommand : AfsCommand
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
     private readonly Option<bool> _remove = new("--rm") { Description = "stay in the foreground; the containers are removed when afs ends (Ctrl+C), and stop by themselves within --lease if afs is killed" };
     private readonly Option<double?> _lease = Seconds.Option("--lease", "with --rm: seconds the containers keep running without hearing from afs (default 60)");
+    private readonly NetworkSide _networkSide = new("open", "a miner's own runs; afs eval and afs score isolate by default");
     private readonly Option<string> _mode = BasilicaAccess.ModeOption();
     private readonly Option<string?> _apiUrl = BasilicaAccess.ApiUrlOption();
     private readonly Option<double?> _ttl = Seconds.Option("--ttl", "basilica: seconds the deployment may live at most, even if nobody deletes it (default: --ready-timeout + 360 + 600)");
@@ -49,6 +51,7 @@ internal sealed class RunCommand : AfsCommand
         Options.Add(_readyTimeout);
         Options.Add(_remove);
         Options.Add(_lease);
+        _networkSide.AddTo(this);
         Options.Add(_mode);
         Options.Add(_apiUrl);
         Options.Add(_ttl);
@@ -88,9 +91,21 @@ internal sealed class RunCommand : AfsCommand
         {
             envVars[key] = value;
         }
+        var network = basilica ? _networkSide.Parse(context) : _networkSide.Check(context, engines);
+        var llm = _networkSide.Llm(context, network, fallback: null, fallbackKeyVariable: NetworkSide.DefaultKeyVariable);
+        if (basilica && (network.Mode != NetworkMode.Open || llm is not null))
+        {
+            throw new UsageException("--network and --llm-upstream are for Docker containers; a Basilica deployment's network is Basilica's (drop them, or use --mode docker)");
+        }
+        if (llm is not null && !remove)
+        {
+            throw new UsageException("the LLM gateway runs as long as afs does, so --llm-upstream needs --rm (afs then stays in the foreground and the containers go with it)");
+        }
         var options = new EnvironmentOptions
         {
             Image = context.Get(_image),
+            Network = network,
+            Llm = llm,
             ContainerName = context.Get(_name),
             EnvVars = envVars,
             Replicas = context.Get(_replicas),
@@ -111,7 +126,8 @@ internal sealed class RunCommand : AfsCommand
             Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
-        var client = _profile.Client(context);
+        // Its own client (the caps the flags ask for); disposing it leaves environments running but stops an LLM gateway (hence --rm with --llm-upstream).
+        await using var client = _profile.Client(context);
         var environmentName = options.ContainerName ?? options.Image!;
 
         // Containers of this name already running are reused when their settings match.
@@ -136,8 +152,9 @@ internal sealed class RunCommand : AfsCommand
             replica = i,
             container = r.Description,
             id = r.Id,
-            address = r.BaseUrl.Authority,
-            url = r.BaseUrl.ToString(),
+            // An isolated replica is reached through its unix socket (curl --unix-socket PATH http://x/health).
+            address = UnixSocketEndpoints.TryGetSocket(r.BaseUrl.Host, out var socket) ? "unix:" + socket : r.BaseUrl.Authority,
+            url = UnixSocketEndpoints.TryGetSocket(r.BaseUrl.Host, out _) ? null : r.BaseUrl.ToString(),
             reused = runningBefore.Contains(r.Id),
         }).ToList();
 
@@ -158,7 +175,7 @@ internal sealed class RunCommand : AfsCommand
             return ExitCodes.Ok;
         }
         var reusedCount = replicaRows.Count(r => r.reused);
-        console.Line($"environment {environmentName} is ready: {options.Image}, {AfsConsole.Plural(replicaRows.Count, "replica")}" +
+        console.Line($"environment {environmentName} is ready: {options.Image}, {AfsConsole.Plural(replicaRows.Count, "replica")}, {NetworkSide.Describe(network, llm)}" +
             (reusedCount == 0 ? "" : $" ({reusedCount} already running with the same settings, reused)"));
         var replicaTable = console.Table("REPLICA", "CONTAINER", "ADDRESS", "STATE");
         foreach (var row in replicaRows)

@@ -32,7 +32,7 @@ internal sealed class ScoreCommand : AfsCommand
     private readonly RunSettings _settings = new("task ids and ranges every miner is evaluated on, e.g. 1-100", "tasks in flight per miner");
     private readonly ModelSide _modelSide = new();
     private readonly ContainerProfileOptions _profile = new();
-    private IAffinetesClient? _client;
+    private readonly NetworkSide _networkSide = new("isolated", "miners' images are strangers' code");
 
     public ScoreCommand()
         : base("score", "Evaluate every miner's image on a task set and print scores and normalised weights (the validator cycle).")
@@ -45,6 +45,7 @@ internal sealed class ScoreCommand : AfsCommand
         _settings.AddTo(this);
         _modelSide.AddTo(this);
         _profile.AddTo(this);
+        _networkSide.AddTo(this);
         AddHostOption("the miners' containers start on the first");
     }
 
@@ -58,18 +59,23 @@ internal sealed class ScoreCommand : AfsCommand
         {
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
         }
-        // One client for every miner, so that the caps count all their containers; bad limits fail here, not as miners' zeros.
-        _client = _profile.Client(context);
+        // Bad limits fail here, not as miners' zeros.
         new EnvironmentOptions { Image = "miner", MemLimit = context.Get(_profile.MemLimit), CpuLimit = context.Get(_profile.CpuLimit), Hardening = _profile.Hardening(context) }.Validate();
+        // One client for every miner, so that the caps count all their containers; its LLM gateway (a token per
+        // miner) stops with the command.
+        await using var client = _profile.Client(context);
+        _networkSide.Check(context, [context.Engines[0]]);
         var useBaseline = _modelSide.UsesBaseline(context);
         var console = context.Console;
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
         await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
+        var network = _networkSide.Parse(context);
         await using var baseline = useBaseline
             ? await OfflineModel.StartAsync(context.Get(_modelSide.BaselinePort), anyPortIfTaken: true, context.LoggerFactory, console.Note, cancellationToken)
             : null;
+        var llm = EvalCommand.NetworkOptions(context, network, baseline, _modelSide, _networkSide);
         console.Note($"evaluating {AfsConsole.Plural(miners.Count, "miner")} on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), {context.Get(_parallel)} at a time" +
-            (baseline is null ? "" : $"; {OfflineModel.Label}"));
+            (baseline is null ? "" : $"; {OfflineModel.Label}") + $"; {NetworkSide.Describe(network, llm)}");
 
         var scores = new MinerScore[miners.Count];
         using var gate = new SemaphoreSlim(context.Get(_parallel));
@@ -78,7 +84,7 @@ internal sealed class ScoreCommand : AfsCommand
             await gate.WaitAsync(cancellationToken);
             try
             {
-                scores[i] = await ScoreOneAsync(context, store, baseline, miner.Uid, miner.Image, tasks, cancellationToken);
+                scores[i] = await ScoreOneAsync(context, client, new MinerNetwork(network, llm), store, baseline, miner.Uid, miner.Image, tasks, cancellationToken);
                 console.Note($"miner {miner.Uid} ({miner.Image}): score {ResultViews.F(scores[i].Score)}" + (scores[i].Reason is { } why ? $" ({why})" : ""));
             }
             finally
@@ -137,14 +143,17 @@ internal sealed class ScoreCommand : AfsCommand
         return ExitCodes.Ok;
     }
 
-    private async Task<MinerScore> ScoreOneAsync(CommandContext context, IResultStore store, Baseline.BaselineServer? baseline, string uid, string image, IReadOnlyList<long> tasks, CancellationToken cancellationToken)
+    private async Task<MinerScore> ScoreOneAsync(CommandContext context, IAffinetesClient client, MinerNetwork network, IResultStore store, Baseline.BaselineServer? baseline, string uid, string image, IReadOnlyList<long> tasks, CancellationToken cancellationToken)
     {
         var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        _modelSide.AddApiKey(context, envVars, baseline is not null);
+        if (network.Llm is null)
+        {
+            _modelSide.AddApiKey(context, envVars, baseline is not null);
+        }
         IEnvironment environment;
         try
         {
-            environment = await _client!.LoadEnvAsync(new EnvironmentOptions
+            environment = await client.LoadEnvAsync(new EnvironmentOptions
             {
                 MemLimit = context.Get(_profile.MemLimit),
                 CpuLimit = context.Get(_profile.CpuLimit),
@@ -153,7 +162,9 @@ internal sealed class ScoreCommand : AfsCommand
                 Hosts = [context.Engines[0]],
                 SshConfigFile = Engines.SshConfigFile,
                 EnvVars = envVars,
-                HostNetwork = baseline is not null,
+                Network = network.Network,
+                Llm = network.Llm,
+                HostNetwork = baseline is not null && network.Llm is null,
                 ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
                 Cleanup = true,
                 LoggerFactory = context.LoggerFactory,
@@ -185,7 +196,7 @@ internal sealed class ScoreCommand : AfsCommand
             return new MinerScore(uid, image, null, null, 0, null, $"no method '{methodName}' (it has {string.Join(", ", methods.Select(m => m.Name))})");
         }
         var digest = await Targets.ImageIdAsync(context.Engines[0], image, cancellationToken);
-        var (kwargs, label) = _modelSide.Kwargs(context, method, baseline);
+        var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
         var run = await EvaluationRunner.Create(environment, store, context.LoggerFactory).StartAsync(
             _settings.Request(context, kwargs, digest, image, $"miner {uid}" + (label is null ? "" : $"; {label}")), cancellationToken);
         var results = new List<TaskResult>(run.TaskCount);
@@ -241,6 +252,8 @@ internal sealed class ScoreCommand : AfsCommand
         }
         return miners;
     }
+
+    private sealed record MinerNetwork(ContainerNetwork Network, LlmAccessOptions? Llm);
 
     private sealed record MinerScore(string Uid, string Image, string? Digest, string? RunId, double Score, EvaluationSummary? Summary, string? Reason);
 }

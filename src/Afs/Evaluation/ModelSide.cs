@@ -3,6 +3,7 @@ using Affinetes.Afs.Cli;
 using Affinetes.Afs.Commands;
 using Affinetes.Baseline;
 using Affinetes.Protocol;
+using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Evaluation;
 
@@ -67,11 +68,14 @@ internal sealed class ModelSide
     /// <c>base_url</c> and <c>model</c> (given, or the baseline's) where the method takes them (a host without a
     /// method table gets only what was given).
     /// </summary>
-    public (Dictionary<string, object?> Kwargs, string? Label) Kwargs(CommandContext context, MethodDescriptor? method, BaselineServer? baseline)
+    /// <remarks>With the LLM gateway (<paramref name="environment"/> has one) <c>base_url</c> is the gateway's as the
+    /// actor reaches it, and the label names the endpoint behind it.</remarks>
+    public (Dictionary<string, object?> Kwargs, string? Label) Kwargs(CommandContext context, MethodDescriptor? method, BaselineServer? baseline, IEnvironment? environment = null)
     {
         var kwargs = CallArguments.Typed(CallArguments.Parse(context.Get(Kw), null, "--kw"), method);
         bool Takes(string name) => method?.Parameters.Any(p => p.Name == name) ?? false;
-        var baseUrl = context.Get(BaseUrl) ?? (baseline is not null && Takes("base_url") ? baseline.BaseUrl.ToString() : null);
+        var endpoint = context.Get(BaseUrl) ?? (baseline is not null && Takes("base_url") ? baseline.BaseUrl.ToString() : null);
+        var baseUrl = environment?.LlmBaseUrl is { } gateway && (endpoint is not null || Takes("base_url")) ? gateway : endpoint;
         var model = context.Get(Model) ?? (baseline is not null && Takes("model") ? BaselineModel.Name : null);
         if (baseUrl is not null)
         {
@@ -82,7 +86,7 @@ internal sealed class ModelSide
             kwargs.TryAdd("model", model);
         }
         var label = kwargs.TryGetValue("model", out var named) && named is string name
-            ? name == BaselineModel.Name ? OfflineModel.Label : $"model: {name}{(baseUrl is null ? "" : $" at {baseUrl}")}"
+            ? name == BaselineModel.Name ? OfflineModel.Label : $"model: {name}{(endpoint is null ? "" : $" at {endpoint}")}{(baseUrl != endpoint ? " through the LLM gateway" : "")}"
             : null;
         return (kwargs, label);
     }

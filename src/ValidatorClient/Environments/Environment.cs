@@ -54,6 +54,16 @@ public interface IEnvironment : IAsyncDisposable
     /// lines so far are read). Replicas that join later (replacements) are not followed by one enumeration.
     /// </summary>
     IAsyncEnumerable<ReplicaLogLine> ReadLogsAsync(bool follow, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The LLM gateway's base URL as this environment's actor reaches it (<c>http://127.0.0.1:PORT/v1</c>), to pass
+    /// as an <c>evaluate(base_url=...)</c> argument; null when the environment has no gateway (<see cref="EnvironmentOptions.Llm"/>).
+    /// <see cref="GatewayRoutes.TaskBaseUrl"/> of it counts a task's calls apart.
+    /// </summary>
+    string? LlmBaseUrl => null;
+
+    /// <summary>What the environment used through the LLM gateway (tokens as the upstream reported them, requests, errors, latency, per task); null without a gateway.</summary>
+    Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) => Task.FromResult<EnvironmentUsage?>(null);
 }
 
 /// <summary>One log line of one replica.</summary>
@@ -78,11 +88,13 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     private readonly Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? _fresh;
     private readonly CancellationTokenSource _following = new();
     private readonly Task _logFile;
+    private readonly Gateway.GatewayAccess? _gateway;
     private int _disposed;
 
     internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options, ILogger logger,
-        Action<AffinetesEnvironment>? released, Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = null)
+        Action<AffinetesEnvironment>? released, Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = null, Gateway.GatewayAccess? gateway = null)
     {
+        _gateway = gateway;
         _fresh = fresh;
         Name = name;
         _backend = backend;
@@ -97,6 +109,11 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     public string Name { get; }
 
     public IReadOnlyList<ReplicaEndpoint> Replicas => _pool.Endpoints;
+
+    public string? LlmBaseUrl => _gateway is null ? null : Gateway.GatewayAccess.BaseUrl(Gateway.GatewayAccess.RelayPort);
+
+    public async Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
+        _gateway is null ? null : await _gateway.Gateway.UsageAsync(_gateway.Name, cancellationToken);
 
     public Task<JsonElement> CallAsync(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
@@ -305,6 +322,10 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         {
             // Releasing must not throw for "already gone"; anything else is said, and `afs cleanup` finds what is left.
             Log.ReleaseFailed(_logger, Name, e.Message);
+        }
+        if (_gateway is not null)
+        {
+            await _gateway.Gateway.RemoveAsync(_gateway.Name);
         }
         _http.Dispose();
         _following.Dispose();

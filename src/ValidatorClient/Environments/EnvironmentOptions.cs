@@ -84,6 +84,16 @@ public sealed record EnvironmentOptions
     /// <summary>Docker mode: how containers are confined (hardened by default; see <see cref="ContainerHardening"/> for the defaults and relaxations).</summary>
     public ContainerHardening Hardening { get; init; } = new();
 
+    /// <summary>
+    /// Docker mode: what the containers may reach. <see cref="ContainerNetwork.Open"/> (default), or
+    /// <see cref="ContainerNetwork.Isolated"/>: no network, the host reached through a unix socket, the LLM only
+    /// through the gateway (<see cref="Llm"/>); <see cref="ContainerNetwork.AllowList"/> adds HTTPS to named hosts.
+    /// </summary>
+    public ContainerNetwork Network { get; init; } = ContainerNetwork.Open;
+
+    /// <summary>Docker mode: the LLM the actor may use, through the client's LLM gateway; none when null.</summary>
+    public LlmAccessOptions? Llm { get; init; }
+
     /// <summary>An ssh configuration file for <c>ssh://</c> hosts (passed as <c>ssh -F</c>); default: the user's own.</summary>
     public string? SshConfigFile { get; init; }
 
@@ -136,6 +146,40 @@ public sealed record EnvironmentOptions
 
     /// <summary>Checks the options once; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
     public void Validate() => Parse();
+
+    /// <summary>Engines whose containers can share unix sockets with this process (bind mounts of its directories): this machine's.</summary>
+    internal static bool IsLocalEngine(string host) => host is "local" or "localhost" or "" || host.StartsWith("unix://", StringComparison.Ordinal)
+        || (host.StartsWith("tcp://", StringComparison.Ordinal) && Uri.TryCreate(host, UriKind.Absolute, out var uri)
+            && (uri.Host == "localhost" || (System.Net.IPAddress.TryParse(uri.Host, out var address) && System.Net.IPAddress.IsLoopback(address))));
+
+    private void ValidateNetwork()
+    {
+        ArgumentNullException.ThrowIfNull(Network);
+        var isolated = Network.Mode == NetworkMode.Isolated;
+        if (Mode != EnvironmentMode.Docker && (isolated || Llm is not null))
+        {
+            throw new EnvironmentOptionsException($"network isolation and the LLM gateway are Docker-mode options; {Mode.ToString().ToLowerInvariant()} mode takes network open and no LLM gateway");
+        }
+        if (isolated && HostNetwork)
+        {
+            throw new EnvironmentOptionsException("an isolated network and the host network exclude each other; drop one (isolated containers reach the LLM through the gateway, without the host network)");
+        }
+        if (Llm is not null && HostNetwork)
+        {
+            throw new EnvironmentOptionsException("the LLM gateway is relayed on each container's own 127.0.0.1, which the host network does not give; drop the host network (the gateway makes it unneeded)");
+        }
+        if (Network.EgressHosts.Count > 0 && Llm is null)
+        {
+            throw new EnvironmentOptionsException($"network {Network} goes through the LLM gateway's proxy: give the LLM upstream too (Llm, or afs --llm-upstream URL)");
+        }
+        if ((isolated || Llm is not null) && Hosts.FirstOrDefault(h => !IsLocalEngine(h)) is { } remote)
+        {
+            throw new EnvironmentOptionsException(
+                $"{(isolated ? $"network {Network}" : "the LLM gateway")} needs a Docker engine on this machine (the client and the gateway reach the containers through bind-mounted unix sockets), and {remote} is not; " +
+                "use network open without the gateway for that engine, or run the validator on the engine's machine");
+        }
+        Llm?.Validate();
+    }
 
     /// <summary>Checks the options and returns the parsed quantities.</summary>
     internal (CpuQuantity? Cpu, MemoryQuantity? Memory) Parse()
@@ -200,6 +244,7 @@ public sealed record EnvironmentOptions
             }
             Basilica.Validate();
         }
+        ValidateNetwork();
         if (Lease < Health.ProbeInterval * 3)
         {
             throw new EnvironmentOptionsException($"lease ({Lease.TotalSeconds:0.###} s) must be at least three probe intervals ({Health.ProbeInterval.TotalSeconds:0.###} s each), or the lease runs out between renewals");

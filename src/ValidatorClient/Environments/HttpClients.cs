@@ -24,6 +24,8 @@ internal static class HttpClients
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60),
             MaxConnectionsPerServer = int.MaxValue,
+            // Replicas of isolated containers answer on unix sockets (UnixSocketEndpoints); the others over TCP.
+            ConnectCallback = UnixSocketEndpoints.ConnectAsync,
         };
         if (!verifyTls)
         {

@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Results;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
@@ -149,6 +152,17 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                     TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 sink = toStore.Writer;
             }
+            if (CountsLlmUsage)
+            {
+                try
+                {
+                    _llmUsageAtStart = await LlmUsageSoFarAsync();
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or System.Text.Json.JsonException)
+                {
+                    Log.UsageNotRecorded(_logger, Id, e.Message);
+                }
+            }
             foreach (var hit in _cached)
             {
                 Interlocked.Increment(ref _fromCache);
@@ -180,6 +194,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 }
             }
             writer?.Dispose();
+            await RecordLlmUsageAsync();
             var status = AlreadyDone + _fromCache + _completed + _failed == TaskCount ? RunStatus.Completed : RunStatus.Interrupted;
             if (_store is not null)
             {
@@ -197,6 +212,59 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             output.TryComplete(failure);
         }
     }
+
+    /// <summary>Stores what the run's tasks used through the LLM gateway, when the environment has one; a failure is logged, not the run's.</summary>
+    private async Task RecordLlmUsageAsync()
+    {
+        if (!CountsLlmUsage)
+        {
+            return;
+        }
+        try
+        {
+            var perTask = new Dictionary<long, LlmTaskUsage>();
+            foreach (var (taskId, used) in await LlmUsageSoFarAsync())
+            {
+                // Calls made for the same task id on this environment before the run are not the run's.
+                var run = _llmUsageAtStart.GetValueOrDefault(taskId) is { } earlier
+                    ? new LlmTaskUsage(used.Requests - earlier.Requests, used.Errors - earlier.Errors, used.PromptTokens - earlier.PromptTokens,
+                        used.CompletionTokens - earlier.CompletionTokens, used.TotalTokens - earlier.TotalTokens, used.LatencyMsTotal - earlier.LatencyMsTotal)
+                    : used;
+                if (run.Requests > 0)
+                {
+                    perTask[taskId] = run;
+                }
+            }
+            if (perTask.Count > 0)
+            {
+                _store!.AddLlmUsage(Id, perTask);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or SqliteException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            Log.UsageNotRecorded(_logger, Id, e.Message);
+        }
+    }
+
+    private bool CountsLlmUsage => _store is not null && _environment.LlmBaseUrl is not null && _pending.Count > 0;
+
+    /// <summary>What the gateway has counted so far for the run's tasks.</summary>
+    private async Task<Dictionary<long, LlmTaskUsage>> LlmUsageSoFarAsync()
+    {
+        var usage = await _environment.GetLlmUsageAsync(CancellationToken.None);
+        var tasks = new HashSet<long>(_pending);
+        var soFar = new Dictionary<long, LlmTaskUsage>();
+        foreach (var (name, used) in usage?.Tasks ?? new Dictionary<string, TaskUsage>())
+        {
+            if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId) && tasks.Contains(taskId))
+            {
+                soFar[taskId] = new LlmTaskUsage(used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMs.Mean * used.LatencyMs.Count);
+            }
+        }
+        return soFar;
+    }
+
+    private Dictionary<long, LlmTaskUsage> _llmUsageAtStart = [];
 
     /// <summary>
     /// Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops
@@ -264,6 +332,12 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             kwargs[key] = value;
         }
         kwargs[Request.TaskIdParameter] = taskId;
+        if (_environment.LlmBaseUrl is { } gateway && kwargs.TryGetValue("base_url", out var baseUrl) && baseUrl is JsonElement { ValueKind: JsonValueKind.String } url
+            && url.GetString() == gateway)
+        {
+            // The gateway counts the calls made at a task's own base URL for that task (stored with the results).
+            kwargs["base_url"] = GatewayRoutes.TaskBaseUrl(gateway, taskId.ToString(CultureInfo.InvariantCulture));
+        }
         var call = new TaskCall(_environment, Request.Method, kwargs, Request.TaskTimeout);
         var startedAt = DateTimeOffset.UtcNow;
         var started = Stopwatch.GetTimestamp();
@@ -355,6 +429,9 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         [LoggerMessage(EventId = 2004, Level = LogLevel.Information,
             Message = "run {RunId} {Status}: {Completed} completed, {Failed} failed, {Cached} from the cache, in {Seconds:0.0} s")]
         public static partial void Finished(ILogger logger, string runId, RunStatus status, int completed, int failed, int cached, double seconds);
+
+        [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "run {RunId}: the LLM gateway's usage could not be stored: {Reason}")]
+        public static partial void UsageNotRecorded(ILogger logger, string runId, string reason);
 
         [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "run {RunId}: writing results to {Path} failed; stopping the run")]
         public static partial void StoreFailed(ILogger logger, Exception error, string runId, string path);

@@ -21,7 +21,23 @@ public interface IResultStore : IAsyncDisposable
 
     /// <summary>A run's results, by task id.</summary>
     Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// What each task of a run used through the LLM gateway (environments with <see cref="EnvironmentOptions.Llm"/>
+    /// whose method got the gateway's <c>base_url</c>); empty when none was counted.
+    /// </summary>
+    Task<IReadOnlyDictionary<long, LlmTaskUsage>> GetLlmUsageAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<long, LlmTaskUsage>>(new Dictionary<long, LlmTaskUsage>());
 }
+
+/// <summary>One task's use of the LLM through the gateway, as stored with its run.</summary>
+/// <param name="Requests">Requests forwarded to the upstream.</param>
+/// <param name="Errors">Of those, the ones the upstream failed.</param>
+/// <param name="PromptTokens">Prompt tokens, as the upstream reported them.</param>
+/// <param name="CompletionTokens">Completion tokens, as the upstream reported them.</param>
+/// <param name="TotalTokens">Total tokens, as the upstream reported them.</param>
+/// <param name="LatencyMsTotal">Sum of the requests' latencies through the gateway, in milliseconds.</param>
+public sealed record LlmTaskUsage(long Requests, long Errors, long PromptTokens, long CompletionTokens, long TotalTokens, double LatencyMsTotal);
 
 /// <summary>A run's state in the store.</summary>
 public enum RunStatus

@@ -56,6 +56,21 @@ internal static class Schema
             PRIMARY KEY (result_id, attempt)
         ) WITHOUT ROWID;
         """,
+        // 2: what each task used through the LLM gateway (tokens as the upstream reported them), added up over the
+        // run's executions (a resume adds to it).
+        """
+        CREATE TABLE llm_usage (
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            task_id INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            total_tokens INTEGER NOT NULL,
+            latency_ms_total REAL NOT NULL,
+            PRIMARY KEY (run_id, task_id)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>

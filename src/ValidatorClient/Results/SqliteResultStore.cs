@@ -318,6 +318,53 @@ internal sealed partial class SqliteResultStore : IResultStore
         return ParseStatus((string)command.ExecuteScalar()!);
     }
 
+    /// <summary>Adds what tasks of a run used through the LLM gateway to what is stored for them.</summary>
+    internal void AddLlmUsage(string runId, IReadOnlyDictionary<long, LlmTaskUsage> usage)
+    {
+        using var connection = Connect();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO llm_usage (run_id, task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total)
+            VALUES ($run, $task, $requests, $errors, $prompt, $completion, $total, $latency)
+            ON CONFLICT (run_id, task_id) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+                prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+                total_tokens = total_tokens + excluded.total_tokens, latency_ms_total = latency_ms_total + excluded.latency_ms_total
+            """;
+        var run = command.Parameters.AddWithValue("$run", runId);
+        var task = command.Parameters.Add("$task", SqliteType.Integer);
+        var requests = command.Parameters.Add("$requests", SqliteType.Integer);
+        var errors = command.Parameters.Add("$errors", SqliteType.Integer);
+        var prompt = command.Parameters.Add("$prompt", SqliteType.Integer);
+        var completion = command.Parameters.Add("$completion", SqliteType.Integer);
+        var total = command.Parameters.Add("$total", SqliteType.Integer);
+        var latency = command.Parameters.Add("$latency", SqliteType.Real);
+        foreach (var (taskId, used) in usage)
+        {
+            (task.Value, requests.Value, errors.Value, prompt.Value, completion.Value, total.Value, latency.Value) =
+                (taskId, used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMsTotal);
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+
+    public Task<IReadOnlyDictionary<long, LlmTaskUsage>> GetLlmUsageAsync(string runId, CancellationToken cancellationToken = default) =>
+        Task.Run<IReadOnlyDictionary<long, LlmTaskUsage>>(() =>
+        {
+            using var connection = Connect();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total FROM llm_usage WHERE run_id = $run ORDER BY task_id";
+            command.Parameters.AddWithValue("$run", runId);
+            using var reader = command.ExecuteReader();
+            var usage = new Dictionary<long, LlmTaskUsage>();
+            while (reader.Read())
+            {
+                usage[reader.GetInt64(0)] = new LlmTaskUsage(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6));
+            }
+            return usage;
+        }, cancellationToken);
+
     /// <summary>Marks a run as running again (a resume).</summary>
     internal void ReopenRun(string runId)
     {

@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Gateway;
 using Affinetes.ValidatorClient.Telemetry;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -20,8 +21,9 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// so that a client killed with SIGKILL leaves nothing running. Their output is attached from the start and their
 /// exit codes read from the engine's events, so that a replica that dies (and is removed at once) still says why.
 /// </summary>
-internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, EngineCaps caps, ILogger logger) : IBackend
+internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, EngineCaps caps, ILogger logger, GatewayAccess? gateway = null) : IBackend
 {
+    private readonly NetworkIsolation _network = new(options, gateway);
     private readonly string _session = Guid.NewGuid().ToString("N")[..12];
     private readonly ConcurrentDictionary<string, Task<EngineConnection>> _engines = new();
     private readonly ConcurrentDictionary<string, ReplicaContainer> _containers = new();
@@ -149,7 +151,8 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         var spec = new StringBuilder().Append(imageId).Append('\n').Append(profile.SpecText).Append('\n')
             .Append(cpu?.Millicores).Append('\n').Append(memory?.Bytes).Append('\n').Append(options.HostNetwork).Append('\n')
             .Append(Leased ? options.Lease.TotalSeconds : 0).Append('\n')
-            .Append(options.AuthToken is null ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(options.AuthToken)))).Append('\n');
+            .Append(options.AuthToken is null ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(options.AuthToken)))).Append('\n')
+            .Append(_network.SpecText).Append('\n');
         foreach (var (key, value) in options.EnvVars.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             spec.Append(key).Append('=').Append(value).Append('\n');
@@ -220,7 +223,12 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             AutoRemove = Leased,
         };
         profile.Apply(hostConfig);
-        if (options.HostNetwork)
+        _network.Apply(name, hostConfig, env);
+        if (_network.Isolated)
+        {
+            // No network: nothing to publish; the client reaches the host through its socket (NetworkIsolation).
+        }
+        else if (options.HostNetwork)
         {
             var port = engine.IsRemote ? Random.Shared.Next(20000, 40000) : FreeLocalPort();
             hostConfig.NetworkMode = "host";
@@ -294,6 +302,10 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     private async Task<ReplicaEndpoint> EndpointAsync(ReplicaContainer container, CancellationToken cancellationToken)
     {
         var inspected = await container.Engine.Client.Containers.InspectContainerAsync(container.ContainerId, cancellationToken);
+        if (NetworkIsolation.SocketEndpoint(inspected) is { } socket)
+        {
+            return new ReplicaEndpoint(container.ContainerId, socket, container.Name);
+        }
         int port;
         if (inspected.HostConfig?.NetworkMode == "host")
         {
@@ -421,6 +433,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         await RemoveContainerAsync(container.Engine.Client, container.ContainerId, CancellationToken.None);
         caps.Release(container.ContainerId);
         container.Output?.Dispose();
+        _network.Release(container.Name);
     }
 
     /// <summary>Removes a container and returns once it is gone (an auto-removed one may be on its way out already).</summary>
@@ -480,6 +493,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             await engine.Result.DisposeAsync();
         }
         _stopping.Dispose();
+        _network.Dispose();
     }
 
     private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
