@@ -19,7 +19,10 @@ internal sealed partial class LlmRelay(string socketPath, ILogger<LlmRelay> logg
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), connection.ConnectionClosed);
+            // Not ConnectionClosed either: an actor that sends its request and half-closes at once would cancel the
+            // connect before it was made (seen in CI). A unix socket connect is immediate or fails; the bound is a guard.
+            using var connectLimit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), connectLimit.Token);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {
