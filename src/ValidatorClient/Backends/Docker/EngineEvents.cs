@@ -62,26 +62,12 @@ internal sealed class EngineEvents : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Stops reading. Waits for the reader at most <see cref="StopWait"/>: Docker.DotNet's event stream over a unix
-    /// socket does not observe cancellation while a read waits for the next event, so with no event coming the reader
-    /// would hold the dispose (and afs's exit) forever (seen: afs run --rm alive 30 min after Ctrl+C, the engine still
-    /// holding its events request). The stream's connection closes with the engine's client.
-    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        try
-        {
-            await _reading.WaitAsync(StopWait);
-        }
-        catch (TimeoutException)
-        {
-        }
+        await _reading;
         _stop.Dispose();
     }
-
-    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(1);
 
     private sealed class Progress(EngineEvents events) : IProgress<Message>
     {
