@@ -161,7 +161,7 @@ public sealed class AfsDockerTests : IDisposable
             {
                 await interrupt.WaitForExitAsync().Within(what: "kill -INT");
             }
-            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(60), "afs build ending on Ctrl+C"); // see RunRm_Interrupted_RemovesTheContainersAtOnce
+            await afs.WaitForExitAsync().Within(TimeSpan.FromSeconds(30), "afs build ending on Ctrl+C");
             await reading.Within();
         }
         finally
