@@ -17,7 +17,7 @@ public sealed class AfsNetworkOptionsTests
     [InlineData("eval", "--host", "ssh://me@gpu-box", "afs eval: --network isolated needs the Docker engine of this machine")]
     [InlineData("run", "--network", "allow:api.github.com", "afs run: --network allow:api.github.com goes through the LLM gateway's proxy; give --llm-upstream URL too")]
     [InlineData("run", "--llm-upstream", "http://127.0.0.1:9/v1", "afs run: the LLM gateway runs as long as afs does, so --llm-upstream needs --rm")]
-    [InlineData("run", "--network", "isolated", "--host", "tcp://10.1.2.3:2375", "and tcp://10.1.2.3:2375 is another; run afs on that machine, or give --network open")]
+    [InlineData("run", "--network", "isolated", "--host", "tcp://gpu-box.example:2375", "and tcp://gpu-box.example:2375 is another; run afs on that machine, or give --network open")]
     public void BadNetworkOptions_ExitOneSayingWhatToDo(string command, params string[] rest)
     {
         var expected = rest[^1];

@@ -36,7 +36,7 @@ public sealed class NetworkOptionsTests
 
     [Theory]
     [InlineData("ssh://me@gpu-box", true, false, "needs a Docker engine on this machine")]
-    [InlineData("tcp://10.0.0.5:2375", false, true, "needs a Docker engine on this machine")]
+    [InlineData("tcp://gpu-box.example:2375", false, true, "needs a Docker engine on this machine")]
     [InlineData("local", true, true, null)]
     [InlineData("tcp://127.0.0.1:2375", true, true, null)]
     [InlineData("unix:///var/run/docker.sock", true, false, null)]
