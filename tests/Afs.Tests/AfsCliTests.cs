@@ -64,6 +64,25 @@ public sealed class AfsCliTests
         Assert.StartsWith(expected, error);
     }
 
+    [Theory]
+    [InlineData("afs eval: pids limit is 5; use 32 to 4194304", "--pids-limit", "5")]
+    [InlineData("afs eval: container creations per second is 0; use a rate of at least 0.01", "--max-creations-per-second", "0")]
+    public void Eval_BadHardeningOrCaps_ExitsOneBeforeBuildingOrAskingAnEngine(string expected, params string[] flags)
+    {
+        var directory = Directory.CreateTempSubdirectory("affinetes-eval-flags-");
+        try
+        {
+            File.WriteAllText(Path.Combine(directory.FullName, "env.py"), "class Actor:\n    def evaluate(self, task_id: int) -> dict:\n        return {}\n");
+            var (exit, _, error) = Run(["eval", directory.FullName, "--tasks", "1", "--host", $"unix:///tmp/affinetes-no-engine-{Guid.NewGuid():N}.sock", .. flags]);
+            Assert.Equal(1, exit);
+            Assert.StartsWith(expected, error);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void UnknownEngineScheme_ExitsOneSayingWhatIsAccepted()
     {

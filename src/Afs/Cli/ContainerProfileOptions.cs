@@ -63,10 +63,22 @@ internal sealed class ContainerProfileOptions
     };
 
     /// <summary>
-    /// A client with the caps the flags ask for. It is not disposed by afs (that would release environments
-    /// <c>afs run</c> leaves running): its environments are released one by one, and the caps end with the process.
+    /// Checks the limits, the profile and the caps the flags ask for, so bad values fail before anything is built or
+    /// started; throws with what to fix.
     /// </summary>
-    public IAffinetesClient Client(CommandContext context)
+    public void Check(CommandContext context)
+    {
+        new EnvironmentOptions { Image = "check", MemLimit = context.Get(MemLimit), CpuLimit = context.Get(CpuLimit), Hardening = Hardening(context) }.Validate();
+        CapsOptions(context);
+    }
+
+    /// <summary>
+    /// A client with the caps the flags ask for. Disposing it leaves the environments <c>afs run</c> keeps running
+    /// (they are released one by one) and ends its caps and LLM gateways.
+    /// </summary>
+    public IAffinetesClient Client(CommandContext context) => AffinetesClient.Create(context.LoggerFactory, CapsOptions(context));
+
+    private AffinetesClientOptions CapsOptions(CommandContext context)
     {
         var options = new AffinetesClientOptions
         {
@@ -83,6 +95,6 @@ internal sealed class ContainerProfileOptions
         {
             throw new UsageException($"{e.Message} (--max-containers, --max-engine-containers, --max-creations-per-second)");
         }
-        return AffinetesClient.Create(context.LoggerFactory, options);
+        return options;
     }
 }

@@ -88,6 +88,7 @@ internal sealed class EvalCommand : AfsCommand
         if (context.Get(_url) is null && !(context.Get(_target) ?? "").StartsWith("http", StringComparison.Ordinal))
         {
             _networkSide.Check(context, context.Engines);
+            _profile.Check(context); // before building the image, not a minute later
         }
 
         await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);

@@ -60,7 +60,7 @@ internal sealed class ScoreCommand : AfsCommand
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
         }
         // Bad limits fail here, not as miners' zeros.
-        new EnvironmentOptions { Image = "miner", MemLimit = context.Get(_profile.MemLimit), CpuLimit = context.Get(_profile.CpuLimit), Hardening = _profile.Hardening(context) }.Validate();
+        _profile.Check(context);
         // One client for every miner, so that the caps count all their containers; its LLM gateway (a token per
         // miner) stops with the command.
         await using var client = _profile.Client(context);
