@@ -28,7 +28,7 @@ var bare = new Command("bare-kestrel", "The floor endpoint of the runtimes bench
 bare.SetAction((result, _) => BareKestrel.RunAsync(result.GetValue(barePort)));
 root.Subcommands.Add(bare);
 
-var calls = new Option<int>("--calls") { Description = "calls per measured run", DefaultValueFactory = _ => 5000 };
+var calls = new Option<int>("--calls") { Description = "calls per measured run", DefaultValueFactory = _ => 20000 };
 var noDocker = new Option<bool>("--no-docker") { Description = "skip docker mode (the evaluate pool and the readiness times)" };
 var clientOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/client.json" };
 var client = new Command("client", "AffinetesClient vs the original's client: echo at 32 and 256 in flight (url mode), evaluate over 4 docker replicas, time to ready.")

@@ -14,8 +14,8 @@ public sealed record CallRequest
 /// <summary>Success answer of a call, exactly as the Python original shapes it.</summary>
 public sealed record CallEnvelope
 {
-    [JsonPropertyName("status")] public required string Status { get; init; }
-    [JsonPropertyName("result")] public JsonElement? Result { get; init; }
+    [JsonPropertyName(EnvelopeFields.Status)] public required string Status { get; init; }
+    [JsonPropertyName(EnvelopeFields.Result)] public JsonElement? Result { get; init; }
     [JsonPropertyName("error")] public string? Error { get; init; }
 }
 
@@ -83,7 +83,7 @@ public sealed record MethodsResponse
 /// <summary>Body of <c>GET /health</c> and <c>GET /ready</c>.</summary>
 public sealed record HealthResponse
 {
-    [JsonPropertyName("status")] public required string Status { get; init; }
+    [JsonPropertyName(EnvelopeFields.Status)] public required string Status { get; init; }
     /// <summary>Why the host is not ready (an import error, a constructor exception), when it is not.</summary>
     [JsonPropertyName("reason")] public string? Reason { get; init; }
     [JsonPropertyName("runtime")] public string? Runtime { get; init; }
@@ -96,8 +96,8 @@ public sealed record HealthResponse
 /// </summary>
 public sealed record AnswerBody
 {
-    [JsonPropertyName("status")] public JsonElement? Status { get; init; }
-    [JsonPropertyName("result")] public JsonElement? Result { get; init; }
+    [JsonPropertyName(EnvelopeFields.Status)] public JsonElement? Status { get; init; }
+    [JsonPropertyName(EnvelopeFields.Result)] public JsonElement? Result { get; init; }
     /// <summary>An <see cref="ErrorDetail"/> object from hosts of ours; a string (or null) from the original.</summary>
     [JsonPropertyName("error")] public JsonElement? Error { get; init; }
     [JsonPropertyName("detail")] public JsonElement? Detail { get; init; }

@@ -38,6 +38,13 @@ public static class WireHeaders
 }
 
 /// <summary>Values of <see cref="CallEnvelope.Status"/>.</summary>
+/// <summary>The members of a call's success envelope (<see cref="CallEnvelope"/>), for readers on the hot path that do not deserialise it.</summary>
+public static class EnvelopeFields
+{
+    public const string Status = "status";
+    public const string Result = "result";
+}
+
 public static class CallStatus
 {
     public const string Success = "success";

@@ -63,7 +63,8 @@ internal sealed class ReplicaPool : IAsyncDisposable
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<FailoverException>(),
-                MaxRetryAttempts = Math.Max(2, backend.ReplicaCount * 2),
+                // After the first attempt, made before the pipeline (CallAsync): 1 + max(2, 2 per replica) attempts in all.
+                MaxRetryAttempts = Math.Max(2, backend.ReplicaCount * 2) - 1,
                 Delay = TimeSpan.Zero,
                 BackoffType = DelayBackoffType.Constant,
                 UseJitter = false,
@@ -251,6 +252,15 @@ internal sealed class ReplicaPool : IAsyncDisposable
         var outcome = AffinetesTelemetry.Outcomes.Success;
         try
         {
+            try
+            {
+                // The first attempt runs outside the pipeline: most calls need no other, and this path is the hot one.
+                return await AttemptAsync(call);
+            }
+            catch (FailoverException first)
+            {
+                Log.CallFailedOver(_logger, first.Replica.Endpoint.Description, first.Message);
+            }
             return await _failover.ExecuteAsync(static (state, _) => state.Pool.AttemptAsync(state), call, call.Token);
         }
         catch (FailoverException e)
@@ -374,7 +384,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
     /// </summary>
     private async ValueTask<Replica> PickAsync(CallState call)
     {
-        var waited = Stopwatch.StartNew();
+        long waitingSince = 0; // set on the first wait: most picks never wait
         while (true)
         {
             var candidates = Volatile.Read(ref _takingCalls);
@@ -398,7 +408,11 @@ internal sealed class ReplicaPool : IAsyncDisposable
             {
                 return _policy.Pick(failing);
             }
-            var left = _options.ReadyTimeout - waited.Elapsed;
+            if (waitingSince == 0)
+            {
+                waitingSince = Stopwatch.GetTimestamp();
+            }
+            var left = _options.ReadyTimeout - Stopwatch.GetElapsedTime(waitingSince);
             if (IsDisposed || left <= TimeSpan.Zero)
             {
                 throw new EnvironmentUnavailableException(call.Attempts > 0
