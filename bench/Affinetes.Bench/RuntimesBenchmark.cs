@@ -67,10 +67,13 @@ public static class RuntimesBenchmark
             starts.Add(await ColdStartAsync("C# host, no compile cache (Roslyn at start)", port => Host(port, csharpEnv,
                 Path.Combine(cache.FullName, Guid.NewGuid().ToString("N")))));
 
-            loads.Add(await LoadAsync("python: echo, 32 conn", port => Host(port, pythonEnv), "/call", EchoBody, 32, duration));
-            loads.Add(await LoadAsync("C#: echo, 32 conn", port => Host(port, csharpEnv), "/call", EchoBody, 32, duration));
-            loads.Add(await LoadAsync("C# without the per-call log line: echo, 32 conn", port => Host(port, csharpEnv, callLog: false), "/call", EchoBody, 32, duration));
-            loads.Add(await LoadAsync("bare Kestrel JSON endpoint: echo, 32 conn", BareKestrel, "/call", EchoBody, 32, duration));
+            loads.AddRange(await CompareAsync(
+            [
+                ("python: echo, 32 conn", port => Host(port, pythonEnv)),
+                ("C#: echo, 32 conn", port => Host(port, csharpEnv)),
+                ("C# without the per-call log line: echo, 32 conn", port => Host(port, csharpEnv, callLog: false)),
+                ("bare Kestrel JSON endpoint: echo, 32 conn", BareKestrel),
+            ], "/call", EchoBody, 32, duration));
             loads.Add(await LoadAsync("python: async evaluate 50 ms, 256 conn", port => Host(port, pythonEnv), "/call", EvaluateBody, 256, duration));
             loads.Add(await LoadAsync("C#: async evaluate 50 ms, 256 conn", port => Host(port, csharpEnv), "/call", EvaluateBody, 256, duration));
             foreach (var connections in new[] { 1, 32 })
@@ -153,13 +156,63 @@ public static class RuntimesBenchmark
         return new StartResult(what, sorted[2], runs);
     }
 
+    /// <summary>
+    /// Servers whose rates are compared as ratios: all run at once (idle but the one under load), each warmed up for
+    /// <see cref="CompareWarmup"/> (the published host's ReadyToRun code reaches its re-jitted steady state after ~9 s of
+    /// load, plain JIT after ~3 s), then measured in <see cref="CompareRounds"/> interleaved rounds, so that a slow
+    /// spell of this shared machine hits every server alike. Each server's result is its median round.
+    /// </summary>
+    private static async Task<List<LoadResult>> CompareAsync(IReadOnlyList<(string What, Func<int, ProcessStartInfo> Start)> servers,
+        string path, string body, int connections, TimeSpan duration)
+    {
+        var started = new List<(string What, ServerProcess Server)>();
+        try
+        {
+            foreach (var (what, start) in servers)
+            {
+                var port = ServerProcess.FreePort();
+                started.Add((what, await ServerProcess.StartAsync(start(port), port, body, path)));
+            }
+            var threads = Math.Min(2, connections);
+            foreach (var (_, server) in started)
+            {
+                await Wrk.RunAsync(server.BaseUrl + path, body, connections, CompareWarmup, threads);
+            }
+            var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2));
+            var results = started.Select(_ => new List<WrkResult>()).ToList();
+            for (var r = 0; r < CompareRounds; r++)
+            {
+                for (var i = 0; i < started.Count; i++)
+                {
+                    results[i].Add(await Wrk.RunAsync(started[i].Server.BaseUrl + path, body, connections, round, threads));
+                }
+            }
+            return [.. started.Select((s, i) =>
+            {
+                var median = results[i].OrderBy(x => x.RequestsPerSecond).ElementAt(CompareRounds / 2);
+                Console.WriteLine($"== {s.What}: {median} [rounds: {string.Join(", ", results[i].Select(x => x.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} calls/s]");
+                return new LoadResult(s.What, median);
+            })];
+        }
+        finally
+        {
+            foreach (var (_, server) in started)
+            {
+                await server.DisposeAsync();
+            }
+        }
+    }
+
+    private const int CompareRounds = 5;
+    private static readonly TimeSpan CompareWarmup = TimeSpan.FromSeconds(12);
+
     private static async Task<LoadResult> LoadAsync(string what, Func<int, ProcessStartInfo> start, string path, string body, int connections, TimeSpan duration, string? readyGet = null)
     {
         var port = ServerProcess.FreePort();
         await using var server = await ServerProcess.StartAsync(start(port), port, body, path, readyGet);
         var url = server.BaseUrl + path;
         var threads = Math.Min(2, connections);
-        await Wrk.RunAsync(url, body, connections, TimeSpan.FromSeconds(3), threads); // warm-up: JIT tiers, pools
+        await Wrk.RunAsync(url, body, connections, CompareWarmup, threads); // warm-up: JIT tiers (see CompareAsync), pools
         var result = await Wrk.RunAsync(url, body, connections, duration, threads);
         Console.WriteLine($"== {what}: {result}");
         return new LoadResult(what, result);

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Affinetes.ActorHost.Hosting;
 using Affinetes.ActorHost.Runtimes;
@@ -111,7 +110,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
                 status = await WriteFailedAsync(context, TimeoutKwarg.InvalidMessage);
                 return;
             }
-            status = await InvokeAsync(context, method, Encoding.UTF8.GetString(body!), methodFromRoute is null ? BodyShape.Call : BodyShape.Flat, timeout, head.Timeout);
+            status = await InvokeAsync(context, method, body!, methodFromRoute is null ? BodyShape.Call : BodyShape.Flat, timeout, head.Timeout);
         }
         finally
         {
@@ -137,7 +136,7 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
         return table;
     }
 
-    private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, string body, BodyShape shape, TimeSpan? timeout, TimeoutKwargValue timeoutKwarg)
+    private async Task<int> InvokeAsync(HttpContext context, MethodDescriptor method, byte[] body, BodyShape shape, TimeSpan? timeout, TimeoutKwargValue timeoutKwarg)
     {
         // Two limits: the caller's deadline header (504), and the original's `timeout` kwarg + grace (200 "failed").
         using var deadline = timeout is null ? null : new CancellationTokenSource(timeout.Value);
@@ -178,22 +177,23 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             }
             return await ErrorResponses.WriteAsync(context, ErrorResponses.StatusFor(error.Code), error);
         }
-        await WriteSuccessAsync(context, result.ResultJson!);
+        await WriteSuccessAsync(context, result.ResultJson);
         return StatusCodes.Status200OK;
     }
 
-    private static async Task WriteSuccessAsync(HttpContext context, string resultJson)
+    private static async Task WriteSuccessAsync(HttpContext context, ReadOnlyMemory<byte> resultJson)
     {
         var response = context.Response;
         response.ContentType = "application/json";
-        var resultBytes = Encoding.UTF8.GetByteCount(resultJson);
-        response.ContentLength = SuccessPrefix.Length + resultBytes + SuccessSuffix.Length;
+        var length = SuccessPrefix.Length + resultJson.Length + SuccessSuffix.Length;
+        response.ContentLength = length;
+        // One span for the whole answer: each GetSpan of Kestrel's response writer takes its lock.
         var writer = response.BodyWriter;
-        writer.Write(SuccessPrefix);
-        var span = writer.GetSpan(resultBytes);
-        var written = Encoding.UTF8.GetBytes(resultJson, span);
-        writer.Advance(written);
-        writer.Write(SuccessSuffix);
+        var span = writer.GetSpan(length);
+        SuccessPrefix.CopyTo(span);
+        resultJson.Span.CopyTo(span[SuccessPrefix.Length..]);
+        SuccessSuffix.CopyTo(span[(SuccessPrefix.Length + resultJson.Length)..]);
+        writer.Advance(length);
         await writer.FlushAsync();
     }
 

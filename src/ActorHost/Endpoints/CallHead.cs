@@ -19,7 +19,7 @@ internal readonly record struct CallHead(string? Method, TimeoutKwargValue Timeo
         {
             return (default, utf8Error);
         }
-        if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        if (Runtimes.RequestBody.IsBlank(body))
         {
             return (default, InvalidJson("the request body is empty; /call takes {\"method\": ..., \"args\": [...], \"kwargs\": {...}}"));
         }

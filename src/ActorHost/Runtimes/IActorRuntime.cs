@@ -21,11 +21,11 @@ internal interface IActorRuntime : IAsyncDisposable
     IReadOnlyList<MethodDescriptor> Methods { get; }
 
     /// <summary>
-    /// Invokes <paramref name="method"/> (one of <see cref="Methods"/>) with the request body as it came:
+    /// Invokes <paramref name="method"/> (one of <see cref="Methods"/>) with the request body as it came (UTF-8 bytes):
     /// <paramref name="shape"/> says whether it is a <c>/call</c> body or a flat kwargs object. Cancelling
     /// <paramref name="cancellationToken"/> (deadline or caller gone) cancels the work where the runtime can.
     /// </summary>
-    Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken);
+    Task<InvokeResult> InvokeAsync(MethodDescriptor method, ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken);
 
     /// <summary>
     /// Why nothing can be served any more although the actor started (every worker stuck in code that ignores its
@@ -63,14 +63,28 @@ internal enum BodyShape
     Flat = 1,
 }
 
-/// <summary>The outcome of one invocation: the result's JSON text, or a typed failure.</summary>
-internal readonly record struct InvokeResult(string? ResultJson, ErrorDetail? Error)
+/// <summary>The outcome of one invocation: the result's JSON (UTF-8, written to the answer as it is), or a typed failure.</summary>
+internal readonly record struct InvokeResult(ReadOnlyMemory<byte> ResultJson, ErrorDetail? Error)
 {
+    private static readonly byte[] Null = "null"u8.ToArray();
+
     public bool Succeeded => Error is null;
 
-    public static InvokeResult Success(string json) => new(json, null);
+    public static InvokeResult Success(ReadOnlyMemory<byte> utf8Json) => new(utf8Json, null);
 
-    public static InvokeResult Failure(ErrorDetail error) => new(null, error);
+    public static InvokeResult Success(string json) => new(System.Text.Encoding.UTF8.GetBytes(json), null);
+
+    /// <summary>The actor returned nothing: JSON <c>null</c>.</summary>
+    public static InvokeResult SuccessNull() => new(Null, null);
+
+    public static InvokeResult Failure(ErrorDetail error) => new(default, error);
+}
+
+/// <summary>Request bodies as the runtimes get them.</summary>
+internal static class RequestBody
+{
+    /// <summary>Empty or only JSON whitespace: a call without arguments.</summary>
+    public static bool IsBlank(ReadOnlySpan<byte> body) => body.Trim(" \t\r\n"u8).IsEmpty;
 }
 
 /// <summary>The actor cannot be served: import error, missing Actor class, constructor exception, no libpython.</summary>

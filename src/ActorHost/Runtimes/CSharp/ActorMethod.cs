@@ -123,12 +123,12 @@ internal sealed class ActorMethod
     }
 
     /// <summary>Binds the request body to the parameters, or says which argument is wrong.</summary>
-    public (object?[]? Arguments, ErrorDetail? Error) Bind(string body, BodyShape shape, CancellationToken cancellationToken)
+    public (object?[]? Arguments, ErrorDetail? Error) Bind(ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken)
     {
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(string.IsNullOrWhiteSpace(body) ? "{}" : body);
+            document = JsonDocument.Parse(RequestBody.IsBlank(body.Span) ? "{}"u8.ToArray() : body);
         }
         catch (JsonException e)
         {

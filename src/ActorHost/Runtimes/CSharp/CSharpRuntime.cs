@@ -165,7 +165,7 @@ internal sealed partial class CSharpRuntime(CSharpRuntimeOptions options, ILogge
         };
     }
 
-    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken)
+    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken)
     {
         var target = _methods[method.Name];
         var (arguments, error) = target.Bind(body, shape, cancellationToken);
@@ -195,7 +195,7 @@ internal sealed partial class CSharpRuntime(CSharpRuntimeOptions options, ILogge
         }
         try
         {
-            return InvokeResult.Success(result is null ? "null" : JsonSerializer.Serialize(result, result.GetType(), ActorJson.Write));
+            return result is null ? InvokeResult.SuccessNull() : InvokeResult.Success(JsonSerializer.SerializeToUtf8Bytes(result, result.GetType(), ActorJson.Write));
         }
         catch (Exception e) when (e is NotSupportedException or JsonException or ArgumentException or InvalidOperationException)
         {

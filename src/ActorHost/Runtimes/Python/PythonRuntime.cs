@@ -299,13 +299,14 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         return methods;
     }
 
-    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken)
+    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken)
     {
         if (_stopping)
         {
             return InvokeResult.Failure(new ErrorDetail { Code = ErrorCodes.ShuttingDown, Message = "the host is shutting down", Method = method.Name });
         }
-        var item = new WorkItem(Interlocked.Increment(ref _nextId), method.Name, method.IsAsync, body, shape);
+        // CPython gets the body as text (json.loads of a str).
+        var item = new WorkItem(Interlocked.Increment(ref _nextId), method.Name, method.IsAsync, System.Text.Encoding.UTF8.GetString(body.Span), shape);
         if (method.IsAsync)
         {
             _sink.Register(item.Id, item.Completion);

@@ -286,7 +286,7 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
         return environment;
     }
 
-    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, string body, BodyShape shape, CancellationToken cancellationToken)
+    public async Task<InvokeResult> InvokeAsync(MethodDescriptor method, ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken)
     {
         var (json, error) = KeywordArguments(body, shape);
         if (error is not null)
@@ -312,9 +312,9 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
     }
 
     /// <summary>The call's keyword arguments as the JSON object the server gets; a sidecar takes no positional arguments.</summary>
-    private static (byte[]? Json, ErrorDetail? Error) KeywordArguments(string body, BodyShape shape)
+    private static (byte[]? Json, ErrorDetail? Error) KeywordArguments(ReadOnlyMemory<byte> body, BodyShape shape)
     {
-        if (string.IsNullOrWhiteSpace(body))
+        if (RequestBody.IsBlank(body.Span))
         {
             return ("{}"u8.ToArray(), null);
         }
@@ -335,7 +335,7 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
         var split = shape == BodyShape.Call || (root.EnumerateObject().Any() && root.EnumerateObject().All(p => p.Name is "args" or "kwargs"));
         if (!split)
         {
-            return (Encoding.UTF8.GetBytes(body), null);
+            return (body.ToArray(), null);
         }
         if (root.TryGetProperty("args", out var args) && args.ValueKind == JsonValueKind.Array && args.GetArrayLength() > 0)
         {
@@ -362,10 +362,11 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
         {
             if (answer.Body.Length == 0)
             {
-                return InvokeResult.Success("null");
+                return InvokeResult.SuccessNull();
             }
-            var text = Encoding.UTF8.GetString(answer.Body);
-            return InvokeResult.Success(IsJson(answer.Body) ? text : JsonSerializer.Serialize(text, SidecarJson.Default.String));
+            return IsJson(answer.Body)
+                ? InvokeResult.Success(answer.Body)
+                : InvokeResult.Success(JsonSerializer.SerializeToUtf8Bytes(Encoding.UTF8.GetString(answer.Body), SidecarJson.Default.String));
         }
         var (message, parameter) = Detail(answer.Body);
         var code = answer.Status switch
