@@ -82,6 +82,44 @@ public sealed class GatewayProcessTests
     }
 
     [Fact]
+    public async Task Process_WithExitWithStdin_StopsCleanlyWhenItsStdinCloses_AsWhenItsStarterIsKilled()
+    {
+        // The writer's end of the pipe is held by this process only (.NET opens pipes close-on-exec); closing it is
+        // what the kernel does when the starter dies, SIGKILL included.
+        var directory = Directory.CreateTempSubdirectory("afgw-stdin-").FullName;
+        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "affinetes-llm-gateway"),
+            ["--upstream", "http://127.0.0.1:9/v1", "--unix-socket", Path.Combine(directory, "api.sock"), "--exit-with-stdin"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            Assert.Contains("ready", await process.StandardOutput.ReadLineAsync().Within(what: "the ready line") ?? "");
+            await Task.Delay(300);
+            Assert.False(process.HasExited, "it serves while its stdin is open");
+
+            process.StandardInput.Close();
+            await process.WaitForExitAsync().Within(what: "the gateway stopping after its stdin closed");
+
+            Assert.Equal(0, process.ExitCode);
+            Assert.Contains("standard input closed", await stderr.Within());
+            Assert.False(File.Exists(Path.Combine(directory, "api.sock")), "a clean stop removes its socket");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Process_BadOptions_ExitWith2AndSayWhy()
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "affinetes-llm-gateway"), ["--upstream", "http://127.0.0.1:9/v1"])

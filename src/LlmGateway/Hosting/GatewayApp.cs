@@ -32,10 +32,33 @@ public static class GatewayApp
                 }
                 await Console.Out.WriteLineAsync(server.ReadyLine());
                 await Console.Out.FlushAsync(cancellationToken);
-                await server.WaitForShutdownAsync(CancellationToken.None);
+                using var stdinClosed = new CancellationTokenSource();
+                if (server.Options.ExitWithStdin)
+                {
+                    _ = WatchStdinAsync(stdinClosed);
+                }
+                await server.WaitForShutdownAsync(stdinClosed.Token);
             }
             return 0;
         });
         return await root.Parse(args).InvokeAsync();
+    }
+
+    /// <summary>Reads standard input to its end (what comes is ignored), then cancels <paramref name="closed"/>: a clean stop.</summary>
+    private static async Task WatchStdinAsync(CancellationTokenSource closed)
+    {
+        try
+        {
+            await using var stdin = Console.OpenStandardInput();
+            var buffer = new byte[256];
+            while (await stdin.ReadAsync(buffer) > 0)
+            {
+            }
+            await Console.Error.WriteLineAsync("affinetes-llm-gateway: standard input closed (the process that started the gateway is gone); stopping");
+        }
+        catch (IOException)
+        {
+        }
+        await closed.CancelAsync();
     }
 }

@@ -44,6 +44,13 @@ public sealed record GatewayOptions
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>A log line per forwarded request (off by default: it costs ~100 us of CPU per request; usage is in the admin API).</summary>
     public bool LogRequests { get; init; }
+
+    /// <summary>
+    /// Stop when standard input reaches its end. The process that starts the gateway keeps a pipe to it open; the
+    /// kernel closes that pipe however that process ends (SIGKILL included), so the gateway, which holds the real
+    /// key, never outlives it.
+    /// </summary>
+    public bool ExitWithStdin { get; init; }
 }
 
 /// <summary>The command line of <c>affinetes-llm-gateway</c>, parsed with System.CommandLine.</summary>
@@ -85,6 +92,10 @@ public static class GatewayCommandLine
     {
         Description = "a log line per forwarded request: environment, task, path, status, latency, tokens (refusals are always logged)",
     };
+    private static readonly Option<bool> ExitWithStdinOption = new("--exit-with-stdin")
+    {
+        Description = "stop when standard input closes (give the gateway a pipe whose writer is the process it serves: it then never outlives that process)",
+    };
     private static readonly Option<double> ShutdownGraceOption = new("--shutdown-grace")
     {
         Description = "seconds requests in flight may finish after SIGTERM (default 10)",
@@ -95,7 +106,7 @@ public static class GatewayCommandLine
     public static RootCommand Build() => new("affinetes-llm-gateway: an OpenAI-compatible gateway that gives each environment its own token and limits, and keeps the real API key to itself.")
     {
         UpstreamOption, KeyEnvOption, ListenOption, UnixSocketOption, AdminListenOption, AdminSocketOption, ConfigOption,
-        TimeoutOption, MaxBodyOption, ShutdownGraceOption, LogRequestsOption,
+        TimeoutOption, MaxBodyOption, ShutdownGraceOption, LogRequestsOption, ExitWithStdinOption,
     };
 
     /// <summary>Options from a parsed command line and the process environment; throws <see cref="OptionsException"/> saying how to fix a bad value.</summary>
@@ -147,6 +158,7 @@ public static class GatewayCommandLine
             MaxBodyBytes = maxBody,
             ShutdownGrace = TimeSpan.FromSeconds(grace),
             LogRequests = result.GetValue(LogRequestsOption),
+            ExitWithStdin = result.GetValue(ExitWithStdinOption),
         };
     }
 

@@ -34,6 +34,8 @@ public sealed class GatewayServer : IAsyncDisposable
     }
 
     /// <summary>The registered environments (the admin API and the config file fill it).</summary>
+    public GatewayOptions Options => _options;
+
     public IEnvironmentRegistry Environments => _app.Services.GetRequiredService<IEnvironmentRegistry>();
 
     /// <summary>Base addresses of the API once started: <c>http://127.0.0.1:PORT</c>, <c>unix:/path</c>.</summary>

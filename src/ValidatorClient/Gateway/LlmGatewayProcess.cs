@@ -67,7 +67,9 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         start.RedirectStandardError = true;
         start.RedirectStandardInput = true;
         start.UseShellExecute = false;
-        foreach (var arg in new[] { "--upstream", access.Upstream, "--unix-socket", Path.Combine(api, ApiSocketName), "--admin-unix-socket", Path.Combine(root, "admin.sock") })
+        // --exit-with-stdin: the gateway holds the real key; it stops when this process's end of its stdin pipe
+        // closes, which the kernel does however this process ends (SIGKILL included, when no handler runs).
+        foreach (var arg in new[] { "--upstream", access.Upstream, "--unix-socket", Path.Combine(api, ApiSocketName), "--admin-unix-socket", Path.Combine(root, "admin.sock"), "--exit-with-stdin" })
         {
             start.ArgumentList.Add(arg);
         }
