@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 
 namespace Affinetes.LlmGateway.Tests;
 
@@ -99,7 +100,10 @@ public sealed class GatewayProcessTests
         try
         {
             Assert.Contains("ready", await process.StandardOutput.ReadLineAsync().Within(what: "the ready line") ?? "");
-            await Task.Delay(300);
+            using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await probe.ConnectAsync(new UnixDomainSocketEndPoint(Path.Combine(directory, "api.sock"))).Within();
+            }
             Assert.False(process.HasExited, "it serves while its stdin is open");
 
             process.StandardInput.Close();

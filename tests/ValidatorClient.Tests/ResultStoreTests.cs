@@ -171,6 +171,23 @@ public sealed class ResultStoreTests
     }
 
     [Fact]
+    public async Task Durations_ReadBack_ToTheTick()
+    {
+        // TimeSpan.FromMilliseconds truncates: ~6% of durations came back one tick short (12.3455 ms as 12.3454 ms).
+        await using var temp = new TempStore();
+        var store = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var random = new Random(7);
+        var durations = Enumerable.Range(0, 500).Select(_ => TimeSpan.FromTicks(random.NextInt64(1, 100_000_000))).ToList();
+        store.CreateRun(Run("r1"), [.. Enumerable.Range(1, durations.Count).Select(i => (long)i)]);
+        using (var writer = store.OpenWriter("r1"))
+        {
+            writer.Write([.. durations.Select((d, i) => Result(i + 1) with { Duration = d })]);
+        }
+        var results = await store.GetResultsAsync("r1");
+        Assert.Equal(durations, results.OrderBy(r => r.TaskId).Select(r => r.Duration));
+    }
+
+    [Fact]
     public async Task ConcurrentWriters_FromTwoOpenings_OfOneFile_LoseNothing()
     {
         await using var temp = new TempStore();

@@ -203,7 +203,9 @@ internal sealed partial class SqliteResultStore : IResultStore
             Value = value,
             Attempts = reader.GetInt32(7),
             StartedAt = ParseTime(reader.GetString(8)),
-            Duration = TimeSpan.FromMilliseconds(reader.GetDouble(9)),
+            // Rounded to the tick it was written from: TimeSpan.FromMilliseconds truncates, and 12.3455 ms read back as
+            // 12.3454 ms made a stored result differ from the yielded one.
+            Duration = TimeSpan.FromTicks((long)Math.Round(reader.GetDouble(9) * TimeSpan.TicksPerMillisecond)),
             FromCache = !reader.IsDBNull(10),
             CachedFrom = reader.IsDBNull(10) ? null : reader.GetInt64(10),
         };
