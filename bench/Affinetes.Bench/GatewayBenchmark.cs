@@ -16,9 +16,6 @@ namespace Affinetes.Bench;
 public static class GatewayBenchmark
 {
     private const string Body = """{"model":"local-test-model","messages":[{"role":"user","content":"What is 2+2? Answer with one word."}],"max_tokens":16}""";
-    // The published gateway's ReadyToRun code needs ~9 s of load to be re-jitted (as the host's: RuntimesBenchmark).
-    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(12);
-    private const int Rounds = 5;
 
     public sealed record GatewayResult(string Upstream, bool RequestLog, int Connections, WrkResult Direct, WrkResult ThroughGateway,
         double AddedP50Ms, double GatewayCpuUsPerRequest);
@@ -71,23 +68,24 @@ public static class GatewayBenchmark
         var directUrl = upstream.BaseUrl + "/chat/completions";
         var gatewayUrl = gateway.ApiAddress + "v1/chat/completions";
 
-        await Wrk.RunAsync(directUrl, Body, connections, Warmup, headers: headers);
-        await Wrk.RunAsync(gatewayUrl, Body, connections, Warmup, headers: headers); // JIT tiers, connection pools
+        await Wrk.RunAsync(directUrl, Body, connections, Wrk.PublishedWarmup, headers: headers);
+        await Wrk.RunAsync(gatewayUrl, Body, connections, Wrk.PublishedWarmup, headers: headers); // JIT tiers, connection pools
         // Direct and through the gateway in interleaved rounds, so that a slow spell of this shared machine hits both
         // alike; each is its median round, and the gateway's CPU is counted over all of its rounds.
         var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2));
-        var directRounds = new List<WrkResult>();
-        var throughRounds = new List<WrkResult>();
         var cpu = TimeSpan.Zero;
-        for (var r = 0; r < Rounds; r++)
-        {
-            directRounds.Add(await Wrk.RunAsync(directUrl, Body, connections, round, headers: headers));
-            var cpuBefore = gateway.CpuTime;
-            throughRounds.Add(await Wrk.RunAsync(gatewayUrl, Body, connections, round, headers: headers));
-            cpu += gateway.CpuTime - cpuBefore;
-        }
-        var direct = directRounds.OrderBy(x => x.P50Ms).ElementAt(Rounds / 2);
-        var through = throughRounds.OrderBy(x => x.P50Ms).ElementAt(Rounds / 2);
+        var runs = await Wrk.InterleavedAsync(
+            () => Wrk.RunAsync(directUrl, Body, connections, round, headers: headers),
+            async () =>
+            {
+                var cpuBefore = gateway.CpuTime;
+                var run = await Wrk.RunAsync(gatewayUrl, Body, connections, round, headers: headers);
+                cpu += gateway.CpuTime - cpuBefore;
+                return run;
+            });
+        var (directRounds, throughRounds) = (runs[0], runs[1]);
+        var direct = Wrk.Median(directRounds, x => x.P50Ms);
+        var through = Wrk.Median(throughRounds, x => x.P50Ms);
         var cpuUs = cpu.TotalMicroseconds / Math.Max(1, throughRounds.Sum(x => x.Requests));
         Console.WriteLine($"   direct          {direct} [p50 rounds: {string.Join(", ", directRounds.Select(x => x.P50Ms.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))} ms]");
         Console.WriteLine($"   through gateway {through}  gateway CPU {cpuUs:0} us/request [p50 rounds: {string.Join(", ", throughRounds.Select(x => x.P50Ms.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)))} ms]");

@@ -158,9 +158,8 @@ public static class RuntimesBenchmark
 
     /// <summary>
     /// Servers whose rates are compared as ratios: all run at once (idle but the one under load), each warmed up for
-    /// <see cref="CompareWarmup"/> (the published host's ReadyToRun code reaches its re-jitted steady state after ~9 s of
-    /// load, plain JIT after ~3 s), then measured in <see cref="CompareRounds"/> interleaved rounds, so that a slow
-    /// spell of this shared machine hits every server alike. Each server's result is its median round.
+    /// <see cref="Wrk.PublishedWarmup"/>, then measured in interleaved rounds (<see cref="Wrk.InterleavedAsync"/>). Each
+    /// server's result is its median round.
     /// </summary>
     private static async Task<List<LoadResult>> CompareAsync(IReadOnlyList<(string What, Func<int, ProcessStartInfo> Start)> servers,
         string path, string body, int connections, TimeSpan duration)
@@ -176,20 +175,14 @@ public static class RuntimesBenchmark
             var threads = Math.Min(2, connections);
             foreach (var (_, server) in started)
             {
-                await Wrk.RunAsync(server.BaseUrl + path, body, connections, CompareWarmup, threads);
+                await Wrk.RunAsync(server.BaseUrl + path, body, connections, Wrk.PublishedWarmup, threads);
             }
             var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2));
-            var results = started.Select(_ => new List<WrkResult>()).ToList();
-            for (var r = 0; r < CompareRounds; r++)
-            {
-                for (var i = 0; i < started.Count; i++)
-                {
-                    results[i].Add(await Wrk.RunAsync(started[i].Server.BaseUrl + path, body, connections, round, threads));
-                }
-            }
+            var results = await Wrk.InterleavedAsync([.. started.Select(s => (Func<Task<WrkResult>>)(() =>
+                Wrk.RunAsync(s.Server.BaseUrl + path, body, connections, round, threads)))]);
             return [.. started.Select((s, i) =>
             {
-                var median = results[i].OrderBy(x => x.RequestsPerSecond).ElementAt(CompareRounds / 2);
+                var median = Wrk.Median(results[i], x => x.RequestsPerSecond);
                 Console.WriteLine($"== {s.What}: {median} [rounds: {string.Join(", ", results[i].Select(x => x.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} calls/s]");
                 return new LoadResult(s.What, median);
             })];
@@ -203,16 +196,13 @@ public static class RuntimesBenchmark
         }
     }
 
-    private const int CompareRounds = 5;
-    private static readonly TimeSpan CompareWarmup = TimeSpan.FromSeconds(12);
-
     private static async Task<LoadResult> LoadAsync(string what, Func<int, ProcessStartInfo> start, string path, string body, int connections, TimeSpan duration, string? readyGet = null)
     {
         var port = ServerProcess.FreePort();
         await using var server = await ServerProcess.StartAsync(start(port), port, body, path, readyGet);
         var url = server.BaseUrl + path;
         var threads = Math.Min(2, connections);
-        await Wrk.RunAsync(url, body, connections, CompareWarmup, threads); // warm-up: JIT tiers (see CompareAsync), pools
+        await Wrk.RunAsync(url, body, connections, Wrk.PublishedWarmup, threads); // warm-up: JIT tiers, pools
         var result = await Wrk.RunAsync(url, body, connections, duration, threads);
         Console.WriteLine($"== {what}: {result}");
         return new LoadResult(what, result);
