@@ -60,6 +60,41 @@ public sealed partial class ConsoleLoggingTests
         Assert.Contains("it broke", Encoding.UTF8.GetString(long1), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void CallLines_AreWrittenFromTheirFields_WithTheirTime_AndLinesAfterDisposeStillGoOut()
+    {
+        var output = new RecordingStream();
+        var before = DateTime.UtcNow;
+        ILogger logger;
+        using (var provider = new BatchingConsoleLoggerProvider(output))
+        {
+            logger = provider.CreateLogger("test");
+            logger.Log(LogLevel.Information, CallLine.EventId, new CallLine("evaluate", 200, 51.25), null, CallLine.Format);
+            logger.Log(LogLevel.Warning, CallLine.EventId, new CallLine("évalué", 504, 30_000.04), null, CallLine.Format);
+        }
+        var after = DateTime.UtcNow;
+        logger.LogWarning("last words");
+
+        var lines = Encoding.UTF8.GetString([.. output.Writes.SelectMany(w => w)]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.All(lines, line => Assert.Matches(LinePattern(), line));
+        Assert.EndsWith(" info call evaluate 200 51.3ms", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith(" warn call évalué 504 30000.0ms", lines[1], StringComparison.Ordinal);
+        Assert.EndsWith(" warn last words", lines[2], StringComparison.Ordinal);
+        var written = DateTime.ParseExact(lines[0][..24], "yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal);
+        Assert.InRange(written, before.AddMilliseconds(-1), after);
+    }
+
+    [Fact]
+    public void ACallLine_ShowsItsFieldsToOtherLoggers()
+    {
+        var line = new CallLine("evaluate", 200, 51.25);
+        Assert.Equal("call evaluate 200 51.3ms", CallLine.Format(line, null));
+        Assert.Equal(["Method", "Status", "DurationMs", "{OriginalFormat}"], line.Select(p => p.Key));
+        Assert.Equal(["evaluate", 200, 51.25, CallLine.Template], line.Select(p => p.Value));
+    }
+
     /// <summary>Keeps every <c>Write</c> call apart, as a pipe's reader would see each write(2).</summary>
     private sealed class RecordingStream : Stream
     {

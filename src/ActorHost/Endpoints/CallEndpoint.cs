@@ -13,7 +13,7 @@ namespace Affinetes.ActorHost.Endpoints;
 /// original's envelope. Expected outcomes (unknown method, bad arguments, actor errors) are values mapped to status
 /// codes here, never exceptions thrown through the stack.
 /// </summary>
-internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness readiness, ActorHostOptions options, ILogger<CallEndpoint> logger)
+internal sealed class CallEndpoint(IActorRuntime runtime, Readiness readiness, ActorHostOptions options, ILogger<CallEndpoint> logger)
 {
     private static readonly byte[] SuccessPrefix = "{\"status\":\"success\",\"result\":"u8.ToArray();
     private static readonly byte[] SuccessSuffix = ",\"error\":null}"u8.ToArray();
@@ -118,7 +118,10 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             {
                 Interlocked.Decrement(ref _inFlight);
             }
-            LogCall(logger, methodName, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                logger.Log(LogLevel.Information, CallLine.EventId, new CallLine(methodName, status, Stopwatch.GetElapsedTime(started).TotalMilliseconds), null, CallLine.Format);
+            }
         }
     }
 
@@ -305,7 +308,4 @@ internal sealed partial class CallEndpoint(IActorRuntime runtime, Readiness read
             Method = method,
         });
     }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "call {Method} {Status} {DurationMs:0.0}ms")]
-    private static partial void LogCall(ILogger logger, string method, int status, double durationMs);
 }
