@@ -249,6 +249,15 @@ public sealed class HostileActorTests
         using var wrongMethod = await host.Client.GetAsync("/call");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
         Assert.Equal("http_method_not_allowed", Code(JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync()).RootElement));
+        // The host's own error answers keep their code, and every answer names the host's version.
+        var (unknown, unknownBody) = await host.CallAsync("/call", """{"method":"no_such_method"}""");
+        Assert.Equal(HttpStatusCode.NotFound, unknown);
+        Assert.Equal("method_not_found", Code(unknownBody));
+        using var ok = await host.Client.GetAsync("/health");
+        foreach (var answer in new[] { missing, wrongMethod, ok })
+        {
+            Assert.Equal(Hosting.HostInfo.Version, Assert.Single(answer.Headers.GetValues(Protocol.WireHeaders.HostVersion)));
+        }
     }
 
     [Fact]

@@ -18,9 +18,8 @@ internal static class ErrorResponses
     };
 
     /// <summary>A body for an answer the framework gave without one (404 no route, 405 wrong HTTP method, 400).</summary>
-    public static Task WriteFrameworkAnswerAsync(Microsoft.AspNetCore.Diagnostics.StatusCodeContext statusContext)
+    public static Task WriteFrameworkAnswerAsync(HttpContext context)
     {
-        var context = statusContext.HttpContext;
         var status = context.Response.StatusCode;
         var request = $"{context.Request.Method} {context.Request.Path}";
         var (code, message) = status switch

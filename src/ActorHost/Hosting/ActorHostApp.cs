@@ -276,13 +276,8 @@ internal static class ActorHostApp
             app.Lifetime.ApplicationStarted.Register(() => OpenToEveryUser(served));
         }
         runtimeLogger.Target = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(startup.Runtime.GetType().FullName!);
-        app.Use((context, next) =>
-        {
-            context.Response.Headers[WireHeaders.HostVersion] = HostInfo.Version;
-            return next(context);
-        });
-        // The framework's own answers (no such route, wrong HTTP method) carry the same JSON error shape.
-        app.UseStatusCodePages(ErrorResponses.WriteFrameworkAnswerAsync);
+        // The version header on every answer; the framework's own answers (no such route, wrong HTTP method) in the JSON error shape.
+        app.Use(HostAnswers.InvokeAsync);
         if (options.ExpectedTokenHash is { } tokenHash)
         {
             app.Use(new BearerAuthentication(tokenHash).InvokeAsync);
