@@ -347,6 +347,11 @@ internal sealed class ActorMethod
                 Converted = null;
                 return null;
             }
+            if (TryReadExactly(value) is { } exact)
+            {
+                Converted = exact;
+                return null;
+            }
             try
             {
                 if (value.ValueKind == JsonValueKind.Number && IsInteger(_valueType) && !value.TryGetInt64(out _)
@@ -362,6 +367,30 @@ internal sealed class ActorMethod
             catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException or OverflowException or ArgumentException)
             {
                 return Mismatch(value, e is JsonException { Path: { Length: > 1 } path } ? $" (at {path})" : "");
+            }
+        }
+
+        /// <summary>
+        /// The common parameter types read straight from a JSON value of their own kind, with the serializer's result
+        /// (<c>JsonElement.Deserialize</c> writes the value out and parses it again: most of a small call's binding).
+        /// Anything else (or null) takes the serializer's path.
+        /// </summary>
+        private object? TryReadExactly(JsonElement value)
+        {
+            switch (value.ValueKind)
+            {
+                case JsonValueKind.String when _valueType == typeof(string):
+                    return value.GetString();
+                case JsonValueKind.Number when _valueType == typeof(int):
+                    return value.TryGetInt32(out var i) ? i : null;
+                case JsonValueKind.Number when _valueType == typeof(long):
+                    return value.TryGetInt64(out var l) ? l : null;
+                case JsonValueKind.Number when _valueType == typeof(double):
+                    return value.TryGetDouble(out var d) ? d : null;
+                case JsonValueKind.True or JsonValueKind.False when _valueType == typeof(bool):
+                    return value.GetBoolean();
+                default:
+                    return null;
             }
         }
 
