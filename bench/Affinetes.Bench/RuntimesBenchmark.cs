@@ -20,6 +20,9 @@ public static class RuntimesBenchmark
 
     public sealed record StartResult(string What, double MedianMs, IReadOnlyList<double> RunsMs);
 
+    /// <summary>A server's rate as a share of the floor's (the last server of its group): the median of the rounds' ratios.</summary>
+    public sealed record FloorRatio(string What, double Median, IReadOnlyList<double> Rounds);
+
     public static async Task<int> RunAsync(string hostBinary, TimeSpan duration, string output)
     {
         Wrk.Require();
@@ -30,6 +33,8 @@ public static class RuntimesBenchmark
         var cache = Directory.CreateTempSubdirectory("affinetes-bench-cache-");
         var loads = new List<LoadResult>();
         var starts = new List<StartResult>();
+        var ofFloor = new List<FloorRatio>();
+        var idle = new List<IdleWakeups>();
         try
         {
             ProcessStartInfo Host(int port, string envFile, string? cacheDirectory = null, string? sidecar = null, bool callLog = true)
@@ -67,15 +72,22 @@ public static class RuntimesBenchmark
             starts.Add(await ColdStartAsync("C# host, no compile cache (Roslyn at start)", port => Host(port, csharpEnv,
                 Path.Combine(cache.FullName, Guid.NewGuid().ToString("N")))));
 
-            loads.AddRange(await CompareAsync(
+            var echo = await CompareAsync(
             [
                 ("python: echo, 32 conn", port => Host(port, pythonEnv)),
                 ("C#: echo, 32 conn", port => Host(port, csharpEnv)),
                 ("C# without the per-call log line: echo, 32 conn", port => Host(port, csharpEnv, callLog: false)),
                 ("bare Kestrel JSON endpoint: echo, 32 conn", BareKestrel),
-            ], "/call", EchoBody, 32, duration));
-            loads.Add(await LoadAsync("python: async evaluate 50 ms, 256 conn", port => Host(port, pythonEnv), "/call", EvaluateBody, 256, duration));
-            loads.Add(await LoadAsync("C#: async evaluate 50 ms, 256 conn", port => Host(port, csharpEnv), "/call", EvaluateBody, 256, duration));
+            ], "/call", EchoBody, 32, duration, idle);
+            var evaluate = await CompareAsync(
+            [
+                ("python: async evaluate 50 ms, 256 conn", port => Host(port, pythonEnv)),
+                ("C#: async evaluate 50 ms, 256 conn", port => Host(port, csharpEnv)),
+                ("bare Kestrel awaiting the same Task.Delay: async evaluate 50 ms, 256 conn", BareKestrel),
+            ], "/call", EvaluateBody, 256, duration, []);
+            loads.AddRange(echo.Loads);
+            loads.AddRange(evaluate.Loads);
+            ofFloor = [.. echo.OfFloor, .. evaluate.OfFloor];
             foreach (var connections in new[] { 1, 32 })
             {
                 loads.Add(await LoadAsync($"sidecar server called directly, {connections} conn", port => SidecarChild(port, sidecarServer), "/generate", SidecarBody, connections, duration, "/openapi.json"));
@@ -103,9 +115,19 @@ public static class RuntimesBenchmark
         }
         double Rate(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.RequestsPerSecond;
         double P50(string prefix) => loads.First(l => l.What.StartsWith(prefix, StringComparison.Ordinal)).Result.P50Ms;
+        double OfFloor(string prefix) => ofFloor.First(r => r.What.StartsWith(prefix, StringComparison.Ordinal)).Median;
         Console.WriteLine();
-        Console.WriteLine($"C# echo: {Rate("C#: echo") / Rate("bare Kestrel"):P0} of the bare Kestrel endpoint (target >= 90%), {Rate("C# without") / Rate("bare Kestrel"):P0} without the per-call log line; Python echo: {Rate("python: echo") / Rate("bare Kestrel"):P0}");
-        Console.WriteLine($"C# async evaluate: {Rate("C#: async") / 5120:P0} of 5,120 calls/s (target >= 95%); Python: {Rate("python: async") / 5120:P0}");
+        Console.WriteLine("| server | share of its floor's rate, median of the rounds | rounds |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var r in ofFloor)
+        {
+            Console.WriteLine($"| {r.What} | {r.Median:P1} | {string.Join(", ", r.Rounds.Select(x => x.ToString("P0", CultureInfo.InvariantCulture)))} |");
+        }
+        Console.WriteLine();
+        Console.WriteLine($"idle after their load, context switches per second: {string.Join("; ", idle.Select(i => $"{i.What.Split(':')[0]} {i.PerSecond:0}"))}");
+        Console.WriteLine($"C# echo: {OfFloor("C#: echo"):P1} of the bare Kestrel endpoint (target >= 90%), {OfFloor("C# without"):P1} without the per-call log line; Python echo: {OfFloor("python: echo"):P1}");
+        Console.WriteLine($"C# async evaluate: {Rate("C#: async") / 5120:P1} of 5,120 calls/s (target >= 95%); Python: {Rate("python: async") / 5120:P1}. " +
+            $"The floor, bare Kestrel awaiting the same Task.Delay(50): {Rate("bare Kestrel awaiting") / 5120:P1}; C# is {OfFloor("C#: async"):P1} of it");
         Console.WriteLine($"sidecar forwarding overhead, p50: {(P50("sidecar through the host, 1 conn") - P50("sidecar server called directly, 1 conn")) * 1000:0} us at 1 connection, " +
             $"{(P50("sidecar through the host, 32") - P50("sidecar server called directly, 32")) * 1000:0} us at 32 (target <= 300 us)");
         Console.WriteLine($"C# cold start with the compile cache: {starts[1].MedianMs:0} ms vs Python's {starts[0].MedianMs:0} ms (target: at most Python's)");
@@ -117,6 +139,8 @@ public static class RuntimesBenchmark
             machine = new { cores = Environment.ProcessorCount },
             duration_s = duration.TotalSeconds,
             loads,
+            of_floor = ofFloor,
+            idle_context_switches_per_s = idle,
             starts,
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"results written to {output}");
@@ -157,12 +181,15 @@ public static class RuntimesBenchmark
     }
 
     /// <summary>
-    /// Servers whose rates are compared as ratios: all run at once (idle but the one under load), each warmed up for
-    /// <see cref="Wrk.PublishedWarmup"/>, then measured in interleaved rounds (<see cref="Wrk.InterleavedAsync"/>). Each
-    /// server's result is its median round.
+    /// Servers whose rates are compared as ratios, the last one being the floor: all run at once (idle but the one
+    /// under load), each warmed up for <see cref="Wrk.PublishedWarmup"/>, then measured in
+    /// <see cref="CompareRounds"/> interleaved rounds (<see cref="Wrk.InterleavedAsync(int, IReadOnlyList{Func{Task{WrkResult}}})"/>).
+    /// Each server's result is its median round; its share of the floor is the median of its rounds' ratios to the
+    /// floor's round just after it (this machine's speed drifts by tens of percent between rounds, alike for all).
     /// </summary>
-    private static async Task<List<LoadResult>> CompareAsync(IReadOnlyList<(string What, Func<int, ProcessStartInfo> Start)> servers,
-        string path, string body, int connections, TimeSpan duration)
+    private static async Task<(List<LoadResult> Loads, List<FloorRatio> OfFloor)> CompareAsync(
+        IReadOnlyList<(string What, Func<int, ProcessStartInfo> Start)> servers, string path, string body, int connections, TimeSpan duration,
+        List<IdleWakeups> idle)
     {
         var started = new List<(string What, ServerProcess Server)>();
         try
@@ -177,15 +204,32 @@ public static class RuntimesBenchmark
             {
                 await Wrk.RunAsync(server.BaseUrl + path, body, connections, Wrk.PublishedWarmup, threads);
             }
-            var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds / 2));
-            var results = await Wrk.InterleavedAsync([.. started.Select(s => (Func<Task<WrkResult>>)(() =>
+            var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds * 0.3));
+            var results = await Wrk.InterleavedAsync(CompareRounds, [.. started.Select(s => (Func<Task<WrkResult>>)(() =>
                 Wrk.RunAsync(s.Server.BaseUrl + path, body, connections, round, threads)))]);
-            return [.. started.Select((s, i) =>
+            // After its load, a server idles while the others are measured: how often does it wake?
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var before = started.Select(s => s.Server.ContextSwitches).ToList();
+            await Task.Delay(IdleWindow);
+            foreach (var ((what, server), i) in started.Select((s, i) => (s, i)))
+            {
+                idle.Add(new IdleWakeups(what, (server.ContextSwitches - before[i]) / IdleWindow.TotalSeconds));
+            }
+            var floor = results[^1];
+            var loads = new List<LoadResult>();
+            var ofFloor = new List<FloorRatio>();
+            for (var i = 0; i < started.Count; i++)
             {
                 var median = Wrk.Median(results[i], x => x.RequestsPerSecond);
-                Console.WriteLine($"== {s.What}: {median} [rounds: {string.Join(", ", results[i].Select(x => x.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} calls/s]");
-                return new LoadResult(s.What, median);
-            })];
+                Console.WriteLine($"== {started[i].What}: {median} [rounds: {string.Join(", ", results[i].Select(x => x.RequestsPerSecond.ToString("N0", CultureInfo.InvariantCulture)))} calls/s]");
+                loads.Add(new LoadResult(started[i].What, median));
+                if (i < started.Count - 1)
+                {
+                    var ratios = results[i].Select((x, r) => x.RequestsPerSecond / floor[r].RequestsPerSecond).ToList();
+                    ofFloor.Add(new FloorRatio(started[i].What, ratios.Order().ElementAt(ratios.Count / 2), ratios));
+                }
+            }
+            return (loads, ofFloor);
         }
         finally
         {
@@ -195,6 +239,14 @@ public static class RuntimesBenchmark
             }
         }
     }
+
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(3);
+
+    /// <summary>Context switches per second of a server left idle after its load (an idle container's cost to its neighbours).</summary>
+    public sealed record IdleWakeups(string What, double PerSecond);
+
+    /// <summary>Rounds of a comparison: more than <see cref="Wrk.Rounds"/>, each shorter, as the ratios are what is read.</summary>
+    private const int CompareRounds = 9;
 
     private static async Task<LoadResult> LoadAsync(string what, Func<int, ProcessStartInfo> start, string path, string body, int connections, TimeSpan duration, string? readyGet = null)
     {

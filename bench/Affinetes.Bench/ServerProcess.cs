@@ -113,6 +113,20 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Context switches of all the server's threads so far (Linux: /proc/PID/task/*/status).</summary>
+    public long ContextSwitches => Directory.EnumerateDirectories($"/proc/{_process.Id}/task").Sum(task =>
+    {
+        try
+        {
+            return File.ReadLines(Path.Combine(task, "status")).Where(l => l.Contains("ctxt_switches:", StringComparison.Ordinal))
+                .Sum(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (IOException)
+        {
+            return 0; // the thread ended meanwhile
+        }
+    });
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

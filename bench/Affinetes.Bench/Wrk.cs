@@ -27,17 +27,20 @@ public static partial class Wrk
     /// </summary>
     public static readonly TimeSpan PublishedWarmup = TimeSpan.FromSeconds(12);
 
-    /// <summary>Rounds of <see cref="InterleavedAsync"/>.</summary>
+    /// <summary>Rounds of an interleaved comparison unless told.</summary>
     public const int Rounds = 5;
 
+    /// <summary>Runs each of <paramref name="loads"/> in turn, <see cref="Rounds"/> times.</summary>
+    public static Task<List<WrkResult>[]> InterleavedAsync(params IReadOnlyList<Func<Task<WrkResult>>> loads) => InterleavedAsync(Rounds, loads);
+
     /// <summary>
-    /// Runs each of <paramref name="loads"/> in turn, <see cref="Rounds"/> times, so that a slow spell of this shared
-    /// machine hits every load alike; returns each load's runs, in the order given.
+    /// Runs each of <paramref name="loads"/> in turn, <paramref name="rounds"/> times, so that a slow spell of this
+    /// shared machine hits every load alike; returns each load's runs, in the order given.
     /// </summary>
-    public static async Task<List<WrkResult>[]> InterleavedAsync(params IReadOnlyList<Func<Task<WrkResult>>> loads)
+    public static async Task<List<WrkResult>[]> InterleavedAsync(int rounds, IReadOnlyList<Func<Task<WrkResult>>> loads)
     {
         var runs = loads.Select(_ => new List<WrkResult>()).ToArray();
-        for (var round = 0; round < Rounds; round++)
+        for (var round = 0; round < rounds; round++)
         {
             for (var i = 0; i < loads.Count; i++)
             {
