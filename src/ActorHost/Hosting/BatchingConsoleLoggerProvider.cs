@@ -11,7 +11,8 @@ namespace Affinetes.ActorHost.Hosting;
 /// <list type="bullet">
 /// <item>The caller's thread only formats the message and queues it with its time and level, without a lock. The
 /// per-call line (<see cref="CallLine"/>) is not even formatted there: its fields are queued and the writer encodes
-/// them (formatting it on the request thread through <c>LoggerMessage</c> cost ~2 us per call, 6% of an echo).</item>
+/// them (formatting it through <c>LoggerMessage</c> and queueing it on a bounded channel cost 0.7-0.9 us per line,
+/// against ~0.4 us now, in a two-thread microbenchmark).</item>
 /// <item>One background thread encodes whatever lines are waiting into one buffer and writes it to standard output
 /// with one <c>write(2)</c>. Under load that is one write per many calls instead of one per call line (Microsoft's
 /// console logger writes and flushes each line: a third of the CPU of a trivial call).</item>
