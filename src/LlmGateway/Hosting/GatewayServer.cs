@@ -33,9 +33,10 @@ public sealed class GatewayServer : IAsyncDisposable
         _options = options;
     }
 
-    /// <summary>The registered environments (the admin API and the config file fill it).</summary>
+    /// <summary>The options the gateway was started with.</summary>
     public GatewayOptions Options => _options;
 
+    /// <summary>The registered environments (the admin API and the config file fill it).</summary>
     public IEnvironmentRegistry Environments => _app.Services.GetRequiredService<IEnvironmentRegistry>();
 
     /// <summary>Base addresses of the API once started: <c>http://127.0.0.1:PORT</c>, <c>unix:/path</c>.</summary>
