@@ -10,57 +10,64 @@ namespace Affinetes.ActorHost.Hosting;
 /// up unable to.
 /// </summary>
 internal sealed partial class HealthWatch(IActorRuntime runtime, Readiness readiness, ActorHostOptions options, IHostApplicationLifetime lifetime, ILogger<HealthWatch> logger)
-    : BackgroundService
+    : IHostedService, IDisposable
 {
     /// <summary>The exit code of a host that gave up because it could not serve.</summary>
     public const int UnservableExitCode = 4;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private Ticker? _ticker;
+    private long _since;
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
-        long since = 0;
-        try
+        _ticker = new Ticker("health-watch", TimeSpan.FromMilliseconds(250), Check);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _ticker?.Dispose();
+
+    /// <summary>One look at the runtime; false once the host gave up (it is stopping).</summary>
+    private bool Check()
+    {
+        if (readiness.Current is not (Readiness.State.Ready or Readiness.State.Unservable))
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            return true;
+        }
+        var reason = runtime.UnservableReason;
+        if (reason is null)
+        {
+            if (_since != 0)
             {
-                if (readiness.Current is not (Readiness.State.Ready or Readiness.State.Unservable))
-                {
-                    continue;
-                }
-                var reason = runtime.UnservableReason;
-                if (reason is null)
-                {
-                    if (since != 0)
-                    {
-                        LogRecovered(logger);
-                        readiness.MarkServable();
-                        since = 0;
-                    }
-                    continue;
-                }
-                if (since == 0)
-                {
-                    since = Environment.TickCount64;
-                    LogUnservable(logger, reason, options.UnservableGrace.TotalSeconds);
-                }
-                readiness.MarkUnservable(reason);
-                if (Environment.TickCount64 - since >= options.UnservableGrace.TotalMilliseconds)
-                {
-                    LogExiting(logger, reason);
-                    Environment.ExitCode = UnservableExitCode;
-                    // Nothing can be served, so there is nothing to drain; and the graceful stop may itself hang on
-                    // what made the host unservable (a GIL never released): it gets 3 s.
-                    _ = Task.Delay(TimeSpan.FromSeconds(3), CancellationToken.None)
-                        .ContinueWith(_ => Exit(UnservableExitCode), TaskScheduler.Default);
-                    lifetime.StopApplication();
-                    return;
-                }
+                LogRecovered(logger);
+                readiness.MarkServable();
+                _since = 0;
             }
+            return true;
         }
-        catch (OperationCanceledException)
+        if (_since == 0)
         {
-            // the host is stopping
+            _since = Environment.TickCount64;
+            LogUnservable(logger, reason, options.UnservableGrace.TotalSeconds);
         }
+        readiness.MarkUnservable(reason);
+        if (Environment.TickCount64 - _since < options.UnservableGrace.TotalMilliseconds)
+        {
+            return true;
+        }
+        LogExiting(logger, reason);
+        Environment.ExitCode = UnservableExitCode;
+        // Nothing can be served, so there is nothing to drain; and the graceful stop may itself hang on what made the
+        // host unservable (a GIL never released): it gets 3 s.
+        _ = Task.Delay(TimeSpan.FromSeconds(3), CancellationToken.None)
+            .ContinueWith(_ => Exit(UnservableExitCode), TaskScheduler.Default);
+        lifetime.StopApplication();
+        return false;
     }
 
     [DllImport("libc", EntryPoint = "_exit")]

@@ -1,3 +1,4 @@
+using Affinetes.ActorHost.Runtimes;
 using Affinetes.Protocol;
 
 namespace Affinetes.ActorHost.Hosting;
@@ -7,9 +8,10 @@ namespace Affinetes.ActorHost.Hosting;
 /// it, but <c>/health</c>, which anyone may ask; when the client that started the container has not been heard from
 /// for the lease's length, the host stops as on SIGTERM (calls in flight drain) and its engine removes the container.
 /// </summary>
-internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<Lease> logger) : BackgroundService
+internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<Lease> logger) : IHostedService, IDisposable
 {
     private long _lastRenewal = time.GetTimestamp();
+    private Ticker? _ticker;
 
     /// <summary>Middleware: renews the lease for every request but <c>/health</c>.</summary>
     public Task RenewAsync(HttpContext context, RequestDelegate next)
@@ -21,27 +23,30 @@ internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLi
         return next(context);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         var length = options.Lease!.Value;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(length.TotalMilliseconds / 4, 100, 1000)), time);
-        try
+        _ticker = new Ticker("lease-watch", TimeSpan.FromMilliseconds(Math.Clamp(length.TotalMilliseconds / 4, 100, 1000)), () =>
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            var silent = time.GetElapsedTime(Interlocked.Read(ref _lastRenewal));
+            if (silent < length)
             {
-                var silent = time.GetElapsedTime(Interlocked.Read(ref _lastRenewal));
-                if (silent >= length)
-                {
-                    LogExpired(logger, silent.TotalSeconds, length.TotalSeconds);
-                    lifetime.StopApplication();
-                    return;
-                }
+                return true;
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
+            LogExpired(logger, silent.TotalSeconds, length.TotalSeconds);
+            lifetime.StopApplication();
+            return false;
+        });
+        return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _ticker?.Dispose();
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "lease expired: no request from the client for {SilentSeconds:0.0} s (lease {LeaseSeconds:0.###} s); stopping")]
     private static partial void LogExpired(ILogger logger, double silentSeconds, double leaseSeconds);

@@ -82,7 +82,7 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
     private PyObject? _plainShape;
     private PyObject? _flatShape;
     private PythonInstallation? _installation;
-    private Timer? _watchdog;
+    private Ticker? _watchdog;
     private Thread? _interrupter;
     private volatile string? _unservable;
     private readonly ConcurrentDictionary<long, WorkItem> _abandonedAsync = new();
@@ -220,7 +220,11 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         }
         _interrupter = new Thread(InterrupterLoop) { IsBackground = true, Name = "affinetes-python-interrupter" };
         _interrupter.Start();
-        _watchdog = new Timer(_ => Watch(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+        _watchdog = new Ticker("python-watch", TimeSpan.FromMilliseconds(250), () =>
+        {
+            Watch();
+            return true;
+        });
     }
 
     /// <summary>
