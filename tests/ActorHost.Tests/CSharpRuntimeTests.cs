@@ -123,6 +123,38 @@ public sealed class CSharpRuntimeTests(CSharpShapesFixture fixture) : IClassFixt
         Assert.Contains(message, body.GetProperty("error").GetProperty("message").GetString());
     }
 
+    /// <summary>
+    /// /call bodies bind in one reader pass when every argument is plain, and through a JSON document otherwise:
+    /// the edges between the two give what the document path gives.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"method":"echo","kwargs":{"x":3}}""", 200, """{"x":3,"text":"hi"}""")]
+    [InlineData("""{"kwargs":{"x":1,"x":2},"method":"echo"}""", 400, "multiple values for argument 'x'")]
+    [InlineData("""{"method":"echo","kwargs":{"\u0078":5}}""", 200, """{"x":5,"text":"hi"}""")]
+    [InlineData("""{"method":"echo","args":null,"kwargs":{"x":1,"text":null}}""", 400, "got null")]
+    [InlineData("""{"method":"echo","args":[2],"kwargs":null}""", 200, """{"x":2,"text":"hi"}""")]
+    [InlineData("""{"method":"echo","kwargs":[1]}""", 400, "'kwargs' must be a JSON object")]
+    [InlineData("""{"method":"echo","args":{"x":1}}""", 400, "'args' must be a JSON array")]
+    [InlineData("""{"method":"echo","kwargs":{"x":1}} []""", 400, "not valid JSON")]
+    [InlineData("""{"method":"doubled","kwargs":{"x":300.0}}""", 200, "600")]
+    [InlineData("""{"method":"doubled","kwargs":{"x":3000000000}}""", 400, "expects int")]
+    [InlineData("""{"method":"optional","kwargs":{"maybe":null,"count":4}}""", 200, """{"maybe":null,"label":null,"count":4}""")]
+    [InlineData("""{"method":"primitives","kwargs":{"i":"42","l":1,"d":1,"b":false,"s":"\"q\""}}""", 200, """{"i":42,"l":1,"d":1.0,"b":false,"s":"\"q\"","f":1.5,"m":2.5,"c":"z"}""")]
+    [InlineData("""{"method":"echo","kwargs":{"x":1,"a_keyword_argument_whose_name_is_longer_than_sixty_four_characters_long":1}}""", 400, "unexpected keyword argument 'a_keyword_argument_whose")]
+    public async Task CallBodies_BindAlike_WhetherPlainOrNot(string json, int status, string expected)
+    {
+        var (answered, body) = await Host.CallAsync("/call", json);
+        Assert.Equal(status, (int)answered);
+        if (status == 200)
+        {
+            Assert.Equal(expected, body.GetProperty("result").GetRawText());
+        }
+        else
+        {
+            Assert.Contains(expected, body.GetProperty("error").GetProperty("message").GetString());
+        }
+    }
+
     [Fact]
     public async Task ExtraArguments_ReceivesUndeclaredKeywords() =>
         Assert.Equal("""{"a":1,"rest":["b","c"]}""", (await ResultAsync("/extra", """{"a":1,"c":null,"b":[1]}""")).GetRawText());

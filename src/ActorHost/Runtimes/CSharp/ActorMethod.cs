@@ -125,6 +125,10 @@ internal sealed class ActorMethod
     /// <summary>Binds the request body to the parameters, or says which argument is wrong.</summary>
     public (object?[]? Arguments, ErrorDetail? Error) Bind(ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken)
     {
+        if (shape == BodyShape.Call && _extra is null && TryBindPlain(body.Span, cancellationToken) is { } plain)
+        {
+            return plain;
+        }
         JsonDocument document;
         try
         {
@@ -204,31 +208,121 @@ internal sealed class ActorMethod
                     given[p.Position] = true;
                 }
             }
-            foreach (var p in _parameters)
+            return FillMissing(values, given, extra, cancellationToken) is { } missing ? (null, missing) : (values, null);
+        }
+    }
+
+    /// <summary>The parameters no argument was given for: the call's token, the extra arguments, defaults; or the 400 for a required one.</summary>
+    private ErrorDetail? FillMissing(object?[] values, ReadOnlySpan<bool> given, Dictionary<string, JsonElement>? extra, CancellationToken cancellationToken)
+    {
+        foreach (var p in _parameters)
+        {
+            if (given[p.Position])
             {
-                if (given[p.Position])
+                continue;
+            }
+            if (p.IsToken)
+            {
+                values[p.Position] = cancellationToken;
+            }
+            else if (p.IsExtra)
+            {
+                values[p.Position] = extra;
+            }
+            else if (p.HasDefault)
+            {
+                values[p.Position] = p.DefaultValue;
+            }
+            else
+            {
+                return Invalid(ErrorCodes.InvalidArguments, $"{Name} is missing a required argument: '{p.Name}'", p.Name);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Binds a <c>/call</c> body in one pass of a reader when every argument is of a kind
+    /// <see cref="Parameter.TryRead"/> takes as it is (strings, whole numbers, doubles, booleans, null): most calls,
+    /// and without building a document. Null for anything else (a record, an error to word, an unknown name): the
+    /// document path binds it, so both paths give the same arguments and the same errors.
+    /// </summary>
+    private (object?[]?, ErrorDetail?)? TryBindPlain(ReadOnlySpan<byte> body, CancellationToken cancellationToken)
+    {
+        var values = new object?[_parameters.Length];
+        Span<bool> given = _parameters.Length <= 16 ? stackalloc bool[16] : new bool[_parameters.Length];
+        Span<char> name = stackalloc char[64];
+        var byName = _byName.GetAlternateLookup<ReadOnlySpan<char>>();
+        var reader = new Utf8JsonReader(body);
+        bool seenArgs = false, seenKwargs = false;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isArgs = reader.ValueTextEquals("args"u8);
+                var isKwargs = !isArgs && reader.ValueTextEquals("kwargs"u8);
+                reader.Read();
+                if ((isArgs && (seenArgs || reader.TokenType is not (JsonTokenType.StartArray or JsonTokenType.Null)))
+                    || (isKwargs && (seenKwargs || reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.Null))))
                 {
-                    continue;
+                    return null; // a repeated or misshapen args/kwargs: the document path words it
                 }
-                if (p.IsToken)
+                seenArgs |= isArgs;
+                seenKwargs |= isKwargs;
+                if (isArgs && reader.TokenType == JsonTokenType.StartArray)
                 {
-                    values[p.Position] = cancellationToken;
+                    var index = 0;
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (index >= _positional.Length || !_positional[index].TryRead(ref reader, out var value))
+                        {
+                            return null;
+                        }
+                        values[_positional[index].Position] = value;
+                        given[_positional[index++].Position] = true;
+                    }
                 }
-                else if (p.IsExtra)
+                else if (isKwargs && reader.TokenType == JsonTokenType.StartObject)
                 {
-                    values[p.Position] = extra;
-                }
-                else if (p.HasDefault)
-                {
-                    values[p.Position] = p.DefaultValue;
+                    while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                    {
+                        if (reader.ValueIsEscaped || reader.ValueSpan.Length > name.Length)
+                        {
+                            return null;
+                        }
+                        var length = reader.CopyString(name);
+                        if (!byName.TryGetValue(name[..length], out var p) || given[p.Position])
+                        {
+                            return null;
+                        }
+                        reader.Read();
+                        if (!p.TryRead(ref reader, out var value))
+                        {
+                            return null;
+                        }
+                        values[p.Position] = value;
+                        given[p.Position] = true;
+                    }
                 }
                 else
                 {
-                    return (null, Invalid(ErrorCodes.InvalidArguments, $"{Name} is missing a required argument: '{p.Name}'", p.Name));
+                    reader.Skip();
                 }
             }
-            return (values, null);
+            if (reader.Read())
+            {
+                return null; // anything after the object: the document path rejects it
+            }
         }
+        catch (JsonException)
+        {
+            return null;
+        }
+        return FillMissing(values, given, null, cancellationToken) is { } missing ? (null, missing) : (values, null);
     }
 
     /// <summary>Calls the method on <paramref name="actor"/> and awaits its result (bounded by <paramref name="cancellationToken"/>).</summary>
@@ -391,6 +485,37 @@ internal sealed class ActorMethod
                     return value.GetBoolean();
                 default:
                     return null;
+            }
+        }
+
+        /// <summary>
+        /// The reader's current value as <see cref="Convert"/> gives it, for the kinds <see cref="TryReadExactly"/>
+        /// takes and null; false for anything else, which leaves the reader where it was.
+        /// </summary>
+        public bool TryRead(ref Utf8JsonReader reader, out object? value)
+        {
+            value = null;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.Null:
+                    return _acceptsNull;
+                case JsonTokenType.String when _valueType == typeof(string):
+                    value = reader.GetString();
+                    return true;
+                case JsonTokenType.Number when _valueType == typeof(int) && reader.TryGetInt32(out var i):
+                    value = i;
+                    return true;
+                case JsonTokenType.Number when _valueType == typeof(long) && reader.TryGetInt64(out var l):
+                    value = l;
+                    return true;
+                case JsonTokenType.Number when _valueType == typeof(double) && reader.TryGetDouble(out var d):
+                    value = d;
+                    return true;
+                case JsonTokenType.True or JsonTokenType.False when _valueType == typeof(bool):
+                    value = reader.GetBoolean();
+                    return true;
+                default:
+                    return false;
             }
         }
 
