@@ -74,6 +74,12 @@ class Handler(BaseHTTPRequestHandler):
         pass  # the host logs every call
 
 
+class Server(ThreadingHTTPServer):
+    # The host opens a connection per concurrent call. With http.server's listen backlog of 5, a burst of new
+    # connections (the first calls of a load) overflows the queue, and the kernel resets some of them.
+    request_queue_size = 128
+
+
 if __name__ == "__main__":
     print(f"sidecar-arith listening on 127.0.0.1:{os.environ['PORT']}", flush=True)
-    ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+    Server(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()

@@ -98,4 +98,8 @@ if __name__ == "__main__":
         print("not listening", flush=True)
         time.sleep(3600)
     log(f"sidecar up pid {os.getpid()}")
-    ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler, bind_and_activate=False)
+    server.request_queue_size = 128  # http.server's backlog of 5 resets connections the host opens in a burst
+    server.server_bind()
+    server.server_activate()
+    server.serve_forever()

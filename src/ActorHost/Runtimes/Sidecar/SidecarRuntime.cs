@@ -302,14 +302,18 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
             {
                 Code = notAnswering ? ErrorCodes.NotReady : ErrorCodes.ActorError,
                 Message = notAnswering
-                    ? $"the sidecar is not answering on port {_port}: {answer.Failure?.Message}"
-                    : $"forwarding {method.Name} to the sidecar failed ({answer.Error}): {answer.Failure?.Message}",
+                    ? $"the sidecar is not answering on port {_port}: {Describe(answer.Failure)}"
+                    : $"forwarding {method.Name} to the sidecar failed ({answer.Error}): {Describe(answer.Failure)}",
                 Type = notAnswering ? null : answer.Error.ToString(),
                 Method = method.Name,
             });
         }
         return Interpret(method.Name, answer);
     }
+
+    /// <summary>A forwarding failure with its cause ("An error occurred while sending the request" says nothing alone).</summary>
+    private static string? Describe(Exception? failure) =>
+        failure?.InnerException is { } inner && inner.Message != failure.Message ? $"{failure.Message} ({inner.GetBaseException().Message})" : failure?.Message;
 
     /// <summary>The call's keyword arguments as the JSON object the server gets; a sidecar takes no positional arguments.</summary>
     private static (byte[]? Json, ErrorDetail? Error) KeywordArguments(ReadOnlyMemory<byte> body, BodyShape shape)
