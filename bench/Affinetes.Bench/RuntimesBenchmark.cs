@@ -216,11 +216,11 @@ public static class RuntimesBenchmark
                 Wrk.RunAsync(s.Server.BaseUrl + path, body, connections, round, threads)))]);
             // After its load, a server idles while the others are measured: how often does it wake?
             await Task.Delay(TimeSpan.FromSeconds(2));
-            var before = started.Select(s => s.Server.ContextSwitches).ToList();
+            var before = started.Select(s => s.Server.ContextSwitchesByThread()).ToList();
             await Task.Delay(IdleWindow);
             foreach (var ((what, server), i) in started.Select((s, i) => (s, i)))
             {
-                idle.Add(new IdleWakeups(what, (server.ContextSwitches - before[i]) / IdleWindow.TotalSeconds));
+                idle.Add(new IdleWakeups(what, ServerProcess.ContextSwitchesBetween(before[i], server.ContextSwitchesByThread()) / IdleWindow.TotalSeconds));
             }
             var floor = results[^1];
             var loads = new List<LoadResult>();

@@ -113,19 +113,32 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Context switches of all the server's threads so far (Linux: /proc/PID/task/*/status).</summary>
-    public long ContextSwitches => Directory.EnumerateDirectories($"/proc/{_process.Id}/task").Sum(task =>
+    /// <summary>Context switches of each of the server's threads so far, by thread id (Linux: /proc/PID/task/*/status).</summary>
+    public Dictionary<int, long> ContextSwitchesByThread()
     {
-        try
+        var counts = new Dictionary<int, long>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
         {
-            return File.ReadLines(Path.Combine(task, "status")).Where(l => l.Contains("ctxt_switches:", StringComparison.Ordinal))
-                .Sum(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            try
+            {
+                counts[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = File.ReadLines(Path.Combine(task, "status"))
+                    .Where(l => l.Contains("ctxt_switches:", StringComparison.Ordinal))
+                    .Sum(l => long.Parse(l[(l.IndexOf(':') + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
         }
-        catch (IOException)
-        {
-            return 0; // the thread ended meanwhile
-        }
-    });
+        return counts;
+    }
+
+    /// <summary>
+    /// Context switches between two <see cref="ContextSwitchesByThread"/> readings, over the threads alive at both: a
+    /// thread that ended meanwhile (an idle thread-pool worker retires) takes its count with it.
+    /// </summary>
+    public static long ContextSwitchesBetween(Dictionary<int, long> before, Dictionary<int, long> after) =>
+        after.Sum(thread => before.TryGetValue(thread.Key, out var earlier) ? thread.Value - earlier : 0);
 
     public async ValueTask DisposeAsync()
     {
