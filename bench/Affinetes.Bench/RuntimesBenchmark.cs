@@ -182,9 +182,9 @@ public static class RuntimesBenchmark
             await using var server = await ServerProcess.StartAsync(start(port), port, EchoBody);
             runs.Add(server.StartToFirstCall.TotalMilliseconds);
         }
-        var sorted = runs.Order().ToList();
-        Console.WriteLine($"== {what}: cold start median {sorted[2]:0} ms [{string.Join(", ", runs.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}]");
-        return new StartResult(what, sorted[2], runs);
+        var median = MedianOf(runs);
+        Console.WriteLine($"== {what}: cold start median {median:0} ms [{string.Join(", ", runs.Select(r => r.ToString("0", CultureInfo.InvariantCulture)))}]");
+        return new StartResult(what, median, runs);
     }
 
     /// <summary>
@@ -211,7 +211,7 @@ public static class RuntimesBenchmark
             {
                 await Wrk.RunAsync(server.BaseUrl + path, body, connections, Wrk.PublishedWarmup, threads);
             }
-            var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds * 0.2));
+            var round = RoundLength(duration);
             var results = await Wrk.InterleavedAsync(CompareRounds, [.. started.Select(s => (Func<Task<WrkResult>>)(() =>
                 Wrk.RunAsync(s.Server.BaseUrl + path, body, connections, round, threads)))]);
             // After its load, a server idles while the others are measured: how often does it wake?
@@ -233,7 +233,7 @@ public static class RuntimesBenchmark
                 if (i < started.Count - 1)
                 {
                     var ratios = results[i].Select((x, r) => x.RequestsPerSecond / floor[r].RequestsPerSecond).ToList();
-                    ofFloor.Add(new FloorRatio(started[i].What, ratios.Order().ElementAt(ratios.Count / 2), ratios));
+                    ofFloor.Add(new FloorRatio(started[i].What, MedianOf(ratios), ratios));
                 }
             }
             return (loads, ofFloor);
@@ -255,6 +255,15 @@ public static class RuntimesBenchmark
     /// <summary>Rounds of a comparison: more than <see cref="Wrk.Rounds"/>, each shorter, as the ratios are what is read.</summary>
     private const int CompareRounds = 15;
 
+    /// <summary>One round of a comparison: a fifth of the duration asked for, at least 2 s.</summary>
+    private static TimeSpan RoundLength(TimeSpan duration) => TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds * 0.2));
+
+    private static double MedianOf(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
     /// <summary>
     /// The sidecar's forwarding cost at <see cref="SidecarOverhead.Connections"/>: the p50 of each round through the
     /// host minus the p50 of the round just before it, direct; and the median of the rounds' rate ratios.
@@ -274,7 +283,7 @@ public static class RuntimesBenchmark
         var hostPort = ServerProcess.FreePort();
         await using var fronted = await ServerProcess.StartAsync(host(hostPort), hostPort, SidecarBody, "/generate");
         var threads = Math.Min(2, connections);
-        var round = TimeSpan.FromSeconds(Math.Max(2, duration.TotalSeconds * 0.2));
+        var round = RoundLength(duration);
         foreach (var server in new[] { direct, fronted })
         {
             await Wrk.RunAsync(server.BaseUrl + "/generate", SidecarBody, connections, Wrk.PublishedWarmup, threads); // JIT tiers, pools
@@ -284,8 +293,8 @@ public static class RuntimesBenchmark
             () => Wrk.RunAsync(fronted.BaseUrl + "/generate", SidecarBody, connections, round, threads),
         ]);
         var rounds = results[1].Select((r, i) => (r.P50Ms - results[0][i].P50Ms) * 1000).ToList();
-        var shares = results[1].Select((r, i) => r.RequestsPerSecond / results[0][i].RequestsPerSecond).Order().ToList();
-        var overhead = new SidecarOverhead(connections, rounds.Order().ElementAt(rounds.Count / 2), rounds, shares[shares.Count / 2]);
+        var shares = results[1].Select((r, i) => r.RequestsPerSecond / results[0][i].RequestsPerSecond);
+        var overhead = new SidecarOverhead(connections, MedianOf(rounds), rounds, MedianOf(shares));
         var loads = new List<LoadResult>
         {
             new($"sidecar server called directly, {connections} conn", Wrk.Median(results[0], x => x.P50Ms)),

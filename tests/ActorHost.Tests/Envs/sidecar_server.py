@@ -90,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # http.server's backlog of 5 resets connections the host opens in a burst
+
+
 if __name__ == "__main__":
     if "--exit-at-start" in ARGS:
         print("cannot start: missing configuration", flush=True)
@@ -98,8 +102,4 @@ if __name__ == "__main__":
         print("not listening", flush=True)
         time.sleep(3600)
     log(f"sidecar up pid {os.getpid()}")
-    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler, bind_and_activate=False)
-    server.request_queue_size = 128  # http.server's backlog of 5 resets connections the host opens in a burst
-    server.server_bind()
-    server.server_activate()
-    server.serve_forever()
+    Server(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
