@@ -60,6 +60,12 @@ public sealed class ScriptedHost : IAsyncDisposable
     /// <summary>Calls it holds now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>
+    /// A behaviour the host switches to by itself when the next call arrives, before answering it: a test that wants
+    /// a replica to hang with calls in flight sets this instead of racing the calls with a poll.
+    /// </summary>
+    public ScriptedBehaviour? BecomesOnNextCall { get; set; }
+
     public ScriptedBehaviour Behaviour
     {
         get => _behaviour;
@@ -107,6 +113,11 @@ public sealed class ScriptedHost : IAsyncDisposable
     {
         Interlocked.Increment(ref _calls);
         Interlocked.Increment(ref _inFlight);
+        if (BecomesOnNextCall is { } next)
+        {
+            BecomesOnNextCall = null;
+            Behaviour = next;
+        }
         try
         {
             using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);

@@ -73,10 +73,10 @@ public sealed class ReplicaPoolTests
         var hung = pool.Endpoints[1];
         var hungHost = backend.Host(hung);
 
-        // Calls in flight on every replica when one of them stops answering (a paused container).
+        // Calls in flight on every replica when one of them stops answering (a paused container): it hangs as its
+        // first call arrives, so none of its calls can be answered first however slowly this machine runs.
+        hungHost.BecomesOnNextCall = ScriptedBehaviour.Hung;
         var inFlight = Enumerable.Range(0, 30).Select(i => Call(pool, i, sleepMs: 300)).ToList();
-        await Bounded.Until(() => Task.FromResult(hungHost.InFlight > 0), TimeSpan.FromSeconds(5), "calls reaching the replica that will hang");
-        hungHost.Behaviour = ScriptedBehaviour.Hung;
 
         var results = await Task.WhenAll(inFlight).Within(TimeSpan.FromSeconds(15), "the calls in flight on the hung replica failing over");
         Assert.Equal(30, results.Length);
