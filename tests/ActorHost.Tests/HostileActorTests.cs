@@ -3,7 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Affinetes.ActorHost.Endpoints;
 using Affinetes.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Affinetes.ActorHost.Tests;
 
@@ -208,7 +210,9 @@ public sealed class HostileActorTests
     {
         await using var host = await StartAsync(workers: 1);
         var busy = host.CallAsync("/block", """{"seconds":1.5}""");
-        await Task.Delay(300);
+        // The blocking call is admitted (and so queued to the only worker) before the late one is sent.
+        var calls = host.Services.GetRequiredService<CallEndpoint>();
+        await Bounded.Until(() => Task.FromResult(calls.InFlight == 1), TimeSpan.FromSeconds(10), "the blocking call being admitted");
         var (status, _) = await host.CallAsync("/mark", """{"tag":"too-late"}""", new Dictionary<string, string> { ["X-Affinetes-Timeout"] = "0.2" });
         Assert.Equal(HttpStatusCode.GatewayTimeout, status);
         Assert.Equal(HttpStatusCode.OK, (await busy.Within(TimeSpan.FromSeconds(10))).Status);
