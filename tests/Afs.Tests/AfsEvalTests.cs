@@ -159,7 +159,13 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--mode", "url" }, "--mode url needs a URL")]
     [InlineData(new[] { "eval", "my-env:dev", "--tasks", "1", "--base-url", "nowhere" }, "--base-url 'nowhere' is not an http(s) URL")]
     [InlineData(new[] { "eval", "--url", "http://127.0.0.1:9", "--tasks", "1", "--replicas", "2" }, "--replicas applies to docker mode")]
-    [InlineData(new[] { "eval", "--resume", "20990101-000000-abcd", "--tasks", "1" }, "--resume runs the stored run's own tasks")]
+    [InlineData(new[] { "eval", "--resume", "20990101-000000-abcd", "--tasks", "1" }, "--resume runs the stored run as it was started")]
+    [InlineData(new[] { "eval", "--resume", "20990101-000000-abcd", "--concurrency", "4", "--no-cache" }, "; drop --concurrency, --no-cache")]
+    [InlineData(new[] { "eval", "x:y", "--tasks", "1", "--retries", "101" }, "retries is 101; use 0 to 100")]
+    [InlineData(new[] { "eval", "x:y", "--tasks", "1", "--method", " " }, "the method to evaluate is empty")]
+    [InlineData(new[] { "eval", "/no/such/env-dir", "--tasks", "1" }, "there is no directory '/no/such/env-dir'; give an environment directory or an image")]
+    [InlineData(new[] { "eval", "/etc/passwd", "--tasks", "1" }, "'/etc/passwd' is a file; give the environment's directory (/etc) or an image")]
+    [InlineData(new[] { "validate", "./no-such-env", "--tasks", "1" }, "there is no directory './no-such-env'")]
     [InlineData(new[] { "eval", "--tasks", "1" }, "name what to evaluate")]
     [InlineData(new[] { "eval", "x:y", "--tasks", "1", "--timeout", "0" }, "--timeout 0 must be more than zero seconds")]
     [InlineData(new[] { "score", "/no/such/miners.json", "--tasks", "1" }, "cannot read the miners file /no/such/miners.json")]
@@ -187,6 +193,27 @@ public sealed class AfsEvalTests : IAsyncLifetime
         Assert.Equal("", output);
         Assert.Contains($"afs {command}: cannot reach the Docker engine at tcp://127.0.0.1:{port}", error);
         Assert.DoesNotContain("   at ", error);
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("score")]
+    public async Task RunOptionsOutOfRange_FailBeforeAnythingIsBuiltOrStarted(string command)
+    {
+        // An environment directory that is not one: building it would fail with a detection error. The concurrency
+        // must be refused first, and in afs score before any miner is evaluated (and scored zero) with it.
+        var directory = _work.CreateSubdirectory("not-an-env");
+        var miners = Path.Combine(_work.FullName, "miners.json");
+        await File.WriteAllTextAsync(miners, """{"1": "a:v1"}""");
+        var scores = Path.Combine(_work.FullName, "scores.json");
+        var (exit, output, error) = await AfsAsync(command, command == "eval" ? directory.FullName : miners, "--tasks", "1-3", "--concurrency", "0",
+            "--store", Store, "--out", scores);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"afs {command}: concurrency is 0; use 1 to 4096", error.Split('\n')[0]);
+        Assert.DoesNotContain("building", error);
+        Assert.False(File.Exists(scores));
+        Assert.False(File.Exists(Store));
     }
 
     [Fact]

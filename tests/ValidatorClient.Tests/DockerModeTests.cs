@@ -303,9 +303,12 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     public async Task MissingImage_WithPullNever_SaysSo()
     {
         var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "affinetes-test/does-not-exist:1", Pull = PullPolicy.Never }));
-        Assert.Contains("is not on the engine", e.Message);
+        Assert.Equal("image affinetes-test/does-not-exist:1 is not on the local engine and pulling is off", e.Message);
         var pulled = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "127.0.0.1:5000/affinetes-test/does-not-exist:1" }));
-        Assert.Contains("could not be pulled", pulled.Message);
+        // The registry's answer in words, not the engine's JSON around it.
+        Assert.StartsWith("image 127.0.0.1:5000/affinetes-test/does-not-exist:1 is not on the local engine and could not be pulled: ", pulled.Message);
+        Assert.Contains("not found", pulled.Message);
+        Assert.DoesNotContain("{\"message\"", pulled.Message);
     }
 
     [Fact]

@@ -43,6 +43,9 @@ internal sealed class CommandContext : IAsyncDisposable
 
     public T? Get<T>(Argument<T> argument) => ParseResult.GetValue(argument);
 
+    /// <summary>Whether <paramref name="option"/> was written on the command line (not just its default).</summary>
+    public bool Given(Option option) => ParseResult.GetResult(option) is { Implicit: false };
+
     /// <summary>The engines given with <c>--host</c>, else <c>$DOCKER_HOST</c>, else the local socket.</summary>
     public IReadOnlyList<string> Engines => _hosts is null
         ? [Cli.Engines.DefaultSpec]

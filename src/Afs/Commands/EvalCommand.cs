@@ -77,9 +77,18 @@ internal sealed class EvalCommand : AfsCommand
         {
             throw new UsageException("give the tasks to evaluate, e.g. --tasks 1-100 (or --resume RUN to finish a stored run)");
         }
-        if (resumeId is not null && (taskIds is not null || context.Get(_modelSide.Kw) is { Length: > 0 } || context.Get(_modelSide.BaseUrl) is not null || context.Get(_modelSide.Model) is not null))
+        if (resumeId is not null)
         {
-            throw new UsageException("--resume runs the stored run's own tasks, method and kwargs; drop --tasks, --kw, --base-url and --model");
+            var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model]).Where(context.Given).Select(o => o.Name).ToList();
+            if (given.Count > 0)
+            {
+                throw new UsageException("--resume runs the stored run as it was started (its tasks, method, kwargs, model, concurrency, timeout, retries and cache use); " +
+                    $"drop {string.Join(", ", given)}");
+            }
+        }
+        else
+        {
+            _settings.Check(context);
         }
         if (context.Get(_replicas) < 1)
         {

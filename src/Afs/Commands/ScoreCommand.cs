@@ -59,7 +59,8 @@ internal sealed class ScoreCommand : AfsCommand
         {
             throw new UsageException($"--miners-concurrency {context.Get(_parallel)}: give 1 to 64");
         }
-        // Bad limits fail here, not as miners' zeros.
+        // Bad limits and run options fail here, not as miners' zeros.
+        _settings.Check(context);
         _profile.Check(context);
         // One client for every miner, so that the caps count all their containers; its LLM gateway (a token per
         // miner) stops with the command.

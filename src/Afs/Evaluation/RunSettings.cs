@@ -27,6 +27,20 @@ internal sealed class RunSettings(string tasksDescription, string concurrencyDes
         command.Options.Add(NoCache);
     }
 
+    /// <summary>
+    /// Checks the options the runner would refuse (concurrency, timeout, retries, method) before anything is built
+    /// or started, so that a typo costs no image build; the runner checks the whole request again.
+    /// </summary>
+    public void Check(CommandContext context)
+    {
+        var tasks = context.Get(Tasks);
+        var request = Request(context, new Dictionary<string, object?>(), null, null, null) with { TaskIds = tasks ?? [0] };
+        request.Validate();
+    }
+
+    /// <summary>The options that shape a run; a resume runs the stored run as it was stored and takes none of them.</summary>
+    public IEnumerable<Option> RunShaping => [Tasks, Method, Concurrency, Timeout, Retries, NoCache];
+
     /// <summary>The runner's request for these options; the runner validates it (concurrency, retries) and says how to fix it.</summary>
     public EvaluationRequest Request(CommandContext context, IReadOnlyDictionary<string, object?> kwargs, string? digest, string? environment, string? label) => new()
     {

@@ -8,11 +8,44 @@ namespace Affinetes.Afs.Evaluation;
 /// <summary>What an evaluation runs against, as the user named it: an image, an environment directory, or a URL.</summary>
 internal sealed record Target(TargetKind Kind, string Value)
 {
-    /// <summary>A URL is a running host; an existing directory is built; anything else is an image reference.</summary>
-    public static Target Parse(string text) =>
-        Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? new(TargetKind.Url, text)
-        : Directory.Exists(text) ? new(TargetKind.Directory, text)
-        : new(TargetKind.Image, text);
+    /// <summary>
+    /// A URL is a running host; an existing directory is built; anything else is an image reference, unless it reads
+    /// as a path (<c>./x</c>, <c>/x</c>, <c>x/</c>, or under a directory that exists here, as <c>environments/nope</c>):
+    /// a mistyped directory is said so at once, not tried as an image to pull.
+    /// </summary>
+    public static Target Parse(string text)
+    {
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+        {
+            return new(TargetKind.Url, text);
+        }
+        if (Directory.Exists(text))
+        {
+            return new(TargetKind.Directory, text);
+        }
+        if (File.Exists(text))
+        {
+            throw new UsageException($"'{text}' is a file; give the environment's directory ({Path.GetDirectoryName(Path.GetFullPath(text))}) or an image");
+        }
+        if (ReadsAsPath(text))
+        {
+            var parent = Path.GetDirectoryName(Path.GetFullPath(text.TrimEnd('/')));
+            throw new UsageException($"there is no directory '{text}'" + (parent is not null && Directory.Exists(parent) ? $" ({parent} has no '{Path.GetFileName(text.TrimEnd('/'))}')" : "") +
+                "; give an environment directory or an image (an image named like a path here: write its registry too, e.g. docker.io/NAME)");
+        }
+        return new(TargetKind.Image, text);
+    }
+
+    private static bool ReadsAsPath(string text)
+    {
+        if (text.StartsWith('/') || text.StartsWith("./", StringComparison.Ordinal) || text.StartsWith("../", StringComparison.Ordinal)
+            || text.StartsWith('~') || text.EndsWith('/') || text is "." or "..")
+        {
+            return true;
+        }
+        var slash = text.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && Directory.Exists(text[..slash]);
+    }
 }
 
 internal enum TargetKind

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Gateway;
@@ -73,7 +74,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             if (options.Pull == PullPolicy.Never)
             {
-                throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and pulling is off");
+                throw new EnvironmentUnavailableException($"image {image} is not on {engine.Description} and pulling is off");
             }
             Log.PullingImage(logger, image, engine.Spec);
             var (repository, tag) = SplitReference(image);
@@ -85,12 +86,12 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             }
             catch (DockerApiException e)
             {
-                error = e.ResponseBody?.Trim();
+                error = EngineMessage(e.ResponseBody);
             }
             present = error is null ? await TryInspectImageAsync(engine, image, cancellationToken) : null;
             if (present is null)
             {
-                throw new EnvironmentUnavailableException($"image {image} is not on the engine {engine.Spec} and could not be pulled", reason: error);
+                throw new EnvironmentUnavailableException($"image {image} is not on {engine.Description} and could not be pulled", reason: error);
             }
         }
         if (present.Config?.Labels?.ContainsKey(ImageLabels.EnvType) != true)
@@ -102,6 +103,29 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         // The hardened profile depends on the image's own user (a root image runs as nobody unless told otherwise).
         _profiles[engine.Spec] = ContainerProfile.For(options.Hardening, cpu, memory, present.Config?.User);
         return present.ID;
+    }
+
+    /// <summary>The engine's error body in words: the <c>message</c> of its JSON (<c>{"message": "..."}</c>), else the body as sent.</summary>
+    internal static string? EngineMessage(string? body)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return null;
+        }
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind == JsonValueKind.Object
+                && json.RootElement.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.String)
+            {
+                return message.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            // not JSON: the body itself is the best account there is
+        }
+        return body.Trim();
     }
 
     /// <summary>

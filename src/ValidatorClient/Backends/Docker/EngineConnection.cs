@@ -28,6 +28,9 @@ internal sealed class EngineConnection : IAsyncDisposable
     /// <summary>The host as given: <c>local</c>, <c>unix:///...</c>, <c>tcp://...</c>, <c>ssh://...</c>.</summary>
     public string Spec { get; }
 
+    /// <summary>The engine in a sentence: "the local engine", or "the engine ssh://..." as given.</summary>
+    public string Description => Spec is "local" or "localhost" or "" ? "the local engine" : $"the engine {Spec}";
+
     public DockerClient Client { get; }
 
     /// <summary>Address the engine publishes container ports on (127.0.0.1 unless the engine is a remote tcp:// one).</summary>
