@@ -166,6 +166,9 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [InlineData(new[] { "eval", "/no/such/env-dir", "--tasks", "1" }, "there is no directory '/no/such/env-dir'; give an environment directory or an image")]
     [InlineData(new[] { "eval", "/etc/passwd", "--tasks", "1" }, "'/etc/passwd' is a file; give the environment's directory (/etc) or an image")]
     [InlineData(new[] { "validate", "./no-such-env", "--tasks", "1" }, "there is no directory './no-such-env'")]
+    [InlineData(new[] { "run", "." }, "'.' is an environment directory, and afs run starts an image: build it first (afs build . --tag NAME:dev), then afs run NAME:dev")]
+    [InlineData(new[] { "run", "./no-such-env" }, "there is no directory './no-such-env'")]
+    [InlineData(new[] { "run", "http://127.0.0.1:9" }, "'http://127.0.0.1:9' is a URL, and afs run starts an image")]
     [InlineData(new[] { "eval", "--tasks", "1" }, "name what to evaluate")]
     [InlineData(new[] { "eval", "x:y", "--tasks", "1", "--timeout", "0" }, "--timeout 0 must be more than zero seconds")]
     [InlineData(new[] { "score", "/no/such/miners.json", "--tasks", "1" }, "cannot read the miners file /no/such/miners.json")]
@@ -173,7 +176,7 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [InlineData(new[] { "validate", "x:y", "--score-range", "1" }, "--score-range '1' is not MIN,MAX")]
     public async Task BadInput_OneLineSayingHowToFix_Exit1(string[] args, string expected)
     {
-        var (exit, output, error) = await AfsAsync(args[0] == "validate" ? args : [.. args, "--store", Store]);
+        var (exit, output, error) = await AfsAsync(args[0] is "eval" or "score" ? [.. args, "--store", Store] : args);
         Assert.Equal(1, exit);
         Assert.Equal("", output);
         Assert.Contains(expected, error);

@@ -67,6 +67,7 @@ internal sealed class RunCommand : AfsCommand
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var console = context.Console;
+        var image = Target.Image(context.Get(_image)!, "run");
         var engines = context.Engines;
         // The other commands look at the default engine unless told: repeat the engines when they are others.
         _where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
@@ -103,7 +104,7 @@ internal sealed class RunCommand : AfsCommand
         }
         var options = new EnvironmentOptions
         {
-            Image = context.Get(_image),
+            Image = image,
             Network = network,
             Llm = llm,
             ContainerName = context.Get(_name),

@@ -36,6 +36,16 @@ internal sealed record Target(TargetKind Kind, string Value)
         return new(TargetKind.Image, text);
     }
 
+    /// <summary>An image reference for a command that starts images only; a directory or URL gets the command that takes it.</summary>
+    public static string Image(string text, string command) => Parse(text) switch
+    {
+        { Kind: TargetKind.Image } target => target.Value,
+        { Kind: TargetKind.Directory } => throw new UsageException(
+            $"'{text}' is an environment directory, and afs {command} starts an image: build it first (afs build {text} --tag NAME:dev), " +
+            $"then afs {command} NAME:dev; afs eval takes the directory itself"),
+        _ => throw new UsageException($"'{text}' is a URL, and afs {command} starts an image (afs call and afs eval --url talk to a running host)"),
+    };
+
     private static bool ReadsAsPath(string text)
     {
         if (text.StartsWith('/') || text.StartsWith("./", StringComparison.Ordinal) || text.StartsWith("../", StringComparison.Ordinal)
