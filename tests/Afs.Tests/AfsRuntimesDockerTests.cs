@@ -206,6 +206,55 @@ public sealed class AfsRuntimesDockerTests(AfsRuntimesFixture fixture) : IDispos
         var expected = JsonDocument.Parse(await generated.Content.ReadAsStringAsync()).RootElement.GetProperty("result").GetProperty("expected").GetInt64();
         using var scored = await http.PostAsync("/call", new StringContent("{\"method\":\"evaluate\",\"kwargs\":{\"task_id\":3,\"answer\":" + expected + "}}"));
         Assert.Equal(1.0, JsonDocument.Parse(await scored.Content.ReadAsStringAsync()).RootElement.GetProperty("result").GetProperty("score").GetDouble());
+        // Without an answer it asks the model, and this container has no key: a failed result that says so.
+        using var keyless = await http.PostAsync("/call", new StringContent("""{"method":"evaluate","kwargs":{"task_id":3,"base_url":"http://127.0.0.1:9/v1"}}"""));
+        var failed = JsonDocument.Parse(await keyless.Content.ReadAsStringAsync()).RootElement.GetProperty("result");
+        Assert.Equal((false, 0.0), (failed.GetProperty("success").GetBoolean(), failed.GetProperty("score").GetDouble()));
+        Assert.Equal("CHUTES_API_KEY (or OPENAI_API_KEY) is not set in the environment", failed.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task SidecarArith_Evaluate_AsksTheModelFromItsOwnServer_AndScoresTheReply()
+    {
+        var replies = new Dictionary<string, string>();
+        await using var llm = await LocalLlmServer.StartAsync(request =>
+            LlmReply.Text(replies.TryGetValue(request.LastUserMessage, out var reply) ? reply : "I don't know"));
+        var name = fixture.Prefix + "sc";
+        try
+        {
+            var (exit, _, error) = await AfsAsync("run", fixture.SidecarArith, "--name", name, "--host-network", "--env", "CHUTES_API_KEY=sk-sidecar");
+            Assert.True(exit == 0, error);
+            var (_, methods, _) = await AfsAsync("methods", name);
+            Assert.Contains("base_url", methods); // from the server's own /openapi.json, so afs eval passes the model side
+            for (var task = 0; task < 5; task++)
+            {
+                var problem = await CallAsync(name, "generate", $"task_id={task}");
+                var expected = problem.GetProperty("expected").GetInt64();
+                // Right, wrong, right with other numbers before it, and no number at all.
+                replies[problem.GetProperty("prompt").GetString()!] = task switch
+                {
+                    0 => $"Answer: {expected}",
+                    1 => "Answer: 1",
+                    2 => $"First 12 * 3 = 36, then the rest. Answer: {expected.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)}",
+                    _ => "I don't know",
+                };
+                var result = await CallAsync(name, "evaluate", $"task_id={task}", "model=m", $"base_url={llm.BaseUrl}", "timeout=10");
+                Assert.Equal(task is 0 or 2 ? 1.0 : 0.0, result.GetProperty("score").GetDouble());
+                Assert.Equal(task < 3, result.GetProperty("success").GetBoolean());
+                Assert.Equal("m", result.GetProperty("model").GetString());
+                Assert.Equal(replies.GetValueOrDefault(problem.GetProperty("prompt").GetString()!, "I don't know"), result.GetProperty("response").GetString());
+                if (task >= 3)
+                {
+                    Assert.Equal("no integer answer found in the model's reply", result.GetProperty("error").GetString());
+                }
+            }
+            Assert.Equal(5, llm.Requests.Count);
+            Assert.All(llm.Requests, r => Assert.Equal(("Bearer sk-sidecar", "m"), (r.Authorization, r.Model)));
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
     }
 
     [Fact]

@@ -139,8 +139,14 @@ public sealed class SidecarKind : IEnvironmentKind
         afs build . --tag {{NAME}}:dev
         afs run {{NAME}}:dev --name {{NAME}}
         afs call {{NAME}} generate --arg task_id=1
-        afs call {{NAME}} evaluate --arg task_id=1 --arg answer=1234
+        afs call {{NAME}} evaluate --arg task_id=1 --arg answer=1234   # scores a given answer, no model
+        afs eval . --tasks 1-20                                     # asks the model (offline: afs's baseline)
         ```
+
+        `evaluate(task_id, model, base_url, timeout=120, seed=0, answer=None)` asks `model` at `base_url` (an
+        OpenAI-compatible chat-completions endpoint, the key from `$CHUTES_API_KEY` or `$OPENAI_API_KEY`) to solve the
+        problem and scores its integer answer; failures of the model side are a result with `success: false` and an
+        `error`, not an exception.
 
         """;
 }
