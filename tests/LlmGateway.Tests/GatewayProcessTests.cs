@@ -55,6 +55,12 @@ public sealed class GatewayProcessTests
             Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             Assert.Equal("Bearer " + key, Assert.Single(upstream.Requests).Authorization);
 
+            // The upstream goes away: the caller gets OpenAI's error shape, the log one line with the cause.
+            await upstream.DisposeAsync();
+            using var broken = await client.PostAsync("/v1/chat/completions", Json(ChatBody())).Within();
+            Assert.Equal(HttpStatusCode.BadGateway, broken.StatusCode);
+            Assert.Contains("upstream_unavailable", await broken.Content.ReadAsStringAsync());
+
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync().Within();
@@ -68,6 +74,9 @@ public sealed class GatewayProcessTests
                 errors = stderr.ToString();
             }
             Assert.Contains("arith task=- POST /chat/completions 200", errors); // the request's log line
+            Assert.Single(errors.Split('\n'), l => l.Contains("upstream failed", StringComparison.Ordinal) && l.Contains("Connection refused", StringComparison.Ordinal));
+            Assert.DoesNotContain("   at ", errors); // no stack trace: YARP's own warning for the failure is not logged
+            Assert.DoesNotContain("Exception", errors);
             Assert.DoesNotContain(key, output + errors);
             Assert.DoesNotContain(token!, output + errors);
             Assert.False(File.Exists(Path.Combine(directory, "api.sock")), "the socket file is removed on exit");

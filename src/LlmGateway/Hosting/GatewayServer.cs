@@ -63,7 +63,9 @@ public sealed class GatewayServer : IAsyncDisposable
         // Logs go to stderr; stdout carries only the one JSON line saying where the gateway listens.
         builder.Logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        // The proxy endpoint logs each upstream failure in one line with its cause; YARP's own warning for it repeats
+        // that with a whole stack trace.
+        builder.Logging.AddFilter("Yarp", LogLevel.Error);
         builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         configureLogging?.Invoke(builder.Logging);
 
