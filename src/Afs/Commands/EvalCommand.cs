@@ -24,7 +24,7 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<string?> _mode = new("--mode") { Description = "docker, basilica or url (default: url for a URL, else docker)" };
     private readonly Option<int> _replicas = new("--replicas") { Description = "containers serving the tasks (docker mode)", DefaultValueFactory = _ => 1 };
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets one JSON line per task as it finishes (appended to on --resume)" };
-    private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run" };
+    private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run, with its own method, kwargs, concurrency, timeout and retries" };
     private readonly Option<string?> _store = StoreOption.Create();
     private readonly RunSettings _settings = new("task ids and ranges, e.g. 1-100,200,300-310", "tasks in flight at most");
     private readonly ModelSide _modelSide = new();
