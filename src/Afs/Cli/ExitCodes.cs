@@ -1,6 +1,7 @@
 using Affinetes.Injector.Building;
 using Affinetes.Injector.Detection;
 using Affinetes.Injector.Sources;
+using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient.Environments;
 using Docker.DotNet;
 
@@ -58,7 +59,7 @@ internal static class ErrorReport
     };
 
     private static string EngineAnswered(string spec, DockerApiException e) =>
-        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {e.ResponseBody?.Trim()}";
+        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {DockerBackend.EngineMessage(e.ResponseBody)}";
 
     /// <summary>A message on one line: its lines joined with "; " (a remote message or a log tail may span several).</summary>
     public static string OneLine(string message) =>
