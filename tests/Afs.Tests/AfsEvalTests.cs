@@ -194,7 +194,7 @@ public sealed class AfsEvalTests : IAsyncLifetime
         var (exit, output, error) = await AfsAsync(command, command == "eval" ? "my-env:dev" : miners, "--tasks", "1-3", "--store", Store, "--host", $"tcp://127.0.0.1:{port}");
         Assert.Equal(5, exit);
         Assert.Equal("", output);
-        Assert.Contains($"afs {command}: cannot reach the Docker engine at tcp://127.0.0.1:{port}", error);
+        Assert.Contains($"afs {command}: cannot reach the Docker engine at tcp://127.0.0.1:{port}: Connection refused", error);
         Assert.DoesNotContain("   at ", error);
     }
 

@@ -126,7 +126,8 @@ internal sealed record EngineContainer(EngineConnection Engine, OwnedContainer C
 }
 
 /// <summary>A Docker engine failed or could not be reached; <see cref="Spec"/> names it.</summary>
-internal sealed class EngineException(string spec, Exception inner) : Exception(inner.Message, inner)
+internal sealed class EngineException(string spec, Exception inner)
+    : Exception(inner is AggregateException { InnerExceptions.Count: 1 } one ? one.InnerException!.Message : inner.Message, inner)
 {
     public string Spec { get; } = spec;
 }
