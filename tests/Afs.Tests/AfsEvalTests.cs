@@ -222,12 +222,29 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [Fact]
     public async Task Eval_ResumeOfUnknownRun_AndShowOfUnknownRun_SayWhatExists()
     {
+        await (await ValidatorClient.Results.ResultStore.OpenAsync(Store)).DisposeAsync(); // an empty store
         var (exit, _, error) = await AfsAsync("eval", "--resume", "20990101-000000-abcd", "--store", Store);
         Assert.Equal(1, exit);
         Assert.Contains("has no run '20990101-000000-abcd'; afs runs lists", error);
         var (showExit, _, showError) = await AfsAsync("show", "nope", "--store", Store);
         Assert.Equal(1, showExit);
         Assert.Contains("has no run 'nope'", showError);
+    }
+
+    [Fact]
+    public async Task ReadingCommands_OnAStoreThatIsNotThere_SaySo_AndCreateNothing()
+    {
+        var missing = Path.Combine(_work.FullName, "typo", "results.db");
+        var (resumeExit, _, resumeError) = await AfsAsync("eval", "--resume", "20990101-000000-abcd", "--store", missing);
+        var (showExit, _, showError) = await AfsAsync("show", "20990101-000000-abcd", "--store", missing);
+        Assert.Equal((1, 1), (resumeExit, showExit));
+        Assert.All(new[] { resumeError, showError }, e => Assert.Contains($"there is no results store at {missing}: afs eval writes one there, or give --store FILE", e));
+        var (runsExit, runsOutput, _) = await AfsAsync("runs", "--store", missing);
+        Assert.Equal(0, runsExit);
+        Assert.Equal($"no runs: there is no results store at {missing} yet; afs eval makes one", runsOutput.Trim());
+        var (jsonExit, jsonOutput, _) = await AfsAsync("runs", "--store", missing, "--json");
+        Assert.Equal((0, "[]"), (jsonExit, jsonOutput.Trim()));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(missing)), "a reading command makes no store and no directory");
     }
 
     [Fact]

@@ -100,7 +100,8 @@ internal sealed class EvalCommand : AfsCommand
             _profile.Check(context); // before building the image, not a minute later
         }
 
-        await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
+        // A resume reads a store that exists; a new run makes one when there is none.
+        await using var store = await ResultStore.OpenAsync(resumeId is null ? context.Get(_store) : StoreOption.Existing(context, _store), context.LoggerFactory, cancellationToken);
         _storePath = store.Path;
         RunInfo? resumed = null;
         RunLock? runLock = null;

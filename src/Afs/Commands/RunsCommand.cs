@@ -25,9 +25,23 @@ internal sealed class RunsCommand : AfsCommand
         {
             throw new UsageException($"--limit {context.Get(_limit)}: give 1 or more");
         }
-        await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
-        var runs = await store.ListRunsAsync(context.Get(_limit), cancellationToken);
         var console = context.Console;
+        var path = StoreOption.PathOf(context, _store);
+        if (!File.Exists(path))
+        {
+            // Nothing to list, and nothing to create: a mistyped --store makes no empty store.
+            if (context.Json)
+            {
+                console.WriteJson(Array.Empty<object>());
+            }
+            else
+            {
+                console.Line($"no runs: there is no results store at {path} yet; afs eval makes one");
+            }
+            return ExitCodes.Ok;
+        }
+        await using var store = await ResultStore.OpenAsync(path, context.LoggerFactory, cancellationToken);
+        var runs = await store.ListRunsAsync(context.Get(_limit), cancellationToken);
         if (context.Json)
         {
             console.WriteJson(runs.Select(ResultViews.Json));

@@ -23,7 +23,7 @@ internal sealed class ShowCommand : AfsCommand
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var id = context.Get(_run)!;
-        await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
+        await using var store = await ResultStore.OpenAsync(StoreOption.Existing(context, _store), context.LoggerFactory, cancellationToken);
         var run = await store.GetRunAsync(id, cancellationToken)
             ?? throw new UsageException($"the results store {store.Path} has no run '{id}'; afs runs{StoreOption.Flag(context, _store)} lists the runs it has");
         var results = await store.GetResultsAsync(id, cancellationToken);

@@ -28,7 +28,6 @@ internal sealed class ViewCommand : AfsCommand
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
-        var path = Path.GetFullPath(context.Get(_store) ?? ResultStore.DefaultPath);
         var port = context.Get(_port);
         var bind = context.Get(_bind) ?? "127.0.0.1";
         if (!IPAddress.TryParse(bind, out var address))
@@ -39,10 +38,7 @@ internal sealed class ViewCommand : AfsCommand
         {
             throw new UsageException($"--port {port} is not a port; use 1-65535, or 0 for a free one");
         }
-        if (!File.Exists(path))
-        {
-            throw new UsageException($"there is no results store at {path}: afs eval writes one there, or give --store FILE (or ${ResultStore.PathVariable})");
-        }
+        var path = StoreOption.Existing(context, _store);
         await using var store = await ResultStore.OpenAsync(path, context.LoggerFactory, cancellationToken);
         await using var app = new ResultsViewer(store, context.LoggerFactory.CreateLogger("afs.view")).Build(address, port);
         try
