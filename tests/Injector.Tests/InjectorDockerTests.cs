@@ -158,7 +158,8 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         Assert.Contains("failed at Step 3/4 : RUN echo \"fetching numpy\"", e.Message);
         Assert.Contains("returned a non-zero code: 1", e.Message);
         Assert.Contains("a download failed: the build could not reach the network", e.Message);
-        Assert.Equal(["fetching numpy", "Temporary failure in name resolution"], e.Output);
+        // The step's stdout and stderr reach the build's output as two streams: their order between them is not kept.
+        Assert.Equal(["Temporary failure in name resolution", "fetching numpy"], e.Output.Order(StringComparer.Ordinal));
         Assert.DoesNotContain(e.Output, l => l.Contains("--->", StringComparison.Ordinal) || l.Contains('\u001b'));
     }
 
