@@ -10,30 +10,15 @@ namespace Affinetes.ActorHost.Hosting;
 /// up unable to.
 /// </summary>
 internal sealed partial class HealthWatch(IActorRuntime runtime, Readiness readiness, ActorHostOptions options, IHostApplicationLifetime lifetime, ILogger<HealthWatch> logger)
-    : IHostedService, IDisposable
+    : PeriodicCheck("health-watch", TimeSpan.FromMilliseconds(250))
 {
     /// <summary>The exit code of a host that gave up because it could not serve.</summary>
     public const int UnservableExitCode = 4;
 
-    private Ticker? _ticker;
     private long _since;
 
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _ticker = new Ticker("health-watch", TimeSpan.FromMilliseconds(250), Check);
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispose();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => _ticker?.Dispose();
-
     /// <summary>One look at the runtime; false once the host gave up (it is stopping).</summary>
-    private bool Check()
+    protected override bool Check()
     {
         if (readiness.Current is not (Readiness.State.Ready or Readiness.State.Unservable))
         {

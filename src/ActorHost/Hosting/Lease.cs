@@ -1,4 +1,3 @@
-using Affinetes.ActorHost.Runtimes;
 using Affinetes.Protocol;
 
 namespace Affinetes.ActorHost.Hosting;
@@ -8,10 +7,10 @@ namespace Affinetes.ActorHost.Hosting;
 /// it, but <c>/health</c>, which anyone may ask; when the client that started the container has not been heard from
 /// for the lease's length, the host stops as on SIGTERM (calls in flight drain) and its engine removes the container.
 /// </summary>
-internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<Lease> logger) : IHostedService, IDisposable
+internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<Lease> logger)
+    : PeriodicCheck("lease-watch", TimeSpan.FromMilliseconds(Math.Clamp(options.Lease!.Value.TotalMilliseconds / 4, 100, 1000)))
 {
     private long _lastRenewal = time.GetTimestamp();
-    private Ticker? _ticker;
 
     /// <summary>Middleware: renews the lease for every request but <c>/health</c>.</summary>
     public Task RenewAsync(HttpContext context, RequestDelegate next)
@@ -23,30 +22,19 @@ internal sealed partial class Lease(ActorHostOptions options, IHostApplicationLi
         return next(context);
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Stops the host once the client has been silent for the lease's length.</summary>
+    protected override bool Check()
     {
         var length = options.Lease!.Value;
-        _ticker = new Ticker("lease-watch", TimeSpan.FromMilliseconds(Math.Clamp(length.TotalMilliseconds / 4, 100, 1000)), () =>
+        var silent = time.GetElapsedTime(Interlocked.Read(ref _lastRenewal));
+        if (silent < length)
         {
-            var silent = time.GetElapsedTime(Interlocked.Read(ref _lastRenewal));
-            if (silent < length)
-            {
-                return true;
-            }
-            LogExpired(logger, silent.TotalSeconds, length.TotalSeconds);
-            lifetime.StopApplication();
-            return false;
-        });
-        return Task.CompletedTask;
+            return true;
+        }
+        LogExpired(logger, silent.TotalSeconds, length.TotalSeconds);
+        lifetime.StopApplication();
+        return false;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        Dispose();
-        return Task.CompletedTask;
-    }
-
-    public void Dispose() => _ticker?.Dispose();
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "lease expired: no request from the client for {SilentSeconds:0.0} s (lease {LeaseSeconds:0.###} s); stopping")]
     private static partial void LogExpired(ILogger logger, double silentSeconds, double leaseSeconds);
