@@ -36,10 +36,10 @@ public sealed partial class BaselineServer : IAsyncDisposable
     private readonly ILogger _logger;
     private long _completions;
 
-    private BaselineServer(WebApplication app)
+    private BaselineServer(WebApplication app, ILogger logger)
     {
         _app = app;
-        _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<BaselineServer>();
+        _logger = logger;
     }
 
     /// <summary>The API root to give clients as their base URL, e.g. <c>http://127.0.0.1:41234/v1</c>.</summary>
@@ -61,11 +61,9 @@ public sealed partial class BaselineServer : IAsyncDisposable
             throw new ArgumentException($"port {options.Port} is out of range; use 1 to 65535, or 0 for any free port", nameof(options));
         }
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // The framework's own log stays silent: a port in use is this method's IOException, not also "Hosting
+        // failed to start" on the caller's console (which then moves to another port and works).
         builder.Logging.ClearProviders();
-        if (options.LoggerFactory is { } loggers)
-        {
-            builder.Services.AddSingleton(loggers);
-        }
         // Not the console lifetime: the application that starts the server keeps its own Ctrl+C and SIGTERM.
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
@@ -74,7 +72,7 @@ public sealed partial class BaselineServer : IAsyncDisposable
             k.Listen(address, options.Port);
         });
         var app = builder.Build();
-        var server = new BaselineServer(app);
+        var server = new BaselineServer(app, (options.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger<BaselineServer>());
         app.MapPost("/v1/chat/completions", server.CompleteAsync);
         app.MapPost("/chat/completions", server.CompleteAsync);
         app.MapGet("/v1/models", Models);

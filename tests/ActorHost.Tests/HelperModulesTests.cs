@@ -55,6 +55,67 @@ public sealed class HelperModulesTests(HelpersHostFixture fixture) : IClassFixtu
         Assert.True(lazy.GetProperty("remove_think_tags").GetBoolean());
     }
 
+    /// <summary>
+    /// <c>affinetes.core.logprobs_utils</c>, which SWE-INFINITE, knowledge_eval, openspiel and qqr import when asked
+    /// for log-probabilities: the conversation rendered with the chat template, one echo pass at /completions, and
+    /// the top-N mappings kept for the assistant's tokens only.
+    /// </summary>
+    [Fact]
+    public async Task LogprobsUtils_CollectsTheAssistantTokensTopLogprobs_ByOneEchoPass()
+    {
+        await using var llm = await LocalLlmServer.StartAsync();
+        var conversation = new object[]
+        {
+            new { role = "system", content = "Be brief." },
+            new { role = "user", content = "2+2? {braces} stay" },
+            new { role = "assistant", content = new object[] { new { type = "text", text = "4" }, new { type = "image_url", image_url = "x" } } },
+            new { role = "tool", content = "left out: the template has no tool role" },
+        };
+        var result = await ResultAsync("logprobs", new { base_url = llm.BaseUrl.ToString(), conversation });
+        const string text = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n2+2? {braces} stay<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n";
+        Assert.Equal(text, result.GetProperty("text").GetString());
+        var assistantStart = text.IndexOf("<|im_start|>assistant", StringComparison.Ordinal);
+        Assert.Equal($"[[{assistantStart},{text.Length}]]", result.GetProperty("ranges").GetRawText());
+
+        var full = result.GetProperty("full_logprobs");
+        Assert.Equal(text, full.GetProperty("full").GetString());
+        var tokenIds = full.GetProperty("token_ids").EnumerateArray().Select(t => t.GetInt32()).ToList();
+        var logprobs = full.GetProperty("logprobs").EnumerateArray().ToList();
+        Assert.Equal((text.Length + 3) / 4, logprobs.Count);
+        Assert.Equal(Enumerable.Range(0, logprobs.Count).Select(i => i * 4), tokenIds);
+        for (var i = 0; i < logprobs.Count; i++)
+        {
+            var inAssistant = i * 4 >= assistantStart;
+            Assert.True(inAssistant == (logprobs[i].ValueKind == JsonValueKind.Object), $"token {i} at {i * 4}: {logprobs[i]}");
+            if (inAssistant)
+            {
+                Assert.Equal(-1.5, logprobs[i].GetProperty("~").GetDouble());
+            }
+        }
+
+        using var sent = JsonDocument.Parse(Assert.Single(llm.CompletionRequests));
+        Assert.Equal(text, sent.RootElement.GetProperty("prompt").GetString());
+        Assert.True(sent.RootElement.GetProperty("echo").GetBoolean());
+        Assert.Equal(20, sent.RootElement.GetProperty("logprobs").GetInt32());
+        Assert.Equal(1, sent.RootElement.GetProperty("max_tokens").GetInt32());
+        Assert.False(sent.RootElement.GetProperty("stream").GetBoolean());
+    }
+
+    [Fact]
+    public async Task LogprobsUtils_EndpointWithoutEcho_GivesNone_AndNoAssistantTurn_AsksNothing()
+    {
+        await using var llm = await LocalLlmServer.StartAsync();
+        llm.CompletionsStatus = 404;
+        var asked = await ResultAsync("logprobs", new { base_url = llm.BaseUrl.ToString(), conversation = new[] { new { role = "user", content = "hi" }, new { role = "assistant", content = "yo" } } });
+        Assert.Equal(JsonValueKind.Null, asked.GetProperty("full_logprobs").ValueKind);
+        Assert.False(asked.TryGetProperty("logprobs_error", out _), asked.GetRawText());
+        Assert.Single(llm.CompletionRequests);
+
+        var userOnly = await ResultAsync("logprobs", new { base_url = llm.BaseUrl.ToString(), conversation = new[] { new { role = "user", content = "hi" } }, chat_template = "llama" });
+        Assert.Equal(JsonValueKind.Null, userOnly.GetProperty("full_logprobs").ValueKind);
+        Assert.Single(llm.CompletionRequests);
+    }
+
     [Fact]
     public async Task LlmChat_Streaming_JoinsContentAndReasoning_AndReportsUsage()
     {

@@ -137,6 +137,42 @@ public static class DockerEngine
         }
     }
 
+    /// <summary>
+    /// The IPv4 address of the engine's default <c>bridge</c> network on the host: its <c>Gateway</c> when the engine
+    /// reports one; else (Debian's docker.io 20.10 reports only the subnet) the address of the bridge's interface
+    /// (<c>com.docker.network.bridge.name</c>, <c>docker0</c> by default), as the engine assigns it; else the subnet's
+    /// first address, which is what the engine gives the bridge when it picks.
+    /// </summary>
+    public static async Task<string> BridgeGatewayAsync(DockerClient client)
+    {
+        var bridge = await client.Networks.InspectNetworkAsync("bridge");
+        var configs = (bridge.IPAM?.Config ?? []).Where(c => !string.IsNullOrEmpty(c.Subnet) && !c.Subnet.Contains(':', StringComparison.Ordinal)).ToList();
+        if ((bridge.IPAM?.Config ?? []).FirstOrDefault(c => !string.IsNullOrEmpty(c.Gateway) && !c.Gateway.Contains(':', StringComparison.Ordinal)) is { } withGateway)
+        {
+            return withGateway.Gateway;
+        }
+        var interfaceName = bridge.Options is not null && bridge.Options.TryGetValue("com.docker.network.bridge.name", out var named) ? named : "docker0";
+        var onInterface = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .FirstOrDefault(n => n.Name == interfaceName)?.GetIPProperties().UnicastAddresses
+            .FirstOrDefault(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)?.Address;
+        if (onInterface is not null)
+        {
+            return onInterface.ToString();
+        }
+        var subnet = configs.FirstOrDefault()?.Subnet
+            ?? throw new InvalidOperationException("the engine's bridge network reports neither a gateway nor an IPv4 subnet");
+        return FirstHostAddress(subnet);
+    }
+
+    /// <summary>The first host address of an IPv4 subnet: <c>172.17.0.0/16</c> gives <c>172.17.0.1</c>.</summary>
+    public static string FirstHostAddress(string subnet)
+    {
+        var network = System.Net.IPNetwork.Parse(subnet);
+        var bytes = network.BaseAddress.GetAddressBytes();
+        var value = ((uint)bytes[0] << 24 | (uint)bytes[1] << 16 | (uint)bytes[2] << 8 | bytes[3]) + 1;
+        return new System.Net.IPAddress([(byte)(value >> 24), (byte)(value >> 16), (byte)(value >> 8), (byte)value]).ToString();
+    }
+
     /// <summary>A port nothing listens on right now, on 127.0.0.1.</summary>
     public static int FreeLoopbackPort()
     {

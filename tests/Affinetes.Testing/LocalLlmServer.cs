@@ -87,6 +87,7 @@ public sealed class LocalLlmServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Func<ChatRequest, LlmReply> _responder;
     private readonly List<ChatRequest> _requests = [];
+    private readonly List<string> _completionRequests = [];
     private readonly Lock _gate = new();
     private long _nextId;
     private long _reportedPrompt;
@@ -137,6 +138,7 @@ public sealed class LocalLlmServer : IAsyncDisposable
         var app = builder.Build();
         var server = new LocalLlmServer(app, responder ?? (_ => DontKnow));
         app.MapPost("/v1/chat/completions", server.CompleteAsync);
+        app.MapPost("/v1/completions", server.CompleteTextAsync);
         app.MapGet("/v1/models", server.Models);
         app.MapFallback(context => WriteAsync(context, StatusCodes.Status404NotFound,
             ErrorJson($"Unknown request URL: {context.Request.Method} {context.Request.Path}", "invalid_request_error", "unknown_url")));
@@ -144,6 +146,69 @@ public sealed class LocalLlmServer : IAsyncDisposable
         var address = app.Urls.First(); // the real port, now that Kestrel is listening
         server.BaseUrl = new Uri(address.TrimEnd('/') + "/v1");
         return server;
+    }
+
+    /// <summary>Bodies of the <c>POST /v1/completions</c> requests received so far, oldest first.</summary>
+    public IReadOnlyList<string> CompletionRequests
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _completionRequests];
+            }
+        }
+    }
+
+    /// <summary>The status <c>POST /v1/completions</c> answers with (200: the echo below; else an OpenAI error body).</summary>
+    public int CompletionsStatus { get; set; } = StatusCodes.Status200OK;
+
+    /// <summary>
+    /// <c>POST /v1/completions</c> as vLLM answers <c>echo: true, logprobs: N</c>: the prompt cut into tokens of at
+    /// most four characters, each with its <c>text_offset</c> and a top-N mapping (the token at -0.25 and <c>"~"</c>
+    /// at -1.5), none for the first token, as real endpoints give none there.
+    /// </summary>
+    private async Task CompleteTextAsync(HttpContext context)
+    {
+        string body;
+        using (var reader = new StreamReader(context.Request.Body))
+        {
+            body = await reader.ReadToEndAsync(context.RequestAborted);
+        }
+        lock (_gate)
+        {
+            _completionRequests.Add(body);
+        }
+        if (CompletionsStatus != StatusCodes.Status200OK)
+        {
+            await WriteAsync(context, CompletionsStatus, ErrorJson("completions are not served here", "invalid_request_error", null));
+            return;
+        }
+        var prompt = JsonNode.Parse(body)?["prompt"]?.GetValue<string>() ?? "";
+        var tokens = new JsonArray();
+        var offsets = new JsonArray();
+        var top = new JsonArray();
+        for (var at = 0; at < prompt.Length; at += 4)
+        {
+            var token = prompt.Substring(at, Math.Min(4, prompt.Length - at));
+            tokens.Add(token);
+            offsets.Add(at);
+            top.Add(at == 0 ? null : new JsonObject { [token] = -0.25, ["~"] = -1.5 });
+        }
+        var answer = new JsonObject
+        {
+            ["id"] = "cmpl-echo",
+            ["object"] = "text_completion",
+            ["model"] = DefaultModel,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["text"] = prompt + "!",
+                ["logprobs"] = new JsonObject { ["tokens"] = tokens, ["text_offset"] = offsets, ["top_logprobs"] = top },
+                ["finish_reason"] = "length",
+            }),
+        };
+        await WriteAsync(context, StatusCodes.Status200OK, answer.ToJsonString(Json));
     }
 
     /// <summary>Stops the server (once; later calls do nothing).</summary>

@@ -302,4 +302,35 @@ public sealed class AfsEvalTests : IAsyncLifetime
         Assert.Equal(expected, ids);
         Assert.Equal(formatted, TaskIds.Format(ids));
     }
+
+    [Theory]
+    [InlineData("1,", "the list ends with a comma")]
+    [InlineData(",", "the list starts with a comma")]
+    [InlineData(",1", "the list starts with a comma")]
+    [InlineData("1,,2", "item 2 between two commas is empty")]
+    [InlineData("", "no task ids")]
+    [InlineData("-", "'-' is not a task id or a range FROM-TO")]
+    [InlineData("1-", "'1-' is not a task id or a range FROM-TO")]
+    [Trait(Tiers.Name, Tiers.Unit)]
+    public void TaskIds_Malformed_SayWhatIsWrong(string text, string expected)
+    {
+        Assert.False(TaskIds.TryParse(text, out _, out var error));
+        Assert.StartsWith(expected, error);
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("score")]
+    public async Task MalformedTaskList_IsAUsageError_NotACrash(string command)
+    {
+        var miners = Path.Combine(_work.FullName, "miners.json");
+        File.WriteAllText(miners, """{"1": "registry.invalid/miner:v1"}""");
+        string[] args = command == "eval" ? ["eval", "--url", _host.BaseUrl.ToString(), "--tasks", "1,", "--store", Store] : ["score", miners, "--tasks", "1,,2", "--store", Store];
+        var (exit, output, error) = await AfsAsync(args);
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.StartsWith($"afs {command}: --tasks '{(command == "eval" ? "1," : "1,,2")}': ", error);
+        Assert.DoesNotContain("Exception", error);
+        Assert.Equal(0, _host.Calls);
+    }
 }

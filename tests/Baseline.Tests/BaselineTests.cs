@@ -6,6 +6,7 @@ using Affinetes.Testing;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
+using Microsoft.Extensions.Logging;
 
 namespace Affinetes.Baseline.Tests;
 
@@ -85,8 +86,36 @@ public sealed class BaselineServerTests
     public async Task APortInUse_IsReported_WithTheAddress()
     {
         await using var first = await BaselineServer.StartAsync().Within();
-        var e = await Assert.ThrowsAsync<IOException>(() => BaselineServer.StartAsync(new BaselineServerOptions { Port = first.BaseUrl.Port }));
+        var logged = new List<string>();
+        using var loggers = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new ListProvider(logged)));
+        var e = await Assert.ThrowsAsync<IOException>(() => BaselineServer.StartAsync(new BaselineServerOptions { Port = first.BaseUrl.Port, LoggerFactory = loggers }));
         Assert.Contains($"cannot listen on 127.0.0.1:{first.BaseUrl.Port}", e.Message);
+        // The exception says it; nothing else is printed (afs then listens on another port and says so once).
+        Assert.Empty(logged);
+    }
+
+    private sealed class ListProvider(List<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new Logger(lines, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(List<string> lines, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (lines)
+                {
+                    lines.Add($"{category} {logLevel}: {formatter(state, exception)}");
+                }
+            }
+        }
     }
 
     /// <summary>

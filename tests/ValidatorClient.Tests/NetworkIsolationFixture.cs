@@ -62,8 +62,7 @@ public sealed class NetworkIsolationFixture : IAsyncLifetime
         await Docker.Containers.StartContainerAsync(server.ID, new ContainerStartParameters());
         var inspected = await Docker.Containers.InspectContainerAsync(server.ID);
         ServerAddress = inspected.NetworkSettings!.Networks[NetworkName].IPAddress;
-        var bridge = await Docker.Networks.InspectNetworkAsync("bridge");
-        BridgeGateway = bridge.IPAM.Config.First(c => !string.IsNullOrEmpty(c.Gateway) && !c.Gateway.Contains(':', StringComparison.Ordinal)).Gateway;
+        BridgeGateway = await DockerEngine.BridgeGatewayAsync(Docker);
     }
 
     private static Task Build(ImageBuilder builder, string directory, string tag) =>

@@ -37,9 +37,18 @@ internal static class TaskIds
             error = "no task ids; give ids and ranges, e.g. 1-100,200,300-310";
             return false;
         }
-        foreach (var raw in text.Split(','))
+        var parts = text.Split(',');
+        for (var i = 0; i < parts.Length; i++)
         {
-            var part = raw.Trim();
+            var part = parts[i].Trim();
+            if (part.Length == 0)
+            {
+                error = parts.Length == 1 ? "no task ids; give ids and ranges, e.g. 1-100,200,300-310"
+                    : i == 0 ? "the list starts with a comma; give ids and ranges, e.g. 1-100,200,300-310"
+                    : i == parts.Length - 1 ? "the list ends with a comma; give ids and ranges, e.g. 1-100,200,300-310"
+                    : $"item {i + 1} between two commas is empty; give ids and ranges, e.g. 1-100,200,300-310";
+                return false;
+            }
             var dash = part.IndexOf('-', 1);
             var (first, last) = dash < 0 ? (part, part) : (part[..dash].Trim(), part[(dash + 1)..].Trim());
             if (!long.TryParse(first, NumberStyles.Integer, CultureInfo.InvariantCulture, out var from)

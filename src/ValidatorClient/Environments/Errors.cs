@@ -82,8 +82,8 @@ public sealed class EnvironmentUnavailableException(string message, long? exitCo
 /// </summary>
 public sealed class EnvironmentAuthenticationException(string description, bool tokenSent)
     : AffinetesException(tokenSent
-        ? $"{description} rejected the auth token; set AuthToken to the token it was started with"
-        : $"{description} requires an auth token; set AuthToken to the token it was started with")
+        ? $"{description} rejected the auth token (it answered 401); give the token it was started with"
+        : $"{description} requires an auth token (it answered 401); give the token it was started with")
 {
     /// <summary>Whether a token was sent (and rejected) rather than missing.</summary>
     public bool TokenSent { get; } = tokenSent;

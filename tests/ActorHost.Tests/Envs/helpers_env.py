@@ -33,6 +33,17 @@ class Actor:
         return {"content": result.content, "reasoning": result.reasoning, "usage": result.usage,
                 "unpacked": [content, usage]}
 
+    async def logprobs(self, base_url: str, conversation: list, chat_template: str = "qwen"):
+        # As knowledge_eval and openspiel ask for them: imported late, failures kept as an error.
+        try:
+            from affinetes.core.logprobs_utils import collect_full_logprobs, format_conversation
+            text, ranges = format_conversation(conversation, chat_template)
+            full = await collect_full_logprobs(conversation=conversation, model="local-test-model", base_url=base_url,
+                                               api_key="test-key", chat_template=chat_template)
+            return {"full_logprobs": full, "text": text, "ranges": ranges}
+        except Exception as e:
+            return {"full_logprobs": None, "logprobs_error": f"{type(e).__name__}: {e}"}
+
     def think(self, text: str):
         return remove_think_tags(text)
 

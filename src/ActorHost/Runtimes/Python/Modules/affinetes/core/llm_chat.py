@@ -326,8 +326,8 @@ class _Http:
         self._done = False
 
     @classmethod
-    async def open(cls, settings: AsyncChatClient, payload: Dict[str, Any]) -> "_Http":
-        url = urllib.parse.urlsplit(settings.base_url + "/chat/completions")
+    async def open(cls, settings: AsyncChatClient, payload: Dict[str, Any], path: str = "/chat/completions") -> "_Http":
+        url = urllib.parse.urlsplit(settings.base_url + path)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise APIConnectionError(f"Connection error: base_url {settings.base_url!r} is not an http(s) URL")
         secure = url.scheme == "https"
