@@ -30,6 +30,13 @@ public static class GatewayRoutes
     /// <summary>Admin: <c>GET</c> the <see cref="GatewayUsage"/> of every environment; <c>/admin/usage/{name}</c> one <see cref="EnvironmentUsage"/>.</summary>
     public const string Usage = "/admin/usage";
 
+    /// <summary>
+    /// Admin: <c>POST /admin/usage/{name}/collect</c> with a <see cref="TaskCollection"/> answers the <see cref="CollectedTasks"/>:
+    /// each named task's figures since it was last collected, which the gateway then forgets (what a client stores
+    /// with each result; the gateway keeps only tasks not collected yet).
+    /// </summary>
+    public const string CollectSuffix = "/collect";
+
     /// <summary>Every admin path starts with this; they answer on the admin listener only.</summary>
     public const string AdminPrefix = "/admin";
 
@@ -168,8 +175,26 @@ public sealed record EnvironmentUsage
     [JsonPropertyName("budget_remaining")] public long? BudgetRemaining { get; init; }
     /// <summary>CONNECT tunnels opened through the egress allow-list.</summary>
     [JsonPropertyName("tunnels")] public long Tunnels { get; init; }
-    /// <summary>Per task id, for requests that carried one.</summary>
+    /// <summary>Per task id, for requests that carried one and were not collected yet (<see cref="GatewayRoutes.CollectSuffix"/>).</summary>
     [JsonPropertyName("tasks")] public IReadOnlyDictionary<string, TaskUsage> Tasks { get; init; } = new Dictionary<string, TaskUsage>();
+}
+
+/// <summary>Body of <c>POST /admin/usage/{name}/collect</c>: the tasks to collect.</summary>
+public sealed record TaskCollection
+{
+    [JsonPropertyName("tasks")] public required IReadOnlyList<string> Tasks { get; init; }
+}
+
+/// <summary>What the gateway kept of one task until it was collected.</summary>
+public sealed record TaskRecord
+{
+    [JsonPropertyName("usage")] public required TaskUsage Usage { get; init; }
+}
+
+/// <summary>Answer of <c>POST /admin/usage/{name}/collect</c>: the tasks that had anything to collect.</summary>
+public sealed record CollectedTasks
+{
+    [JsonPropertyName("tasks")] public IReadOnlyDictionary<string, TaskRecord> Tasks { get; init; } = new Dictionary<string, TaskRecord>();
 }
 
 /// <summary>Body of <c>GET /admin/usage</c>.</summary>
@@ -186,4 +211,6 @@ public sealed record GatewayUsage
 [JsonSerializable(typeof(GatewayConfig))]
 [JsonSerializable(typeof(GatewayUsage))]
 [JsonSerializable(typeof(EnvironmentUsage))]
+[JsonSerializable(typeof(TaskCollection))]
+[JsonSerializable(typeof(CollectedTasks))]
 public sealed partial class GatewayJson : JsonSerializerContext;

@@ -105,6 +105,9 @@ public static class HostEnvironment
     /// <summary>The port on 127.0.0.1 where the host relays connections to <see cref="LlmSocket"/>.</summary>
     public const string LlmRelayPort = "AFFINETES_LLM_RELAY_PORT";
 
+    /// <summary>The most bytes a result may have (default <see cref="ResultLimits.DefaultMaxBytes"/>); set by clients that accept larger ones.</summary>
+    public const string MaxResultBytes = "AFFINETES_MAX_RESULT_BYTES";
+
     /// <summary>The port the host listens on inside a container, unless <see cref="Port"/> says otherwise.</summary>
     public const int DefaultPort = 8000;
 

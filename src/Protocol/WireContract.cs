@@ -35,6 +35,37 @@ public static class WireHeaders
 
     /// <summary>Set on every answer of the host: its version, so a client can report what it talked to.</summary>
     public const string HostVersion = "X-Affinetes-Host";
+
+    /// <summary>
+    /// The most result bytes the caller will read (a whole number). The host answers <see cref="ErrorCodes.ResultTooLarge"/>
+    /// instead of sending a larger result (its own limit applies as well); servers without it ignore it, and the
+    /// client stops reading past its limit all the same.
+    /// </summary>
+    public const string MaxResultBytes = "X-Affinetes-Max-Result-Bytes";
+}
+
+/// <summary>Bounds on what a call's result may be, the same on both sides of the wire.</summary>
+public static class ResultLimits
+{
+    /// <summary>The result size both the host and the client accept unless told otherwise: 16 MiB.</summary>
+    public const long DefaultMaxBytes = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// How deeply a result may nest (objects and arrays within each other). Python's own JSON encoder stops near
+    /// 1,000 levels (its recursion limit); readers on the client side accept this many.
+    /// </summary>
+    public const int MaxDepth = 1000;
+
+    /// <summary>A size for messages: <c>16 MiB</c>, <c>300.5 MiB</c>, <c>512 bytes</c>.</summary>
+    public static string Describe(long bytes) => bytes switch
+    {
+        >= 1L << 30 => Size(bytes / (double)(1L << 30), "GiB"),
+        >= 1L << 20 => Size(bytes / (double)(1L << 20), "MiB"),
+        >= 1L << 10 => Size(bytes / 1024.0, "KiB"),
+        _ => $"{bytes} bytes",
+    };
+
+    private static string Size(double value, string unit) => value.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + " " + unit;
 }
 
 /// <summary>Values of <see cref="CallEnvelope.Status"/>.</summary>
@@ -74,6 +105,9 @@ public static class ErrorCodes
 
     /// <summary>A request the server could not read (malformed HTTP, a body sent too slowly).</summary>
     public const string BadRequest = "bad_request";
+
+    /// <summary>The method returned a result larger than the host's or the caller's limit (<see cref="WireHeaders.MaxResultBytes"/>); nothing of it was sent.</summary>
+    public const string ResultTooLarge = "result_too_large";
 }
 
 /// <summary>

@@ -95,7 +95,7 @@ public sealed class DocsBrowserTests
         Assert.Equal(0L, browser.Script("return [...document.querySelectorAll('a, button, input, select, textarea')].filter(e => e.tabIndex < 0 || e.disabled).length"));
         browser.Script("document.getElementById('load').focus()");
         var reached = new List<string>();
-        for (var i = 0; i < 60 && !reached.Contains("call:echo"); i++)
+        for (var i = 0; i < 150 && !reached.Contains("call:echo"); i++)
         {
             browser.Press(Keys.Tab);
             var focused = browser.Focused;

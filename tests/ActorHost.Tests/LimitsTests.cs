@@ -38,6 +38,62 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task ResultOverTheHostsLimit_IsRefusedAsResultTooLarge_NamingSizeAndLimit()
+    {
+        await using var host = await HostUnderTest.StartAsync("protocol_env.py", o => o with { MaxResultBytes = 64 * 1024 });
+        var (status, body) = await host.CallAsync("/big_result", """{"size": 300000}""");
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        var error = body.GetProperty("error");
+        Assert.Equal(ErrorCodes.ResultTooLarge, error.GetProperty("code").GetString());
+        Assert.Equal("the result is 293 KiB (300002 bytes), over the host's limit of 64 KiB; nothing of it was sent (return less, or raise AFFINETES_MAX_RESULT_BYTES)",
+            error.GetProperty("message").GetString());
+
+        // Just under the limit passes whole; the host serves on.
+        (status, body) = await host.CallAsync("/big_result", """{"size": 65000}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(65000, body.GetProperty("result").GetString()!.Length);
+    }
+
+    [Fact]
+    public async Task ResultOverTheCallersLimit_IsRefused_TheCallersLimitNamed()
+    {
+        await using var host = await HostUnderTest.StartAsync("protocol_env.py");
+        var headers = new Dictionary<string, string> { [WireHeaders.MaxResultBytes] = "10000" };
+        var (status, body) = await host.CallAsync("/big_result", """{"size": 20000}""", headers);
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.Equal("the result of big_result is 19.5 KiB (20002 bytes), over the caller's limit of 9.8 KiB; nothing of it was sent",
+            body.GetProperty("error").GetProperty("message").GetString());
+        (status, _) = await host.CallAsync("/big_result", """{"size": 9000}""", headers);
+        Assert.Equal(HttpStatusCode.OK, status);
+        // A header that is not a positive number is no limit of the caller's; the host's own applies.
+        (status, _) = await host.CallAsync("/big_result", """{"size": 20000}""", new Dictionary<string, string> { [WireHeaders.MaxResultBytes] = "lots" });
+        Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Theory]
+    [InlineData(900, true, null)]
+    [InlineData(10_000, false, "the result is nested too deeply to be written as JSON")]
+    public async Task DeeplyNestedResults_AreServedUpToPythonsLimit_ThenSaidSo(int depth, bool served, string? message)
+    {
+        await using var host = await HostUnderTest.StartAsync("protocol_env.py");
+        if (served)
+        {
+            using var response = await host.PostAsync("/deep_result", $$"""{"depth": {{depth}}}""");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var text = await response.Content.ReadAsStringAsync();
+            using var parsed = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = ResultLimits.MaxDepth + 1 });
+            Assert.Contains(new string('[', depth + 1) + "]", text);
+            return;
+        }
+        var (status, body) = await host.CallAsync("/deep_result", $$"""{"depth": {{depth}}}""");
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.StartsWith(message!, body.GetProperty("error").GetProperty("message").GetString());
+        Assert.DoesNotContain("circular", body.GetProperty("error").GetProperty("message").GetString());
+        var (_, circular) = await host.CallAsync("/circular_result", "{}");
+        Assert.Equal("the result refers to itself (circular reference)", circular.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
     public async Task BodyOverLimit_Returns413_AndTheHostKeepsServing()
     {
         await using var host = await HostUnderTest.StartAsync("protocol_env.py", o => o with { MaxBodyBytes = 64 * 1024 });

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Affinetes.ActorHost.Hosting;
 using Affinetes.ActorHost.Runtimes;
 using Affinetes.ActorHost.Runtimes.Sidecar;
+using Affinetes.Protocol;
 using Affinetes.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -72,6 +73,19 @@ public sealed class SidecarRuntimeTests : IDisposable
         Assert.Equal(["echo", "fail", "strict", "text"], methods);
         Assert.Equal(HttpStatusCode.NotFound, (await host.CallAsync("/slow", "{}")).Status);
         Assert.Equal("\"plain words\"", (await host.CallAsync("/text", "{}")).Body.GetProperty("result").GetRawText());
+    }
+
+    [Fact]
+    public async Task AnAnswerOverTheResultLimit_IsCutOffAndRefused_TheServerServesOn()
+    {
+        await using var host = await StartAsync([], o => o with { SidecarMethods = ["big", "echo"], MaxResultBytes = 256 * 1024 });
+        var (status, body) = await host.CallAsync("/big", """{"size": 50000000}""");
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        Assert.Equal(ErrorCodes.ResultTooLarge, body.GetProperty("error").GetProperty("code").GetString());
+        Assert.StartsWith("the sidecar's answer to big passed the host's limit of 256 KiB", body.GetProperty("error").GetProperty("message").GetString());
+        (status, body) = await host.CallAsync("/big", """{"size": 1000}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1000, body.GetProperty("result").GetString()!.Length);
     }
 
     [Fact]

@@ -29,7 +29,8 @@ public enum ScriptedBehaviour
 /// <summary>
 /// A small server on 127.0.0.1 speaking the actor protocol (<c>/ready</c>, <c>/health</c>, <c>/call</c>), whose
 /// behaviour a test scripts: answering, hanging like a paused container, refusing, or gone (<see cref="StopAsync"/>).
-/// A call answers <c>{"replica": NAME, "echo": kwargs.x}</c> after <c>kwargs.sleep_ms</c>; method <c>fail</c> raises.
+/// A call answers <c>{"replica": NAME, "echo": kwargs.x}</c> after <c>kwargs.sleep_ms</c>; method <c>fail</c> raises;
+/// method <c>surrogate</c> answers strings holding half a UTF-16 surrogate pair (<c>\ud800</c>).
 /// For the client's pool tests, where a real host would make the case slow or impossible to produce on demand.
 /// </summary>
 public sealed class ScriptedHost : IAsyncDisposable
@@ -134,6 +135,12 @@ public sealed class ScriptedHost : IAsyncDisposable
             {
                 await Task.Delay(sleep.GetInt32(), context.RequestAborted);
                 await WaitWhileHungAsync(context.RequestAborted, calls: true);
+            }
+            if (body.RootElement.GetProperty("method").GetString() == "surrogate")
+            {
+                // Half a surrogate pair: valid JSON that no text can hold (Python's json.dumps writes it for such a str).
+                await context.Response.WriteAsync("{\"status\":\"success\",\"result\":{\"score\":0.5,\"text\":\"a\\ud800b\",\"error\":\"bad \\udc00 text\"},\"error\":null}");
+                return;
             }
             if (body.RootElement.GetProperty("method").GetString() == "fail")
             {

@@ -143,12 +143,12 @@ public sealed class AfsCliTests
     {
         var (exit, _, error) = Run("call", "my-env", "generate", "--timeout", "0");
         Assert.Equal(1, exit);
-        Assert.Equal("afs call: --timeout 0 must be more than zero seconds\n(afs call --help says how to use it)\n", error);
+        Assert.Equal("afs call: --timeout 0 must be more than zero seconds (or none for no deadline)\n(afs call --help says how to use it)\n", error);
     }
 
     [Theory]
-    [InlineData("abc", "afs call: --timeout 'abc' is not a number of seconds; give e.g. 30 or 2.5")]
-    [InlineData("-1", "afs call: --timeout -1 must be more than zero seconds")]
+    [InlineData("abc", "afs call: --timeout 'abc' is not a number of seconds; give e.g. 30 or 2.5, or none for no deadline")]
+    [InlineData("-1", "afs call: --timeout -1 must be more than zero seconds (or none for no deadline)")]
     public void Call_UnparsableTimeout_SaysWhatIsWanted(string timeout, string message)
     {
         var (exit, output, error) = Run("call", "my-env", "generate", "--timeout", timeout);

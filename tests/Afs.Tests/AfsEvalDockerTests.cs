@@ -177,6 +177,48 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         Assert.Equal(40, reader.GetInt32(1));
     }
 
+    /// <summary>
+    /// Each result's token usage is written in the same transaction as the result: after a SIGKILL every stored
+    /// result of the run has its usage row (it had none before: usage was written at the end of the run).
+    /// </summary>
+    [Fact]
+    public async Task Eval_KilledMidRun_EveryStoredResultHasItsTokenUsage()
+    {
+        await using var upstream = await LocalLlmServer.StartAsync(_ => LlmReply.Text("Answer: 0") with { Usage = (31, 7), Delay = TimeSpan.FromMilliseconds(150) });
+        var jsonl = Path.Combine(_work.FullName, "usage.jsonl");
+        using (var afs = AfsEnvironmentFixture.StartAfsProcess("eval", fixture.Arith, "--tasks", "1-200", "--concurrency", "2", "--store", Store, "--out", jsonl,
+            "--llm-upstream", upstream.BaseUrl.ToString(), "--model", "usage-model", "--no-cache"))
+        {
+            var drained = Task.WhenAll(afs.StandardOutput.ReadToEndAsync(), afs.StandardError.ReadToEndAsync());
+            try
+            {
+                await Bounded.Until(() => Task.FromResult(File.Exists(jsonl) && File.ReadAllLines(jsonl).Length >= 8), TimeSpan.FromMinutes(2), "eight results before the kill");
+            }
+            finally
+            {
+                afs.Kill(entireProcessTree: true); // SIGKILL: nothing runs after this
+                await afs.WaitForExitAsync().Within(what: "the killed afs to exit");
+                await drained.Within(what: "the killed afs's output to end");
+            }
+        }
+        var run = JsonLines(jsonl)[0].GetProperty("run").GetString()!;
+        await using var connection = new SqliteConnection($"Data Source={Store};Mode=ReadOnly");
+        await connection.OpenAsync();
+        await using var check = connection.CreateCommand();
+        check.CommandText = """
+            SELECT COUNT(*), COUNT(u.task_id), COALESCE(SUM(u.total_tokens), 0), COALESCE(MIN(u.requests), 0)
+            FROM results r LEFT JOIN llm_usage u ON u.run_id = r.run_id AND u.task_id = r.task_id WHERE r.run_id = $run
+            """;
+        check.Parameters.AddWithValue("$run", run);
+        await using var reader = await check.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        var (results, withUsage, tokens, fewestRequests) = (reader.GetInt32(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3));
+        Assert.InRange(results, 8, 199);
+        Assert.Equal(results, withUsage);
+        Assert.Equal(38L * results, tokens);
+        Assert.Equal(1, fewestRequests);
+    }
+
     [Fact]
     public async Task Score_GoodMissingAndRaisingMiners_ScoresWeightsAndReasons()
     {

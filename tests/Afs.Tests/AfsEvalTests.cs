@@ -333,4 +333,26 @@ public sealed class AfsEvalTests : IAsyncLifetime
         Assert.DoesNotContain("Exception", error);
         Assert.Equal(0, _host.Calls);
     }
+
+    /// <summary>
+    /// A result holding half a surrogate pair (valid JSON, not valid text) is kept with U+FFFD in its place: every
+    /// JSON line is written, the summary printed, and afs show reads it back.
+    /// </summary>
+    [Fact]
+    public async Task LoneSurrogateInResults_IsRepaired_EveryLineAndTheSummaryAreWritten()
+    {
+        var jsonl = Path.Combine(_work.FullName, "surrogate.jsonl");
+        var (exit, output, error) = await AfsAsync("eval", "--url", _host.BaseUrl.ToString(), "--method", "surrogate", "--tasks", "1-20", "--store", Store, "--out", jsonl);
+        Assert.True(exit == 0, error);
+        Assert.Contains("mean score 0.500", output);
+        Assert.Contains("results that report an error: 20 (e.g. task 1: bad \ufffd text)", output);
+        var lines = JsonLines(jsonl);
+        Assert.Equal(20, lines.Count);
+        Assert.All(lines, l => Assert.Equal("a\ufffdb", l.GetProperty("result").GetProperty("text").GetString()));
+
+        var run = lines[0].GetProperty("run").GetString()!;
+        var (showExit, showOutput, showError) = await AfsAsync("show", run, "--store", Store, "--json");
+        Assert.True(showExit == 0, showError);
+        Assert.Equal(20, JsonDocument.Parse(showOutput).RootElement.GetProperty("tasks").GetArrayLength());
+    }
 }

@@ -40,7 +40,7 @@ public sealed class ContainerProfileTests
         Assert.Equal("rw,nosuid,nodev,size=268435456,mode=1777", config.Tmpfs!["/tmp"]);
         var nofile = Assert.Single(config.Ulimits);
         Assert.Equal(("nofile", 8192L, 8192L), (nofile.Name, nofile.Soft, nofile.Hard));
-        Assert.Equal("memory=4Gi cpus=2 pids=512 nofile=8192 tmp=256Mi", profile.LimitsLabel);
+        Assert.Equal("memory=4Gi cpus=2 pids=512 nofile=8192 tmp=256Mi log=3x10Mi", profile.LimitsLabel);
         Assert.Equal(["HOME=/tmp"], profile.Environment(new Dictionary<string, string>()));
         Assert.Empty(profile.Environment(new Dictionary<string, string> { ["HOME"] = "/home/me" }));
     }

@@ -80,6 +80,25 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
     private static readonly Dictionary<string, object?> Fast = new() { ["ms"] = 0 };
 
     [Fact]
+    public async Task ARunWithoutTaskTimeout_GetsAFiniteOne_StoredWithIt_NoneOnlyWhenAskedFor()
+    {
+        await using var env = await fixture.LoadAsync();
+        await using var temp = new TempStore();
+        await using var store = await temp.OpenAsync();
+        var runner = EvaluationRunner.Create(env, store);
+        var byDefault = await runner.StartAsync(new EvaluationRequest { TaskIds = [1], Kwargs = Fast });
+        var fromKwargs = await runner.StartAsync(new EvaluationRequest { TaskIds = [1], Kwargs = new Dictionary<string, object?> { ["ms"] = 0, ["timeout"] = 5 } });
+        var none = await runner.StartAsync(new EvaluationRequest { TaskIds = [1], Kwargs = Fast, TaskTimeout = Timeout.InfiniteTimeSpan });
+        Assert.Equal(CallDeadlines.EvaluationDefault, byDefault.Request.TaskTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), fromKwargs.Request.TaskTimeout);
+        Assert.Equal(Timeout.InfiniteTimeSpan, none.Request.TaskTimeout);
+        Assert.Equal(CallDeadlines.EvaluationDefault, (await store.GetRunAsync(byDefault.Id))!.TaskTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), (await store.GetRunAsync(fromKwargs.Id))!.TaskTimeout);
+        Assert.Equal(Timeout.InfiniteTimeSpan, (await store.GetRunAsync(none.Id))!.TaskTimeout);
+        Assert.Single(await EvalHostFixture.ReadAllAsync(none)); // no deadline still runs
+    }
+
+    [Fact]
     public async Task Run_YieldsEveryTaskOnce_WithScoreAndSuccessReadFromTheResult()
     {
         await using var env = await fixture.LoadAsync();

@@ -41,6 +41,34 @@ public sealed class HardeningTests(DockerModeFixture fixture)
     private static void AssertAllowed(JsonElement answer, string what) =>
         Assert.True(answer.GetProperty("ok").GetBoolean(), $"{what} failed: {answer}");
 
+    /// <summary>An environment that prints without end fills at most the rotated log files its engine keeps.</summary>
+    [Fact]
+    public async Task ContainerLogs_AreRotated_AndBoundedOnTheEngine()
+    {
+        var logs = new List<string>();
+        await using var env = await LoadAsync(new EnvironmentOptions
+        {
+            Image = fixture.HardeningImage,
+            Hardening = new ContainerHardening { LogMaxSize = "1Mi", LogMaxFiles = 2 },
+        }, logs, "loading the hardening environment");
+        var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
+        Assert.Equal("json-file", inspected.HostConfig!.LogConfig!.Type);
+        Assert.Equal("1024k", inspected.HostConfig.LogConfig.Config["max-size"]);
+        Assert.Equal("2", inspected.HostConfig.LogConfig.Config["max-file"]);
+        Assert.EndsWith(" log=2x1Mi", inspected.Config!.Labels![ContainerLabels.Limits]);
+
+        AssertAllowed(await Call(env, "shout", ("mb", 12)), "printing 12 MiB");
+        var directory = Path.GetDirectoryName(inspected.LogPath)!;
+        long total = 0;
+        await Bounded.Until(() =>
+        {
+            total = Directory.GetFiles(directory, Path.GetFileName(inspected.LogPath) + "*").Sum(f => new FileInfo(f).Length);
+            return Task.FromResult(total > 0);
+        }, TimeSpan.FromSeconds(30), "the container's log on disk");
+        // 12 MiB printed (about 13 MiB as json-file lines); at most two files of 1 MiB are kept.
+        Assert.InRange(total, 1, 2 * 1024 * 1024 + 64 * 1024);
+    }
+
     [Fact]
     public async Task Default_EachRestriction_IsInForceInsideTheContainer()
     {
@@ -87,7 +115,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
 
         var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
         Assert.Equal("none", inspected.Config!.Labels![ContainerLabels.Relaxations]);
-        Assert.Equal("memory=4Gi cpus=2 pids=64 nofile=8192 tmp=16Mi", inspected.Config!.Labels![ContainerLabels.Limits]);
+        Assert.Equal("memory=4Gi cpus=2 pids=64 nofile=8192 tmp=16Mi log=3x10Mi", inspected.Config!.Labels![ContainerLabels.Limits]);
         Assert.True(inspected.HostConfig!.ReadonlyRootfs);
         Assert.Equal(["ALL"], inspected.HostConfig!.CapDrop);
         Assert.DoesNotContain(inspected.HostConfig.SecurityOpt ?? [], o => o.Contains("seccomp", StringComparison.Ordinal));
@@ -137,7 +165,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
         var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
         const string relaxations = "writable-rootfs,writable=/scratch,image-user=root,cap-add=NET_RAW,new-privileges";
         Assert.Equal(relaxations, inspected.Config!.Labels![ContainerLabels.Relaxations]);
-        Assert.Equal("memory=300Mi cpus=0.5 pids=300 nofile=1024 tmp=256Mi", inspected.Config!.Labels![ContainerLabels.Limits]);
+        Assert.Equal("memory=300Mi cpus=0.5 pids=300 nofile=1024 tmp=256Mi log=3x10Mi", inspected.Config!.Labels![ContainerLabels.Limits]);
         lock (logs)
         {
             Assert.Contains(logs, l => l.StartsWith("4006 Warning", StringComparison.Ordinal) && l.EndsWith("runs with the hardened profile relaxed: " + relaxations, StringComparison.Ordinal));

@@ -126,6 +126,8 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
                 results.Add(taskResult);
             }
             Assert.All(results, r => Assert.True(r.Completed, r.Error));
+            // Each result comes with its usage, collected from the gateway as it was stored (task 7's earlier call is not the run's).
+            Assert.All(results, r => Assert.Equal((1L, 38L), (r.LlmUsage?.Requests ?? 0, r.LlmUsage?.TotalTokens ?? 0)));
             var stored = await store.GetLlmUsageAsync(run.Id).Within();
             Assert.Equal([7, 8, 9], stored.Keys.Order());
             Assert.All(stored.Values, u => Assert.Equal((1L, 31L, 7L, 38L), (u.Requests, u.PromptTokens, u.CompletionTokens, u.TotalTokens)));

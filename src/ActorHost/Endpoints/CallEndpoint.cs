@@ -180,8 +180,33 @@ internal sealed class CallEndpoint(IActorRuntime runtime, Readiness readiness, A
             }
             return await ErrorResponses.WriteAsync(context, ErrorResponses.StatusFor(error.Code), error);
         }
+        if (result.ResultJson.Length > options.MaxResultBytes || (result.ResultJson.Length > MaxResultBytesOf(context) && MaxResultBytesOf(context) > 0))
+        {
+            return await WriteTooLargeAsync(context, method.Name, result.ResultJson.Length);
+        }
         await WriteSuccessAsync(context, result.ResultJson);
         return StatusCodes.Status200OK;
+    }
+
+    /// <summary>The caller's own result limit (<see cref="WireHeaders.MaxResultBytes"/>); 0 when it sent none or one that is not a positive number.</summary>
+    private static long MaxResultBytesOf(HttpContext context) =>
+        context.Request.Headers[WireHeaders.MaxResultBytes] is [{ } text] && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) && limit > 0
+            ? limit
+            : 0;
+
+    /// <summary>A result over the host's or the caller's limit: nothing of it is sent, the answer says its size and the limit.</summary>
+    private Task<int> WriteTooLargeAsync(HttpContext context, string method, long size)
+    {
+        var caller = MaxResultBytesOf(context);
+        var (limit, whose) = caller > 0 && caller < options.MaxResultBytes
+            ? (caller, "the caller's limit")
+            : (options.MaxResultBytes, "the host's limit (AFFINETES_MAX_RESULT_BYTES)");
+        return ErrorResponses.WriteAsync(context, StatusCodes.Status500InternalServerError, new ErrorDetail
+        {
+            Code = ErrorCodes.ResultTooLarge,
+            Message = $"the result of {method} is {ResultLimits.Describe(size)} ({size} bytes), over {whose} of {ResultLimits.Describe(limit)}; nothing of it was sent",
+            Method = method,
+        });
     }
 
     private static async Task WriteSuccessAsync(HttpContext context, ReadOnlyMemory<byte> resultJson)

@@ -148,6 +148,7 @@ internal static class ActorHostApp
         Debug = options.Debug,
         StrictTypes = options.StrictTypes,
         WriteOffGrace = options.WorkerWriteOff,
+        MaxResultBytes = options.MaxResultBytes,
     };
 
     /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
@@ -179,6 +180,7 @@ internal static class ActorHostApp
         DeclaredMethods = options.SidecarMethods,
         StartTimeout = options.SidecarStartTimeout,
         HiddenVariables = [HostEnvironment.AuthToken],
+        MaxResultBytes = options.MaxResultBytes,
     }, logger);
 
     private static void OpenToEveryUser(string socketPath)

@@ -28,6 +28,8 @@ internal sealed record ActorHostOptions
     public byte[]? ExpectedTokenHash => AuthTokenSha256 is { } hex ? Convert.FromHexString(hex)
         : AuthToken is { } token ? Convert.FromHexString(HostEnvironment.HashAuthToken(token)) : null;
     public long MaxBodyBytes { get; init; } = 4 * 1024 * 1024;
+    /// <summary>The most bytes a result may have; a larger one is refused (<see cref="ErrorCodes.ResultTooLarge"/>), never sent.</summary>
+    public long MaxResultBytes { get; init; } = ResultLimits.DefaultMaxBytes;
     /// <summary>Calls in flight at once; beyond it the host answers 503 with Retry-After instead of queueing.</summary>
     public int MaxConcurrentCalls { get; init; } = 1024;
     /// <summary>Default server-side deadline of a call; a request can set its own with the timeout header.</summary>
@@ -91,6 +93,7 @@ internal sealed record ActorHostOptions
         ["--auth-token"] = "AUTH_TOKEN",
         ["--auth-token-sha256"] = "AUTH_TOKEN_SHA256",
         ["--max-body-bytes"] = "MAX_BODY_BYTES",
+        ["--max-result-bytes"] = "MAX_RESULT_BYTES",
         ["--max-concurrency"] = "MAX_CONCURRENCY",
         ["--call-timeout"] = "CALL_TIMEOUT",
         ["--shutdown-grace"] = "SHUTDOWN_GRACE",
@@ -125,6 +128,8 @@ internal sealed record ActorHostOptions
           --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but GET /health (AUTH_TOKEN)
           --auth-token-sha256 H  the same, given as the token's SHA-256 in hex (AUTH_TOKEN_SHA256; preferred)
           --max-body-bytes N     request body limit, 413 beyond (MAX_BODY_BYTES, default 4194304)
+          --max-result-bytes N   result limit: a larger result is refused as result_too_large, never sent
+                                 (MAX_RESULT_BYTES, default 16777216; a caller may ask for less per call)
           --max-concurrency N    calls in flight, 503 beyond (MAX_CONCURRENCY, default 1024)
           --call-timeout S       default server-side deadline in seconds (CALL_TIMEOUT, default none)
           --shutdown-grace S     drain time after SIGTERM (SHUTDOWN_GRACE, default 10)
@@ -192,6 +197,7 @@ internal sealed record ActorHostOptions
             AuthToken = Text(c, "AUTH_TOKEN"),
             AuthTokenSha256 = TokenHash(c, Text(c, "AUTH_TOKEN")),
             MaxBodyBytes = Integer(c, "MAX_BODY_BYTES", 1024, int.MaxValue) ?? defaults.MaxBodyBytes,
+            MaxResultBytes = Integer(c, "MAX_RESULT_BYTES", 1024, int.MaxValue - 64) ?? defaults.MaxResultBytes,
             MaxConcurrentCalls = (int)(Integer(c, "MAX_CONCURRENCY", 1, 1_000_000) ?? defaults.MaxConcurrentCalls),
             CallTimeout = Seconds(c, "CALL_TIMEOUT"),
             ShutdownGrace = Seconds(c, "SHUTDOWN_GRACE") ?? defaults.ShutdownGrace,

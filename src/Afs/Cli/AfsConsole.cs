@@ -14,7 +14,7 @@ namespace Affinetes.Afs.Cli;
 internal sealed class AfsConsole(string command, TextWriter output, TextWriter error, bool json)
 {
     /// <summary>Compact JSON that keeps non-ASCII text and quotes readable.</summary>
-    public static readonly JsonSerializerOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    public static readonly JsonSerializerOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, MaxDepth = Protocol.ResultLimits.MaxDepth + 16 };
 
     public static readonly JsonSerializerOptions PrettyJsonOptions = new(JsonOptions) { WriteIndented = true };
 

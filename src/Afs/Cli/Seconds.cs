@@ -35,6 +35,35 @@ internal static class Seconds
         return option;
     }
 
+    /// <summary>
+    /// A deadline: a positive number of seconds, or <c>none</c> (<see cref="Timeout.InfiniteTimeSpan"/>: no deadline,
+    /// only when asked for); not given: null, and the command applies its default.
+    /// </summary>
+    public static Option<TimeSpan?> Deadline(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "S|none",
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count == 0 ? "" : result.Tokens[0].Value;
+            if (text.Equals("none", StringComparison.OrdinalIgnoreCase))
+            {
+                return Timeout.InfiniteTimeSpan;
+            }
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && double.IsFinite(seconds) && seconds < 1e7)
+            {
+                if (seconds > 0)
+                {
+                    return TimeSpan.FromSeconds(seconds);
+                }
+                result.AddError($"{name} {text} must be more than zero seconds (or none for no deadline)");
+                return null;
+            }
+            result.AddError($"{name} '{text}' is not a number of seconds; give e.g. 30 or 2.5, or none for no deadline");
+            return null;
+        },
+    };
+
     /// <summary>Seconds for messages: <c>2</c>, <c>0.01</c>, and tiny values as given (<c>1E-09</c>), never rounded to 0.</summary>
     public static string Format(double seconds) => seconds >= 0.001
         ? seconds.ToString("0.###", CultureInfo.InvariantCulture)

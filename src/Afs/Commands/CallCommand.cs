@@ -5,6 +5,7 @@ using Affinetes.Afs.Cli;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Evaluation;
 
 namespace Affinetes.Afs.Commands;
 
@@ -23,7 +24,9 @@ internal sealed class CallCommand : AfsCommand
     private readonly Option<string?> _url = new("--url") { Description = "call a host at this URL instead of a container, e.g. http://127.0.0.1:8000" };
     private readonly Option<string[]> _args = new("--arg", "-a") { Description = "keyword argument k=v (repeatable); v is converted to the parameter's type from /methods (a string parameter gets the text as is), else read as JSON when it is JSON", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _jsonArgs = new("--json-args") { Description = "keyword arguments as one JSON object; --arg wins over it" };
-    private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds the whole call may take (finding a ready replica included); past it the environment cancels the work (exit code 4)");
+    private readonly Option<TimeSpan?> _timeout = Seconds.Deadline("--timeout",
+        "seconds the whole call may take (finding a ready replica included); past it the environment cancels the work (exit code 4). " +
+        $"Default: the method's timeout argument + {TimeoutKwarg.GraceSeconds:0} s when it has one, else {CallDeadlines.CallDefault.TotalSeconds:0} s, for the call itself; none: no deadline");
     private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
     private readonly Option<bool> _compact = new("--compact") { Description = "print the result on one line" };
     private readonly Option<string> _mode = BasilicaAccess.ModeOption();
@@ -65,7 +68,10 @@ internal sealed class CallCommand : AfsCommand
         }
         var given = CallArguments.Parse(context.Get(_args), context.Get(_jsonArgs));
         var token = context.Get(_authToken) ?? (Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN") is { Length: > 0 } t ? t : null);
-        var deadline = Seconds.Value(context, _timeout);
+        // A --timeout of seconds bounds the whole command; none, or no --timeout, leaves the ready wait its own bound.
+        var deadline = context.Get(_timeout) is { } asked && asked != Timeout.InfiniteTimeSpan ? asked : (TimeSpan?)null;
+        var noDeadline = context.Get(_timeout) == Timeout.InfiniteTimeSpan;
+        TimeSpan? defaultDeadline = null;
 
         // --timeout bounds everything from here on: finding a ready replica, reading the method table, the call.
         using var overall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -93,11 +99,18 @@ internal sealed class CallCommand : AfsCommand
                     LoggerFactory = context.LoggerFactory,
                 }, overall.Token)
                 : await RunningReplicas.ConnectToFirstReadyAsync(first, context, token, deadline ?? DefaultReadyWait, overall.Token);
-            var kwargs = given.Count == 0 ? given : await TypedArgumentsAsync(environment, methodName, given, overall.Token);
+            var (kwargs, descriptor) = given.Count == 0 && (deadline is not null || noDeadline)
+                ? (given, null)
+                : await TypedArgumentsAsync(environment, methodName, given, overall.Token);
             var remaining = deadline is { } d ? d - clock.Elapsed : (TimeSpan?)null;
             if (remaining <= TimeSpan.Zero)
             {
                 throw new OperationCanceledException(overall.Token);
+            }
+            if (remaining is null)
+            {
+                defaultDeadline = noDeadline ? null : CallDeadlines.For(descriptor, kwargs, CallDeadlines.CallDefault);
+                remaining = defaultDeadline ?? Timeout.InfiniteTimeSpan;
             }
             var started = Stopwatch.GetTimestamp();
             var value = await environment.CallAsync(methodName, null, kwargs, remaining, overall.Token);
@@ -120,6 +133,12 @@ internal sealed class CallCommand : AfsCommand
             }
             return ExitCodes.Ok;
         }
+        catch (DeadlineExceededException e) when (defaultDeadline is { } used && !cancellationToken.IsCancellationRequested)
+        {
+            throw new CommandDeadlineException($"{methodName} did not answer within {CallDeadlines.Describe(used)}, afs call's default deadline " +
+                $"({(used == CallDeadlines.CallDefault ? "the method has no timeout argument" : "its timeout argument + " + TimeoutKwarg.GraceSeconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture) + " s")})" +
+                (e.ServerSide ? "; the environment cancelled it" : "") + "; give --timeout S for another, or --timeout none");
+        }
         catch (Exception e) when (deadline is not null && !cancellationToken.IsCancellationRequested
             && (e is DeadlineExceededException || ((overall.IsCancellationRequested || clock.Elapsed >= deadline) && e is not UsageException)))
         {
@@ -127,7 +146,7 @@ internal sealed class CallCommand : AfsCommand
             // give up before the token's timer has fired on a busy machine, and that is still the deadline passing.
             // Whatever the expired --timeout surfaced as, the user's figure is the one to name (the call itself only
             // got what was left of it after connecting).
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(context.Get(_timeout)!.Value)} s" + e switch
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(deadline.Value.TotalSeconds)} s" + e switch
             {
                 DeadlineExceededException { ServerSide: true } => " (the environment cancelled it)",
                 EnvironmentUnavailableException => " (no replica became ready in time)",
@@ -141,21 +160,19 @@ internal sealed class CallCommand : AfsCommand
     /// the text as typed (<c>--arg action=500</c> sends "500"), other types the JSON value. Unknown methods and
     /// parameters are left for the environment to reject with its own message.
     /// </summary>
-    private static async Task<Dictionary<string, object?>> TypedArgumentsAsync(IEnvironment environment, string method, Dictionary<string, object?> given, CancellationToken cancellationToken)
+    /// <remarks>Also gives the method's descriptor (its declared <c>timeout</c> makes the default deadline); null when the host lists no such method.</remarks>
+    private static async Task<(Dictionary<string, object?> Kwargs, MethodDescriptor? Descriptor)> TypedArgumentsAsync(IEnvironment environment, string method, Dictionary<string, object?> given, CancellationToken cancellationToken)
     {
         MethodDescriptor? descriptor = null;
-        if (given.Values.Any(v => v is CallArguments.TypedText))
+        try
         {
-            try
-            {
-                descriptor = (await environment.ListMethodsAsync(cancellationToken)).FirstOrDefault(m => m.Name == method);
-            }
-            catch (Exception e) when (e is AffinetesException or HttpRequestException or JsonException)
-            {
-                // A server without a usable /methods: the values go as JSON where they are JSON.
-            }
+            descriptor = (await environment.ListMethodsAsync(cancellationToken)).FirstOrDefault(m => m.Name == method);
         }
-        return CallArguments.Typed(given, descriptor);
+        catch (Exception e) when (e is AffinetesException or HttpRequestException or JsonException)
+        {
+            // A server without a usable /methods: the values go as JSON where they are JSON.
+        }
+        return (CallArguments.Typed(given, descriptor), descriptor);
     }
 }
 

@@ -184,7 +184,7 @@ internal sealed class EvalCommand : AfsCommand
             var methodName = context.Get(_settings.Method)!;
             var method = await MethodAsync(context, environment, methodName, cancellationToken);
             var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
-            run = await runner.StartAsync(_settings.Request(context, kwargs, digest,
+            run = await runner.StartAsync(_settings.Request(context, method, kwargs, digest,
                 target.Kind == TargetKind.Directory ? image : target.Value, label), cancellationToken);
             runLock = RunLock.Take(store.Path, run.Id);
         }

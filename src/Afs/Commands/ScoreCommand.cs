@@ -199,7 +199,7 @@ internal sealed class ScoreCommand : AfsCommand
         var digest = await Targets.ImageIdAsync(context.Engines[0], image, cancellationToken);
         var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
         var run = await EvaluationRunner.Create(environment, store, context.LoggerFactory).StartAsync(
-            _settings.Request(context, kwargs, digest, image, $"miner {uid}" + (label is null ? "" : $"; {label}")), cancellationToken);
+            _settings.Request(context, method, kwargs, digest, image, $"miner {uid}" + (label is null ? "" : $"; {label}")), cancellationToken);
         var results = new List<TaskResult>(run.TaskCount);
         await foreach (var result in run.ResultsAsync(cancellationToken))
         {

@@ -57,7 +57,7 @@ internal static class ResultViews
         kwargs = JsonDocument.Parse(r.Kwargs).RootElement,
         task_id_parameter = r.TaskIdParameter,
         concurrency = r.Concurrency,
-        timeout_s = r.TaskTimeout?.TotalSeconds,
+        timeout_s = r.TaskTimeout is { } t && t != Timeout.InfiniteTimeSpan ? t.TotalSeconds : (double?)null,
         retries = r.Retries,
         use_cache = r.UseCache,
         label = r.Label,

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Affinetes.Afs.Cli;
+using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Evaluation;
 
 namespace Affinetes.Afs.Evaluation;
@@ -13,7 +14,9 @@ internal sealed class RunSettings(string tasksDescription, string concurrencyDes
     public Option<IReadOnlyList<long>?> Tasks { get; } = TaskIds.Option(tasksDescription);
     public Option<string> Method { get; } = new("--method") { Description = "the method called for each task", DefaultValueFactory = _ => "evaluate" };
     public Option<int> Concurrency { get; } = new("--concurrency", "-c") { Description = concurrencyDescription, DefaultValueFactory = _ => 20 };
-    public Option<double?> Timeout { get; } = Seconds.Option("--timeout", "seconds each task may take (past it the task fails as 'deadline'); default: the environment's");
+    public Option<TimeSpan?> Timeout { get; } = Seconds.Deadline("--timeout",
+        "seconds each task may take (past it the task fails as 'deadline' and the environment cancels it); default: the method's " +
+        $"timeout argument + {TimeoutKwarg.GraceSeconds:0} s when it has one, else {CallDeadlines.EvaluationDefault.TotalSeconds:0} s; none: no deadline");
     public Option<int> Retries { get; } = new("--retries") { Description = "further attempts of a task that failed transiently (deadline, unavailable); an actor's error is never retried", DefaultValueFactory = _ => 0 };
     public Option<bool> NoCache { get; } = new("--no-cache") { Description = "run every task, even those with a stored result for the same image, method and kwargs" };
 
@@ -34,21 +37,24 @@ internal sealed class RunSettings(string tasksDescription, string concurrencyDes
     public void Check(CommandContext context)
     {
         var tasks = context.Get(Tasks);
-        var request = Request(context, new Dictionary<string, object?>(), null, null, null) with { TaskIds = tasks ?? [0] };
+        var request = Request(context, null, new Dictionary<string, object?>(), null, null, null) with { TaskIds = tasks ?? [0] };
         request.Validate();
     }
 
     /// <summary>The options that shape a run; a resume runs the stored run as it was stored and takes none of them.</summary>
     public IEnumerable<Option> RunShaping => [Tasks, Method, Concurrency, Timeout, Retries, NoCache];
 
-    /// <summary>The runner's request for these options; the runner validates it (concurrency, retries) and says how to fix it.</summary>
-    public EvaluationRequest Request(CommandContext context, IReadOnlyDictionary<string, object?> kwargs, string? digest, string? environment, string? label) => new()
+    /// <summary>
+    /// The runner's request for these options; the runner validates it (concurrency, retries) and says how to fix it.
+    /// Without <c>--timeout</c> each task's deadline is <see cref="CallDeadlines.For"/> the method's <c>timeout</c>.
+    /// </summary>
+    public EvaluationRequest Request(CommandContext context, MethodDescriptor? method, IReadOnlyDictionary<string, object?> kwargs, string? digest, string? environment, string? label) => new()
     {
         Method = context.Get(Method)!,
         TaskIds = context.Get(Tasks)!,
         Kwargs = kwargs,
         Concurrency = context.Get(Concurrency),
-        TaskTimeout = Seconds.Value(context, Timeout),
+        TaskTimeout = context.Get(Timeout) ?? CallDeadlines.For(method, kwargs, CallDeadlines.EvaluationDefault),
         Retries = context.Get(Retries),
         UseCache = !context.Get(NoCache),
         ImageDigest = digest,

@@ -119,7 +119,7 @@ internal static class ViewPages
             Field(html, "label", Html.Encode(run.Label));
         }
         Field(html, "settings", Html.Encode(string.Create(Inv,
-            $"concurrency {run.Concurrency}, retries {run.Retries}, task timeout {(run.TaskTimeout is { } t ? Duration(t) : "the environment's")}, cache {(run.UseCache ? "on" : "off")}")));
+            $"concurrency {run.Concurrency}, retries {run.Retries}, task timeout {(run.TaskTimeout is { } t && t != Timeout.InfiniteTimeSpan ? Duration(t) : "none")}, cache {(run.UseCache ? "on" : "off")}")));
         Field(html, "started", Date(run.CreatedAt));
         Field(html, "finished", run.FinishedAt is { } f ? $"{Date(f)} (after {Duration(f - run.CreatedAt)})" : "not yet");
         html.Append("</dl></div>");

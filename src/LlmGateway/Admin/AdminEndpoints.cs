@@ -33,6 +33,32 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
         routes.MapGet(GatewayRoutes.Usage + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
             ? WriteAsync(context, found.Usage.Snapshot(found.Name, found.Policy.BudgetTokens), GatewayJson.Default.EnvironmentUsage)
             : NotFound(context, name));
+        routes.MapPost(GatewayRoutes.Usage + "/{name}" + GatewayRoutes.CollectSuffix, CollectAsync);
+    }
+
+    private async Task CollectAsync(HttpContext context, string name)
+    {
+        if (registry.FindByName(name) is not { } found)
+        {
+            await NotFound(context, name);
+            return;
+        }
+        TaskCollection? asked;
+        try
+        {
+            asked = await JsonSerializer.DeserializeAsync(context.Request.Body, GatewayJson.Default.TaskCollection, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            await Invalid($"the body is not a task collection: {e.Message}; send {{\"tasks\": [\"1\", \"2\"]}}").WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        if (asked?.Tasks is null)
+        {
+            await Invalid("the body names no tasks; send {\"tasks\": [\"1\", \"2\"]}").WriteAsync(context.Response, context.RequestAborted);
+            return;
+        }
+        await WriteAsync(context, new CollectedTasks { Tasks = found.Usage.Collect(asked.Tasks) }, GatewayJson.Default.CollectedTasks);
     }
 
     private async Task RegisterAsync(HttpContext context)

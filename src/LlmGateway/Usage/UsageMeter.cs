@@ -62,6 +62,23 @@ public sealed class UsageMeter
     /// <summary>Counts one CONNECT tunnel opened.</summary>
     public void Tunnel() => Interlocked.Increment(ref _tunnels);
 
+    /// <summary>The named tasks' figures since they were last collected; the meter forgets them (tasks with none are left out).</summary>
+    public Dictionary<string, TaskRecord> Collect(IEnumerable<string> tasks)
+    {
+        var collected = new Dictionary<string, TaskRecord>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            foreach (var task in tasks)
+            {
+                if (_tasks.Remove(task, out var figures))
+                {
+                    collected[task] = new TaskRecord { Usage = figures.ToTask() };
+                }
+            }
+        }
+        return collected;
+    }
+
     /// <summary>The figures as the admin API shows them.</summary>
     public EnvironmentUsage Snapshot(string name, long? budget)
     {

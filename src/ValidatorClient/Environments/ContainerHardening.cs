@@ -29,6 +29,12 @@ public sealed partial record ContainerHardening
     /// <summary>Default of <see cref="TmpSize"/>.</summary>
     public const string DefaultTmpSize = "256Mi";
 
+    /// <summary>Default of <see cref="LogMaxSize"/>.</summary>
+    public const string DefaultLogMaxSize = "10Mi";
+
+    /// <summary>Default of <see cref="LogMaxFiles"/>.</summary>
+    public const int DefaultLogMaxFiles = 3;
+
     /// <summary>The user (<c>nobody:nogroup</c>) a container runs as when its image's user is root and <see cref="KeepImageUser"/> is off.</summary>
     public const string NonRootUser = "65534:65534";
 
@@ -40,6 +46,15 @@ public sealed partial record ContainerHardening
 
     /// <summary>Size of the writable tmpfs on <c>/tmp</c> and of each of <see cref="WritablePaths"/> (<c>"256Mi"</c>); it counts against the memory limit.</summary>
     public string TmpSize { get; init; } = DefaultTmpSize;
+
+    /// <summary>
+    /// Size of one file of a container's log on its engine (<c>json-file</c> driver, rotated): an environment that
+    /// prints without end fills at most <see cref="LogMaxFiles"/> of these (<c>"10Mi"</c>; 1Mi to 1Gi).
+    /// </summary>
+    public string LogMaxSize { get; init; } = DefaultLogMaxSize;
+
+    /// <summary>Log files kept per container, the oldest dropped first (1 to 100).</summary>
+    public int LogMaxFiles { get; init; } = DefaultLogMaxFiles;
 
     /// <summary>Relaxation: more writable tmpfs directories (absolute paths, each <see cref="TmpSize"/>), for images that must write beside <c>/tmp</c>.</summary>
     public IReadOnlyList<string> WritablePaths { get; init; } = [];
@@ -87,6 +102,23 @@ public sealed partial record ContainerHardening
         if (tmpBytes < 1L << 20)
         {
             throw new EnvironmentOptionsException($"tmp size '{TmpSize}' is below 1Mi; the host needs a writable /tmp, use e.g. '64Mi' or more");
+        }
+        long logBytes;
+        try
+        {
+            logBytes = MemoryQuantity.Parse(LogMaxSize).Bytes;
+        }
+        catch (FormatException e)
+        {
+            throw new EnvironmentOptionsException($"log size: {e.Message.Replace("memory limit", "size", StringComparison.Ordinal)}");
+        }
+        if (logBytes is < 1L << 20 or > 1L << 30)
+        {
+            throw new EnvironmentOptionsException($"log size '{LogMaxSize}' must be from 1Mi to 1Gi (default {DefaultLogMaxSize})");
+        }
+        if (LogMaxFiles is < 1 or > 100)
+        {
+            throw new EnvironmentOptionsException($"log files is {LogMaxFiles}; use 1 to 100 (default {DefaultLogMaxFiles})");
         }
         foreach (var path in WritablePaths)
         {

@@ -24,7 +24,8 @@ public interface IEnvironment : IAsyncDisposable
     /// Calls <paramref name="method"/> with positional <paramref name="args"/> and keyword <paramref name="kwargs"/>
     /// (any values System.Text.Json can write; objects' members go snake_case). <paramref name="timeout"/> is the
     /// deadline: past it the call fails with <see cref="DeadlineExceededException"/> and the environment cancels the
-    /// work; cancelling <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/> instead.
+    /// work (null: <see cref="EnvironmentOptions.DefaultCallTimeout"/>; <see cref="Timeout.InfiniteTimeSpan"/>: none);
+    /// cancelling <paramref name="cancellationToken"/> throws <see cref="OperationCanceledException"/> instead.
     /// </summary>
     Task<JsonElement> CallAsync(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default);
@@ -62,8 +63,16 @@ public interface IEnvironment : IAsyncDisposable
     /// </summary>
     string? LlmBaseUrl => null;
 
-    /// <summary>What the environment used through the LLM gateway (tokens as the upstream reported them, requests, errors, latency, per task); null without a gateway.</summary>
+    /// <summary>What the environment used through the LLM gateway (tokens as the upstream reported them, requests, errors, latency, per task not collected yet); null without a gateway.</summary>
     Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) => Task.FromResult<EnvironmentUsage?>(null);
+
+    /// <summary>
+    /// What the named tasks used through the LLM gateway since they were last collected (calls made at their
+    /// <see cref="GatewayRoutes.TaskBaseUrl"/>), which the gateway then forgets; tasks that used nothing are left
+    /// out. Empty without a gateway. The evaluation runner collects each task as it stores its result.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, TaskRecord>> CollectLlmTasksAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<string, TaskRecord>>(new Dictionary<string, TaskRecord>());
 }
 
 /// <summary>One log line of one replica.</summary>
@@ -115,16 +124,21 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     public async Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
         _gateway is null ? null : await _gateway.Gateway.UsageAsync(_gateway.Name, cancellationToken);
 
+    public async Task<IReadOnlyDictionary<string, TaskRecord>> CollectLlmTasksAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken = default) =>
+        _gateway is null || taskIds.Count == 0
+            ? new Dictionary<string, TaskRecord>()
+            : (await _gateway.Gateway.CollectAsync(_gateway.Name, taskIds, cancellationToken)).Tasks;
+
     public Task<JsonElement> CallAsync(string method, IReadOnlyList<object?>? args = null, IReadOnlyDictionary<string, object?>? kwargs = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(method);
-        if (timeout is { } t && t <= TimeSpan.Zero)
+        if (timeout is { } t && t <= TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), t, "a call's timeout must be positive");
+            throw new ArgumentOutOfRangeException(nameof(timeout), t, "a call's timeout must be positive, or Timeout.InfiniteTimeSpan for none");
         }
-        var deadline = timeout ?? _options.DefaultCallTimeout;
+        var deadline = timeout == Timeout.InfiniteTimeSpan ? null : timeout ?? _options.DefaultCallTimeout;
         return _fresh is null
             ? _pool.CallAsync(method, WireValues.CallBody(method, args, kwargs), deadline, cancellationToken)
             : CallOnFreshAsync(method, args, kwargs, deadline, cancellationToken);

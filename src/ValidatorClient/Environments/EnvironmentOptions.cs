@@ -112,6 +112,12 @@ public sealed record EnvironmentOptions
     /// <summary>Deadline of a call that names none.</summary>
     public TimeSpan? DefaultCallTimeout { get; init; }
 
+    /// <summary>
+    /// The most bytes a call's result may have (16 MiB by default). The host is asked not to send more, and the client
+    /// stops reading past it: such a call fails with <see cref="ResultTooLargeException"/> and nothing of it is held.
+    /// </summary>
+    public long MaxResultBytes { get; init; } = Protocol.ResultLimits.DefaultMaxBytes;
+
     /// <summary>A file the containers' log lines are appended to as they come, prefixed with the replica.</summary>
     public string? LogFile { get; init; }
 
@@ -225,6 +231,10 @@ public sealed record EnvironmentOptions
         if (DefaultCallTimeout is { } callTimeout && callTimeout <= TimeSpan.Zero)
         {
             throw new EnvironmentOptionsException("default call timeout must be positive");
+        }
+        if (MaxResultBytes is < 1024 or > int.MaxValue - 65536)
+        {
+            throw new EnvironmentOptionsException($"the result size limit is {MaxResultBytes} bytes; use 1 KiB to 2 GiB");
         }
         if (Lease < TimeSpan.FromSeconds(10))
         {

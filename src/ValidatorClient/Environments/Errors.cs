@@ -44,6 +44,23 @@ public sealed class BadArgumentsException(string method, string? parameter, stri
 }
 
 /// <summary>
+/// The method's result is larger than the limit (<see cref="EnvironmentOptions.MaxResultBytes"/>, or the host's own):
+/// the host refused to send it, or the client stopped reading past the limit. Nothing of it is kept; the same call
+/// gives the same result, so retrying does not help.
+/// </summary>
+public sealed class ResultTooLargeException(string method, string message, long limit, long? size)
+    : AffinetesException(message)
+{
+    public string Method { get; } = method;
+
+    /// <summary>The limit that was passed, in bytes.</summary>
+    public long Limit { get; } = limit;
+
+    /// <summary>The result's size in bytes, when it is known (the host said, or the answer declared its length).</summary>
+    public long? Size { get; } = size;
+}
+
+/// <summary>
 /// The call's deadline (<c>_timeout</c> / the timeout argument) passed before an answer came. Distinct from the
 /// caller's own cancellation, which surfaces as <see cref="OperationCanceledException"/>.
 /// </summary>

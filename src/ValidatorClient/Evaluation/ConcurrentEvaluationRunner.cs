@@ -15,6 +15,7 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
+        request = request with { TaskTimeout = request.TaskTimeout ?? CallDeadlines.For(null, request.Kwargs, CallDeadlines.EvaluationDefault) };
         var tasks = request.DistinctTaskIds();
         var (kwargsText, kwargs) = CanonicalJson.Of(request.Kwargs);
         var id = NewRunId();
@@ -47,7 +48,8 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             Kwargs = CanonicalJson.Parse(run.Kwargs).ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
             TaskIdParameter = run.TaskIdParameter,
             Concurrency = run.Concurrency,
-            TaskTimeout = run.TaskTimeout,
+            // Runs stored before every run had a deadline resume with the default one.
+            TaskTimeout = run.TaskTimeout ?? CallDeadlines.For(null, CanonicalJson.Parse(run.Kwargs).ToDictionary(kv => kv.Key, kv => (object?)kv.Value), CallDeadlines.EvaluationDefault),
             Retries = run.Retries,
             RetryDelay = run.RetryDelay,
             UseCache = run.UseCache,

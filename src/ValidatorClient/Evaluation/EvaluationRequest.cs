@@ -25,7 +25,11 @@ public sealed record EvaluationRequest
     /// <summary>Tasks in flight at most.</summary>
     public int Concurrency { get; init; } = 20;
 
-    /// <summary>Deadline of each attempt (the environment cancels the work past it); null: the environment's default.</summary>
+    /// <summary>
+    /// Deadline of each attempt (the environment cancels the work past it). Null: the runner sets
+    /// <see cref="CallDeadlines.For"/> of the kwargs (their <c>timeout</c> + 10 s, else 600 s) and stores it with the run;
+    /// <see cref="Timeout.InfiniteTimeSpan"/>: no deadline, only when asked for.
+    /// </summary>
     public TimeSpan? TaskTimeout { get; init; }
 
     /// <summary>
@@ -75,9 +79,9 @@ public sealed record EvaluationRequest
         {
             throw new EvaluationOptionsException($"concurrency is {Concurrency}; use 1 to 4096");
         }
-        if (TaskTimeout is { } timeout && timeout <= TimeSpan.Zero)
+        if (TaskTimeout is { } timeout && timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
-            throw new EvaluationOptionsException($"the task timeout is {timeout.TotalSeconds} s; it must be positive");
+            throw new EvaluationOptionsException($"the task timeout is {timeout.TotalSeconds} s; it must be positive (or Timeout.InfiniteTimeSpan for none)");
         }
         if (Retries is < 0 or > 100)
         {

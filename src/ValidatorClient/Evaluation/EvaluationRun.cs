@@ -38,6 +38,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     private readonly IReadOnlyList<long> _pending;
     private readonly ResiliencePipeline<JsonElement> _pipeline;
     private readonly Stopwatch _clock = new();
+    private readonly LlmUsageCollector? _usage;
     private int _next = -1;
     private int _read;
     private int _completed;
@@ -59,6 +60,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         _cached = cached;
         _pending = pending;
         _pipeline = BuildPipeline(request, logger);
+        _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 ? new LlmUsageCollector(environment, id, logger) : null;
     }
 
     public string Id { get; }
@@ -152,16 +154,9 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                     TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 sink = toStore.Writer;
             }
-            if (CountsLlmUsage)
+            if (_usage is not null)
             {
-                try
-                {
-                    _llmUsageAtStart = await LlmUsageSoFarAsync();
-                }
-                catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException or System.Text.Json.JsonException)
-                {
-                    Log.UsageNotRecorded(_logger, Id, e.Message);
-                }
+                await _usage.ForgetAsync(_pending);
             }
             foreach (var hit in _cached)
             {
@@ -194,7 +189,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 }
             }
             writer?.Dispose();
-            await RecordLlmUsageAsync();
+            await RecordLateLlmUsageAsync();
             var status = AlreadyDone + _fromCache + _completed + _failed == TaskCount ? RunStatus.Completed : RunStatus.Interrupted;
             if (_store is not null)
             {
@@ -213,58 +208,26 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         }
     }
 
-    /// <summary>Stores what the run's tasks used through the LLM gateway, when the environment has one; a failure is logged, not the run's.</summary>
-    private async Task RecordLlmUsageAsync()
+    /// <summary>Adds what the gateway counted for the run's tasks after their results were stored; a failure is logged, not the run's.</summary>
+    private async Task RecordLateLlmUsageAsync()
     {
-        if (!CountsLlmUsage)
+        if (_usage is null)
         {
             return;
         }
+        var late = await _usage.CollectLateAsync(_pending);
         try
         {
-            var perTask = new Dictionary<long, LlmTaskUsage>();
-            foreach (var (taskId, used) in await LlmUsageSoFarAsync())
+            if (late.Count > 0)
             {
-                // Calls made for the same task id on this environment before the run are not the run's.
-                var run = _llmUsageAtStart.GetValueOrDefault(taskId) is { } earlier
-                    ? new LlmTaskUsage(used.Requests - earlier.Requests, used.Errors - earlier.Errors, used.PromptTokens - earlier.PromptTokens,
-                        used.CompletionTokens - earlier.CompletionTokens, used.TotalTokens - earlier.TotalTokens, used.LatencyMsTotal - earlier.LatencyMsTotal)
-                    : used;
-                if (run.Requests > 0)
-                {
-                    perTask[taskId] = run;
-                }
-            }
-            if (perTask.Count > 0)
-            {
-                _store!.AddLlmUsage(Id, perTask);
+                _store!.AddLlmUsage(Id, late);
             }
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or SqliteException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (SqliteException e)
         {
             Log.UsageNotRecorded(_logger, Id, e.Message);
         }
     }
-
-    private bool CountsLlmUsage => _store is not null && _environment.LlmBaseUrl is not null && _pending.Count > 0;
-
-    /// <summary>What the gateway has counted so far for the run's tasks.</summary>
-    private async Task<Dictionary<long, LlmTaskUsage>> LlmUsageSoFarAsync()
-    {
-        var usage = await _environment.GetLlmUsageAsync(CancellationToken.None);
-        var tasks = new HashSet<long>(_pending);
-        var soFar = new Dictionary<long, LlmTaskUsage>();
-        foreach (var (name, used) in usage?.Tasks ?? new Dictionary<string, TaskUsage>())
-        {
-            if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId) && tasks.Contains(taskId))
-            {
-                soFar[taskId] = new LlmTaskUsage(used.Requests, used.Errors, used.PromptTokens, used.CompletionTokens, used.TotalTokens, used.LatencyMs.Mean * used.LatencyMs.Count);
-            }
-        }
-        return soFar;
-    }
-
-    private Dictionary<long, LlmTaskUsage> _llmUsageAtStart = [];
 
     /// <summary>
     /// Commits what accumulated within a window, one transaction per batch, then hands it on; a store failure stops
@@ -286,6 +249,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 {
                     batch.Add(result);
                 }
+                _usage?.Attach(batch);
                 writer.Write(batch);
                 foreach (var result in batch)
                 {
@@ -413,7 +377,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         }
     }
 
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(EventId = 2001, Level = LogLevel.Information,
             Message = "run {RunId}: {Method} on {Total} tasks, {ToRun} to run ({Cached} from the cache, {AlreadyDone} done before), {Concurrency} at a time")]

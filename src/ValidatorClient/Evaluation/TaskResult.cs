@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Results;
 
 namespace Affinetes.ValidatorClient.Evaluation;
 
@@ -26,6 +27,9 @@ public enum TaskErrorKind
 
     /// <summary>Anything else between the runner and the actor (transport, an unreadable answer).</summary>
     Other,
+
+    /// <summary>The result was larger than the limit (<see cref="ResultTooLargeException"/>); nothing of it was kept.</summary>
+    ResultTooLarge,
 }
 
 /// <summary>The stable names of <see cref="TaskErrorKind"/>, as they appear in the store, JSON and summaries.</summary>
@@ -39,6 +43,7 @@ public static class TaskErrorKinds
         TaskErrorKind.BadArguments => "bad_arguments",
         TaskErrorKind.Deadline => "deadline",
         TaskErrorKind.Unavailable => "unavailable",
+        TaskErrorKind.ResultTooLarge => "result_too_large",
         _ => "other",
     };
 
@@ -50,6 +55,7 @@ public static class TaskErrorKinds
         "bad_arguments" => TaskErrorKind.BadArguments,
         "deadline" => TaskErrorKind.Deadline,
         "unavailable" => TaskErrorKind.Unavailable,
+        "result_too_large" => TaskErrorKind.ResultTooLarge,
         _ => TaskErrorKind.Other,
     };
 
@@ -61,6 +67,7 @@ public static class TaskErrorKinds
         BadArgumentsException => TaskErrorKind.BadArguments,
         DeadlineExceededException => TaskErrorKind.Deadline,
         EnvironmentUnavailableException => TaskErrorKind.Unavailable,
+        ResultTooLargeException => TaskErrorKind.ResultTooLarge,
         _ => TaskErrorKind.Other,
     };
 }
@@ -106,6 +113,9 @@ public sealed record TaskResult
 
     /// <summary>Served from the store (an earlier run's result for the same image, method, kwargs and task).</summary>
     public bool FromCache { get; init; }
+
+    /// <summary>What the task used through the LLM gateway (stored with the result); null when nothing was counted.</summary>
+    public LlmTaskUsage? LlmUsage { get; init; }
 
     /// <summary>True when the actor returned a result.</summary>
     public bool Completed => ErrorKind == TaskErrorKind.None;

@@ -24,14 +24,16 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly string _root;
+    private readonly FileStream _owner;
     private readonly HttpClient _admin;
     private readonly ILogger _logger;
     private int _disposed;
 
-    private LlmGatewayProcess(Process process, string root, ILogger logger)
+    private LlmGatewayProcess(Process process, string root, FileStream owner, ILogger logger)
     {
         _process = process;
         _root = root;
+        _owner = owner;
         _logger = logger;
         var adminSocket = Path.Combine(root, "admin.sock");
         _admin = new HttpClient(new SocketsHttpHandler
@@ -53,7 +55,9 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
     public static async Task<LlmGatewayProcess> StartAsync(LlmAccessOptions access, ILogger logger, CancellationToken cancellationToken)
     {
         var executable = Locate(access.GatewayExecutable);
-        var root = Directory.CreateTempSubdirectory("affinetes-llm-").FullName; // 0700: the admin socket is in it
+        // Directories of gateways whose afs was killed (SIGKILL runs no cleanup) go first.
+        GatewayDirectories.RemoveAbandoned();
+        var (root, owner) = GatewayDirectories.Create(); // 0700: the admin socket is in it
         var api = Directory.CreateDirectory(Path.Combine(root, "api")).FullName;
         if (!OperatingSystem.IsWindows())
         {
@@ -90,10 +94,11 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         }
         catch (System.ComponentModel.Win32Exception e)
         {
+            await owner.DisposeAsync();
             Directory.Delete(root, recursive: true);
             throw new EnvironmentOptionsException($"the LLM gateway {executable} cannot be started: {e.Message}");
         }
-        var gateway = new LlmGatewayProcess(process, root, logger);
+        var gateway = new LlmGatewayProcess(process, root, owner, logger);
         var errors = new List<string>();
         process.ErrorDataReceived += (_, e) =>
         {
@@ -200,6 +205,15 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The named tasks' records since they were last collected; the gateway forgets them.</summary>
+    public async Task<CollectedTasks> CollectAsync(string name, IReadOnlyList<string> tasks, CancellationToken cancellationToken)
+    {
+        using var content = JsonContent.Create(new TaskCollection { Tasks = tasks }, GatewayJson.Default.TaskCollection);
+        using var response = await _admin.PostAsync($"{GatewayRoutes.Usage}/{name}{GatewayRoutes.CollectSuffix}", content, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.CollectedTasks, cancellationToken))!;
+    }
+
     /// <summary>The usage of one environment as the gateway counted it.</summary>
     public async Task<EnvironmentUsage> UsageAsync(string name, CancellationToken cancellationToken)
     {
@@ -241,6 +255,7 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         }
         _process.Dispose();
         _admin.Dispose();
+        await _owner.DisposeAsync();
         try
         {
             Directory.Delete(_root, recursive: true);

@@ -36,6 +36,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
     private readonly HttpClient _http;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly string _maxResultBytesHeader;
     private readonly ILoadBalancingPolicy _policy;
     private readonly ResiliencePipeline _failover;
     private readonly ResiliencePipeline _restart;
@@ -57,6 +58,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
         _http = http;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _maxResultBytesHeader = options.MaxResultBytes.ToString(CultureInfo.InvariantCulture);
         _policy = ILoadBalancingPolicy.For(options.LoadBalance);
         _slots = new Replica?[backend.ReplicaCount];
         _failover = new ResiliencePipelineBuilder()
@@ -328,8 +330,22 @@ internal sealed class ReplicaPool : IAsyncDisposable
             {
                 request.Headers.TryAddWithoutValidation(WireHeaders.Timeout, t.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture));
             }
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, attempt.Token);
-            var bytes = await response.Content.ReadAsByteArrayAsync(attempt.Token);
+            request.Headers.TryAddWithoutValidation(WireHeaders.MaxResultBytes, _maxResultBytesHeader);
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
+            byte[] bytes;
+            try
+            {
+                bytes = await AnswerReader.ReadAsync(response, call.Method, _options.MaxResultBytes, attempt.Token);
+            }
+            catch (ResultTooLargeException)
+            {
+                outcome = AttemptOutcome.Error; // it answered: the result is what it is, on any replica
+                throw;
+            }
+            catch (IOException e) when (!attempt.Token.IsCancellationRequested)
+            {
+                throw new HttpRequestException($"the answer of {replica.Endpoint.Description} broke off: {e.Message}", e);
+            }
             outcome = AttemptOutcome.Error;
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable && WireAnswer.Refusal(bytes) is { } refusal)
             {

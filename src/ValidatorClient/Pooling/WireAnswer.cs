@@ -13,12 +13,14 @@ internal static class WireAnswer
     /// <summary>The result of a call, or throws the error the answer stands for.</summary>
     public static JsonElement Read(string method, HttpStatusCode status, byte[] body, TimeSpan? timeout)
     {
+        body = AnswerReader.RepairLoneSurrogates(body);
         if (status == HttpStatusCode.OK && TryReadSuccess(body, out var success))
         {
             return success;
         }
-        var answer = Parse(body) ?? throw new RemoteActorException(method, null,
-            $"the environment answered {(int)status} with non-JSON: {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300))}", (int)status, null);
+        var answer = Parse(body) ?? throw new RemoteActorException(method, null, body.Length == 0
+            ? $"the environment answered {(int)status} with an empty body"
+            : $"the environment answered {(int)status} with non-JSON: {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300))}", (int)status, null);
         if (status == HttpStatusCode.OK)
         {
             if (answer.Status is { ValueKind: JsonValueKind.String } envelopeStatus)
@@ -34,7 +36,7 @@ internal static class WireAnswer
                 throw new RemoteActorException(method, null, reason ?? "failed", (int)status, envelopeStatus.GetString());
             }
             // A server without the envelope (an http-based environment): the body is the result.
-            using var doc = JsonDocument.Parse(body);
+            using var doc = JsonDocument.Parse(body, AnswerReader.DocumentOptions);
             return doc.RootElement.Clone();
         }
         var error = Detail(answer);
@@ -45,6 +47,7 @@ internal static class WireAnswer
             (HttpStatusCode.BadRequest, _) => new BadArgumentsException(method, error?.Parameter, message),
             (HttpStatusCode.GatewayTimeout, _) or (_, ErrorCodes.DeadlineExceeded) => new DeadlineExceededException(method, timeout ?? TimeSpan.Zero, serverSide: true),
             (HttpStatusCode.Unauthorized, _) => new EnvironmentAuthenticationException($"the environment (calling {method})", tokenSent: false),
+            (_, ErrorCodes.ResultTooLarge) => new ResultTooLargeException(method, message, 0, null),
             _ => new RemoteActorException(method, error?.Type, message, (int)status, error?.Code),
         };
     }
@@ -58,7 +61,7 @@ internal static class WireAnswer
         result = default;
         try
         {
-            using var doc = JsonDocument.Parse(body);
+            using var doc = JsonDocument.Parse(body, AnswerReader.DocumentOptions);
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object
                 || !root.TryGetProperty(EnvelopeFields.Status, out var status)

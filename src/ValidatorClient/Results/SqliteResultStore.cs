@@ -167,6 +167,7 @@ internal sealed partial class SqliteResultStore : IResultStore
                     list.Add(new AttemptError(reader.GetInt32(1), TaskErrorKinds.Parse(reader.GetString(2)), reader.GetString(3)));
                 }
             }
+            var usage = ReadLlmUsage(connection, runId);
             using (var command = connection.CreateCommand())
             {
                 command.CommandText = $"SELECT {ResultColumns} FROM results WHERE run_id = $run ORDER BY task_id";
@@ -176,7 +177,11 @@ internal sealed partial class SqliteResultStore : IResultStore
                 while (reader.Read())
                 {
                     var result = ReadResult(reader);
-                    results.Add(errors.TryGetValue(result.StoreId, out var list) ? result with { AttemptErrors = list } : result);
+                    if (errors.TryGetValue(result.StoreId, out var list))
+                    {
+                        result = result with { AttemptErrors = list };
+                    }
+                    results.Add(usage.TryGetValue(result.TaskId, out var used) ? result with { LlmUsage = used } : result);
                 }
                 return results;
             }
@@ -189,7 +194,8 @@ internal sealed partial class SqliteResultStore : IResultStore
         JsonElement? value = null;
         if (!reader.IsDBNull(6))
         {
-            using var document = JsonDocument.Parse(reader.GetString(6));
+            // Results stored before answers were repaired on arrival may hold a lone surrogate escape.
+            using var document = JsonDocument.Parse(Pooling.AnswerReader.RepairLoneSurrogates(reader.GetString(6)), Pooling.AnswerReader.DocumentOptions);
             value = document.RootElement.Clone();
         }
         return new TaskResult
@@ -321,19 +327,22 @@ internal sealed partial class SqliteResultStore : IResultStore
     }
 
     /// <summary>Adds what tasks of a run used through the LLM gateway to what is stored for them.</summary>
+    /// <summary>Adds a task's usage to what its run has stored for it (a resume, or calls collected late, add to it).</summary>
+    internal const string AddUsageSql = """
+        INSERT INTO llm_usage (run_id, task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total)
+        VALUES ($run, $task, $requests, $errors, $prompt, $completion, $total, $latency)
+        ON CONFLICT (run_id, task_id) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+            prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+            total_tokens = total_tokens + excluded.total_tokens, latency_ms_total = latency_ms_total + excluded.latency_ms_total
+        """;
+
     internal void AddLlmUsage(string runId, IReadOnlyDictionary<long, LlmTaskUsage> usage)
     {
         using var connection = Connect();
         using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = """
-            INSERT INTO llm_usage (run_id, task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total)
-            VALUES ($run, $task, $requests, $errors, $prompt, $completion, $total, $latency)
-            ON CONFLICT (run_id, task_id) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-                prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
-                total_tokens = total_tokens + excluded.total_tokens, latency_ms_total = latency_ms_total + excluded.latency_ms_total
-            """;
+        command.CommandText = AddUsageSql;
         var run = command.Parameters.AddWithValue("$run", runId);
         var task = command.Parameters.Add("$task", SqliteType.Integer);
         var requests = command.Parameters.Add("$requests", SqliteType.Integer);
@@ -355,17 +364,22 @@ internal sealed partial class SqliteResultStore : IResultStore
         Task.Run<IReadOnlyDictionary<long, LlmTaskUsage>>(() =>
         {
             using var connection = Connect();
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total FROM llm_usage WHERE run_id = $run ORDER BY task_id";
-            command.Parameters.AddWithValue("$run", runId);
-            using var reader = command.ExecuteReader();
-            var usage = new Dictionary<long, LlmTaskUsage>();
-            while (reader.Read())
-            {
-                usage[reader.GetInt64(0)] = new LlmTaskUsage(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6));
-            }
-            return usage;
+            return ReadLlmUsage(connection, runId);
         }, cancellationToken);
+
+    private static Dictionary<long, LlmTaskUsage> ReadLlmUsage(SqliteConnection connection, string runId)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT task_id, requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total FROM llm_usage WHERE run_id = $run ORDER BY task_id";
+        command.Parameters.AddWithValue("$run", runId);
+        using var reader = command.ExecuteReader();
+        var usage = new Dictionary<long, LlmTaskUsage>();
+        while (reader.Read())
+        {
+            usage[reader.GetInt64(0)] = new LlmTaskUsage(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), reader.GetDouble(6));
+        }
+        return usage;
+    }
 
     /// <summary>Marks a run as running again (a resume).</summary>
     internal void ReopenRun(string runId)
@@ -421,7 +435,7 @@ internal sealed partial class ResultWriter : IDisposable
     private readonly sqlite3 _db;
     private readonly ILogger _logger;
     private readonly byte[] _runId;
-    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError;
+    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError, _addUsage;
 
     public ResultWriter(SqliteConnection connection, string runId, ILogger logger)
     {
@@ -436,6 +450,7 @@ internal sealed partial class ResultWriter : IDisposable
         _rollback = Prepare("ROLLBACK");
         _insert = Prepare(InsertResult);
         _insertError = Prepare(InsertError);
+        _addUsage = Prepare(SqliteResultStore.AddUsageSql);
     }
 
     private sqlite3_stmt Prepare(string sql)
@@ -469,6 +484,19 @@ internal sealed partial class ResultWriter : IDisposable
                 // Not RETURNING: it doubles the cost of an insert; the row id is asked for only when errors need it.
                 Step(s);
                 long? id = raw.sqlite3_changes(_db) == 1 ? raw.sqlite3_last_insert_rowid(_db) : null;
+                if (result.LlmUsage is { } used && !result.FromCache)
+                {
+                    // With its result: a process killed after this commit loses none of it.
+                    Check(raw.sqlite3_bind_text(_addUsage, 1, _runId));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 2, result.TaskId));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 3, used.Requests));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 4, used.Errors));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 5, used.PromptTokens));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 6, used.CompletionTokens));
+                    Check(raw.sqlite3_bind_int64(_addUsage, 7, used.TotalTokens));
+                    Check(raw.sqlite3_bind_double(_addUsage, 8, used.LatencyMsTotal));
+                    Step(_addUsage);
+                }
                 if (id is { } resultId)
                 {
                     foreach (var error in result.AttemptErrors)
@@ -517,6 +545,7 @@ internal sealed partial class ResultWriter : IDisposable
     {
         _insert.Dispose();
         _insertError.Dispose();
+        _addUsage.Dispose();
         _begin.Dispose();
         _commit.Dispose();
         _rollback.Dispose();

@@ -81,6 +81,23 @@ class Actor(Base):
     def nested_result(self):
         return {"scores": [Score(1, 1.0, []), Score(2, 0.0, ["x"])]}
 
+    def big_result(self, size: int):
+        return "x" * size
+
+    def deep_result(self, depth: int):
+        value = []
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    def circular_result(self):
+        value = {"name": "loop"}
+        value["self"] = value
+        return value
+
+    def lone_surrogate(self):
+        return {"text": "before \ud800 after", "error": "bad \udc00 text"}
+
     def not_serialisable(self):
         return {"lock": object()}
 

@@ -69,6 +69,21 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             return self.wfile.write(data)
+        if path == "big":
+            size = int(body.get("size", 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(size + 2))
+            self.end_headers()
+            try:
+                self.wfile.write(b'"')
+                for _ in range(size // 65536):
+                    self.wfile.write(b"x" * 65536)
+                self.wfile.write(b"x" * (size % 65536) + b'"')
+            except (BrokenPipeError, ConnectionResetError):
+                log("big: the host stopped reading")
+                self.close_connection = True
+            return
         if path == "crash":
             log("crashing now")
             os._exit(3)

@@ -30,6 +30,15 @@ class Actor:
     def environment(self, name: str):
         return os.environ.get(name)
 
+    def big(self, size: int, task_id: int = 0):
+        return {"task_id": task_id, "text": "x" * size}
+
+    def deep(self, depth: int):
+        value = []
+        for _ in range(depth):
+            value = [value]
+        return {"score": 1.0, "nested": value}
+
     def hog(self, mb: int):
         """Allocates (and touches) mb MiB: past the container's memory limit the kernel kills it."""
         blocks = [bytearray(1 << 20) for _ in range(mb)]

@@ -64,6 +64,15 @@ class Actor:
         result["started"] = len(children)
         return result
 
+    def shout(self, mb):
+        """Prints `mb` MiB to stdout in lines of 1 KiB (a container that logs without end)."""
+        import sys
+        line = "x" * 1023 + "\n"
+        for _ in range(mb * 1024):
+            sys.stdout.write(line)
+        sys.stdout.flush()
+        return {"ok": True}
+
     def raw_socket(self):
         """Opens a raw ICMP socket (needs CAP_NET_RAW)."""
         try:

@@ -34,6 +34,7 @@ internal static class ActorJson
             Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             IncludeFields = true,
             TypeInfoResolver = resolver,
+            MaxDepth = Protocol.ResultLimits.MaxDepth,
         };
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         options.Converters.Add(new PythonStyleDoubleConverter());

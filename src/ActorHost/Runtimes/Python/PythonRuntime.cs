@@ -36,6 +36,9 @@ internal sealed record PythonRuntimeOptions
     /// <summary>How long the asyncio loop may go without running (a blocking call inside an async def) before the runtime reports it cannot serve.</summary>
     public TimeSpan LoopStallLimit { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The most bytes a result may have; a larger one is refused in Python, before it is copied out.</summary>
+    public long MaxResultBytes { get; init; } = Protocol.ResultLimits.DefaultMaxBytes;
+
     /// <summary>The Python modules the host ships (<c>affinetes.core.*</c>, <c>request_logger</c>), appended to <c>sys.path</c>.</summary>
     public string ModulesDirectory { get; init; } = Path.Combine(AppContext.BaseDirectory, "python");
 }
@@ -176,7 +179,8 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
             using var sink = _sink.ToPython();
             using var strict = options.StrictTypes.ToPython();
             using var modules = new PyString(options.ModulesDirectory);
-            _bridge = makeBridge.Invoke(envFile, debug, sink, strict, modules);
+            using var maxResult = new PyInt(options.MaxResultBytes);
+            _bridge = makeBridge.Invoke(envFile, debug, sink, strict, modules, maxResult);
             try
             {
                 if (loadOnly)

@@ -106,9 +106,27 @@ class _NotSerializable(TypeError):
 _dumps = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":")).encode
 
 
+# The most result bytes the host sends (AFFINETES_MAX_RESULT_BYTES), set by make_bridge. The encoder escapes every
+# non-ASCII character, so the encoded text has as many bytes as characters.
+_max_result_bytes = None
+
+
+def _describe_size(size):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".rstrip("0").rstrip(".") + " " + unit
+    return f"{size} bytes"
+
+
 def _encode_result(result, actor_failure):
     try:
-        return OK + _dumps(_to_jsonable(result))
+        encoded = _dumps(_to_jsonable(result))
+        if _max_result_bytes is not None and len(encoded) > _max_result_bytes:
+            return _fail("result_too_large",
+                         f"the result is {_describe_size(len(encoded))} ({len(encoded)} bytes), over the host's limit of "
+                         f"{_describe_size(_max_result_bytes)}; nothing of it was sent (return less, or raise "
+                         "AFFINETES_MAX_RESULT_BYTES)")
+        return OK + encoded
     except _ConversionFailed as e:
         return actor_failure(e.error)
     except _NotSerializable as e:
@@ -118,9 +136,15 @@ def _encode_result(result, actor_failure):
                      "return dicts, lists, str, int, float, bool, None, dataclasses or pydantic models",
                      kind.__qualname__)
     except ValueError as e:
+        if "Circular reference" in str(e):
+            return _fail("result_not_serializable", "the result refers to itself (circular reference)", "ValueError")
         return _fail("result_not_serializable", f"the result is not valid JSON: {e}", "ValueError")
     except RecursionError:
-        return _fail("result_not_serializable", "the result refers to itself (circular reference)", "RecursionError")
+        # The encoder checks for cycles itself (ValueError above): running out of stack means nesting too deep.
+        return _fail("result_not_serializable",
+                     f"the result is nested too deeply to be written as JSON (Python's limit is about "
+                     f"{sys.getrecursionlimit()} levels of lists and dicts within each other); return a flatter result",
+                     "RecursionError")
     except TypeError as e:  # e.g. a dict with tuple keys
         return _fail("result_not_serializable", f"the result has no JSON form: {_text(e)}", "TypeError")
 
@@ -671,7 +695,9 @@ def _keep_termination_signals():
     signal.signal = guarded
 
 
-def make_bridge(env_file, debug, sink, strict=False, modules_dir=None):
+def make_bridge(env_file, debug, sink, strict=False, modules_dir=None, max_result_bytes=None):
+    global _max_result_bytes
+    _max_result_bytes = int(max_result_bytes) if max_result_bytes else None
     # Actor output reaches the container log as it happens, not when a block buffer fills.
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -21,6 +21,9 @@ internal sealed record SidecarOptions
     /// <summary>Time between SIGTERM and SIGKILL when the host stops.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The most answer bytes read from the server; past it the call fails as too large and the rest is not read.</summary>
+    public long MaxResultBytes { get; init; } = Protocol.ResultLimits.DefaultMaxBytes;
+
     /// <summary>Environment variables the server must not see (the host's own secrets).</summary>
     public IReadOnlyList<string> HiddenVariables { get; init; } = [];
 }

@@ -49,7 +49,7 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
             throw new ActorStartupException("the sidecar has no command: set AFFINETES_SIDECAR_COMMAND (a JSON array, e.g. [\"python3\", \"server.py\"]) or 'command' in sidecar.json");
         }
         _port = options.Port ?? FreeLoopbackPort();
-        _forwarder = new SidecarForwarder(_port);
+        _forwarder = new SidecarForwarder(_port, options.MaxResultBytes);
         if (OperatingSystem.IsLinux())
         {
             OrphanReaper.StartIfInit(pid => pid == _current?.Id);
@@ -294,6 +294,16 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
             return InvokeResult.Failure(error with { Method = method.Name });
         }
         var answer = await _forwarder!.PostAsync(method.Name, json!, cancellationToken).ConfigureAwait(false);
+        if (answer.Failure is AnswerTooLargeException tooLarge)
+        {
+            return InvokeResult.Failure(new ErrorDetail
+            {
+                Code = ErrorCodes.ResultTooLarge,
+                Message = $"the sidecar's answer to {method.Name} passed the host's limit of {ResultLimits.Describe(tooLarge.Limit)} (AFFINETES_MAX_RESULT_BYTES); " +
+                    "the rest was not read and nothing of it was sent",
+                Method = method.Name,
+            });
+        }
         if (answer.Error != ForwarderError.None)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -391,7 +401,7 @@ internal sealed partial class SidecarRuntime(SidecarOptions options, ILogger log
 
     private static bool IsJson(byte[] body)
     {
-        var reader = new Utf8JsonReader(body);
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = ResultLimits.MaxDepth });
         try
         {
             while (reader.Read())

@@ -164,6 +164,10 @@ internal sealed class BasilicaBackend : IBackend
             // Only the token's hash enters the pod, as in Docker mode: the host verifies with it, the actor never sees the token.
             env[HostEnvironment.AuthTokenSha256] = HostEnvironment.HashAuthToken(token);
         }
+        if (_options.MaxResultBytes > ResultLimits.DefaultMaxBytes)
+        {
+            env[HostEnvironment.MaxResultBytes] = _options.MaxResultBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         return env;
     }
 

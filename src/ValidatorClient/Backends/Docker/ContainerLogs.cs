@@ -26,13 +26,16 @@ internal static class ContainerLogs
         }
     }
 
-    /// <summary>The lines of a multiplexed stream (stdout and stderr as they come), the last one even without its newline.</summary>
+    /// <summary>
+    /// The lines of a multiplexed stream (stdout and stderr as they come), the last one even without its newline; a
+    /// line longer than <see cref="LineSplitter.MaxLineChars"/> is cut there, so a container that prints without a
+    /// newline costs no memory.
+    /// </summary>
     public static async IAsyncEnumerable<string> LinesAsync(MultiplexedStream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var buffer = new byte[8192];
-        var decoder = Encoding.UTF8.GetDecoder();
-        var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
-        var pending = new StringBuilder();
+        var splitter = new LineSplitter();
+        var lines = new List<string>();
         while (true)
         {
             var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
@@ -40,25 +43,70 @@ internal static class ContainerLogs
             {
                 break;
             }
-            var count = decoder.GetChars(buffer, 0, read.Count, chars, 0);
-            var start = 0;
-            for (var i = 0; i < count; i++)
+            splitter.Add(buffer.AsSpan(0, read.Count), lines);
+            foreach (var line in lines)
             {
-                if (chars[i] != '\n')
-                {
-                    continue;
-                }
-                pending.Append(chars, start, i - start);
-                yield return pending.ToString().TrimEnd('\r');
-                pending.Clear();
-                start = i + 1;
+                yield return line;
             }
-            pending.Append(chars, start, count - start);
+            lines.Clear();
         }
-        if (pending.Length > 0)
+        if (splitter.Finish() is { } last)
         {
-            yield return pending.ToString();
+            yield return last;
         }
+    }
+}
+
+/// <summary>Splits UTF-8 output into lines, each at most <see cref="MaxLineChars"/> characters (the rest is counted, not kept).</summary>
+internal sealed class LineSplitter
+{
+    /// <summary>The longest line kept whole; past it the line ends in a note of how much was cut.</summary>
+    public const int MaxLineChars = 16 * 1024;
+
+    private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
+    private readonly StringBuilder _pending = new();
+    private char[] _chars = [];
+    private long _dropped;
+
+    /// <summary>Adds output; the lines it completes go to <paramref name="lines"/>.</summary>
+    public void Add(ReadOnlySpan<byte> bytes, List<string> lines)
+    {
+        var needed = _decoder.GetCharCount(bytes, flush: false);
+        if (_chars.Length < needed)
+        {
+            _chars = new char[Math.Max(needed, 8192)];
+        }
+        var count = _decoder.GetChars(bytes, _chars, flush: false);
+        var start = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (_chars[i] != '\n')
+            {
+                continue;
+            }
+            Keep(_chars.AsSpan(start, i - start));
+            lines.Add(Take().TrimEnd('\r'));
+            start = i + 1;
+        }
+        Keep(_chars.AsSpan(start, count - start));
+    }
+
+    /// <summary>The last line when the output did not end with a newline; null otherwise.</summary>
+    public string? Finish() => _pending.Length > 0 || _dropped > 0 ? Take() : null;
+
+    private void Keep(ReadOnlySpan<char> chars)
+    {
+        var room = Math.Max(0, MaxLineChars - _pending.Length);
+        _pending.Append(chars[..Math.Min(room, chars.Length)]);
+        _dropped += Math.Max(0, chars.Length - room);
+    }
+
+    private string Take()
+    {
+        var line = _dropped > 0 ? $"{_pending} ... ({_dropped} more characters cut)" : _pending.ToString();
+        _pending.Clear();
+        _dropped = 0;
+        return line;
     }
 }
 

@@ -40,7 +40,7 @@ internal sealed class ContainerProfile
 
     /// <summary>Value of <see cref="ContainerLabels.Limits"/>.</summary>
     public string LimitsLabel => string.Create(CultureInfo.InvariantCulture,
-        $"memory={Memory} cpus={Cpu.Millicores / 1000m} pids={_hardening.PidsLimit} nofile={_hardening.OpenFilesLimit} tmp={new MemoryQuantity(_tmpBytes)}");
+        $"memory={Memory} cpus={Cpu.Millicores / 1000m} pids={_hardening.PidsLimit} nofile={_hardening.OpenFilesLimit} tmp={new MemoryQuantity(_tmpBytes)} log={_hardening.LogMaxFiles}x{MemoryQuantity.Parse(_hardening.LogMaxSize)}");
 
     /// <summary>The profile for one image: <paramref name="imageUser"/> is its <c>USER</c> (empty or <c>root</c> means root).</summary>
     public static ContainerProfile For(ContainerHardening hardening, CpuQuantity? cpu, MemoryQuantity? memory, string? imageUser)
@@ -109,6 +109,16 @@ internal sealed class ContainerProfile
             hostConfig.Tmpfs[path.TrimEnd('/')] = $"rw,nosuid,nodev,size={size},mode=1777";
         }
         hostConfig.Ulimits = [new Ulimit { Name = "nofile", Soft = _hardening.OpenFilesLimit, Hard = _hardening.OpenFilesLimit }];
+        // Rotated, whatever the engine's default driver: a container that prints without end cannot fill its disk.
+        hostConfig.LogConfig = new LogConfig
+        {
+            Type = "json-file",
+            Config = new Dictionary<string, string>
+            {
+                ["max-size"] = (MemoryQuantity.Parse(_hardening.LogMaxSize).Bytes / 1024).ToString(CultureInfo.InvariantCulture) + "k",
+                ["max-file"] = _hardening.LogMaxFiles.ToString(CultureInfo.InvariantCulture),
+            },
+        };
     }
 
     /// <summary>

@@ -223,6 +223,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             // Only the token's hash enters the container: the host verifies with it, the actor's code never sees the token.
             env.Add($"{HostEnvironment.AuthTokenSha256}={HostEnvironment.HashAuthToken(token)}");
         }
+        if (options.MaxResultBytes > ResultLimits.DefaultMaxBytes)
+        {
+            // Smaller limits travel with each call; a larger one must raise the host's own.
+            env.Add($"{HostEnvironment.MaxResultBytes}={options.MaxResultBytes.ToString(CultureInfo.InvariantCulture)}");
+        }
         var labels = new Dictionary<string, string>
         {
             [ContainerLabels.Owner] = ContainerLabels.OwnerValue,
