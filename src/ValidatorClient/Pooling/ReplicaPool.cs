@@ -59,7 +59,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
         _time = time ?? TimeProvider.System;
         _policy = ILoadBalancingPolicy.For(options.LoadBalance);
         _slots = new Replica?[backend.ReplicaCount];
-        _failover = new ResiliencePipelineBuilder()
+        _failover = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<FailoverException>(),
@@ -78,7 +78,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
                 },
             })
             .Build();
-        _restart = new ResiliencePipelineBuilder()
+        _restart = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException && e is not EnvironmentAuthenticationException),
@@ -94,7 +94,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
                 },
             })
             .Build();
-        _probe = new ResiliencePipelineBuilder()
+        _probe = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddTimeout(options.Health.ProbeTimeout)
             .Build();
         Instruments.Track(this);
@@ -200,12 +200,12 @@ internal sealed class ReplicaPool : IAsyncDisposable
 
     private async Task StartAndAddAsync(int index, CancellationToken cancellationToken)
     {
-        var clock = Stopwatch.StartNew();
+        var started = _time.GetTimestamp();
         var endpoint = await _backend.StartReplicaAsync(index, cancellationToken);
         Log.ReplicaStarted(_logger, endpoint.Description);
         try
         {
-            await ReadinessProbe.WaitAsync(_http, endpoint, _options.ReadyTimeout, ct => _backend.DiagnoseAsync(endpoint, ct), cancellationToken);
+            await ReadinessProbe.WaitAsync(_http, endpoint, _options.ReadyTimeout, ct => _backend.DiagnoseAsync(endpoint, ct), _time, cancellationToken);
         }
         catch (Exception e)
         {
@@ -216,7 +216,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
             await _backend.RemoveReplicaAsync(endpoint, CancellationToken.None);
             throw;
         }
-        Log.ReplicaReady(_logger, endpoint.Description, clock.Elapsed.TotalMilliseconds);
+        Log.ReplicaReady(_logger, endpoint.Description, _time.GetElapsedTime(started).TotalMilliseconds);
         var replica = new Replica(index, endpoint, new ReplicaHealth(_options.Health, _time));
         lock (_gate)
         {
@@ -241,10 +241,11 @@ internal sealed class ReplicaPool : IAsyncDisposable
     /// <summary>Sends one call; <paramref name="body"/> is the <c>/call</c> request already serialised.</summary>
     public async Task<JsonElement> CallAsync(string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
     {
-        using var deadline = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline?.CancelAfter(timeout!.Value);
+        // The deadline runs on the pool's clock; the caller's cancellation ends it too (as a linked source would).
+        using var deadline = timeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
+        using var forwarded = deadline is null ? default : cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
         var call = new CallState(this, method, body, timeout, deadline?.Token ?? cancellationToken);
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         Instruments.InFlight.Add(1);
         using var activity = Instruments.Source.StartActivity(AffinetesTelemetry.CallActivity, ActivityKind.Client);
         activity?.SetTag("affinetes.method", method);
@@ -285,7 +286,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
             Instruments.InFlight.Add(-1);
             var tags = new TagList { { "affinetes.method", method }, { "affinetes.outcome", outcome } };
             Instruments.Calls.Add(1, tags);
-            Instruments.Duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            Instruments.Duration.Record(_time.GetElapsedTime(started).TotalSeconds, tags);
             if (outcome != AffinetesTelemetry.Outcomes.Success)
             {
                 Instruments.Errors.Add(1, new TagList { { "affinetes.method", method }, { "error.type", outcome } });
@@ -316,7 +317,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
         var replica = await PickAsync(call);
         call.Tried.Add(replica);
         call.Attempts++;
-        var started = Stopwatch.GetTimestamp();
+        var started = _time.GetTimestamp();
         replica.Enter();
         var outcome = AttemptOutcome.NoAnswer;
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(call.Token, replica.Abandoned);
@@ -369,7 +370,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
             {
                 outcome = AttemptOutcome.Refused;
             }
-            if (replica.Leave(Stopwatch.GetTimestamp() - started, outcome))
+            if (replica.Leave(_time.GetElapsedTime(started), outcome))
             {
                 Refresh(replica, replica.Health.Reason);
             }
@@ -410,9 +411,9 @@ internal sealed class ReplicaPool : IAsyncDisposable
             }
             if (waitingSince == 0)
             {
-                waitingSince = Stopwatch.GetTimestamp();
+                waitingSince = _time.GetTimestamp();
             }
-            var left = _options.ReadyTimeout - Stopwatch.GetElapsedTime(waitingSince);
+            var left = _options.ReadyTimeout - _time.GetElapsedTime(waitingSince);
             if (IsDisposed || left <= TimeSpan.Zero)
             {
                 throw new EnvironmentUnavailableException(call.Attempts > 0
@@ -423,7 +424,7 @@ internal sealed class ReplicaPool : IAsyncDisposable
             // (a replica ready, given up, back) wakes this call, which then tries every replica afresh.
             try
             {
-                await changed.WaitAsync(left, call.Token);
+                await changed.WaitAsync(left, _time, call.Token);
             }
             catch (TimeoutException)
             {
