@@ -2,7 +2,6 @@ using System.Text.Json;
 using Affinetes.Testing;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Pooling;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Affinetes.ValidatorClient.Tests.Pooling;
 
@@ -14,52 +13,13 @@ namespace Affinetes.ValidatorClient.Tests.Pooling;
 [Trait(Tiers.Name, Tiers.Host)]
 public sealed class ReplicaPoolTests
 {
-    /// <summary>Probes every 100 ms of the pool's time, so that a hung replica is found in a few steps of the clock.</summary>
-    private static readonly ReplicaHealthOptions FastHealth = new()
-    {
-        ProbeInterval = TimeSpan.FromMilliseconds(100),
-        ProbeTimeout = TimeSpan.FromMilliseconds(300),
-        UnresponsiveAfterProbes = 2,
-        ReplaceAfter = TimeSpan.FromSeconds(1),
-        ReactivationPeriod = TimeSpan.FromMilliseconds(500),
-    };
-
-    /// <summary>A started pool over scripted hosts, its backend and its clock; disposing it releases all three.</summary>
-    private sealed class Scripted(ReplicaPool pool, ScriptedBackend backend, HttpClient http, PoolClock clock) : IAsyncDisposable
-    {
-        public ReplicaPool Pool { get; } = pool;
-        public ScriptedBackend Backend { get; } = backend;
-        public PoolClock Clock { get; } = clock;
-
-        public async ValueTask DisposeAsync()
-        {
-            await Pool.DisposeAsync();
-            http.Dispose();
-            await Backend.DisposeAsync();
-        }
-    }
-
-    private static async Task<Scripted> StartAsync(int replicas, EnvironmentOptions? options = null, bool canReplace = true,
-        Func<int, TimeSpan>? startDelay = null, string name = "scripted")
-    {
-        options ??= new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = ["http://unused"] };
-        options = options with { Replicas = replicas, Health = options.Health == new ReplicaHealthOptions() ? FastHealth : options.Health };
-        var clock = new PoolClock();
-        var backend = new ScriptedBackend(replicas, canReplace, clock.Time) { StartDelay = startDelay ?? (_ => TimeSpan.Zero) };
-        clock.Backend = backend;
-        var http = new HttpClient(clock.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
-        var pool = new ReplicaPool(name, backend, options, http, NullLogger.Instance, clock.Time);
-        await pool.ProvisionAsync(CancellationToken.None).Within();
-        return new Scripted(pool, backend, http, clock);
-    }
-
-    private static byte[] Body(string method, object? x, int sleepMs) =>
-        WireValues.CallBody(method, null, new Dictionary<string, object?> { ["x"] = x, ["sleep_ms"] = sleepMs });
+    private static Task<ScriptedPool> StartAsync(int replicas, EnvironmentOptions? options = null, bool canReplace = true,
+        Func<int, TimeSpan>? startDelay = null) => ScriptedPool.StartAsync(replicas, options, canReplace, startDelay);
 
     private static Task<JsonElement> Call(ReplicaPool pool, object? x = null, string method = "echo", int sleepMs = 0, TimeSpan? timeout = null) =>
-        pool.CallAsync(method, Body(method, x, sleepMs), timeout, CancellationToken.None);
+        pool.CallAsync(method, ScriptedPool.Body(method, x, sleepMs), timeout, CancellationToken.None);
 
-    private static string ReplicaOf(JsonElement result) => result.GetProperty("replica").GetString()!;
+    private static string ReplicaOf(JsonElement result) => ScriptedPool.ReplicaOf(result);
 
     [Fact]
     public async Task RoundRobin_WithOneReplicaDown_SpreadsItsShareEvenly()
@@ -193,7 +153,7 @@ public sealed class ReplicaPoolTests
         {
             Mode = EnvironmentMode.Url,
             BaseUrls = ["http://unused"],
-            Health = FastHealth with { ReactivationPeriod = TimeSpan.FromSeconds(30), ReplaceAfter = TimeSpan.FromMinutes(5) },
+            Health = ScriptedPool.FastHealth with { ReactivationPeriod = TimeSpan.FromSeconds(30), ReplaceAfter = TimeSpan.FromMinutes(5) },
         };
         await using var scripted = await StartAsync(3, options);
         var (pool, backend, clock) = (scripted.Pool, scripted.Backend, scripted.Clock);
