@@ -16,7 +16,8 @@ namespace Affinetes.ValidatorClient.Pooling;
 /// calls, the call's deadline runs on the pool's clock, the answer is read into a result or a specific error, and every
 /// call is counted and traced. A call is sent again to another replica when the actor never got it (transport failure
 /// before an answer, or a 503 refusal), or when its replica is given up while it runs and its method is idempotent.
-/// An answer of the actor (result or error) is final.
+/// An answer of the actor (result or error) is final. A call for one replica alone (<see cref="CallReplicaAsync"/>)
+/// takes the same way without the choice and without another replica: it fails when that replica is gone.
 /// </summary>
 internal sealed partial class CallPath
 {
@@ -62,12 +63,22 @@ internal sealed partial class CallPath
     private string EnvironmentName => _replicas.EnvironmentName;
 
     /// <summary>Sends one call; <paramref name="body"/> is the <c>/call</c> request already serialised.</summary>
-    public async Task<JsonElement> CallAsync(string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
+    public Task<JsonElement> CallAsync(string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken) =>
+        RunAsync(pinned: null, method, body, timeout, cancellationToken);
+
+    /// <summary>
+    /// Sends one call to <paramref name="replica"/> and no other; fails with <see cref="EnvironmentUnavailableException"/>
+    /// when that replica is gone (given up, replaced, released), before or while the call runs, or does not take it.
+    /// </summary>
+    public Task<JsonElement> CallReplicaAsync(ReplicaEndpoint replica, string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken) =>
+        RunAsync(replica, method, body, timeout, cancellationToken);
+
+    private async Task<JsonElement> RunAsync(ReplicaEndpoint? pinned, string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         // The deadline runs on the pool's clock; the caller's cancellation ends it too (as a linked source would).
         using var deadline = timeout is { } limit ? new CancellationTokenSource(limit, _time) : null;
         using var forwarded = deadline is null ? default : cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), deadline);
-        var call = new CallState(this, method, body, timeout, deadline?.Token ?? cancellationToken);
+        var call = new CallState(this, pinned, method, body, timeout, deadline?.Token ?? cancellationToken);
         var telemetry = CallTelemetry.Start(EnvironmentName, method, _time);
         var outcome = AffinetesTelemetry.Outcomes.Success;
         try
@@ -77,11 +88,18 @@ internal sealed partial class CallPath
                 // The first attempt runs outside the pipeline: most calls need no other, and this path is the hot one.
                 return await AttemptAsync(call);
             }
-            catch (FailoverException first)
+            catch (FailoverException first) when (pinned is null)
             {
                 Log.CallFailedOver(_logger, first.Replica.Endpoint.Description, first.Message);
             }
             return await _failover.ExecuteAsync(static (state, _) => state.Path.AttemptAsync(state), call, call.Token);
+        }
+        catch (FailoverException e) when (pinned is not null)
+        {
+            // What would send a call to another replica ends one that is for this replica alone.
+            outcome = AffinetesTelemetry.Outcomes.Unavailable;
+            throw new EnvironmentUnavailableException(
+                $"{e.Replica.Endpoint.Description} of {EnvironmentName} did not take the call to {method}, which is for that replica alone: {e.Message}", inner: e.InnerException);
         }
         catch (FailoverException e)
         {
@@ -150,6 +168,11 @@ internal sealed partial class CallPath
         }
         catch (OperationCanceledException e) when (replica.IsAbandoned && !call.Token.IsCancellationRequested)
         {
+            if (call.Pinned is not null)
+            {
+                throw new EnvironmentUnavailableException(
+                    $"replica {replica.Endpoint.Description} of {EnvironmentName} was given up while running {call.Method} and is gone; the call was for it alone and is not sent to another", inner: e);
+            }
             if (_options.NonIdempotentMethods.Contains(call.Method))
             {
                 throw new EnvironmentUnavailableException(
@@ -180,6 +203,11 @@ internal sealed partial class CallPath
     /// </summary>
     private async ValueTask<Replica> PickAsync(CallState call)
     {
+        if (call.Pinned is { } pinned)
+        {
+            return _replicas.Find(pinned) ?? throw new EnvironmentUnavailableException(
+                $"replica {pinned.Description} of {EnvironmentName} is gone (given up and replaced, or released); the call to {call.Method} was for it alone and is not sent to another");
+        }
         long waitingSince = 0; // set on the first wait: most picks never wait
         while (true)
         {
@@ -225,9 +253,13 @@ internal sealed partial class CallPath
     }
 
     /// <summary>The state of one call across its attempts.</summary>
-    private sealed class CallState(CallPath path, string method, byte[] body, TimeSpan? timeout, CancellationToken token)
+    private sealed class CallState(CallPath path, ReplicaEndpoint? pinned, string method, byte[] body, TimeSpan? timeout, CancellationToken token)
     {
         public CallPath Path { get; } = path;
+
+        /// <summary>The replica the call is for alone, or null when any may take it.</summary>
+        public ReplicaEndpoint? Pinned { get; } = pinned;
+
         public string Method { get; } = method;
         public byte[] Body { get; } = body;
         public TimeSpan? Timeout { get; } = timeout;

@@ -57,6 +57,16 @@ internal sealed class ReplicaPool : IAsyncDisposable
         remove => _replicas.ReplicaAdded -= value;
     }
 
+    /// <summary>
+    /// Raised, with the reason, when a replica leaves the pool while it serves: given up (dead or hung) to be replaced.
+    /// Whatever was pinned to it (<see cref="CallReplicaAsync"/>) is lost. <see cref="Endpoints"/> no longer lists it.
+    /// </summary>
+    public event Action<ReplicaEndpoint, string>? ReplicaRemoved
+    {
+        add => _replicas.ReplicaRemoved += value;
+        remove => _replicas.ReplicaRemoved -= value;
+    }
+
     public IReadOnlyList<ReplicaStats> Stats() => _replicas.Stats();
 
     /// <summary>
@@ -72,6 +82,14 @@ internal sealed class ReplicaPool : IAsyncDisposable
     /// <summary>Sends one call; <paramref name="body"/> is the <c>/call</c> request already serialised.</summary>
     public Task<JsonElement> CallAsync(string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken) =>
         _calls.CallAsync(method, body, timeout, cancellationToken);
+
+    /// <summary>
+    /// Sends one call to <paramref name="replica"/> (as <see cref="Endpoints"/> or <see cref="ReplicaAdded"/> gave it)
+    /// and never to another: the deadline, answer and telemetry of <see cref="CallAsync"/>, without its choice and
+    /// failover. Throws <see cref="EnvironmentUnavailableException"/> when that replica is gone, or goes while the call runs.
+    /// </summary>
+    public Task<JsonElement> CallReplicaAsync(ReplicaEndpoint replica, string method, byte[] body, TimeSpan? timeout, CancellationToken cancellationToken) =>
+        _calls.CallReplicaAsync(replica, method, body, timeout, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

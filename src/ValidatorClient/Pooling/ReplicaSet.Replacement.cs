@@ -53,6 +53,7 @@ internal sealed partial class ReplicaSet
             _background.RemoveAll(t => t.IsCompleted);
             _background.Add(Task.Run(() => ReplaceAsync(replica), CancellationToken.None));
         }
+        ReplicaRemoved?.Invoke(replica.Endpoint, reason);
     }
 
     private async Task ReplaceAsync(Replica old)

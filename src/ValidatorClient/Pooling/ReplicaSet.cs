@@ -65,11 +65,26 @@ internal sealed partial class ReplicaSet : IMonitoredReplicas, IAsyncDisposable
     /// <summary>Raised when a replica joins the set (at start, late, or as a replacement).</summary>
     public event Action<ReplicaEndpoint>? ReplicaAdded;
 
+    /// <summary>
+    /// Raised, with the reason, when a replica leaves the set while the set lives: given up (dead or hung) to be
+    /// replaced. What was pinned to it is lost. Not raised when the set itself is released.
+    /// </summary>
+    public event Action<ReplicaEndpoint, string>? ReplicaRemoved;
+
     public IReadOnlyList<ReplicaStats> Stats()
     {
         lock (_gate)
         {
             return [.. _slots.OfType<Replica>().Select(r => r.Stats())];
+        }
+    }
+
+    /// <summary>The replica of the set at <paramref name="endpoint"/>, whatever its health; null once it was given up or released.</summary>
+    public Replica? Find(ReplicaEndpoint endpoint)
+    {
+        lock (_gate)
+        {
+            return _slots.FirstOrDefault(r => r is not null && !r.IsAbandoned && r.Endpoint == endpoint);
         }
     }
 
