@@ -21,6 +21,9 @@ internal interface IMonitoredReplicas
     /// <summary>Why a replica stopped answering (its container exited ...); null when it looks alive.</summary>
     Task<EnvironmentUnavailableException?> DiagnoseAsync(ReplicaEndpoint replica, CancellationToken cancellationToken);
 
-    /// <summary>Gives <paramref name="replica"/> up (its calls in flight fail over) and replaces it in the background.</summary>
+    /// <summary>
+    /// Gives <paramref name="replica"/> up (its calls in flight fail over) and replaces it in the background; nothing
+    /// where <see cref="CanReplace"/> is false, or once it was given up already.
+    /// </summary>
     void Replace(Replica replica, string reason);
 }
