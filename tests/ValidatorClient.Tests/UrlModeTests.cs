@@ -238,7 +238,7 @@ public sealed class UrlModeTests(HostProcessesFixture hosts) : IClassFixture<Hos
         using var http = new HttpClient(new RecordingHandler(answered));
         var endpoint = new ReplicaEndpoint("slow", new Uri($"http://127.0.0.1:{slow.Port}"), "the slow host");
         await ValidatorClient.Pooling.ReadinessProbe.WaitAsync(http, endpoint, TimeSpan.FromSeconds(30),
-            _ => Task.FromResult<EnvironmentUnavailableException?>(null), CancellationToken.None).Within(TimeSpan.FromSeconds(40));
+            _ => Task.FromResult<EnvironmentUnavailableException?>(null), TimeProvider.System, CancellationToken.None).Within(TimeSpan.FromSeconds(40));
         // The import sleeps 1.5 s after the host listens: polling every 25 ms takes ~40-60 answered requests, waiting
         // on the host (1 s at a time) two or three, a few more on a slow machine.
         Assert.InRange(answered.Count, 1, 10);

@@ -21,10 +21,10 @@ internal static class ReadinessProbe
     private static readonly TimeSpan LongPoll = TimeSpan.FromSeconds(1);
 
     public static async Task WaitAsync(HttpClient http, ReplicaEndpoint replica, TimeSpan limit,
-        Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose, CancellationToken cancellationToken)
+        Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose, TimeProvider time, CancellationToken cancellationToken)
     {
-        var attempt = new Attempt(http, replica, diagnose);
-        var pipeline = new ResiliencePipelineBuilder()
+        var attempt = new Attempt(http, replica, diagnose, time);
+        var pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(new TimeoutStrategyOptions { Timeout = limit })
             .AddRetry(new RetryStrategyOptions
             {
@@ -49,10 +49,10 @@ internal static class ReadinessProbe
     /// <summary>The replica is not ready yet; the pipeline asks again.</summary>
     private sealed class NotReadyYetException : Exception;
 
-    private sealed class Attempt(HttpClient http, ReplicaEndpoint replica, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose)
+    private sealed class Attempt(HttpClient http, ReplicaEndpoint replica, Func<CancellationToken, Task<EnvironmentUnavailableException?>> diagnose, TimeProvider time)
     {
         private readonly Uri _ready = new(replica.BaseUrl, WireRoutes.ReadyWaiting(LongPoll));
-        private readonly System.Diagnostics.Stopwatch _sinceDiagnosis = System.Diagnostics.Stopwatch.StartNew();
+        private long _lastDiagnosis = time.GetTimestamp();
         private Uri? _probe;
 
         public string? LastAnswer { get; private set; }
@@ -87,9 +87,9 @@ internal static class ReadinessProbe
             {
                 LastAnswer = e.Message; // not listening yet
             }
-            if (_sinceDiagnosis.Elapsed >= DiagnoseEvery)
+            if (time.GetElapsedTime(_lastDiagnosis) >= DiagnoseEvery)
             {
-                _sinceDiagnosis.Restart();
+                _lastDiagnosis = time.GetTimestamp();
                 if (await diagnose(cancellationToken) is { } dead)
                 {
                     throw dead;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 
@@ -55,8 +54,9 @@ internal sealed class Replica(int index, ReplicaEndpoint endpoint, ReplicaHealth
     }
 
     /// <summary>A call on it ended; returns true when this made the replica unhealthy (only calls it never answered count against it).</summary>
-    public bool Leave(long elapsedTicks, AttemptOutcome outcome)
+    public bool Leave(TimeSpan elapsed, AttemptOutcome outcome)
     {
+        var elapsedTicks = elapsed.Ticks;
         Interlocked.Decrement(ref _inFlight);
         Interlocked.Add(ref _latencyTicks, elapsedTicks);
         if (outcome != AttemptOutcome.Result)
@@ -84,8 +84,8 @@ internal sealed class Replica(int index, ReplicaEndpoint endpoint, ReplicaHealth
         var requests = Interlocked.Read(ref _requests);
         var done = requests - InFlight;
         return new ReplicaStats(Endpoint.Id, Endpoint.Description, TakesCalls, requests, Interlocked.Read(ref _failures), InFlight,
-            done <= 0 ? 0 : Interlocked.Read(ref _latencyTicks) * 1000.0 / Stopwatch.Frequency / done,
-            Interlocked.Read(ref _maxLatencyTicks) * 1000.0 / Stopwatch.Frequency,
+            done <= 0 ? 0 : (double)Interlocked.Read(ref _latencyTicks) / TimeSpan.TicksPerMillisecond / done,
+            (double)Interlocked.Read(ref _maxLatencyTicks) / TimeSpan.TicksPerMillisecond,
             IsAbandoned ? "removed" : Health.State.ToString().ToLowerInvariant());
     }
 }

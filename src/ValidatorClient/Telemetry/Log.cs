@@ -2,7 +2,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Telemetry;
 
-/// <summary>The client's log messages, source-generated, with stable event ids (1xxx environments, 2xxx replicas, 3xxx calls, 4xxx docker, 5xxx basilica).</summary>
+/// <summary>
+/// The client's log messages, source-generated, with stable event ids (1xxx environments, 2xxx replicas, 3xxx calls,
+/// 4xxx docker, 5xxx basilica). The pool's own (2001-2009, 3001-3002) sit beside the class that logs them:
+/// <c>Pooling/ReplicaSet.Log.cs</c>, <c>ReplicaHealthMonitor.Log.cs</c>, <c>CallPath.Log.cs</c>.
+/// </summary>
 internal static partial class Log
 {
     [LoggerMessage(1001, LogLevel.Information, "environment {Environment} is ready: {Ready} of {Replicas} replicas ({Backend}) in {ElapsedMs:0} ms")]
@@ -13,39 +17,6 @@ internal static partial class Log
 
     [LoggerMessage(1003, LogLevel.Warning, "releasing environment {Environment} failed: {Reason}")]
     public static partial void ReleaseFailed(ILogger logger, string environment, string reason);
-
-    [LoggerMessage(2001, LogLevel.Debug, "replica {Replica} started, waiting until it is ready")]
-    public static partial void ReplicaStarted(ILogger logger, string replica);
-
-    [LoggerMessage(2002, LogLevel.Debug, "replica {Replica} is ready after {ElapsedMs:0} ms")]
-    public static partial void ReplicaReady(ILogger logger, string replica, double elapsedMs);
-
-    [LoggerMessage(2003, LogLevel.Warning, "replica {Replica} is unhealthy and skipped: {Reason}")]
-    public static partial void ReplicaUnhealthy(ILogger logger, string replica, string reason);
-
-    [LoggerMessage(2004, LogLevel.Information, "replica {Replica} answers again and takes calls")]
-    public static partial void ReplicaRecovered(ILogger logger, string replica);
-
-    [LoggerMessage(2005, LogLevel.Warning, "replica {Replica} is replaced: {Reason}")]
-    public static partial void ReplicaReplacing(ILogger logger, string replica, string reason);
-
-    [LoggerMessage(2006, LogLevel.Information, "replica {Old} was replaced by {New}")]
-    public static partial void ReplicaReplaced(ILogger logger, string old, string @new);
-
-    [LoggerMessage(2007, LogLevel.Error, "replacing replica {Index} of {Environment} failed (attempt {Attempt}): {Reason}")]
-    public static partial void ReplacementFailed(ILogger logger, int index, string environment, int attempt, string reason);
-
-    [LoggerMessage(2008, LogLevel.Warning, "replica {Replica} could not start: {Reason}")]
-    public static partial void ReplicaStartFailed(ILogger logger, string replica, string reason);
-
-    [LoggerMessage(2009, LogLevel.Warning, "the replica monitor of {Environment} failed and carries on: {Reason}")]
-    public static partial void MonitorFailed(ILogger logger, string environment, string reason);
-
-    [LoggerMessage(3001, LogLevel.Debug, "a call goes to another replica after {Replica} failed: {Reason}")]
-    public static partial void CallFailedOver(ILogger logger, string replica, string reason);
-
-    [LoggerMessage(3002, LogLevel.Warning, "{Count} calls in flight on {Replica} are abandoned: {Reason}")]
-    public static partial void CallsAbandoned(ILogger logger, int count, string replica, string reason);
 
     [LoggerMessage(4001, LogLevel.Information, "pulling image {Image} on {Engine}")]
     public static partial void PullingImage(ILogger logger, string image, string engine);

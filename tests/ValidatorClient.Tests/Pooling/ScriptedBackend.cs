@@ -9,14 +9,18 @@ namespace Affinetes.ValidatorClient.Tests.Pooling;
 /// A backend whose replicas are <see cref="ScriptedHost"/>s on 127.0.0.1, so that the pool's whole HTTP path runs
 /// for real while a test decides when a replica hangs, refuses or dies. A replaced replica is a new host.
 /// </summary>
-internal sealed class ScriptedBackend(int count, bool canReplace = true) : IBackend
+internal sealed class ScriptedBackend(int count, bool canReplace = true, TimeProvider? time = null) : IBackend
 {
     private readonly ConcurrentDictionary<string, ScriptedHost> _hosts = new();
     private readonly ConcurrentDictionary<string, bool> _stopped = new();
     private int _starts;
+    private int _busy;
 
-    /// <summary>Delays the start of replica i (by index) the first time it starts.</summary>
+    /// <summary>Delays the start of replica i (by index) the first time it starts, on the backend's clock.</summary>
     public Func<int, TimeSpan> StartDelay { get; init; } = _ => TimeSpan.Zero;
+
+    /// <summary>Whether a host is being started or stopped now (real work that no clock hurries).</summary>
+    public bool Busy => Volatile.Read(ref _busy) > 0;
 
     public string Name => "scripted";
 
@@ -32,6 +36,10 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true) : IBack
 
     public IReadOnlyList<ScriptedHost> AllHosts => [.. _hosts.Values];
 
+    /// <summary>Whether the host at <paramref name="uri"/> holds requests to it instead of answering (hung, or a call to a wedged actor).</summary>
+    public bool Holds(Uri uri) => _hosts.Values.FirstOrDefault(h => h.BaseUrl.Authority == uri.Authority) is { } host
+        && (host.Behaviour == ScriptedBehaviour.Hung || (host.Behaviour == ScriptedBehaviour.CallsHang && uri.AbsolutePath == "/call"));
+
     public Task PrepareAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task<ReplicaEndpoint> StartReplicaAsync(int index, CancellationToken cancellationToken)
@@ -39,9 +47,9 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true) : IBack
         var generation = Interlocked.Increment(ref _starts);
         if (generation <= count)
         {
-            await Task.Delay(StartDelay(index), cancellationToken);
+            await Task.Delay(StartDelay(index), time ?? TimeProvider.System, cancellationToken);
         }
-        var host = await ScriptedHost.StartAsync($"r{index}-g{generation}");
+        var host = await Working(() => ScriptedHost.StartAsync($"r{index}-g{generation}"));
         var endpoint = new ReplicaEndpoint(host.Name, host.BaseUrl, host.Name);
         _hosts[endpoint.Id] = host;
         return endpoint;
@@ -51,7 +59,7 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true) : IBack
     public async Task KillAsync(ReplicaEndpoint endpoint)
     {
         _stopped[endpoint.Id] = true;
-        await _hosts[endpoint.Id].StopAsync();
+        await Working(async () => { await _hosts[endpoint.Id].StopAsync(); return true; });
     }
 
     public Task<EnvironmentUnavailableException?> DiagnoseAsync(ReplicaEndpoint replica, CancellationToken cancellationToken) =>
@@ -61,17 +69,24 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true) : IBack
     {
         if (canReplace && _hosts.TryGetValue(replica.Id, out var host) && _stopped.TryAdd(replica.Id, true))
         {
-            await host.StopAsync();
+            await Working(async () => { await host.StopAsync(); return true; });
+        }
+    }
+
+    private async Task<T> Working<T>(Func<Task<T>> work)
+    {
+        Interlocked.Increment(ref _busy);
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _busy);
         }
     }
 
     public IAsyncEnumerable<string> ReadLogsAsync(ReplicaEndpoint replica, bool follow, CancellationToken cancellationToken) => AsyncEnumerable.Empty<string>();
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var host in _hosts.Values)
-        {
-            await host.DisposeAsync();
-        }
-    }
+    public async ValueTask DisposeAsync() => await Task.WhenAll(_hosts.Values.Select(h => h.DisposeAsync().AsTask()));
 }
