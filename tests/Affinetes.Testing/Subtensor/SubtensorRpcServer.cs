@@ -45,6 +45,9 @@ public sealed class SubtensorRpcServer : IAsyncDisposable
     /// <summary>Waits this long before answering this method (to test request timeouts).</summary>
     public (string Method, TimeSpan Delay)? Slow { get; set; }
 
+    /// <summary>Called with each method before it is answered (to change the chain mid-read).</summary>
+    public Action<string>? OnRequest { get; set; }
+
     /// <summary>The methods asked so far, in order.</summary>
     public IReadOnlyList<string> Requests => [.. _requests];
 
@@ -146,6 +149,7 @@ public sealed class SubtensorRpcServer : IAsyncDisposable
             var method = (string)call["method"]!;
             var parameters = call["params"] as JsonArray ?? [];
             _requests.Enqueue(method);
+            OnRequest?.Invoke(method);
             if (Slow is { } slow && slow.Method == method)
             {
                 await Task.Delay(slow.Delay, cancellationToken);

@@ -120,8 +120,9 @@ const noHotkey = uid => uid === 11;
 function blockStorage(name) {
   const values = {};
   const put = (key, type, value) => {
-    // A decorated storage function gives the key length-prefixed, as it is passed to a runtime call.
-    values[u8aToHex(compactStripLength(key)[1])] = registry.createType(registry.createLookupType(type), value).toHex();
+    // A decorated storage function gives the key length-prefixed, as it is passed to a runtime call; and an
+    // integer's toHex() is big-endian, not its SCALE encoding: values are written from toU8a().
+    values[u8aToHex(compactStripLength(key)[1])] = u8aToHex(registry.createType(registry.createLookupType(type), value).toU8a());
   };
   const item = (section, method) => storage[section][method];
   const valueType = entry => entry.meta.type.isMap ? entry.meta.type.asMap.value : entry.meta.type.asPlain;
