@@ -6,6 +6,7 @@ using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Miners;
 using Affinetes.ValidatorClient.Results;
 using Docker.DotNet;
 
@@ -15,7 +16,7 @@ namespace Affinetes.Afs.Commands;
 /// <c>afs score MINERS.json --tasks 1-100</c>: the validator's cycle. Each miner's image (the file maps uid to image
 /// reference, as a chain commitment gives it) is started in its own environment and evaluated on the task set,
 /// a few miners at a time; its score is the mean over the tasks (a failed task counts 0), and a miner whose image
-/// cannot be pulled, never becomes ready or has no such method scores 0 with the reason. Weights are the scores
+/// cannot be pulled, never becomes ready or has no such method (or that is no valid image reference) scores 0 with the reason. Weights are the scores
 /// normalised to sum 1 (all 0 when every score is 0). Results go to the store, so an unchanged image (same id) is
 /// served from it next cycle.
 /// </summary>
@@ -53,7 +54,7 @@ internal sealed class ScoreCommand : AfsCommand
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
-        var miners = ReadMiners(context.Get(_miners)!);
+        var miners = (await MinersSource.FromFile(context.Get(_miners)!).ReadAsync(cancellationToken)).Miners;
         var tasks = context.Get(_settings.Tasks) ?? throw new UsageException("give the tasks every miner is evaluated on, e.g. --tasks 1-100");
         if (context.Get(_parallel) is < 1 or > 64)
         {
@@ -85,8 +86,11 @@ internal sealed class ScoreCommand : AfsCommand
             await gate.WaitAsync(cancellationToken);
             try
             {
-                scores[i] = await ScoreOneAsync(context, client, new MinerNetwork(network, llm), store, baseline, miner.Uid, miner.Image, tasks, cancellationToken);
-                console.Note($"miner {miner.Uid} ({miner.Image}): score {ResultViews.F(scores[i].Score)}" + (scores[i].Reason is { } why ? $" ({why})" : ""));
+                // A miner without a usable image scores 0 with the source's reason; nothing is started for it.
+                scores[i] = miner.Image is { } image
+                    ? await ScoreOneAsync(context, client, new MinerNetwork(network, llm), store, baseline, miner.Uid, image, tasks, cancellationToken)
+                    : new MinerScore(miner.Uid, null, null, null, 0, null, $"no usable image: {miner.Problem}");
+                console.Note($"miner {miner.Uid} ({miner.Image ?? "no image"}): score {ResultViews.F(scores[i].Score)}" + (scores[i].Reason is { } why ? $" ({why})" : ""));
             }
             finally
             {
@@ -135,7 +139,7 @@ internal sealed class ScoreCommand : AfsCommand
         var table = console.Table("UID", "IMAGE", "SCORE", "WEIGHT", "SUCCESS", "CACHED", "RUN", "REASON");
         foreach (var s in scores)
         {
-            table.AddTextRow(s.Uid, s.Image, ResultViews.F(s.Score), ResultViews.F(total > 0 ? s.Score / total : 0),
+            table.AddTextRow(s.Uid, s.Image ?? "-", ResultViews.F(s.Score), ResultViews.F(total > 0 ? s.Score / total : 0),
                 s.Summary is { } sum ? sum.SuccessRate.ToString("P0", CultureInfo.InvariantCulture) : "-",
                 s.Summary?.FromCache.ToString(CultureInfo.InvariantCulture) ?? "-", s.RunId ?? "-", s.Reason ?? "");
         }
@@ -212,49 +216,7 @@ internal sealed class ScoreCommand : AfsCommand
         return new MinerScore(uid, image, digest, run.Id, summary.MeanScore, summary, reason);
     }
 
-    /// <summary>The miners file: a JSON object of uid to image reference.</summary>
-    private static List<(string Uid, string Image)> ReadMiners(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"cannot read the miners file {path}: {e.Message}");
-        }
-        JsonElement root;
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            root = document.RootElement.Clone();
-        }
-        catch (JsonException e)
-        {
-            throw new UsageException($"the miners file {path} is not JSON ({e.Message}); write an object of uid to image, e.g. {{\"1\": \"registry/miner-a:v3\"}}");
-        }
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            throw new UsageException($"the miners file {path} must be a JSON object of uid to image, e.g. {{\"1\": \"registry/miner-a:v3\"}}");
-        }
-        var miners = new List<(string, string)>();
-        foreach (var property in root.EnumerateObject())
-        {
-            if (property.Value.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(property.Value.GetString()))
-            {
-                throw new UsageException($"the miners file {path}: miner '{property.Name}' must map to an image reference (a string), e.g. \"registry/miner-a:v3\"");
-            }
-            miners.Add((property.Name, property.Value.GetString()!));
-        }
-        if (miners.Count == 0)
-        {
-            throw new UsageException($"the miners file {path} names no miner");
-        }
-        return miners;
-    }
-
     private sealed record MinerNetwork(ContainerNetwork Network, LlmAccessOptions? Llm);
 
-    private sealed record MinerScore(string Uid, string Image, string? Digest, string? RunId, double Score, EvaluationSummary? Summary, string? Reason);
+    private sealed record MinerScore(string Uid, string? Image, string? Digest, string? RunId, double Score, EvaluationSummary? Summary, string? Reason);
 }
