@@ -97,6 +97,24 @@ public sealed class ResultStoreTests
     }
 
     [Fact]
+    public async Task RunSettings_AreKeptWithTheRun_AndARunWithoutThemHasNone()
+    {
+        await using var temp = new TempStore();
+        await using var store = await temp.OpenAsync();
+        var sqlite = (SqliteResultStore)store;
+        sqlite.CreateRun(new NewRun("with", new EvaluationRequest
+        {
+            TaskIds = [],
+            Settings = new Dictionary<string, string> { ["replicas"] = "2", ["llm_upstream"] = "https://llm.example/v1" },
+        }, "{}"), [1, 2]);
+        sqlite.CreateRun(Run("without"), [1]);
+        var with = await store.GetRunAsync("with");
+        Assert.Equal("2", with!.Settings["replicas"]);
+        Assert.Equal("https://llm.example/v1", with.Settings["llm_upstream"]);
+        Assert.Empty((await store.GetRunAsync("without"))!.Settings);
+    }
+
+    [Fact]
     public async Task Open_AStoreOfANewerSchema_IsRefused_SayingWhatToDo()
     {
         await using var temp = new TempStore();

@@ -56,6 +56,7 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             ImageDigest = run.ImageDigest,
             Environment = run.Environment,
             Label = run.Label,
+            Settings = run.Settings,
         };
         var (tasks, missing, cached) = await Task.Run(() =>
         {

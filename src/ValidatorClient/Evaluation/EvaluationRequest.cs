@@ -56,6 +56,12 @@ public sealed record EvaluationRequest
     /// <summary>Free text kept with the run (e.g. "model: affinetes-baseline").</summary>
     public string? Label { get; init; }
 
+    /// <summary>
+    /// What the caller keeps with the run to resume it as it was started (replicas, network, model side ...); the
+    /// runner stores it and gives it back in <see cref="Results.RunInfo.Settings"/>, and nothing else reads it.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Checks the request once; throws <see cref="EvaluationOptionsException"/> saying how to fix it.</summary>
     public void Validate()
     {

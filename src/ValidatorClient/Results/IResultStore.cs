@@ -74,6 +74,9 @@ public sealed record RunInfo
     public bool UseCache { get; init; }
     public string? Label { get; init; }
 
+    /// <summary>What the caller kept with the run to resume it as it was started (<see cref="EvaluationRequest.Settings"/>).</summary>
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Tasks in the run.</summary>
     public int TaskCount { get; init; }
 

@@ -71,6 +71,11 @@ internal static class Schema
             PRIMARY KEY (run_id, task_id)
         ) WITHOUT ROWID;
         """,
+        // 3: what the caller keeps with a run to resume it as it was started (replicas, network, model side ...), a
+        // JSON object of strings the store does not read.
+        """
+        ALTER TABLE runs ADD COLUMN settings TEXT;
+        """,
     ];
 
     /// <summary>

@@ -105,7 +105,8 @@ internal sealed partial class SqliteResultStore : IResultStore
                    (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.error_kind IS NOT NULL),
                    (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
                    (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
-                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id)
+                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id),
+                   u.settings
             FROM runs u {tail}
             """;
         foreach (var (name, value) in parameters)
@@ -138,6 +139,7 @@ internal sealed partial class SqliteResultStore : IResultStore
                 FailedCount = reader.GetInt32(17),
                 CacheHits = reader.GetInt32(18),
                 MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
+                Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
                 SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
             });
         }
@@ -224,9 +226,9 @@ internal sealed partial class SqliteResultStore : IResultStore
         using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO runs (id, created_at, status, environment, image_digest, method, kwargs, task_id_parameter, task_ids, task_count,
-                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label)
+                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label, settings)
             VALUES ($id, $created, 'running', $environment, $digest, $method, $kwargs, $parameter, $tasks, $count,
-                    $concurrency, $timeout, $retries, $delay, $cache, $label)
+                    $concurrency, $timeout, $retries, $delay, $cache, $label, $settings)
             """;
         var request = run.Request;
         command.Parameters.AddWithValue("$id", run.Id);
@@ -244,6 +246,8 @@ internal sealed partial class SqliteResultStore : IResultStore
         command.Parameters.AddWithValue("$delay", (long)request.RetryDelay.TotalMilliseconds);
         command.Parameters.AddWithValue("$cache", request.UseCache ? 1 : 0);
         command.Parameters.AddWithValue("$label", (object?)request.Label ?? DBNull.Value);
+        command.Parameters.AddWithValue("$settings", request.Settings.Count == 0 ? DBNull.Value
+            : JsonSerializer.Serialize(request.Settings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), StoreJson.Default.DictionaryStringString));
         command.ExecuteNonQuery();
     }
 
@@ -562,4 +566,5 @@ internal sealed partial class ResultWriter : IDisposable
 /// <summary>The store's own JSON (task sets), source-generated.</summary>
 [System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<long>))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(List<long>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class StoreJson : System.Text.Json.Serialization.JsonSerializerContext;
