@@ -69,7 +69,8 @@ public sealed class AffinetesClientOptions
     /// <summary>Docker mode: containers this client creates per second at most (default 10, bursts of as many); further creations wait their turn.</summary>
     public double MaxContainerCreationsPerSecond { get; set; } = 10;
 
-    internal void ValidateCaps()
+    /// <summary>Checks the caps; throws <see cref="EnvironmentOptionsException"/> saying how to fix them.</summary>
+    public void Validate()
     {
         if (MaxLiveContainers < 1 || MaxLiveContainersPerEngine < 1)
         {

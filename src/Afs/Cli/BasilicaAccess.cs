@@ -37,11 +37,18 @@ internal static class BasilicaAccess
         Ttl = ttl,
     };
 
-    public static BasilicaApi Connect(CommandContext context, Option<string?> apiUrl) =>
-        new(Options(context, apiUrl), context.LoggerFactory.CreateLogger("afs.basilica"));
-
-    /// <summary>Where deployments this user's clients created are noted.</summary>
-    public static OwnedDeployments Owned(CommandContext context, Option<string?> apiUrl) => new(Options(context, apiUrl).ResolvedStateDirectory);
+    /// <summary>This user's deployments on the API the command names; the options' validation says what is missing (the key ...).</summary>
+    public static BasilicaDeployments Connect(CommandContext context, Option<string?> apiUrl)
+    {
+        try
+        {
+            return new BasilicaDeployments(Options(context, apiUrl), context.LoggerFactory.CreateLogger("afs.basilica"));
+        }
+        catch (EnvironmentOptionsException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
 
     /// <summary>The deployment's name, from a replica of an environment in basilica mode.</summary>
     public static string InstanceName(ReplicaEndpoint replica) => replica.Id[..replica.Id.LastIndexOf('/')];

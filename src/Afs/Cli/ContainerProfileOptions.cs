@@ -89,7 +89,7 @@ internal sealed class ContainerProfileOptions
         };
         try
         {
-            options.ValidateCaps();
+            options.Validate();
         }
         catch (EnvironmentOptionsException e)
         {

@@ -35,7 +35,7 @@ internal sealed class CommandDeadlineException(string message) : Exception(messa
 internal static class ErrorReport
 {
     /// <summary>Whether <paramref name="e"/> is reported as a one-line message rather than a crash with a stack trace.</summary>
-    public static bool IsExpected(Exception e) => e is AffinetesException or UsageException or CommandDeadlineException or EngineException
+    public static bool IsExpected(Exception e) => e is AffinetesException or UsageException or CommandDeadlineException
         or DockerApiException or HttpRequestException or IOException or OperationCanceledException or TimeoutException
         or BuildException or DetectionException or SourceException or System.Text.Json.JsonException or ArgumentException;
 
@@ -49,17 +49,28 @@ internal static class ErrorReport
             : "the environment requires an auth token: pass the token it was started with (--auth-token or $AFFINETES_AUTH_TOKEN)"),
         RemoteActorException => (ExitCodes.RemoteError, e.Message),
         EnvironmentUnavailableException => (ExitCodes.Unavailable, e.Message),
-        EngineException { InnerException: DockerApiException d } x => (ExitCodes.Failure, EngineAnswered(x.Spec, d)),
-        EngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {Engines.Describe(x.Spec)}: {e.Message}"),
-        DockerApiException d => (ExitCodes.Failure, EngineAnswered(Engines.DefaultSpec, d)),
+        DockerEngineException { StatusCode: { } status } x => (ExitCodes.Failure, $"the Docker engine at {x.Where} answered {status}: {x.Message}"),
+        DockerEngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {x.Where}: {x.Message}"),
+        DockerApiException d => (ExitCodes.Failure, $"the Docker engine at {Engines.Describe(Engines.DefaultSpec)} answered {(int)d.StatusCode}: {EngineMessage(d)}"),
         // The client library wraps its own transport errors; a bare one without a status is the engine's socket.
         HttpRequestException { StatusCode: null } => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {Engines.Describe(Engines.DefaultSpec)}: {e.Message}"),
         OperationCanceledException or TimeoutException => (ExitCodes.Failure, $"gave up waiting: {e.Message}"),
         _ => (ExitCodes.Failure, e.Message),
     };
 
-    private static string EngineAnswered(string spec, DockerApiException e) =>
-        $"the Docker engine at {Engines.Describe(spec)} answered {(int)e.StatusCode}: {DockerBackend.EngineMessage(e.ResponseBody)}";
+    /// <summary>The engine's own words for a refusal (its JSON body's message), else the client library's.</summary>
+    private static string EngineMessage(DockerApiException e)
+    {
+        try
+        {
+            using var body = System.Text.Json.JsonDocument.Parse(e.ResponseBody ?? "");
+            return body.RootElement.TryGetProperty("message", out var message) && message.GetString() is { Length: > 0 } text ? text : e.Message;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return string.IsNullOrWhiteSpace(e.ResponseBody) ? e.Message : e.ResponseBody.Trim();
+        }
+    }
 
     /// <summary>A message on one line: its lines joined with "; " (a remote message or a log tail may span several).</summary>
     public static string OneLine(string message) =>

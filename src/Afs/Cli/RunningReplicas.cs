@@ -1,3 +1,4 @@
+using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
 
@@ -15,11 +16,11 @@ internal static class RunningReplicas
     public static async Task<IEnvironment> ConnectToFirstReadyAsync(string name, CommandContext context, string? token, TimeSpan readyWait, CancellationToken cancellationToken)
     {
         var hosts = context.Engines;
-        IReadOnlyList<EngineContainer> running;
+        IReadOnlyList<ValidatorContainer> running;
         await using (var engines = await Engines.ConnectAsync(hosts, cancellationToken))
         {
             running = [.. (await engines.ListAsync(name, includeStopped: false, cancellationToken))
-                .OrderBy(c => c.Container.Replica).ThenByDescending(c => c.Container.Created)];
+                .OrderBy(c => c.Replica).ThenByDescending(c => c.Created)];
         }
         if (running.Count == 0)
         {
@@ -29,9 +30,9 @@ internal static class RunningReplicas
         var attempts = running.Select(c => AffinetesClient.LoadEnvAsync(new EnvironmentOptions
         {
             ConnectOnly = true,
-            ContainerName = c.Container.ContainerName,
-            Image = c.Container.Image,
-            Hosts = [c.Engine.Spec],
+            ContainerName = c.ContainerName,
+            Image = c.Image,
+            Hosts = [c.Engine],
             SshConfigFile = Engines.SshConfigFile,
             AuthToken = token,
             ReadyTimeout = readyWait,

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Affinetes.Afs.Cli;
-using Affinetes.ValidatorClient.Backends.Basilica;
+using Affinetes.ValidatorClient.Environments;
 
 namespace Affinetes.Afs.Commands;
 
@@ -13,16 +13,6 @@ internal sealed class BasilicaCommand : Command
     {
         Subcommands.Add(new BasilicaListCommand());
         Subcommands.Add(new BasilicaRemoveCommand());
-    }
-
-    /// <summary>A deployment of Basilica's list that is ours: named with our prefix, or noted by one of this user's clients on this API.</summary>
-    internal static async Task<List<(Deployment Deployment, OwnedDeployment? Note)>> MineAsync(BasilicaApi api, OwnedDeployments owned, CancellationToken cancellationToken)
-    {
-        var notes = owned.List().Where(n => n.ApiUrl == api.Root.ToString()).ToDictionary(n => n.InstanceName);
-        var listed = await api.ListAsync(cancellationToken);
-        return [.. listed.Deployments
-            .Where(d => OwnedDeployments.HasPrefix(d.InstanceName) || notes.ContainsKey(d.InstanceName))
-            .Select(d => (d, notes.GetValueOrDefault(d.InstanceName)))];
     }
 
     internal static string Age(TimeSpan span) => span.TotalSeconds < 0 ? "-"
@@ -46,19 +36,20 @@ internal sealed class BasilicaListCommand : AfsCommand
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
-        using var api = BasilicaAccess.Connect(context, _apiUrl);
-        var mine = await BasilicaCommand.MineAsync(api, BasilicaAccess.Owned(context, _apiUrl), cancellationToken);
+        using var deployments = BasilicaAccess.Connect(context, _apiUrl);
+        var mine = await deployments.ListMineAsync(cancellationToken);
         var now = DateTimeOffset.UtcNow;
-        var rows = mine.Select(m => new
+        var rows = mine.Select(d => new
         {
-            name = m.Deployment.InstanceName,
-            state = m.Deployment.State,
-            phase = m.Deployment.Phase,
-            ready = $"{m.Deployment.Replicas?.Ready ?? 0}/{m.Deployment.Replicas?.Desired ?? 0}",
-            age_seconds = m.Deployment.CreatedAt is { } c ? (long?)(now - c).TotalSeconds : null,
-            ttl_left_seconds = m.Note is { } n ? (long?)Math.Max(0, (n.ExpiresAt - now).TotalSeconds) : null,
-            image = m.Note?.Image,
-            url = m.Deployment.Url,
+            name = d.Name,
+            instance = d.InstanceName,
+            state = d.State,
+            phase = d.Phase,
+            ready = $"{d.ReadyReplicas}/{d.DesiredReplicas}",
+            age_seconds = d.CreatedAt is { } c ? (long?)(now - c).TotalSeconds : null,
+            ttl_left_seconds = d.ExpiresAt is { } e ? (long?)Math.Max(0, (e - now).TotalSeconds) : null,
+            image = d.Image,
+            url = d.Url,
         }).ToList();
         if (context.Json)
         {
@@ -67,13 +58,14 @@ internal sealed class BasilicaListCommand : AfsCommand
         }
         if (rows.Count == 0)
         {
-            context.Console.Line($"no deployments of afs on {api.Root}");
+            context.Console.Line($"no deployments of afs on {deployments.Api}");
             return ExitCodes.Ok;
         }
-        var table = context.Console.Table("NAME", "STATE", "PHASE", "READY", "AGE", "TTL LEFT", "IMAGE", "URL");
+        // NAME: the one given to afs run --name (afs call NAME finds it by it); INSTANCE: Basilica's own.
+        var table = context.Console.Table("NAME", "INSTANCE", "STATE", "PHASE", "READY", "AGE", "TTL LEFT", "IMAGE", "URL");
         foreach (var r in rows)
         {
-            table.AddTextRow(r.name, r.state ?? "?", r.phase ?? "-", r.ready,
+            table.AddTextRow(r.name ?? "-", r.instance, r.state ?? "?", r.phase ?? "-", r.ready,
                 r.age_seconds is { } a ? BasilicaCommand.Age(TimeSpan.FromSeconds(a)) : "?",
                 r.ttl_left_seconds is { } t ? BasilicaCommand.Age(TimeSpan.FromSeconds(t)) : "?", r.image ?? "?", r.url ?? "-");
         }
@@ -107,41 +99,44 @@ internal sealed class BasilicaRemoveCommand : AfsCommand
         {
             throw new UsageException("name the deployments to delete (afs basilica rm NAME...), or give --all-mine, not both");
         }
-        using var api = BasilicaAccess.Connect(context, _apiUrl);
-        var owned = BasilicaAccess.Owned(context, _apiUrl);
-        var targets = allMine
-            ? (await BasilicaCommand.MineAsync(api, owned, cancellationToken)).Select(m => m.Deployment.InstanceName).ToList()
-            : [.. names];
-        var outcomes = await Task.WhenAll(targets.Select(async name =>
-        {
-            var deleted = await api.DeleteAsync(name, cancellationToken);
-            owned.Forget(name);
-            return (name, deleted);
-        }));
+        using var deployments = BasilicaAccess.Connect(context, _apiUrl);
+        (string Name, bool Deleted)[] outcomes;
         if (allMine)
         {
-            // Notes of deployments Basilica no longer lists (deleted elsewhere, or their TTL passed) are stale.
-            var listed = targets.ToHashSet();
-            foreach (var stale in owned.List().Where(n => n.ApiUrl == api.Root.ToString() && !listed.Contains(n.InstanceName)))
+            outcomes = [.. (await deployments.DeleteAllMineAsync(cancellationToken)).Select(o => (o.Deployment.InstanceName, o.Deleted))];
+        }
+        else
+        {
+            // A name the user gave (afs run --name) or Basilica's own; one that no longer exists is "gone already".
+            outcomes = await Task.WhenAll(names.Select(async name =>
             {
-                owned.Forget(stale.InstanceName);
-            }
+                string instance;
+                try
+                {
+                    instance = (await deployments.FindAsync(name, cancellationToken)).InstanceName;
+                }
+                catch (BasilicaApiException e) when (e.StatusCode == 404)
+                {
+                    return (name, false);
+                }
+                return (instance == name ? name : $"{name} ({instance})", await deployments.DeleteAsync(instance, cancellationToken));
+            }));
         }
         if (context.Json)
         {
-            context.Console.WriteJson(outcomes.Select(o => new { name = o.name, deleted = o.deleted }));
+            context.Console.WriteJson(outcomes.Select(o => new { name = o.Name, deleted = o.Deleted }));
             return ExitCodes.Ok;
         }
         if (outcomes.Length == 0)
         {
-            context.Console.Line($"nothing to delete: no deployments of afs on {api.Root}");
+            context.Console.Line($"nothing to delete: no deployments of afs on {deployments.Api}");
             return ExitCodes.Ok;
         }
         foreach (var (name, deleted) in outcomes)
         {
             context.Console.Line(deleted ? $"deleted {name}" : $"{name} was gone already");
         }
-        context.Console.Line($"{string.Format(CultureInfo.InvariantCulture, "{0}", outcomes.Count(o => o.deleted))} deleted");
+        context.Console.Line($"{string.Format(CultureInfo.InvariantCulture, "{0}", outcomes.Count(o => o.Deleted))} deleted");
         return ExitCodes.Ok;
     }
 }

@@ -56,7 +56,7 @@ internal sealed class BuildCommand : AfsCommand
         BuildResult built;
         try
         {
-            built = await new ImageBuilder(engines.All[0].Client).BuildAsync(EnvironmentSource.Parse(context.Get(_source)!), options, progress, cancellationToken);
+            built = await new ImageBuilder(engines.Client(engines.Specs[0])).BuildAsync(EnvironmentSource.Parse(context.Get(_source)!), options, progress, cancellationToken);
         }
         catch (BuildException e) when (options.Quiet && e.Output.Count > 0)
         {

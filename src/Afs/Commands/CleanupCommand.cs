@@ -30,14 +30,14 @@ internal sealed class CleanupCommand : AfsCommand
         var containers = await engines.ListAsync(context.Get(_name), includeStopped: true, cancellationToken);
         var removed = dry
             ? containers
-            : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await c.RemoveAsync(TimeSpan.Zero, cancellationToken)))))
+            : [.. (await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await engines.RemoveAsync(c, TimeSpan.Zero, cancellationToken)))))
                 .Where(r => r.Removed).Select(r => r.Container)];
         if (context.Json)
         {
             console.WriteJson(new
             {
                 dry_run = dry,
-                removed = removed.Select(r => r.Container).Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
+                removed = removed.Select(c => new { name = c.EnvironmentName, container = c.ContainerName, id = c.Id, image = c.Image, state = c.State, session = c.Session }),
             });
             return ExitCodes.Ok;
         }
@@ -48,9 +48,9 @@ internal sealed class CleanupCommand : AfsCommand
         }
         console.Line($"{(dry ? "would remove" : "removed")} {AfsConsole.Plural(removed.Count, "container")}:");
         var table = console.Table("NAME", "CONTAINER", "IMAGE", "STATE", "REPLICA", "SESSION", "ENGINE");
-        foreach (var (engine, c) in removed)
+        foreach (var c in removed)
         {
-            table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session, engine.Spec);
+            table.AddTextRow(c.EnvironmentName, c.ContainerName, c.Image, c.State, c.Replica.ToString(CultureInfo.InvariantCulture), c.Session, c.Engine);
         }
         console.Write(table);
         return ExitCodes.Ok;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Affinetes.ValidatorClient.Backends.Docker;
 using Affinetes.Afs.Cli;
 
 namespace Affinetes.Afs.Commands;
@@ -34,10 +35,9 @@ internal sealed class LogsCommand : AfsCommand
             throw new UsageException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
         }
         var prefixed = containers.Count > 1;
-        async Task PrintAsync(EngineContainer replica)
+        async Task PrintAsync(ValidatorContainer container)
         {
-            var container = replica.Container;
-            await foreach (var line in replica.ReadLogsAsync(follow, context.Get(_tail), cancellationToken))
+            await foreach (var line in engines.ReadLogsAsync(container, follow, context.Get(_tail), cancellationToken))
             {
                 if (context.Json)
                 {

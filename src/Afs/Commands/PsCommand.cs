@@ -24,22 +24,22 @@ internal sealed class PsCommand : AfsCommand
         var listed = await engines.ListAsync(null, context.Get(_all), cancellationToken);
         if (context.Json)
         {
-            console.WriteJson(listed.Select(l => new
+            console.WriteJson(listed.Select(c => new
             {
-                name = l.Container.EnvironmentName,
-                container = l.Container.ContainerName,
-                id = l.Container.Id,
-                image = l.Container.Image,
-                state = l.Container.State,
-                status = l.Container.Status,
-                address = Address(l.Container),
-                host_network = l.Container.HostNetwork,
-                replica = l.Container.Replica,
-                created = l.Container.Created,
-                session = l.Container.Session,
-                engine = l.Engine.Spec,
-                relaxations = l.Container.Relaxations is "" or "none" ? [] : l.Container.Relaxations.Split(','),
-                limits = l.Container.Limits,
+                name = c.EnvironmentName,
+                container = c.ContainerName,
+                id = c.Id,
+                image = c.Image,
+                state = c.State,
+                status = c.Status,
+                address = c.Address,
+                host_network = c.HostNetwork,
+                replica = c.Replica,
+                created = c.Created,
+                session = c.Session,
+                engine = c.Engine,
+                relaxations = c.Relaxations is "" or "none" ? [] : c.Relaxations.Split(','),
+                limits = c.Limits,
             }));
             return ExitCodes.Ok;
         }
@@ -49,27 +49,24 @@ internal sealed class PsCommand : AfsCommand
             return ExitCodes.Ok;
         }
         // Addresses are on the engine's host: say which engine when it is not only this machine's.
-        var withEngine = engines.Several || engines.All[0].IsRemote;
+        var withEngine = engines.Specs.Count > 1 || engines.IsRemote(engines.Specs[0]);
         string[] columns = ["NAME", "CONTAINER", "IMAGE", "STATUS", "ADDRESS", "REPLICA", "CREATED", "SESSION", "RELAXED"];
         var table = console.Table(withEngine ? [.. columns, "ENGINE"] : columns);
-        foreach (var (engine, c) in listed)
+        foreach (var c in listed)
         {
-            string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (Address(c) ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
+            string[] row = [c.EnvironmentName, c.ContainerName, c.Image, c.Status, (c.Address ?? "-") + (c.HostNetwork && c.Running ? " (host network)" : ""),
                 c.Replica.ToString(CultureInfo.InvariantCulture), AfsConsole.Ago(c.Created), c.Session, Relaxed(c)];
-            table.AddTextRow(withEngine ? [.. row, engine.Spec] : row);
+            table.AddTextRow(withEngine ? [.. row, c.Engine] : row);
         }
         console.Write(table);
         return ExitCodes.Ok;
     }
 
     /// <summary>The hardened profile's relaxations: <c>-</c> for none, <c>?</c> for a container started before the profile existed.</summary>
-    private static string Relaxed(OwnedContainer container) => container.Relaxations switch
+    private static string Relaxed(ValidatorContainer container) => container.Relaxations switch
     {
         "none" => "-",
         "" => "?",
         var relaxations => relaxations,
     };
-
-    internal static string? Address(OwnedContainer container) =>
-        container.Port is { } port ? $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}" : null;
 }

@@ -136,7 +136,7 @@ internal sealed class RunCommand : AfsCommand
         if (!basilica)
         {
             await using var connected = await Engines.ConnectAsync(engines, cancellationToken);
-            runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Container.Id));
+            runningBefore.UnionWith((await connected.ListAsync(environmentName, includeStopped: false, cancellationToken)).Select(c => c.Id));
         }
 
         await using var environment = await client.LoadEnvAsync(options, cancellationToken);
@@ -154,8 +154,8 @@ internal sealed class RunCommand : AfsCommand
             container = r.Description,
             id = r.Id,
             // An isolated replica is reached through its unix socket (curl --unix-socket PATH http://x/health).
-            address = UnixSocketEndpoints.TryGetSocket(r.BaseUrl.Host, out var socket) ? "unix:" + socket : r.BaseUrl.Authority,
-            url = UnixSocketEndpoints.TryGetSocket(r.BaseUrl.Host, out _) ? null : r.BaseUrl.ToString(),
+            address = r.UnixSocket is { } socket ? "unix:" + socket : r.BaseUrl.Authority,
+            url = r.UnixSocket is null ? r.BaseUrl.ToString() : null,
             reused = runningBefore.Contains(r.Id),
         }).ToList();
 

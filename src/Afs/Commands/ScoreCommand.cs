@@ -175,7 +175,7 @@ internal sealed class ScoreCommand : AfsCommand
                 LoggerFactory = context.LoggerFactory,
             }, cancellationToken);
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or EngineException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
         {
             return new MinerScore(uid, image, null, null, 0, null, $"not started: {ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))}");
         }
@@ -185,7 +185,7 @@ internal sealed class ScoreCommand : AfsCommand
             {
                 return await EvaluateAsync(context, store, baseline, environment, uid, image, tasks, cancellationToken);
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or EngineException or HttpRequestException or JsonException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or HttpRequestException or JsonException)
             {
                 return new MinerScore(uid, image, null, null, 0, null, $"evaluation failed: {ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))}");
             }

@@ -27,7 +27,7 @@ internal sealed class StopCommand : AfsCommand
         {
             throw new UsageException($"no containers of environment '{environmentName}' (afs ps --all lists them)");
         }
-        var removed = await Task.WhenAll(containers.Select(async c => (c.Container, Removed: await c.RemoveAsync(GracePeriod, cancellationToken))));
+        var removed = await Task.WhenAll(containers.Select(async c => (Container: c, Removed: await engines.RemoveAsync(c, GracePeriod, cancellationToken))));
         var gone = removed.Where(r => r.Removed).Select(r => r.Container).ToList();
         if (context.Json)
         {

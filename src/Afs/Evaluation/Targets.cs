@@ -87,7 +87,7 @@ internal static class Targets
         });
         try
         {
-            var built = await new ImageBuilder(engines.All[0].Client).BuildAsync(EnvironmentSource.Parse(full), new BuildOptions { Tag = tag, Quiet = false }, progress, cancellationToken);
+            var built = await new ImageBuilder(engines.Client(engines.Specs[0])).BuildAsync(EnvironmentSource.Parse(full), new BuildOptions { Tag = tag, Quiet = false }, progress, cancellationToken);
             return built.Tag;
         }
         catch (BuildException e) when (quiet && e.Output.Count > 0)
@@ -104,7 +104,6 @@ internal static class Targets
     public static async Task<string> ImageIdAsync(string engine, string image, CancellationToken cancellationToken)
     {
         await using var engines = await Engines.ConnectAsync([engine], cancellationToken);
-        var inspected = await Engines.OnEngineAsync(engine, () => engines.All[0].Client.Images.InspectImageAsync(image, cancellationToken));
-        return inspected.ID;
+        return await engines.ImageIdAsync(engine, image, cancellationToken);
     }
 }

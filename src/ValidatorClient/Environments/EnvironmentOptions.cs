@@ -154,7 +154,7 @@ public sealed record EnvironmentOptions
     public void Validate() => Parse();
 
     /// <summary>Engines whose containers can share unix sockets with this process (bind mounts of its directories): this machine's.</summary>
-    internal static bool IsLocalEngine(string host) => host is "local" or "localhost" or "" || host.StartsWith("unix://", StringComparison.Ordinal)
+    public static bool IsLocalEngine(string host) => host is "local" or "localhost" or "" || host.StartsWith("unix://", StringComparison.Ordinal)
         || (host.StartsWith("tcp://", StringComparison.Ordinal) && Uri.TryCreate(host, UriKind.Absolute, out var uri)
             && (uri.Host == "localhost" || (System.Net.IPAddress.TryParse(uri.Host, out var address) && System.Net.IPAddress.IsLoopback(address))));
 

@@ -4,7 +4,11 @@ namespace Affinetes.ValidatorClient.Environments;
 /// <param name="Id">Stable identity (container id, URL, deployment name).</param>
 /// <param name="BaseUrl">Where the host answers, always reached as given (127.0.0.1 published ports for Docker).</param>
 /// <param name="Description">For people: the container name and engine, or the URL.</param>
-public sealed record ReplicaEndpoint(string Id, Uri BaseUrl, string Description);
+public sealed record ReplicaEndpoint(string Id, Uri BaseUrl, string Description)
+{
+    /// <summary>The unix socket its host is reached through (a container without network); null when it is reached over TCP at <see cref="BaseUrl"/>.</summary>
+    public string? UnixSocket => UnixSocketEndpoints.TryGetSocket(BaseUrl.Host, out var path) ? path : null;
+}
 
 /// <summary>Counters of one replica, as <see cref="IEnvironment.GetStats"/> reports them.</summary>
 /// <param name="Id">The replica's identity (container id, URL).</param>

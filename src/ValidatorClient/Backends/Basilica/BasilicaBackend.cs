@@ -81,7 +81,8 @@ internal sealed class BasilicaBackend : IBackend
             return;
         }
         var image = _options.Image!;
-        var requested = OwnedDeployments.NewName(image);
+        // The name the user gave (else the image) starts the name sent; a server that renames it is still found by the note.
+        var requested = OwnedDeployments.NewName(_options.ContainerName ?? image);
         var request = new CreateDeploymentRequest
         {
             InstanceName = requested,
@@ -98,7 +99,7 @@ internal sealed class BasilicaBackend : IBackend
                 Readiness: new DeploymentProbe(_options.AuthToken is null ? WireRoutes.Ready : WireRoutes.Health,
                     InitialDelaySeconds: 1, PeriodSeconds: 2, TimeoutSeconds: 3, FailureThreshold: 3)),
         };
-        var noted = new OwnedDeployment(requested, requested, image, _api.Root.ToString(), DateTimeOffset.UtcNow, request.TtlSeconds);
+        var noted = new OwnedDeployment(requested, requested, image, _api.Root.ToString(), DateTimeOffset.UtcNow, request.TtlSeconds, _options.ContainerName);
         _owned.Note(noted);
         Log.DeploymentCreating(_logger, requested, image, request.Replicas, request.TtlSeconds);
         Deployment created;

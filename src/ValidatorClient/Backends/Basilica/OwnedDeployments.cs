@@ -9,7 +9,8 @@ namespace Affinetes.ValidatorClient.Backends.Basilica;
 /// <param name="ApiUrl">The API it was created on.</param>
 /// <param name="CreatedAt">When it was asked for.</param>
 /// <param name="TtlSeconds">The TTL it was given.</param>
-internal sealed record OwnedDeployment(string InstanceName, string RequestedName, string Image, string ApiUrl, DateTimeOffset CreatedAt, long TtlSeconds)
+/// <param name="Name">The name the user gave the environment (<see cref="Environments.EnvironmentOptions.ContainerName"/>), when one was given.</param>
+internal sealed record OwnedDeployment(string InstanceName, string RequestedName, string Image, string ApiUrl, DateTimeOffset CreatedAt, long TtlSeconds, string? Name = null)
 {
     public DateTimeOffset ExpiresAt => CreatedAt.AddSeconds(TtlSeconds);
 }
@@ -29,7 +30,10 @@ internal sealed class OwnedDeployments(string directory)
     /// A fresh name for one load: the prefix, the image's name as a DNS label, and 10 random hex digits, so that two
     /// loads in the same second never collide; at most 63 characters, lowercase.
     /// </summary>
-    public static string NewName(string image)
+    public static string NewName(string image) => NewNamePrefix(image) + Guid.NewGuid().ToString("N")[..10];
+
+    /// <summary>What <see cref="NewName"/> puts before its random part for <paramref name="image"/> (an image or a name the user gave).</summary>
+    public static string NewNamePrefix(string image)
     {
         var last = image.Split('@')[0].Split('/')[^1].Split(':')[0].ToLowerInvariant();
         var slug = new string([.. last.Select(c => c is >= 'a' and <= 'z' or >= '0' and <= '9' ? c : '-')]).Trim('-');
@@ -38,8 +42,7 @@ internal sealed class OwnedDeployments(string directory)
             slug = slug.Replace("--", "-", StringComparison.Ordinal);
         }
         slug = slug.Length > 40 ? slug[..40].TrimEnd('-') : slug;
-        var suffix = Guid.NewGuid().ToString("N")[..10];
-        return slug.Length == 0 ? $"{Prefix}{suffix}" : $"{Prefix}{slug}-{suffix}";
+        return slug.Length == 0 ? Prefix : $"{Prefix}{slug}-";
     }
 
     public static bool HasPrefix(string instanceName) => instanceName.StartsWith(Prefix, StringComparison.Ordinal);

@@ -28,7 +28,7 @@ internal sealed class EngineCaps : IDisposable
 
     public EngineCaps(AffinetesClientOptions options)
     {
-        options.ValidateCaps();
+        options.Validate();
         _options = options;
         _live = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = options.MaxLiveContainers, QueueLimit = 0 });
         var burst = Math.Max(1, (int)Math.Floor(options.MaxContainerCreationsPerSecond));

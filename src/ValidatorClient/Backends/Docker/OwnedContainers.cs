@@ -6,6 +6,7 @@ using Docker.DotNet.Models;
 namespace Affinetes.ValidatorClient.Backends.Docker;
 
 /// <summary>A container a validator started, read back from its <see cref="ContainerLabels"/>.</summary>
+/// <param name="Engine">The engine it is on, as named (<c>local</c>, <c>tcp://...</c>, <c>ssh://...</c>).</param>
 /// <param name="Id">The engine's container id.</param>
 /// <param name="ContainerName">The container's name on the engine (without the leading slash).</param>
 /// <param name="EnvironmentName">The environment it belongs to: the container name asked for, else the image.</param>
@@ -19,11 +20,15 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// <param name="HostNetwork">Whether it runs in the engine host's network (no published port).</param>
 /// <param name="Relaxations">What of the hardened profile it runs without (<see cref="ContainerLabels.Relaxations"/>): <c>none</c>, or empty when it was started before the profile existed.</param>
 /// <param name="Limits">Its limits as started (<see cref="ContainerLabels.Limits"/>); empty when unknown.</param>
-internal sealed record OwnedContainer(
-    string Id, string ContainerName, string EnvironmentName, string Image, string Session, int Replica, DateTimeOffset Created,
+public sealed record ValidatorContainer(
+    string Engine, string Id, string ContainerName, string EnvironmentName, string Image, string Session, int Replica, DateTimeOffset Created,
     string State, string Status, int? Port, bool HostNetwork, string Relaxations = "", string Limits = "")
 {
+    /// <summary>Whether the engine says it runs.</summary>
     public bool Running => State == "running";
+
+    /// <summary>Where its host answers on the engine host, <c>127.0.0.1:PORT</c>; null when it is not running or publishes nothing.</summary>
+    public string? Address => Port is { } port ? $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}" : null;
 }
 
 /// <summary>
@@ -33,7 +38,7 @@ internal sealed record OwnedContainer(
 internal static class OwnedContainers
 {
     /// <summary>Our containers, by environment then replica; only those of <paramref name="environmentName"/> when given.</summary>
-    public static async Task<IReadOnlyList<OwnedContainer>> ListAsync(IDockerClient docker, string? environmentName = null, bool includeStopped = false,
+    public static async Task<IReadOnlyList<ValidatorContainer>> ListAsync(IDockerClient docker, string engine, string? environmentName = null, bool includeStopped = false,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(docker);
@@ -47,7 +52,7 @@ internal static class OwnedContainers
             All = includeStopped,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels },
         }, cancellationToken);
-        var containers = (await Task.WhenAll(listed.Select(c => ReadAsync(docker, c, cancellationToken)))).OfType<OwnedContainer>().ToList();
+        var containers = (await Task.WhenAll(listed.Select(c => ReadAsync(docker, engine, c, cancellationToken)))).OfType<ValidatorContainer>().ToList();
         // Replicas of one session start together: sessions in the order they started, each in replica order.
         var sessionStarted = containers.GroupBy(c => (c.EnvironmentName, c.Session)).ToDictionary(g => g.Key, g => g.Min(c => c.Created));
         return [.. containers
@@ -84,7 +89,7 @@ internal static class OwnedContainers
         }
     }
 
-    private static async Task<OwnedContainer?> ReadAsync(IDockerClient docker, ContainerListResponse listed, CancellationToken cancellationToken)
+    private static async Task<ValidatorContainer?> ReadAsync(IDockerClient docker, string engine, ContainerListResponse listed, CancellationToken cancellationToken)
     {
         var labels = listed.Labels ?? new Dictionary<string, string>();
         string Label(string key) => labels.TryGetValue(key, out var value) ? value : "";
@@ -113,7 +118,8 @@ internal static class OwnedContainers
         var created = DateTimeOffset.TryParse(Label(ContainerLabels.Created), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
             ? at
             : new DateTimeOffset(DateTime.SpecifyKind(listed.Created, DateTimeKind.Utc));
-        return new OwnedContainer(
+        return new ValidatorContainer(
+            engine,
             listed.ID,
             listed.Names?.FirstOrDefault()?.TrimStart('/') ?? listed.ID[..12],
             Label(ContainerLabels.Name),
