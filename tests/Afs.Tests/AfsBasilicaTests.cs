@@ -52,7 +52,7 @@ public sealed class AfsBasilicaTests(AfsEnvironmentFixture fixture) : IAsyncLife
 
         var (lsExit, lsOutput, _) = await AfsAsync("basilica", "ls");
         Assert.Equal(0, lsExit);
-        Assert.Matches(new Regex($@"^{name}\s+Active\s+ready\s+2/2\s+\d+s\s+1[45]m\s+{Regex.Escape(fixture.Image)}\s+http://127\.0\.0\.1:\d+/$", RegexOptions.Multiline), lsOutput);
+        Assert.Matches(new Regex($@"^-\s+{name}\s+Active\s+ready\s+2/2\s+\d+s\s+1[45]m\s+{Regex.Escape(fixture.Image)}\s+http://127\.0\.0\.1:\d+/$", RegexOptions.Multiline), lsOutput);
 
         var (rmExit, rmOutput, _) = await AfsAsync("basilica", "rm", name);
         Assert.Equal(0, rmExit);
@@ -83,7 +83,7 @@ public sealed class AfsBasilicaTests(AfsEnvironmentFixture fixture) : IAsyncLife
 
         var (lsExit, lsOutput, _) = await AfsAsync("basilica", "ls");
         Assert.Equal(0, lsExit);
-        Assert.Matches(new Regex($@"^{left}\s+Pending\s+pending\s+0/1\s+", RegexOptions.Multiline), lsOutput);
+        Assert.Matches(new Regex($@"^-\s+{left}\s+Pending\s+pending\s+0/1\s+", RegexOptions.Multiline), lsOutput);
 
         var (rmExit, rmOutput, rmError) = await AfsAsync("basilica", "rm", "--all-mine");
         Assert.True(rmExit == 0, rmError);

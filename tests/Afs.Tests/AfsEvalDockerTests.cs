@@ -35,7 +35,7 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         Assert.Contains("95% CI", output);
         Assert.Contains("afs eval: 24/24 done", error); // plain progress lines: stdout is not a terminal
         // By default the containers have no network: the baseline is reached through afs's LLM gateway, each task's calls counted and stored.
-        Assert.Contains("network isolated; model calls through afs's LLM gateway to http://127.0.0.1:", error);
+        Assert.Contains("network isolated; model calls through the LLM gateway to http://127.0.0.1:", error);
         Assert.Contains("LLM through the gateway (stored with the results): 24 requests from 24 tasks", output);
 
         var lines = JsonLines(jsonl);
@@ -66,6 +66,9 @@ public sealed partial class AfsEvalDockerTests(AfsEvalFixture fixture) : IDispos
         var again = Path.Combine(_work.FullName, "again.jsonl");
         var (exit2, output2, error2) = await AfsAsync("eval", fixture.Arith, "--tasks", "1-24", "--store", Store, "--out", again, "--baseline-port", port, "--json");
         Assert.True(exit2 == 0, error2);
+        // Known to be all cached before anything starts (the method's descriptor was kept with the first run): no replica.
+        Assert.Contains($"every task of {fixture.Arith} is in the cache; no replica is started", error2);
+        Assert.Contains("24 from the cache, 0 to run, 20 at a time over 0 replicas", error2);
         var summary = JsonDocument.Parse(output2).RootElement.GetProperty("summary");
         Assert.Equal(24, summary.GetProperty("from_cache").GetInt32());
         Assert.All(JsonLines(again), l => Assert.True(l.GetProperty("from_cache").GetBoolean()));

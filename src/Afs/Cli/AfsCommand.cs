@@ -47,9 +47,9 @@ internal abstract class AfsCommand : Command
         {
             return await ExecuteAsync(context, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            context.Console.Error(CancelledMessage(context));
+            context.Console.Error(e is CommandCancelledException said ? said.Message : CancelledMessage(context));
             return ExitCodes.Cancelled;
         }
         catch (Exception e) when (ErrorReport.IsExpected(e))
@@ -60,3 +60,6 @@ internal abstract class AfsCommand : Command
         }
     }
 }
+
+/// <summary>Ctrl+C or SIGTERM stopped a command, which says what it kept and how to go on (the message is printed as it is).</summary>
+internal sealed class CommandCancelledException(string message, CancellationToken token) : OperationCanceledException(message, token);

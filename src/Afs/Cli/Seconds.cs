@@ -64,6 +64,10 @@ internal static class Seconds
         },
     };
 
+    /// <summary>The option's value as it was typed (<c>1e-9</c>, <c>2.5</c>), for messages that name what the user gave; null when not given.</summary>
+    public static string? Typed(CommandContext context, Option option) =>
+        context.ParseResult.GetResult(option) is { Implicit: false, Tokens: [var token, ..] } ? token.Value : null;
+
     /// <summary>Seconds for messages: <c>2</c>, <c>0.01</c>, and tiny values as given (<c>1E-09</c>), never rounded to 0.</summary>
     public static string Format(double seconds) => seconds >= 0.001
         ? seconds.ToString("0.###", CultureInfo.InvariantCulture)

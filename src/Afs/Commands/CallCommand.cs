@@ -146,7 +146,8 @@ internal sealed class CallCommand : AfsCommand
             // give up before the token's timer has fired on a busy machine, and that is still the deadline passing.
             // Whatever the expired --timeout surfaced as, the user's figure is the one to name (the call itself only
             // got what was left of it after connecting).
-            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(deadline.Value.TotalSeconds)} s" + e switch
+            var typed = double.TryParse(Seconds.Typed(context, _timeout), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var typedSeconds) ? typedSeconds : deadline.Value.TotalSeconds;
+            throw new CommandDeadlineException($"{methodName} did not answer within --timeout {Seconds.Format(typed)} s" + e switch
             {
                 DeadlineExceededException { ServerSide: true } => " (the environment cancelled it)",
                 EnvironmentUnavailableException => " (no replica became ready in time)",

@@ -2,20 +2,18 @@ using System.CommandLine;
 using System.Text.Json;
 using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
-using Affinetes.Baseline;
-using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Jobs;
 using Affinetes.ValidatorClient.Results;
 
 namespace Affinetes.Afs.Commands;
 
 /// <summary>
-/// <c>afs eval IMAGE|DIR|--url URL --tasks 1-100</c>: one evaluation through the ValidatorClient's runner: the
-/// environment is started (a directory built first), every task called with bounded concurrency, each result stored
-/// (and served from the store when the same image, method, kwargs and task already have one), shown live, written as
-/// a JSON line to <c>--out</c>, and summed up at the end; the containers are removed whatever happens. Without
-/// <c>--base-url</c> the model side is the offline baseline served by afs itself, and the run says so.
+/// <c>afs eval IMAGE|DIR|--url URL --tasks 1-100</c>: maps its options to the library's <see cref="EvaluationJob"/>
+/// (a directory is built into an image first), runs it through <see cref="EvaluationService"/>, shows the progress,
+/// writes each result as a JSON line to <c>--out</c>, and renders the summary. Without <c>--base-url</c> the model
+/// side is the offline baseline served by afs itself, and the run says so.
 /// </summary>
 internal sealed class EvalCommand : AfsCommand
 {
@@ -24,7 +22,7 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<string?> _mode = new("--mode") { Description = "docker, basilica or url (default: url for a URL, else docker)" };
     private readonly Option<int> _replicas = new("--replicas") { Description = "containers serving the tasks (docker mode)", DefaultValueFactory = _ => 1 };
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets one JSON line per task as it finishes (appended to on --resume)" };
-    private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run, with its own method, kwargs, concurrency, timeout and retries" };
+    private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run, with its own method, kwargs, model, concurrency, timeout, retries, replicas and network" };
     private readonly Option<string?> _store = StoreOption.Create();
     private readonly RunSettings _settings = new("task ids and ranges, e.g. 1-100,200,300-310", "tasks in flight at most");
     private readonly ModelSide _modelSide = new();
@@ -35,11 +33,7 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<bool> _hostNetwork = new("--host-network") { Description = "run the containers in the engine host's network (with --network open; on by itself there with the offline baseline, which listens on 127.0.0.1)" };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
     private readonly Option<double?> _progressEvery = Seconds.Option("--progress-interval", "seconds between progress lines when stdout is not a terminal", 5);
-
-    private string? _runId;
-    private string _storePath = "";
-    private int _stored;
-    private bool _containers;
+    private readonly Option<long?> _maxResult = ResultSize.Option();
 
     public EvalCommand()
         : base("eval", "Evaluate an environment on a task set in parallel; results are stored, cached and resumable.")
@@ -61,28 +55,26 @@ internal sealed class EvalCommand : AfsCommand
         Options.Add(_hostNetwork);
         Options.Add(_readyTimeout);
         Options.Add(_progressEvery);
+        Options.Add(_maxResult);
         AddHostOption("repeatable: replicas are spread over them");
     }
 
-    protected override string CancelledMessage(CommandContext context) => _runId is null
-        ? "cancelled before any task ran; the containers it had started are removed"
-        : $"interrupted: {_stored} results of run {_runId} are kept in {_storePath}{(_containers ? ", the containers are removed" : "")}; " +
-          $"resume with: afs eval --resume {_runId}{StoreOption.Flag(context, _store)}";
+    protected override string CancelledMessage(CommandContext context) => "cancelled before any task ran; the containers it had started are removed";
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var resumeId = context.Get(_resume);
-        var taskIds = context.Get(_settings.Tasks);
-        if (resumeId is null && taskIds is null)
+        if (resumeId is null && context.Get(_settings.Tasks) is null)
         {
             throw new UsageException("give the tasks to evaluate, e.g. --tasks 1-100 (or --resume RUN to finish a stored run)");
         }
         if (resumeId is not null)
         {
-            var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model]).Where(context.Given).Select(o => o.Name).ToList();
+            var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model, _replicas, _networkSide.Network, _networkSide.LlmUpstream, _maxResult])
+                .Where(context.Given).Select(o => o.Name).ToList();
             if (given.Count > 0)
             {
-                throw new UsageException("--resume runs the stored run as it was started (its tasks, method, kwargs, model, concurrency, timeout, retries and cache use); " +
+                throw new UsageException("--resume runs the stored run as it was started (its tasks, method, kwargs, model, concurrency, timeout, retries, cache use, replicas and network); " +
                     $"drop {string.Join(", ", given)}");
             }
         }
@@ -94,17 +86,10 @@ internal sealed class EvalCommand : AfsCommand
         {
             throw new UsageException($"--replicas {context.Get(_replicas)}: give 1 or more");
         }
-        if (context.Get(_url) is null && !(context.Get(_target) ?? "").StartsWith("http", StringComparison.Ordinal))
-        {
-            _networkSide.Check(context, context.Engines);
-            _profile.Check(context); // before building the image, not a minute later
-        }
 
         // A resume reads a store that exists; a new run makes one when there is none.
         await using var store = await ResultStore.OpenAsync(resumeId is null ? context.Get(_store) : StoreOption.Existing(context, _store), context.LoggerFactory, cancellationToken);
-        _storePath = store.Path;
         RunInfo? resumed = null;
-        RunLock? runLock = null;
         if (resumeId is not null)
         {
             resumed = await store.GetRunAsync(resumeId, cancellationToken)
@@ -113,33 +98,13 @@ internal sealed class EvalCommand : AfsCommand
             {
                 throw new UsageException($"run {resumeId} is complete: every task has a result (afs show {resumeId} prints it); start a new run to evaluate again");
             }
-            runLock = RunLock.Take(store.Path, resumeId);
         }
-        try
-        {
-            return await EvaluateAsync(context, store, resumed, runLock, cancellationToken);
-        }
-        finally
-        {
-            runLock?.Dispose();
-        }
-    }
-
-    private async Task<int> EvaluateAsync(CommandContext context, IResultStore store, RunInfo? resumed, RunLock? runLock, CancellationToken cancellationToken)
-    {
-        var console = context.Console;
         var target = ResolveTarget(context, resumed);
-        JsonElement? storedKwargs = resumed is null ? null : JsonDocument.Parse(resumed.Kwargs).RootElement;
-        // The offline baseline: by default for a new run without --base-url; on a resume, when the run used it.
-        var useBaseline = resumed is null
-            ? _modelSide.UsesBaseline(context)
-            : storedKwargs!.Value.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String && m.GetString() == BaselineModel.Name;
-        var baselinePort = context.Get(_modelSide.BaselinePort);
-        if (useBaseline && storedKwargs is { } kw && kw.TryGetProperty("base_url", out var b) && Uri.TryCreate(b.GetString(), UriKind.Absolute, out var storedUrl))
+        if (target.Kind != TargetKind.Url)
         {
-            baselinePort = storedUrl.Port;
+            _networkSide.Check(context, context.Engines);
+            _profile.Check(context); // before building the image, not a minute later
         }
-
         // Opened before anything starts: a path that cannot be written fails the command before a run is recorded.
         await using var jsonLines = OpenOut(context.Get(_out), append: resumed is not null);
         if (target.Kind != TargetKind.Url)
@@ -156,51 +121,33 @@ internal sealed class EvalCommand : AfsCommand
             _ => null,
         };
 
-        await using var baseline = useBaseline
-            ? await OfflineModel.StartAsync(baselinePort, anyPortIfTaken: resumed is null, context.LoggerFactory, console.Note, cancellationToken)
-            : null;
-        var options = EnvironmentOptionsFor(context, target, image, baseline);
-        _containers = target.Kind != TargetKind.Url;
-        if (baseline is not null && options.Hosts.Any(h => h.StartsWith("ssh://", StringComparison.Ordinal) || h.StartsWith("tcp://", StringComparison.Ordinal)))
-        {
-            console.Note($"the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
-        }
-        console.Note(target.Kind == TargetKind.Url
-            ? $"connecting to {target.Value}"
-            : $"starting {AfsConsole.Plural(options.Replicas, "replica")} of {image}{(options.HostNetwork ? " in the host's network" : "")} ({NetworkSide.Describe(options.Network, options.Llm)}) and waiting until ready");
         // Its own client (the caps the flags ask for): its LLM gateway stops with the command.
         await using var client = _profile.Client(context);
-        await using var environment = await client.LoadEnvAsync(options, cancellationToken);
-        var digest = image is null ? null : await Targets.ImageIdAsync(options.Hosts[0], image, cancellationToken);
-
-        var runner = EvaluationRunner.Create(environment, store, context.LoggerFactory);
-        IEvaluationRun run;
-        if (resumed is not null)
+        var service = new EvaluationService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
+        var notes = new Reporter<string>(context.Console.Note);
+        var environment = EnvironmentOptionsFor(context, target, image);
+        if (resumed is null && _modelSide.UsesBaseline(context) && environment.Hosts.Any(h => !EnvironmentOptions.IsLocalEngine(h)) && environment.Mode != EnvironmentMode.Url)
         {
-            run = await runner.ResumeAsync(resumed.Id, cancellationToken);
+            context.Console.Note("the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
         }
-        else
-        {
-            var methodName = context.Get(_settings.Method)!;
-            var method = await MethodAsync(context, environment, methodName, cancellationToken);
-            var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
-            run = await runner.StartAsync(_settings.Request(context, method, kwargs, digest,
-                target.Kind == TargetKind.Directory ? image : target.Value, label), cancellationToken);
-            runLock = RunLock.Take(store.Path, run.Id);
-        }
-        using var ownLock = resumed is null ? runLock : null;
-        _runId = run.Id;
-        console.Note($"run {run.Id}: {AfsConsole.Plural(run.TaskCount, "task")}" +
+        await using var session = resumed is not null
+            ? await service.ResumeAsync(resumed.Id, environment, notes, cancellationToken)
+            : await service.StartAsync(Job(context, target, image, environment), notes, cancellationToken);
+        var run = session.Run;
+        context.Console.Note($"run {run.Id}: {AfsConsole.Plural(run.TaskCount, "task")}" +
             (run.AlreadyDone > 0 ? $", {run.AlreadyDone} done before" : "") +
-            $", {run.CacheHits} from the cache, {run.ToRun} to run, {run.Request.Concurrency} at a time over {AfsConsole.Plural(environment.Replicas.Count, "replica")}" +
-            (digest is null ? " (no image digest in url mode: nothing is served from the cache)" : ""));
+            $", {run.CacheHits} from the cache, {run.ToRun} to run, {run.Request.Concurrency} at a time over {AfsConsole.Plural(session.Environment?.Replicas.Count ?? 0, "replica")}" +
+            (run.Request.ImageDigest is null ? " (no image digest in url mode: nothing is served from the cache)" : "") +
+            $", each within {CallDeadlines.Describe(run.Request.TaskTimeout)}");
 
+        var stored = 0;
+        try
         {
-            await ProgressDisplay.RunAsync(console, () => run.Progress, Seconds.Value(context, _progressEvery)!.Value, async () =>
+            await ProgressDisplay.RunAsync(context.Console, () => run.Progress, Seconds.Value(context, _progressEvery)!.Value, async () =>
             {
                 await foreach (var result in run.ResultsAsync(cancellationToken))
                 {
-                    _stored++;
+                    stored++;
                     if (jsonLines is not null)
                     {
                         await jsonLines.WriteLineAsync(JsonSerializer.Serialize(ResultViews.Json(run.Id, result), AfsConsole.JsonOptions));
@@ -208,38 +155,48 @@ internal sealed class EvalCommand : AfsCommand
                 }
             });
         }
-
-        var info = await store.GetRunAsync(run.Id, cancellationToken);
-        var results = await store.GetResultsAsync(run.Id, cancellationToken);
-        var summary = EvaluationSummary.Of([.. results]);
-        var llm = (await store.GetLlmUsageAsync(run.Id, cancellationToken)).Values.ToList();
-        var llmUsage = llm.Count == 0 ? null : new
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            tasks = llm.Count,
-            requests = llm.Sum(u => u.Requests),
-            errors = llm.Sum(u => u.Errors),
-            prompt_tokens = llm.Sum(u => u.PromptTokens),
-            completion_tokens = llm.Sum(u => u.CompletionTokens),
-            total_tokens = llm.Sum(u => u.TotalTokens),
+            throw new CommandCancelledException($"interrupted: {stored} results of run {run.Id} are kept in {store.Path}{(session.Environment is null || target.Kind == TargetKind.Url ? "" : ", the containers are removed")}; " +
+                $"resume with: afs eval --resume {run.Id}{StoreOption.Flag(context, _store)}", cancellationToken);
+        }
+
+        var report = await session.ReportAsync(cancellationToken);
+        var llmUsage = report.LlmUsage is not { } u ? null : new
+        {
+            tasks = u.Tasks,
+            requests = u.Requests,
+            errors = u.Errors,
+            prompt_tokens = u.PromptTokens,
+            completion_tokens = u.CompletionTokens,
+            total_tokens = u.TotalTokens,
         };
         if (context.Json)
         {
-            console.WriteJson(new { run = info is null ? null : ResultViews.Json(info), summary = ResultViews.Json(summary), llm_usage = llmUsage, store = store.Path, @out = context.Get(_out) });
+            context.Console.WriteJson(new { run = report.Info is null ? null : ResultViews.Json(report.Info), summary = ResultViews.Json(report.Summary), llm_usage = llmUsage, store = store.Path, @out = context.Get(_out) });
+            return ExitCodes.Ok;
         }
-        else
+        context.Console.Line();
+        ResultViews.WriteSummary(context.Console, run.Id, report.Info, report.Summary, report.Results);
+        if (llmUsage is not null)
         {
-            console.Line();
-            ResultViews.WriteSummary(console, run.Id, info, summary, results);
-            if (llmUsage is not null)
-            {
-                console.Line($"LLM through the gateway (stored with the results): {AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
-                    $"{llmUsage.prompt_tokens} prompt + {llmUsage.completion_tokens} completion tokens, {llmUsage.errors} upstream errors");
-            }
-            console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
-                (context.Get(_out) is { } file ? $"; JSON lines in {file}" : ""));
+            context.Console.Line($"LLM through the gateway (stored with the results): {AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
+                $"{llmUsage.prompt_tokens} prompt + {llmUsage.completion_tokens} completion tokens, {llmUsage.errors} upstream errors");
         }
+        context.Console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
+            (context.Get(_out) is { } file ? $"; JSON lines in {file}" : ""));
         return ExitCodes.Ok;
     }
+
+    private EvaluationJob Job(CommandContext context, Target target, string? image, EnvironmentOptions environment) => new()
+    {
+        Environment = environment,
+        Request = _settings.Request(context, _modelSide.GivenKwargs(context), target.Kind == TargetKind.Directory ? image : target.Value),
+        Model = _modelSide.Endpoint(context),
+        LocalModelPort = context.Get(_modelSide.BaselinePort),
+        LlmUpstream = context.Get(_networkSide.LlmUpstream),
+        LlmKeyVariable = context.Get(_networkSide.LlmKeyEnv),
+    };
 
     private Target ResolveTarget(CommandContext context, RunInfo? resumed)
     {
@@ -272,31 +229,29 @@ internal sealed class EvalCommand : AfsCommand
         return target;
     }
 
-    private EnvironmentOptions EnvironmentOptionsFor(CommandContext context, Target target, string? image, BaselineServer? baseline)
+    /// <summary>The environment as the flags give it; the service adds the model side (gateway, key, host network).</summary>
+    private EnvironmentOptions EnvironmentOptionsFor(CommandContext context, Target target, string? image)
     {
         var readyTimeout = Seconds.Value(context, _readyTimeout)!.Value;
-        var network = _networkSide.Parse(context);
+        var maxResult = context.Get(_maxResult) ?? new EnvironmentOptions().MaxResultBytes;
         if (target.Kind == TargetKind.Url)
         {
             if (context.Get(_networkSide.LlmUpstream) is not null)
             {
                 throw new UsageException("--llm-upstream starts the LLM gateway for containers afs starts; a host at a URL gets its model settings where it runs");
             }
-            return new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [target.Value], ReadyTimeout = readyTimeout, LoggerFactory = context.LoggerFactory };
+            return new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [target.Value], ReadyTimeout = readyTimeout, MaxResultBytes = maxResult, LoggerFactory = context.LoggerFactory };
+        }
+        var network = _networkSide.Parse(context);
+        _networkSide.Llm(context, network, context.Get(_modelSide.BaseUrl) ?? "http://127.0.0.1/v1", context.Get(_modelSide.ApiKeyEnv)); // refuses flags that name no gateway
+        if (context.Get(_hostNetwork) && network.Mode == NetworkMode.Isolated)
+        {
+            throw new UsageException($"--host-network and --network {network} exclude each other; isolated containers reach the model through afs's LLM gateway (give --network open for the host's network)");
         }
         var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
         foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
         {
             envVars[key] = value;
-        }
-        var llm = NetworkOptions(context, network, baseline, _modelSide, _networkSide);
-        if (llm is null)
-        {
-            _modelSide.AddApiKey(context, envVars, baseline is not null);
-        }
-        if (context.Get(_hostNetwork) && network.Mode == NetworkMode.Isolated)
-        {
-            throw new UsageException($"--host-network and --network {network} exclude each other; isolated containers reach the model through afs's LLM gateway (give --network open for the host's network)");
         }
         var options = new EnvironmentOptions
         {
@@ -309,42 +264,14 @@ internal sealed class EvalCommand : AfsCommand
             CpuLimit = context.Get(_profile.CpuLimit),
             Hardening = _profile.Hardening(context),
             Network = network,
-            Llm = llm,
-            HostNetwork = (baseline is not null && llm is null) || context.Get(_hostNetwork),
+            HostNetwork = context.Get(_hostNetwork),
             ReadyTimeout = readyTimeout,
+            MaxResultBytes = maxResult,
             Cleanup = true,
             LoggerFactory = context.LoggerFactory,
         };
         options.Validate();
         return options;
-    }
-
-    /// <summary>
-    /// The LLM gateway for a run's containers: <c>--llm-upstream</c>, or in an isolated network the endpoint the model
-    /// calls would go to (<c>--base-url</c> with its key variable, or the offline baseline, which needs no key).
-    /// </summary>
-    internal static LlmAccessOptions? NetworkOptions(CommandContext context, ContainerNetwork network, BaselineServer? baseline, ModelSide modelSide, NetworkSide networkSide)
-    {
-        var llm = networkSide.Llm(context, network, context.Get(modelSide.BaseUrl) ?? baseline?.BaseUrl.ToString(),
-            context.Get(modelSide.BaseUrl) is null && context.Get(networkSide.LlmUpstream) is null ? null : context.Get(modelSide.ApiKeyEnv));
-        return llm;
-    }
-
-    /// <summary>The method's descriptor; null when the host serves no method table (its calls then say what is wrong).</summary>
-    private static async Task<MethodDescriptor?> MethodAsync(CommandContext context, IEnvironment environment, string name, CancellationToken cancellationToken)
-    {
-        IReadOnlyList<MethodDescriptor> methods;
-        try
-        {
-            methods = await environment.ListMethodsAsync(cancellationToken);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or HttpRequestException or JsonException)
-        {
-            context.Console.Note($"the environment serves no method table ({ErrorReport.OneLine(e.Message)}); calling {name} without checking it");
-            return null;
-        }
-        return methods.FirstOrDefault(x => x.Name == name)
-            ?? throw new UsageException($"the environment has no method '{name}'; it has {string.Join(", ", methods.Select(x => x.Name))} (--method NAME)");
     }
 
     private static StreamWriter? OpenOut(string? path, bool append)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Jobs;
 
 namespace Affinetes.Afs.Commands;
 
@@ -176,7 +177,7 @@ internal sealed class RunCommand : AfsCommand
             return ExitCodes.Ok;
         }
         var reusedCount = replicaRows.Count(r => r.reused);
-        console.Line($"environment {environmentName} is ready: {options.Image}, {AfsConsole.Plural(replicaRows.Count, "replica")}, {NetworkSide.Describe(network, llm)}" +
+        console.Line($"environment {environmentName} is ready: {options.Image}, {AfsConsole.Plural(replicaRows.Count, "replica")}, {EvaluationService.Describe(options)}" +
             (reusedCount == 0 ? "" : $" ({reusedCount} already running with the same settings, reused)"));
         var replicaTable = console.Table("REPLICA", "CONTAINER", "ADDRESS", "STATE");
         foreach (var row in replicaRows)

@@ -3,42 +3,41 @@ using System.Globalization;
 using System.Text.Json;
 using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
-using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
-using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Jobs;
 using Affinetes.ValidatorClient.Miners;
 using Affinetes.ValidatorClient.Results;
-using Docker.DotNet;
 
 namespace Affinetes.Afs.Commands;
 
 /// <summary>
-/// <c>afs score MINERS.json --tasks 1-100</c>: the validator's cycle. Each miner's image (the file maps uid to image
-/// reference, as a chain commitment gives it) is started in its own environment and evaluated on the task set,
-/// a few miners at a time; its score is the mean over the tasks (a failed task counts 0), and a miner whose image
-/// cannot be pulled, never becomes ready or has no such method (or that is no valid image reference) scores 0 with the reason. Weights are the scores
-/// normalised to sum 1 (all 0 when every score is 0). Results go to the store, so an unchanged image (same id) is
-/// served from it next cycle.
+/// <c>afs score MINERS.json | --subtensor URL --netuid N --tasks 1-100</c>: maps its options to the library's
+/// <see cref="ScoringJob"/> (the miners from a file or a subtensor node), runs it through <see cref="ScoringService"/>
+/// and renders the scores and weights (normalised, and as the chain's u16 vectors in <c>--out</c>).
 /// </summary>
 internal sealed class ScoreCommand : AfsCommand
 {
-    /// <summary>How weights are made from scores, as written in the output.</summary>
-    public const string Normalisation = "weight = score / sum of all scores (scores are mean task scores, failed tasks 0); every weight is 0 when every score is 0";
-
-    private readonly Argument<string> _miners = new("miners") { Description = "JSON file mapping miner uid to image reference, e.g. {\"1\": \"registry/miner-a:v3\"}" };
+    private readonly Argument<string?> _miners = new("miners") { Description = "JSON file mapping miner uid to image reference, e.g. {\"1\": \"registry/miner-a:v3\"} (or --subtensor)", Arity = ArgumentArity.ZeroOrOne };
+    private readonly Option<string?> _subtensor = new("--subtensor") { Description = "read the miners' committed images from this subtensor node: ws://, wss://, http:// or https:// (with --netuid)" };
+    private readonly Option<int?> _netuid = new("--netuid") { Description = "the subnet whose miners are read from --subtensor" };
+    private readonly Option<long?> _block = new("--block") { Description = "with --subtensor: read the commitments at this block number (default: the latest finalized block)" };
     private readonly Option<int> _parallel = new("--miners-concurrency") { Description = "miners evaluated at the same time", DefaultValueFactory = _ => 2 };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds a miner's environment may take to become ready before it scores 0", 120);
-    private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets the scores and weights as JSON" };
+    private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets the scores and weights as JSON (with the chain's uids and u16 weights)" };
     private readonly Option<string?> _store = StoreOption.Create();
     private readonly RunSettings _settings = new("task ids and ranges every miner is evaluated on, e.g. 1-100", "tasks in flight per miner");
     private readonly ModelSide _modelSide = new();
     private readonly ContainerProfileOptions _profile = new();
     private readonly NetworkSide _networkSide = new("isolated", "miners' images are strangers' code");
+    private readonly Option<long?> _maxResult = ResultSize.Option();
 
     public ScoreCommand()
         : base("score", "Evaluate every miner's image on a task set and print scores and normalised weights (the validator cycle).")
     {
         Arguments.Add(_miners);
+        Options.Add(_subtensor);
+        Options.Add(_netuid);
+        Options.Add(_block);
         Options.Add(_parallel);
         Options.Add(_readyTimeout);
         Options.Add(_out);
@@ -47,6 +46,7 @@ internal sealed class ScoreCommand : AfsCommand
         _modelSide.AddTo(this);
         _profile.AddTo(this);
         _networkSide.AddTo(this);
+        Options.Add(_maxResult);
         AddHostOption("the miners' containers start on the first");
     }
 
@@ -54,7 +54,7 @@ internal sealed class ScoreCommand : AfsCommand
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
-        var miners = (await MinersSource.FromFile(context.Get(_miners)!).ReadAsync(cancellationToken)).Miners;
+        var source = Source(context);
         var tasks = context.Get(_settings.Tasks) ?? throw new UsageException("give the tasks every miner is evaluated on, e.g. --tasks 1-100");
         if (context.Get(_parallel) is < 1 or > 64)
         {
@@ -63,63 +63,45 @@ internal sealed class ScoreCommand : AfsCommand
         // Bad limits and run options fail here, not as miners' zeros.
         _settings.Check(context);
         _profile.Check(context);
+        var network = _networkSide.Check(context, [context.Engines[0]]);
+        _networkSide.Llm(context, network, context.Get(_modelSide.BaseUrl) ?? "http://127.0.0.1/v1", context.Get(_modelSide.ApiKeyEnv)); // refuses flags that name no gateway
+        var job = new ScoringJob
+        {
+            Miners = source,
+            Environment = new EnvironmentOptions
+            {
+                MemLimit = context.Get(_profile.MemLimit),
+                CpuLimit = context.Get(_profile.CpuLimit),
+                Hardening = _profile.Hardening(context),
+                Hosts = [context.Engines[0]],
+                SshConfigFile = Engines.SshConfigFile,
+                Network = network,
+                ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
+                MaxResultBytes = context.Get(_maxResult) ?? new EnvironmentOptions().MaxResultBytes,
+                Cleanup = true,
+                LoggerFactory = context.LoggerFactory,
+            },
+            Request = _settings.Request(context, _modelSide.GivenKwargs(context), null),
+            Model = _modelSide.Endpoint(context),
+            LocalModelPort = context.Get(_modelSide.BaselinePort),
+            LlmUpstream = context.Get(_networkSide.LlmUpstream),
+            LlmKeyVariable = context.Get(_networkSide.LlmKeyEnv),
+            MinersConcurrency = context.Get(_parallel),
+        };
+        await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
+        await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
         // One client for every miner, so that the caps count all their containers; its LLM gateway (a token per
         // miner) stops with the command.
         await using var client = _profile.Client(context);
-        _networkSide.Check(context, [context.Engines[0]]);
-        var useBaseline = _modelSide.UsesBaseline(context);
+        var service = new ScoringService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
         var console = context.Console;
-        await using var store = await ResultStore.OpenAsync(context.Get(_store), context.LoggerFactory, cancellationToken);
-        await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
-        var network = _networkSide.Parse(context);
-        await using var baseline = useBaseline
-            ? await OfflineModel.StartAsync(context.Get(_modelSide.BaselinePort), anyPortIfTaken: true, context.LoggerFactory, console.Note, cancellationToken)
-            : null;
-        var llm = EvalCommand.NetworkOptions(context, network, baseline, _modelSide, _networkSide);
-        console.Note($"evaluating {AfsConsole.Plural(miners.Count, "miner")} on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), {context.Get(_parallel)} at a time" +
-            (baseline is null ? "" : $"; {OfflineModel.Label}") + $"; {NetworkSide.Describe(network, llm)}");
+        console.Note($"evaluating the miners of {source.Describe} on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), {context.Get(_parallel)} at a time" +
+            (job.Model is null ? $"; {OfflineModel.Label}" : "") + $"; network {network}");
+        var report = await service.ScoreAsync(job, new Reporter<MinerScore>(s => console.Note(
+            $"miner {s.Miner.Uid} ({s.Miner.Image ?? "no image"}): score {ResultViews.F(s.Score)}" + (s.Reason is { } why ? $" ({why})" : ""))),
+            new Reporter<string>(console.Note), cancellationToken);
 
-        var scores = new MinerScore[miners.Count];
-        using var gate = new SemaphoreSlim(context.Get(_parallel));
-        await Task.WhenAll(miners.Select(async (miner, i) =>
-        {
-            await gate.WaitAsync(cancellationToken);
-            try
-            {
-                // A miner without a usable image scores 0 with the source's reason; nothing is started for it.
-                scores[i] = miner.Image is { } image
-                    ? await ScoreOneAsync(context, client, new MinerNetwork(network, llm), store, baseline, miner.Uid, image, tasks, cancellationToken)
-                    : new MinerScore(miner.Uid, null, null, null, 0, null, $"no usable image: {miner.Problem}");
-                console.Note($"miner {miner.Uid} ({miner.Image ?? "no image"}): score {ResultViews.F(scores[i].Score)}" + (scores[i].Reason is { } why ? $" ({why})" : ""));
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }));
-
-        var total = scores.Sum(s => s.Score);
-        var document = new
-        {
-            method = context.Get(_settings.Method),
-            tasks = TaskIds.Format(tasks),
-            label = baseline is null ? null : OfflineModel.Label,
-            normalisation = Normalisation,
-            miners = scores.Select(s => new
-            {
-                uid = s.Uid,
-                image = s.Image,
-                image_digest = s.Digest,
-                run = s.RunId,
-                score = s.Score,
-                weight = total > 0 ? s.Score / total : 0,
-                success_rate = s.Summary?.SuccessRate,
-                mean_score_ci95 = s.Summary is { } sum ? new[] { sum.MeanScoreLow, sum.MeanScoreHigh } : null,
-                cache_hits = s.Summary?.FromCache,
-                failed_tasks = s.Summary?.Failed,
-                error = s.Reason,
-            }),
-        };
+        var document = Document(report, tasks);
         if (context.Get(_out) is { } file)
         {
             try
@@ -137,86 +119,76 @@ internal sealed class ScoreCommand : AfsCommand
             return ExitCodes.Ok;
         }
         var table = console.Table("UID", "IMAGE", "SCORE", "WEIGHT", "SUCCESS", "CACHED", "RUN", "REASON");
-        foreach (var s in scores)
+        foreach (var (s, weight) in report.Miners.Zip(report.Weights))
         {
-            table.AddTextRow(s.Uid, s.Image ?? "-", ResultViews.F(s.Score), ResultViews.F(total > 0 ? s.Score / total : 0),
+            table.AddTextRow(s.Miner.Uid, s.Miner.Image ?? "-", ResultViews.F(s.Score), ResultViews.F(weight),
                 s.Summary is { } sum ? sum.SuccessRate.ToString("P0", CultureInfo.InvariantCulture) : "-",
                 s.Summary?.FromCache.ToString(CultureInfo.InvariantCulture) ?? "-", s.RunId ?? "-", s.Reason ?? "");
         }
         console.Write(table);
-        console.Line($"weights: {Normalisation}" + (context.Get(_out) is { } written ? $"; written to {written}" : ""));
+        console.Line($"weights: {ScoringService.Normalisation}" + (context.Get(_out) is { } written ? $"; written to {written} with the chain's uids and u16 weights" : ""));
         return ExitCodes.Ok;
     }
 
-    private async Task<MinerScore> ScoreOneAsync(CommandContext context, IAffinetesClient client, MinerNetwork network, IResultStore store, Baseline.BaselineServer? baseline, string uid, string image, IReadOnlyList<long> tasks, CancellationToken cancellationToken)
+    /// <summary>The miners file, or the subtensor node; exactly one.</summary>
+    private IMinersSource Source(CommandContext context)
     {
-        var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (network.Llm is null)
+        var file = context.Get(_miners);
+        var subtensor = context.Get(_subtensor);
+        if (file is not null && subtensor is not null)
         {
-            _modelSide.AddApiKey(context, envVars, baseline is not null);
+            throw new UsageException($"give the miners file or --subtensor, not both (got '{file}' and --subtensor {subtensor})");
         }
-        IEnvironment environment;
+        if (subtensor is null)
+        {
+            if (context.Get(_netuid) is not null || context.Get(_block) is not null)
+            {
+                throw new UsageException("--netuid and --block go with --subtensor URL");
+            }
+            return MinersSource.FromFile(file ?? throw new UsageException("name the miners: a JSON file of uid to image (afs score miners.json), or --subtensor URL --netuid N"));
+        }
+        if (context.Get(_netuid) is not { } netuid)
+        {
+            throw new UsageException("--subtensor needs --netuid N, the subnet whose miners are read");
+        }
+        if (netuid is < 0 or > ushort.MaxValue)
+        {
+            throw new UsageException($"--netuid {netuid}: give 0 to {ushort.MaxValue}");
+        }
         try
         {
-            environment = await client.LoadEnvAsync(new EnvironmentOptions
-            {
-                MemLimit = context.Get(_profile.MemLimit),
-                CpuLimit = context.Get(_profile.CpuLimit),
-                Hardening = _profile.Hardening(context),
-                Image = image,
-                Hosts = [context.Engines[0]],
-                SshConfigFile = Engines.SshConfigFile,
-                EnvVars = envVars,
-                Network = network.Network,
-                Llm = network.Llm,
-                HostNetwork = baseline is not null && network.Llm is null,
-                ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
-                Cleanup = true,
-                LoggerFactory = context.LoggerFactory,
-            }, cancellationToken);
+            return MinersSource.FromSubtensor(new SubtensorOptions { Url = subtensor, NetUid = (ushort)netuid, BlockNumber = context.Get(_block) });
         }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+        catch (MinersSourceException e)
         {
-            return new MinerScore(uid, image, null, null, 0, null, $"not started: {ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))}");
-        }
-        await using (environment)
-        {
-            try
-            {
-                return await EvaluateAsync(context, store, baseline, environment, uid, image, tasks, cancellationToken);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is AffinetesException or DockerApiException or HttpRequestException or JsonException)
-            {
-                return new MinerScore(uid, image, null, null, 0, null, $"evaluation failed: {ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))}");
-            }
+            throw new UsageException($"--subtensor: {e.Message}");
         }
     }
 
-    private async Task<MinerScore> EvaluateAsync(CommandContext context, IResultStore store, Baseline.BaselineServer? baseline, IEnvironment environment, string uid, string image, IReadOnlyList<long> tasks, CancellationToken cancellationToken)
+    private static object Document(ScoreReport report, IReadOnlyList<long> tasks) => new
     {
-        var methodName = context.Get(_settings.Method)!;
-        var methods = await environment.ListMethodsAsync(cancellationToken);
-        if (methods.FirstOrDefault(m => m.Name == methodName) is not { } method)
+        method = report.Method,
+        tasks = TaskIds.Format(tasks),
+        label = report.ModelLabel,
+        block = report.Block is { } b ? new { number = b.Number, hash = b.Hash } : null,
+        normalisation = ScoringService.Normalisation,
+        miners = report.Miners.Zip(report.Weights).Select(pair => new
         {
-            return new MinerScore(uid, image, null, null, 0, null, $"no method '{methodName}' (it has {string.Join(", ", methods.Select(m => m.Name))})");
-        }
-        var digest = await Targets.ImageIdAsync(context.Engines[0], image, cancellationToken);
-        var (kwargs, label) = _modelSide.Kwargs(context, method, baseline, environment);
-        var run = await EvaluationRunner.Create(environment, store, context.LoggerFactory).StartAsync(
-            _settings.Request(context, method, kwargs, digest, image, $"miner {uid}" + (label is null ? "" : $"; {label}")), cancellationToken);
-        var results = new List<TaskResult>(run.TaskCount);
-        await foreach (var result in run.ResultsAsync(cancellationToken))
-        {
-            results.Add(result);
-        }
-        var summary = EvaluationSummary.Of(results);
-        var reason = summary.Failed == summary.Tasks && summary.Failures.FirstOrDefault() is { } f
-            ? $"every task failed: {TaskErrorKinds.Name(f.Kind)} (e.g. task {f.ExampleTaskId}: {ErrorReport.OneLine(ResultViews.Shorten(f.ExampleError, 200))})"
-            : null;
-        return new MinerScore(uid, image, digest, run.Id, summary.MeanScore, summary, reason);
-    }
-
-    private sealed record MinerNetwork(ContainerNetwork Network, LlmAccessOptions? Llm);
-
-    private sealed record MinerScore(string Uid, string? Image, string? Digest, string? RunId, double Score, EvaluationSummary? Summary, string? Reason);
+            uid = pair.First.Miner.Uid,
+            hotkey = pair.First.Miner.Hotkey,
+            image = pair.First.Miner.Image,
+            commit_block = pair.First.Miner.CommitBlock,
+            image_digest = pair.First.ImageDigest,
+            run = pair.First.RunId,
+            score = pair.First.Score,
+            weight = pair.Second,
+            success_rate = pair.First.Summary?.SuccessRate,
+            mean_score_ci95 = pair.First.Summary is { } sum ? new[] { sum.MeanScoreLow, sum.MeanScoreHigh } : null,
+            cache_hits = pair.First.Summary?.FromCache,
+            failed_tasks = pair.First.Summary?.Failed,
+            error = pair.First.Reason,
+        }),
+        // What the Bittensor SDK's set_weights takes (its convert_weights_and_uids_for_emit rule): hand these to the signer.
+        chain_weights = report.ChainUids is null ? null : new { uids = report.ChainUids, weights = report.ChainWeights },
+    };
 }

@@ -1,20 +1,18 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient;
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Jobs;
 
 namespace Affinetes.Afs.Commands;
 
 /// <summary>
-/// <c>afs validate DIR</c>: the miner's check before publishing. Builds and starts the environment, then for each
-/// task calls the method twice with the same arguments and compares: the challenge (what <c>generate</c> returns
-/// when the environment has one, else the result's <c>prompt</c>) must be equal, and with the deterministic offline
-/// baseline so must the score; different tasks must give different challenges; each result must be an object with
-/// a numeric <c>score</c> in the documented range and a bool <c>success</c>. Exits 1 saying what differed.
+/// <c>afs validate DIR</c>: the miner's check before publishing, the library's <see cref="ValidationService"/>: builds
+/// the directory, starts it against the offline baseline (or <c>--base-url</c>), calls the method twice per task and
+/// compares; prints each task's two call times and exits 1 listing what differed. <c>--output DIR</c> writes the
+/// rollouts as the original does.
 /// </summary>
 internal sealed class ValidateCommand : AfsCommand
 {
@@ -23,6 +21,7 @@ internal sealed class ValidateCommand : AfsCommand
     private readonly Option<string> _method = new("--method") { Description = "the method that scores a task", DefaultValueFactory = _ => "evaluate" };
     private readonly Option<string> _range = new("--score-range") { Description = "the documented range of score, MIN,MAX", DefaultValueFactory = _ => "0,1" };
     private readonly Option<double?> _timeout = Seconds.Option("--timeout", "seconds each call may take", 120);
+    private readonly Option<string?> _output = new("--output") { Description = "directory that gets the rollouts: test_taskNNNNN.json per task and summary.json (the original's validate --output)" };
     private readonly ModelSide _modelSide = new();
 
     public ValidateCommand()
@@ -33,6 +32,7 @@ internal sealed class ValidateCommand : AfsCommand
         Options.Add(_method);
         Options.Add(_range);
         Options.Add(_timeout);
+        Options.Add(_output);
         _modelSide.AddTo(this);
     }
 
@@ -51,176 +51,73 @@ internal sealed class ValidateCommand : AfsCommand
         {
             throw new UsageException($"--score-range '{context.Get(_range)}' is not MIN,MAX; give e.g. 0,1");
         }
-        var useBaseline = _modelSide.UsesBaseline(context);
-        var console = context.Console;
+        var model = _modelSide.Endpoint(context);
         var target = Target.Parse(context.Get(_dir)!);
         if (target.Kind == TargetKind.Url)
         {
             throw new UsageException("afs validate builds and starts the environment itself; give its directory");
         }
+        if (context.Get(_output) is { } output && File.Exists(output))
+        {
+            throw new UsageException($"--output {output} is a file; give a directory for the rollouts");
+        }
         await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
         var image = target.Kind == TargetKind.Directory ? await Targets.BuildAsync(target.Value, context, cancellationToken) : target.Value;
-        await using var baseline = useBaseline
-            ? await OfflineModel.StartAsync(context.Get(_modelSide.BaselinePort), anyPortIfTaken: true, context.LoggerFactory, console.Note, cancellationToken)
-            : null;
-        var envVars = new Dictionary<string, string>(StringComparer.Ordinal);
-        _modelSide.AddApiKey(context, envVars, baseline is not null);
-        console.Note($"starting {image} and waiting until ready");
-        await using var environment = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
+        await using var client = AffinetesClient.Create(context.LoggerFactory);
+        var service = new ValidationService(client, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
+        ValidationReport report;
+        try
         {
-            Image = image,
-            Hosts = [context.Engines[0]],
-            SshConfigFile = Engines.SshConfigFile,
-            EnvVars = envVars,
-            HostNetwork = baseline is not null,
-            Cleanup = true,
-            LoggerFactory = context.LoggerFactory,
-        }, cancellationToken);
-        var methods = await environment.ListMethodsAsync(cancellationToken);
-        var methodName = context.Get(_method)!;
-        var method = methods.FirstOrDefault(m => m.Name == methodName)
-            ?? throw new UsageException($"the environment has no method '{methodName}'; it has {string.Join(", ", methods.Select(m => m.Name))} (--method NAME)");
-        var generate = methods.FirstOrDefault(m => m.Name == "generate" && m.Parameters.Any(p => p.Name == "task_id"));
-        var (kwargs, _) = _modelSide.Kwargs(context, method, baseline);
-        var timeout = Seconds.Value(context, _timeout)!.Value;
-        var scoreMustRepeat = baseline is not null;
-        console.Note($"calling {methodName} twice per task for tasks 1-{count}" + (generate is null ? "" : ", and generate twice") +
-            (scoreMustRepeat ? "; the model side is the deterministic offline baseline, so scores must repeat too" : "; with a real model only the challenge must repeat"));
-
-        var problems = new List<string>();
-        var rows = new List<TaskCheck>();
-        var challenges = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (long task = 1; task <= count; task++)
-        {
-            var args = new Dictionary<string, object?>(kwargs) { ["task_id"] = task };
-            var (first, firstTime) = await TimedAsync(environment, methodName, args, timeout, cancellationToken);
-            var (second, secondTime) = await TimedAsync(environment, methodName, args, timeout, cancellationToken);
-            var check = new TaskCheck(task, firstTime, secondTime, []);
-            if (first.Error is not null || second.Error is not null)
+            report = await service.ValidateAsync(new ValidationJob
             {
-                check.Problems.Add($"{methodName} failed: {first.Error ?? second.Error}");
-                rows.Add(check);
-                continue;
-            }
-            check.Problems.AddRange(Shape(first.Value, min, max));
-            var (s1, ok1) = (Number(first.Value, "score"), Bool(first.Value, "success"));
-            var (s2, ok2) = (Number(second.Value, "score"), Bool(second.Value, "success"));
-            if (scoreMustRepeat && (s1 != s2 || ok1 != ok2))
-            {
-                check.Problems.Add($"the same call scored differently: score {s1?.ToString(CultureInfo.InvariantCulture) ?? "-"} then {s2?.ToString(CultureInfo.InvariantCulture) ?? "-"}, success {ok1} then {ok2}");
-            }
-            string? challenge;
-            if (generate is not null)
-            {
-                var g = new Dictionary<string, object?> { ["task_id"] = task };
-                var (g1, _) = await TimedAsync(environment, "generate", g, timeout, cancellationToken);
-                var (g2, _) = await TimedAsync(environment, "generate", g, timeout, cancellationToken);
-                challenge = g1.Error is null ? g1.Value.GetRawText() : null;
-                if (g1.Error is not null || g2.Error is not null)
-                {
-                    check.Problems.Add($"generate failed: {g1.Error ?? g2.Error}");
-                }
-                else if (challenge != g2.Value.GetRawText())
-                {
-                    check.Problems.Add($"generate gave two different challenges for the same task: {ResultViews.Shorten(challenge!, 120)} then {ResultViews.Shorten(g2.Value.GetRawText(), 120)}");
-                }
-            }
-            else
-            {
-                challenge = Text(first.Value, "prompt");
-                if (challenge is not null && challenge != Text(second.Value, "prompt"))
-                {
-                    check.Problems.Add($"the same task gave two different prompts: {ResultViews.Shorten(challenge, 120)} then {ResultViews.Shorten(Text(second.Value, "prompt") ?? "", 120)}");
-                }
-            }
-            if (challenge is not null)
-            {
-                if (challenges.TryGetValue(challenge, out var earlier))
-                {
-                    check.Problems.Add($"task {task} has the same challenge as task {earlier}");
-                }
-                else
-                {
-                    challenges[challenge] = task;
-                }
-            }
-            rows.Add(check);
+                Environment = new EnvironmentOptions { Image = image, Hosts = [context.Engines[0]], SshConfigFile = Engines.SshConfigFile, Cleanup = true, LoggerFactory = context.LoggerFactory },
+                TaskIds = [.. Enumerable.Range(1, count).Select(i => (long)i)],
+                Method = context.Get(_method)!,
+                MinScore = min,
+                MaxScore = max,
+                CallTimeout = Seconds.Value(context, _timeout)!.Value,
+                Model = model,
+                LocalModelPort = context.Get(_modelSide.BaselinePort),
+                RolloutsDirectory = context.Get(_output),
+            }, new Reporter<string>(context.Console.Note), cancellationToken);
         }
-        if (challenges.Count == 0 && rows.All(r => r.Problems.Count == 0))
+        catch (MethodNotFoundException e)
         {
-            console.Note("no challenge to compare: the environment has no generate(task_id) and its results have no prompt; only shapes and scores were checked");
+            throw new UsageException($"{e.Message} (--method NAME)");
         }
-        problems.AddRange(rows.SelectMany(r => r.Problems.Select(p => $"task {r.Task}: {p}")));
-
+        if (!report.HadChallenges && report.Ok)
+        {
+            context.Console.Note("no challenge to compare: the environment has no generate(task_id) and its results have no prompt; only shapes and scores were checked");
+        }
+        var problems = report.Problems;
         if (context.Json)
         {
-            console.WriteJson(new
+            context.Console.WriteJson(new
             {
                 image,
-                method = methodName,
-                ok = problems.Count == 0,
-                tasks = rows.Select(r => new { task_id = r.Task, first_ms = Math.Round(r.First.TotalMilliseconds, 1), second_ms = Math.Round(r.Second.TotalMilliseconds, 1), problems = r.Problems }),
+                method = report.Method,
+                ok = report.Ok,
+                tasks = report.Tasks.Select(r => new { task_id = r.TaskId, first_ms = Math.Round(r.First.TotalMilliseconds, 1), second_ms = Math.Round(r.Second.TotalMilliseconds, 1), problems = r.Problems }),
                 problems,
+                output = context.Get(_output),
             });
         }
         else
         {
-            var table = console.Table("TASK", "FIRST", "SECOND", "CHECK");
-            foreach (var r in rows)
+            var table = context.Console.Table("TASK", "FIRST", "SECOND", "CHECK");
+            foreach (var r in report.Tasks)
             {
-                table.AddTextRow(r.Task.ToString(CultureInfo.InvariantCulture), ResultViews.Ms(r.First), ResultViews.Ms(r.Second), r.Problems.Count == 0 ? "ok" : string.Join("; ", r.Problems));
+                table.AddTextRow(r.TaskId.ToString(CultureInfo.InvariantCulture), ResultViews.Ms(r.First), ResultViews.Ms(r.Second), r.Problems.Count == 0 ? "ok" : string.Join("; ", r.Problems));
             }
-            console.Write(table);
-            console.Line(problems.Count == 0
-                ? $"valid: {AfsConsole.Plural(count, "task")} deterministic{(challenges.Count > 0 ? ", distinct challenges" : "")}, results of the documented shape"
+            context.Console.Write(table);
+            context.Console.Line(report.Ok
+                ? $"valid: {AfsConsole.Plural(count, "task")} deterministic{(report.HadChallenges ? ", distinct challenges" : "")}, results of the documented shape"
                 : $"NOT valid: {AfsConsole.Plural(problems.Count, "problem")} (above)");
+            if (context.Get(_output) is { } written)
+            {
+                context.Console.Line($"rollouts in {written}/ (test_task00001.json ..., summary.json)");
+            }
         }
-        return problems.Count == 0 ? ExitCodes.Ok : ExitCodes.Failure;
+        return report.Ok ? ExitCodes.Ok : ExitCodes.Failure;
     }
-
-    private static IEnumerable<string> Shape(JsonElement result, double min, double max)
-    {
-        if (result.ValueKind != JsonValueKind.Object)
-        {
-            yield return $"the result is a {result.ValueKind.ToString().ToLowerInvariant()}, not an object with score and success";
-            yield break;
-        }
-        if (Number(result, "score") is not { } score)
-        {
-            yield return "the result has no numeric score";
-        }
-        else if (score < min || score > max)
-        {
-            yield return $"score {score.ToString(CultureInfo.InvariantCulture)} is outside the documented range {min.ToString(CultureInfo.InvariantCulture)} to {max.ToString(CultureInfo.InvariantCulture)}";
-        }
-        if (Bool(result, "success") is null)
-        {
-            yield return "the result has no bool success";
-        }
-    }
-
-    private static double? Number(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
-
-    private static bool? Bool(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
-
-    private static string? Text(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    private static async Task<((JsonElement Value, string? Error), TimeSpan)> TimedAsync(IEnvironment environment, string method, Dictionary<string, object?> args, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            var value = await environment.CallAsync(method, null, args, timeout, cancellationToken);
-            return ((value, null), Stopwatch.GetElapsedTime(started));
-        }
-        catch (AffinetesException e)
-        {
-            return ((default, ErrorReport.OneLine(ResultViews.Shorten(e.Message, 300))), Stopwatch.GetElapsedTime(started));
-        }
-    }
-
-    private sealed record TaskCheck(long Task, TimeSpan First, TimeSpan Second, List<string> Problems);
 }

@@ -96,9 +96,4 @@ internal sealed class NetworkSide
         }
         return new LlmAccessOptions { Upstream = upstream, KeyVariable = context.Get(LlmKeyEnv) ?? fallbackKeyVariable };
     }
-
-    /// <summary>For the command's opening note: where the containers' model calls go.</summary>
-    public static string Describe(ContainerNetwork network, LlmAccessOptions? llm) =>
-        $"network {network}" + (llm is null ? "" : $"; model calls through afs's LLM gateway to {llm.Upstream}" +
-            (llm.KeyVariable is { } key && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(key)) ? $" with the key in ${key} (kept out of the containers)" : " without an API key"));
 }

@@ -37,7 +37,7 @@ internal sealed class RunSettings(string tasksDescription, string concurrencyDes
     public void Check(CommandContext context)
     {
         var tasks = context.Get(Tasks);
-        var request = Request(context, null, new Dictionary<string, object?>(), null, null, null) with { TaskIds = tasks ?? [0] };
+        var request = Request(context, new Dictionary<string, object?>(), null) with { TaskIds = tasks ?? [0] };
         request.Validate();
     }
 
@@ -46,18 +46,17 @@ internal sealed class RunSettings(string tasksDescription, string concurrencyDes
 
     /// <summary>
     /// The runner's request for these options; the runner validates it (concurrency, retries) and says how to fix it.
-    /// Without <c>--timeout</c> each task's deadline is <see cref="CallDeadlines.For"/> the method's <c>timeout</c>.
+    /// Without <c>--timeout</c> the deadline is left to the library: the method's <c>timeout</c> + 10 s, else 600 s.
     /// </summary>
-    public EvaluationRequest Request(CommandContext context, MethodDescriptor? method, IReadOnlyDictionary<string, object?> kwargs, string? digest, string? environment, string? label) => new()
+    public EvaluationRequest Request(CommandContext context, IReadOnlyDictionary<string, object?> kwargs, string? environment, string? label = null) => new()
     {
         Method = context.Get(Method)!,
         TaskIds = context.Get(Tasks)!,
         Kwargs = kwargs,
         Concurrency = context.Get(Concurrency),
-        TaskTimeout = context.Get(Timeout) ?? CallDeadlines.For(method, kwargs, CallDeadlines.EvaluationDefault),
+        TaskTimeout = context.Get(Timeout),
         Retries = context.Get(Retries),
         UseCache = !context.Get(NoCache),
-        ImageDigest = digest,
         Environment = environment,
         Label = label,
     };

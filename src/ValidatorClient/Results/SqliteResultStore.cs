@@ -285,6 +285,32 @@ internal sealed partial class SqliteResultStore : IResultStore
         return found;
     }
 
+    /// <summary>
+    /// A setting kept with the newest run of <paramref name="imageDigest"/> and <paramref name="method"/> that has it
+    /// (e.g. the method's descriptor, which makes a run's kwargs without starting the environment); null when none has.
+    /// </summary>
+    internal string? LatestSetting(string imageDigest, string method, string key)
+    {
+        using var connection = Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT settings FROM runs WHERE image_digest = $digest AND method = $method AND settings IS NOT NULL
+            ORDER BY created_at DESC LIMIT 20
+            """;
+        command.Parameters.AddWithValue("$digest", imageDigest);
+        command.Parameters.AddWithValue("$method", method);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            var settings = JsonSerializer.Deserialize(reader.GetString(0), StoreJson.Default.DictionaryStringString);
+            if (settings is not null && settings.TryGetValue(key, out var value))
+            {
+                return value;
+            }
+        }
+        return null;
+    }
+
     /// <summary>The run's tasks, in the run's order.</summary>
     internal List<long> RunTasks(string runId)
     {

@@ -1,0 +1,101 @@
+using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Evaluation;
+
+namespace Affinetes.ValidatorClient.Jobs;
+
+/// <summary>
+/// One evaluation as a validator asks for it: the environment to start (or reach), the tasks and how to run them, and
+/// where the model calls go. <see cref="EvaluationService"/> does the rest: the model side and the LLM gateway, the
+/// network, the environment's start, the results store, cache and resume.
+/// </summary>
+public sealed record EvaluationJob
+{
+    /// <summary>
+    /// The environment: an image (Docker or Basilica mode) or base URLs (url mode), with its replicas, engines,
+    /// network, hardening and variables. The service adds the model side (the gateway, the API key, the host network
+    /// for a local model) and keeps everything else as given.
+    /// </summary>
+    public required EnvironmentOptions Environment { get; init; }
+
+    /// <summary>What to run: method, tasks, concurrency, retries, cache; its kwargs are the caller's own (typed by the method's parameters when they are <see cref="CommandLineValue"/>s).</summary>
+    public required EvaluationRequest Request { get; init; }
+
+    /// <summary>Where the model calls go; null: the service's local model (<see cref="EvaluationServiceOptions.LocalModel"/>, the offline baseline).</summary>
+    public ModelEndpoint? Model { get; init; }
+
+    /// <summary>The port of the local model (fixed, so that the kwargs of runs stay equal and the cache matches).</summary>
+    public int LocalModelPort { get; init; } = DefaultLocalModelPort;
+
+    /// <summary>The local model's port unless told otherwise.</summary>
+    public const int DefaultLocalModelPort = 8790;
+
+    /// <summary>
+    /// The LLM gateway's upstream when it is not the model's endpoint. With an isolated network the gateway is always
+    /// there (its upstream then defaults to the model's endpoint); with an open one, only when this is set.
+    /// </summary>
+    public string? LlmUpstream { get; init; }
+
+    /// <summary>The variable of this process holding the gateway upstream's key; default the model's <see cref="ModelEndpoint.ApiKeyVariable"/> when the upstream is a real endpoint.</summary>
+    public string? LlmKeyVariable { get; init; }
+
+    /// <summary>Checks the job; throws <see cref="JobOptionsException"/> listing every problem at once.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        Collect(problems, () => Environment.Validate());
+        Collect(problems, () => (Request with { TaskIds = Request.TaskIds.Count == 0 ? [0] : Request.TaskIds }).Validate());
+        if (Request.TaskIds.Count == 0)
+        {
+            problems.Add("no tasks to evaluate; give task ids, e.g. 1-100,200");
+        }
+        if (Model is { } model && (!Uri.TryCreate(model.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"the model's base URL '{model.BaseUrl}' is not an http(s) URL; give e.g. https://llm.example/v1");
+        }
+        if (LlmUpstream is { } upstream && (!Uri.TryCreate(upstream, UriKind.Absolute, out var up) || up.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"the LLM gateway's upstream '{upstream}' is not an http(s) URL; give e.g. https://llm.chutes.ai/v1");
+        }
+        if (LocalModelPort is < 0 or > 65535)
+        {
+            problems.Add($"the local model's port {LocalModelPort} is out of range; use 1 to 65535, or 0 for any free port");
+        }
+        if (Environment.Mode == EnvironmentMode.Url && LlmUpstream is not null)
+        {
+            problems.Add("the LLM gateway runs beside containers the client starts; a host at a URL gets its model settings where it runs");
+        }
+        if (problems.Count > 0)
+        {
+            throw new JobOptionsException(problems);
+        }
+    }
+
+    internal static void Collect(List<string> problems, Action check)
+    {
+        try
+        {
+            check();
+        }
+        catch (Exception e) when (e is EnvironmentOptionsException or EvaluationOptionsException or JobOptionsException)
+        {
+            problems.Add(e.Message);
+        }
+    }
+}
+
+/// <summary>A job that cannot run: every problem found, each saying how to fix it.</summary>
+public sealed class JobOptionsException(IReadOnlyList<string> problems)
+    : AffinetesException(problems.Count == 1 ? problems[0] : string.Join("; ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}
+
+/// <summary>How an <see cref="EvaluationService"/> works.</summary>
+public sealed record EvaluationServiceOptions
+{
+    /// <summary>The model served by this process when a job names none (the offline baseline); none by default.</summary>
+    public ILocalModelServer? LocalModel { get; init; }
+
+    /// <summary>Where the service and the environments it starts log.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+}

@@ -1,0 +1,199 @@
+using System.Globalization;
+using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Miners;
+using Affinetes.ValidatorClient.Results;
+
+namespace Affinetes.ValidatorClient.Jobs;
+
+/// <summary>
+/// The validator's cycle: every miner's image (from a <see cref="IMinersSource"/>: a JSON file, a subtensor node) is
+/// started in its own environment and evaluated on the same tasks through <see cref="EvaluationService"/>, a few
+/// miners at a time; score = the mean task score (a failed task counts 0); a miner without a usable image, whose
+/// image cannot be pulled, never becomes ready, lacks the method, or fails every task scores 0 with the reason and
+/// never stops the others. Weights are the scores normalised to sum 1, and in the chain's form (u16, the largest
+/// 65535). Results go to the store, so an unchanged image is served from it next cycle. <c>afs score</c> is this.
+/// </summary>
+public sealed class ScoringService(IAffinetesClient client, IResultStore store, EvaluationServiceOptions? options = null)
+{
+    /// <summary>How weights are made from scores, as reports say it.</summary>
+    public const string Normalisation = "weight = score / sum of all scores (scores are mean task scores, failed tasks 0); every weight is 0 when every score is 0";
+
+    private readonly EvaluationService _evaluations = new(client, store, options);
+
+    /// <summary>
+    /// Scores every miner of <paramref name="job"/>; <paramref name="scored"/> hears each miner as it is done,
+    /// <paramref name="notes"/> what happens. Cancelling stops the cycle (the miners' environments are released;
+    /// their results so far stay in the store).
+    /// </summary>
+    public async Task<ScoreReport> ScoreAsync(ScoringJob job, IProgress<MinerScore>? scored = null, IProgress<string>? notes = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        job.Validate();
+        var miners = await job.Miners.ReadAsync(cancellationToken);
+        await using var local = job.Model is null ? await StartLocalModelAsync(job, notes, cancellationToken) : null;
+        var model = job.Model ?? local!.Endpoint;
+        var scores = new MinerScore[miners.Miners.Count];
+        using var gate = new SemaphoreSlim(job.MinersConcurrency);
+        await Task.WhenAll(miners.Miners.Select(async (miner, i) =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                scores[i] = await ScoreOneAsync(job, model, miner, cancellationToken);
+                scored?.Report(scores[i]);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return ScoreReport.Of(miners.Block, scores, job.Request.Method, model);
+    }
+
+    private async Task<ILocalModel> StartLocalModelAsync(ScoringJob job, IProgress<string>? notes, CancellationToken cancellationToken)
+    {
+        var server = options?.LocalModel
+            ?? throw new JobOptionsException(["the job names no model and the service has no local one; give the job a model endpoint"]);
+        return await server.StartAsync(job.LocalModelPort, anyPortIfTaken: true, notes, cancellationToken);
+    }
+
+    private async Task<MinerScore> ScoreOneAsync(ScoringJob job, ModelEndpoint model, MinerEntry miner, CancellationToken cancellationToken)
+    {
+        if (miner.Image is not { } image)
+        {
+            return new MinerScore(miner, null, null, 0, null, $"no usable image: {miner.Problem}");
+        }
+        var evaluation = new EvaluationJob
+        {
+            Environment = job.Environment with { Image = image, ContainerName = null },
+            Request = job.Request with { Environment = image, Label = $"miner {miner.Uid}" },
+            Model = model,
+            LlmUpstream = job.LlmUpstream,
+            LlmKeyVariable = job.LlmKeyVariable,
+        };
+        EvaluationSession session;
+        try
+        {
+            session = await _evaluations.StartAsync(evaluation, null, cancellationToken);
+        }
+        catch (MethodNotFoundException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new MinerScore(miner, null, null, 0, null, e.Message.Replace("the environment has no method", "no method", StringComparison.Ordinal));
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsMinersFault(e))
+        {
+            return new MinerScore(miner, null, null, 0, null, $"not started: {OneLine(Shorten(e.Message, 300))}");
+        }
+        await using (session)
+        {
+            try
+            {
+                await foreach (var _ in session.Run.ResultsAsync(cancellationToken))
+                {
+                }
+                var report = await session.ReportAsync(cancellationToken);
+                var summary = report.Summary;
+                var reason = summary.Failed == summary.Tasks && summary.Failures.FirstOrDefault() is { } f
+                    ? $"every task failed: {TaskErrorKinds.Name(f.Kind)} (e.g. task {f.ExampleTaskId}: {OneLine(Shorten(f.ExampleError, 200))})"
+                    : null;
+                return new MinerScore(miner, session.Run.Request.ImageDigest, session.Run.Id, summary.MeanScore, summary, reason);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsMinersFault(e) && e is not ResultStoreException)
+            {
+                return new MinerScore(miner, session.Run.Request.ImageDigest, session.Run.Id, 0, null, $"evaluation failed: {OneLine(Shorten(e.Message, 300))}");
+            }
+        }
+    }
+
+    /// <summary>What a miner's image can cause: its own 0, never the cycle's end. A store that cannot be written is the validator's problem.</summary>
+    private static bool IsMinersFault(Exception e) => e is AffinetesException and not JobOptionsException and not ResultStoreException and not RunInUseException
+        or HttpRequestException or IOException or TimeoutException or OperationCanceledException or System.Text.Json.JsonException;
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..max] + "...";
+
+    private static string OneLine(string message) => string.Join("; ", message.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
+}
+
+/// <summary>One scoring cycle: the miners, the environment every miner's image gets, the tasks, the model.</summary>
+public sealed record ScoringJob
+{
+    /// <summary>Where the miners and their images come from.</summary>
+    public required IMinersSource Miners { get; init; }
+
+    /// <summary>What every miner's environment is like (engines, hardening, network, ready timeout ...); its image is the miner's.</summary>
+    public required EnvironmentOptions Environment { get; init; }
+
+    /// <summary>The tasks every miner is evaluated on, and how (method, concurrency per miner, deadline, retries, cache).</summary>
+    public required EvaluationRequest Request { get; init; }
+
+    /// <summary>Where the model calls go; null: the service's local model, started once for every miner.</summary>
+    public ModelEndpoint? Model { get; init; }
+
+    /// <summary>The local model's port (see <see cref="EvaluationJob.LocalModelPort"/>).</summary>
+    public int LocalModelPort { get; init; } = EvaluationJob.DefaultLocalModelPort;
+
+    /// <summary>See <see cref="EvaluationJob.LlmUpstream"/>.</summary>
+    public string? LlmUpstream { get; init; }
+
+    /// <summary>See <see cref="EvaluationJob.LlmKeyVariable"/>.</summary>
+    public string? LlmKeyVariable { get; init; }
+
+    /// <summary>Miners evaluated at the same time (1 to 64).</summary>
+    public int MinersConcurrency { get; init; } = 2;
+
+    /// <summary>Checks the job; throws <see cref="JobOptionsException"/> listing every problem.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (MinersConcurrency is < 1 or > 64)
+        {
+            problems.Add($"miners concurrency is {MinersConcurrency}; use 1 to 64");
+        }
+        EvaluationJob.Collect(problems, () => new EvaluationJob
+        {
+            Environment = Environment with { Image = Environment.Image ?? "check:latest" },
+            Request = Request,
+            Model = Model,
+            LocalModelPort = LocalModelPort,
+            LlmUpstream = LlmUpstream,
+            LlmKeyVariable = LlmKeyVariable,
+        }.Validate());
+        if (problems.Count > 0)
+        {
+            throw new JobOptionsException(problems);
+        }
+    }
+}
+
+/// <summary>One miner's outcome.</summary>
+/// <param name="Miner">The miner as its source gave it (uid, hotkey, image or why none).</param>
+/// <param name="ImageDigest">The image's id, when it was started.</param>
+/// <param name="RunId">Its run in the store, when it had one.</param>
+/// <param name="Score">Mean task score (failed tasks 0); 0 when it could not be evaluated.</param>
+/// <param name="Summary">Its run's summary, when it was evaluated.</param>
+/// <param name="Reason">Why it scored 0 when that was not its tasks' doing; null otherwise.</param>
+public sealed record MinerScore(MinerEntry Miner, string? ImageDigest, string? RunId, double Score, EvaluationSummary? Summary, string? Reason);
+
+/// <summary>A cycle's outcome: every miner's score and weight, the weights in the chain's form, and what the cycle was.</summary>
+/// <param name="Block">The chain block the miners were read at (null for a file).</param>
+/// <param name="Miners">Each miner's score, in the source's order.</param>
+/// <param name="Weights">Each miner's normalised weight (score / sum of scores; all 0 when every score is 0), in the same order.</param>
+/// <param name="ChainUids">The uids of the chain's weight vector (the Bittensor SDK's rule: zero weights dropped); null when a uid is not a u16.</param>
+/// <param name="ChainWeights">The weights as u16, the largest 65535, for <c>set_weights</c>; null with <paramref name="ChainUids"/>.</param>
+/// <param name="Method">The method every miner was evaluated with.</param>
+/// <param name="ModelLabel">The model every miner was evaluated against.</param>
+public sealed record ScoreReport(ChainBlock? Block, IReadOnlyList<MinerScore> Miners, IReadOnlyList<double> Weights,
+    IReadOnlyList<ushort>? ChainUids, IReadOnlyList<ushort>? ChainWeights, string Method, string? ModelLabel)
+{
+    internal static ScoreReport Of(ChainBlock? block, IReadOnlyList<MinerScore> scores, string method, ModelEndpoint model)
+    {
+        var total = scores.Sum(s => s.Score);
+        var weights = scores.Select(s => total > 0 ? s.Score / total : 0).ToList();
+        var uids = scores.Select(s => ushort.TryParse(s.Miner.Uid, NumberStyles.None, CultureInfo.InvariantCulture, out var uid) ? (ushort?)uid : null).ToList();
+        (ushort[] Uids, ushort[] Weights)? chain = uids.All(u => u is not null) && uids.Distinct().Count() == uids.Count
+            ? Affinetes.ValidatorClient.Miners.ChainWeights.FromScores([.. scores.Select((s, i) => (uids[i]!.Value, s.Score))])
+            : null;
+        return new ScoreReport(block, scores, weights, chain?.Uids, chain?.Weights, method, model.Label ?? (model.Model is { } name ? $"model: {name} at {model.BaseUrl}" : null));
+    }
+}
