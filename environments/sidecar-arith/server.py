@@ -23,10 +23,15 @@ _INTEGER = re.compile(r"-?\d[\d,]*")
 
 
 def generate(task_id, seed=0):
-    """The multiplication problem for (task_id, seed) and its answer."""
+    """The word problem for (task_id, seed) and its answer: finds more, spends, or grows N times (afs's offline
+    baseline, a keyword heuristic, answers the first two kinds and gets the third wrong)."""
     rng = random.Random(f"{seed}:{task_id}")
-    a, b = rng.randint(10, 999), rng.randint(10, 999)
-    return {"task_id": task_id, "seed": seed, "prompt": f"What is {a} * {b}?", "expected": a * b}
+    a, b = rng.randint(10, 99), rng.randint(2, 9)
+    kind = (int(task_id) + int(seed)) % 3
+    story = [f"She finds {b} more coins.", f"She spends {b} coins on tea.", f"Her savings grow to {b} times as many."][kind]
+    expected = [a + b, a - b, a * b][kind]
+    return {"task_id": task_id, "seed": seed, "prompt": f"Mia has {a} coins. {story} How many coins does Mia have now?",
+            "expected": expected}
 
 
 def parse_answer(reply):

@@ -44,7 +44,14 @@ public sealed class AfsDockerTests : IDisposable
             Assert.Equal("success", body.GetProperty("status").GetString());
             var prompt = body.GetProperty("result").GetProperty("prompt").GetString()!;
             var numbers = System.Text.RegularExpressions.Regex.Matches(prompt, @"\d+").Select(m => int.Parse(m.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-            Assert.Equal(numbers[0] * numbers[1], body.GetProperty("result").GetProperty("expected").GetInt32());
+            // Task 3 is a "finds more" problem: (3 + seed 0) % 3 == 0.
+            Assert.StartsWith($"Mia has {numbers[0]} coins. She finds {numbers[1]} more coins.", prompt);
+            Assert.Equal(numbers[0] + numbers[1], body.GetProperty("result").GetProperty("expected").GetInt32());
+
+            // Its first evaluation against the offline baseline scores neither 0 nor 1: two kinds of three are answered.
+            var (evalExit, evalOutput, evalError) = await RunAsync("eval", tag, "--tasks", "1-6", "--store", Path.Combine(_work.FullName, "starter.db"), "--json");
+            Assert.True(evalExit == 0, evalError);
+            Assert.Equal(4 / 6.0, JsonDocument.Parse(evalOutput).RootElement.GetProperty("summary").GetProperty("mean_score").GetDouble(), 9);
         }
         finally
         {

@@ -156,6 +156,34 @@ public sealed class AfsEnvironmentCommandsTests(AfsEnvironmentFixture fixture) :
         Assert.Empty(await fixture.ContainersOfAsync(name));
     }
 
+    /// <summary>As the original's <c>run --dir</c>: a directory is built, then started; a bad flag fails before the build.</summary>
+    [Fact]
+    public async Task Run_ADirectory_IsBuiltThenStarted()
+    {
+        var name = fixture.NewName("dir");
+        var directory = Path.Combine(_work.FullName, "run-dir");
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, "env.py"), "class Actor:\n    def ping(self):\n        return 'pong'\n");
+        File.WriteAllText(Path.Combine(directory, "Dockerfile"), "FROM python:3.11-slim\nCOPY env.py /app/env.py\n");
+        var (badExit, _, badError) = await AfsAsync("run", directory, "--name", name, "--cpu-limit", "1.5x");
+        Assert.Equal(1, badExit);
+        Assert.DoesNotContain("building", badError);
+        try
+        {
+            var (exit, output, error) = await AfsAsync("run", directory, "--name", name, "--json");
+            Assert.True(exit == 0, error);
+            Assert.Contains("building", error);
+            Assert.Equal("afs-eval/run-dir:latest", JsonDocument.Parse(output).RootElement.GetProperty("image").GetString());
+            var (callExit, callOutput, callError) = await AfsAsync("call", name, "ping", "--compact");
+            Assert.True(callExit == 0, callError);
+            Assert.Equal("\"pong\"\n", callOutput);
+        }
+        finally
+        {
+            await AfsAsync("stop", name);
+        }
+    }
+
     [Fact]
     public async Task Run_BadCpuLimit_ExitsOneAndStartsNothing()
     {

@@ -166,7 +166,7 @@ public sealed class AfsEvalTests : IAsyncLifetime
     [InlineData(new[] { "eval", "/no/such/env-dir", "--tasks", "1" }, "there is no directory '/no/such/env-dir'; give an environment directory or an image")]
     [InlineData(new[] { "eval", "/etc/passwd", "--tasks", "1" }, "'/etc/passwd' is a file; give the environment's directory (/etc) or an image")]
     [InlineData(new[] { "validate", "./no-such-env", "--tasks", "1" }, "there is no directory './no-such-env'")]
-    [InlineData(new[] { "run", "." }, "'.' is an environment directory, and afs run starts an image: build it first (afs build . --tag NAME:dev), then afs run NAME:dev")]
+    [InlineData(new[] { "run", ".", "--mode", "basilica" }, "a Basilica deployment pulls its image from a registry: build and push it first (afs build . --tag REGISTRY/NAME:TAG --push)")]
     [InlineData(new[] { "run", "./no-such-env" }, "there is no directory './no-such-env'")]
     [InlineData(new[] { "run", "http://127.0.0.1:9" }, "'http://127.0.0.1:9' is a URL, and afs run starts an image")]
     [InlineData(new[] { "eval", "--tasks", "1" }, "name what to evaluate")]

@@ -148,7 +148,7 @@ public sealed class AfsRuntimesDockerTests(AfsRuntimesFixture fixture) : IDispos
             using var response = await http.PostAsync($"http://127.0.0.1:{container.HostPort}/generate", new StringContent("""{"task_id":1}"""));
             var result = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
             Assert.True(response.IsSuccessStatusCode, result.GetRawText());
-            Assert.Contains("What is", result.GetProperty("result").GetProperty("prompt").GetString());
+            Assert.Contains("How many coins does Mia have now?", result.GetProperty("result").GetProperty("prompt").GetString());
         }
         finally
         {

@@ -14,7 +14,7 @@ namespace Affinetes.Afs.Commands;
 /// </summary>
 internal sealed class RunCommand : AfsCommand
 {
-    private readonly Argument<string> _image = new("image") { Description = "environment image, e.g. my-env:dev (afs build makes one)" };
+    private readonly Argument<string> _image = new("image") { Description = "environment image, e.g. my-env:dev (afs build makes one), or an environment directory (built first)" };
     private readonly Option<string?> _name = new("--name") { Description = "environment and container name (replica i > 0 gets -i); default: the image (containers afs-IMAGE-SESSION-i)" };
     private readonly Option<string[]> _env = new("--env", "-e") { Description = "environment variable K=V for the actor (repeatable; values are never printed)", AllowMultipleArgumentsPerToken = false };
     private readonly Option<string?> _envFile = new("--env-file") { Description = "file of KEY=VALUE lines (# comments, optional quotes); --env wins over it" };
@@ -68,7 +68,12 @@ internal sealed class RunCommand : AfsCommand
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
         var console = context.Console;
-        var image = Target.Image(context.Get(_image)!, "run");
+        // A directory is built first, as the original's run --dir does; a URL is refused with the commands that take one.
+        var target = Target.Parse(context.Get(_image)!);
+        if (target.Kind == TargetKind.Url)
+        {
+            Target.Image(target.Value, "run");
+        }
         var engines = context.Engines;
         // The other commands look at the default engine unless told: repeat the engines when they are others.
         _where = engines.SequenceEqual([Engines.DefaultSpec]) ? "" : string.Concat(engines.Select(e => $" --host {Quote(e)}"));
@@ -103,9 +108,13 @@ internal sealed class RunCommand : AfsCommand
         {
             throw new UsageException("the LLM gateway runs as long as afs does, so --llm-upstream needs --rm (afs then stays in the foreground and the containers go with it)");
         }
+        if (basilica && target.Kind == TargetKind.Directory)
+        {
+            throw new UsageException($"a Basilica deployment pulls its image from a registry: build and push it first (afs build {target.Value} --tag REGISTRY/NAME:TAG --push), then afs run REGISTRY/NAME:TAG --mode basilica");
+        }
         var options = new EnvironmentOptions
         {
-            Image = image,
+            Image = target.Kind == TargetKind.Directory ? "directory:latest" : target.Value,
             Network = network,
             Llm = llm,
             ContainerName = context.Get(_name),
@@ -127,7 +136,11 @@ internal sealed class RunCommand : AfsCommand
             Mode = basilica ? EnvironmentMode.Basilica : EnvironmentMode.Docker,
             Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
         };
-        options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine
+        options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine (or built)
+        if (target.Kind == TargetKind.Directory)
+        {
+            options = options with { Image = await Targets.BuildAsync(target.Value, context, cancellationToken) };
+        }
         // Its own client (the caps the flags ask for); disposing it leaves environments running but stops an LLM gateway (hence --rm with --llm-upstream).
         await using var client = _profile.Client(context);
         var environmentName = options.ContainerName ?? options.Image!;

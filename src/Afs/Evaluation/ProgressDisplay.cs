@@ -2,6 +2,7 @@ using System.Globalization;
 using Affinetes.Afs.Cli;
 using Affinetes.ValidatorClient.Evaluation;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Affinetes.Afs.Evaluation;
 
@@ -22,7 +23,7 @@ internal static class ProgressDisplay
             await console.Ansi().Progress()
                 .AutoClear(false)
                 .HideCompleted(false)
-                .Columns(new ProgressBarColumn { Width = 30 }, new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
+                .Columns(Bar(), new PercentageColumn(), new TaskDescriptionColumn { Alignment = Justify.Left })
                 .StartAsync(async context =>
                 {
                     var snapshot = progress();
@@ -51,6 +52,26 @@ internal static class ProgressDisplay
         }
         console.Progress($"afs eval: {Describe(progress())}");
         await running;
+    }
+
+    /// <summary>
+    /// Spectre's bar tells done from to-do by colour alone: with <c>NO_COLOR</c> (no-color.org) it would be one grey
+    /// line, so the bar is drawn in characters instead (<c>█</c> done, <c>░</c> to do).
+    /// </summary>
+    private static ProgressColumn Bar() => string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
+        ? new ProgressBarColumn { Width = 30 }
+        : new CharacterBarColumn(30);
+
+    /// <summary>A progress bar whose done and to-do parts are different characters, readable without colour.</summary>
+    internal sealed class CharacterBarColumn(int width) : ProgressColumn
+    {
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) => new Text(Draw(task.Percentage, width));
+
+        public static string Draw(double percentage, int width)
+        {
+            var done = (int)Math.Round(Math.Clamp(percentage, 0, 100) / 100 * width);
+            return new string('█', done) + new string('░', width - done);
+        }
     }
 
     /// <summary><c>40/100 done, 2 failed, 20 in flight, 12.3 tasks/s, ETA 5 s</c>.</summary>

@@ -69,9 +69,13 @@ public sealed class CSharpActorKind : IEnvironmentKind
             [Description("The deterministic challenge for a task: same task_id and seed, same prompt.")]
             public Problem Generate(int taskId, int seed = 0)
             {
+                // A word problem of three kinds (finds more, spends, grows N times); afs's offline baseline, a keyword
+                // heuristic, answers the first two and gets the third wrong, so a first afs eval scores about 0.67.
                 var random = new Random(unchecked((seed * 1_000_003) + taskId) & int.MaxValue); // a seeded Random repeats across runs
-                int a = random.Next(10, 1000), b = random.Next(10, 1000);
-                return new Problem(taskId, seed, $"What is {a} * {b}? Reply with the number only.", a * b);
+                int a = random.Next(10, 100), b = random.Next(2, 10), kind = (int)(((long)taskId + seed) % 3 + 3) % 3;
+                string[] stories = [$"She finds {b} more coins.", $"She spends {b} coins on tea.", $"Her savings grow to {b} times as many."];
+                int[] answers = [a + b, a - b, a * b];
+                return new Problem(taskId, seed, $"Mia has {a} coins. {stories[kind]} How many coins does Mia have now? Reply with the number only.", answers[kind]);
             }
 
             [Description("Asks the model the task's question and scores its answer (1.0 right, 0.0 wrong).")]

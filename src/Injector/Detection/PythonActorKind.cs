@@ -66,10 +66,18 @@ public sealed class PythonActorKind : IEnvironmentKind
                 self.api_key = os.environ.get("CHUTES_API_KEY", "")
 
             def generate(self, task_id: int, seed: int = 0) -> dict:
-                """The deterministic challenge for a task: same task_id and seed, same prompt."""
+                """The deterministic challenge for a task: same task_id and seed, same prompt.
+
+                A word problem of three kinds (finds more, spends, grows N times); afs's offline baseline, a keyword
+                heuristic, answers the first two and gets the third wrong, so a first `afs eval` scores about 0.67.
+                """
                 rng = random.Random(f"{seed}:{task_id}")
-                a, b = rng.randint(10, 999), rng.randint(10, 999)
-                return {"prompt": f"What is {a} * {b}? Reply with the number only.", "expected": a * b}
+                a, b = rng.randint(10, 99), rng.randint(2, 9)
+                kind = (task_id + seed) % 3
+                story = [f"She finds {b} more coins.", f"She spends {b} coins on tea.", f"Her savings grow to {b} times as many."][kind]
+                expected = [a + b, a - b, a * b][kind]
+                return {"prompt": f"Mia has {a} coins. {story} How many coins does Mia have now? Reply with the number only.",
+                        "expected": expected}
 
             async def evaluate(self, task_id: int, model: str = "deepseek-ai/DeepSeek-V3",
                                base_url: str = "https://llm.chutes.ai/v1", timeout: float = 120, seed: int = 0,
@@ -111,6 +119,8 @@ public sealed class PythonActorKind : IEnvironmentKind
 
         Methods: `generate(task_id, seed=0)` returns the task's prompt and expected answer; `evaluate(task_id, model,
         base_url, timeout, seed)` asks an OpenAI-compatible endpoint (API key from `CHUTES_API_KEY`) and scores the reply.
+        `afs eval .` without `--base-url` asks afs's offline baseline, a keyword heuristic: it gets the "grows N times"
+        problems wrong, so about two tasks in three score 1.
 
         """;
 }
