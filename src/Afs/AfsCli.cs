@@ -25,6 +25,13 @@ public static class AfsCli
         }
         var command = parsed.CommandResult.Command;
         var name = command is RootCommand ? "" : " " + command.Name;
+        // A mistyped command: one line naming the nearest, instead of "Required command was not provided" first.
+        if (command.Subcommands.Count > 0 && parsed.UnmatchedTokens.FirstOrDefault() is { } unknown && !unknown.StartsWith('-')
+            && Nearest.Of(unknown, command.Subcommands.Select(c => c.Name)) is { } nearest)
+        {
+            await configuration.Error.WriteLineAsync($"afs{name}: there is no command '{unknown}'; did you mean '{nearest}'? (afs{name} --help lists them)");
+            return Cli.ExitCodes.Failure;
+        }
         foreach (var error in parsed.Errors)
         {
             await configuration.Error.WriteLineAsync($"afs{name}: {error.Message}");
@@ -56,6 +63,8 @@ public static class AfsCli
         root.Subcommands.Add(new ValidateCommand());
         root.Subcommands.Add(new ScoreCommand());
         root.Subcommands.Add(new BaselineCommand());
+        root.Subcommands.Add(new MinersCommand());
+        root.Subcommands.Add(new CompletionCommand());
         return root;
     }
 }

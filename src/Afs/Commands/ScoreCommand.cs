@@ -5,7 +5,6 @@ using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Jobs;
-using Affinetes.ValidatorClient.Miners;
 using Affinetes.ValidatorClient.Results;
 
 namespace Affinetes.Afs.Commands;
@@ -17,10 +16,7 @@ namespace Affinetes.Afs.Commands;
 /// </summary>
 internal sealed class ScoreCommand : AfsCommand
 {
-    private readonly Argument<string?> _miners = new("miners") { Description = "JSON file mapping miner uid to image reference, e.g. {\"1\": \"registry/miner-a:v3\"} (or --subtensor)", Arity = ArgumentArity.ZeroOrOne };
-    private readonly Option<string?> _subtensor = new("--subtensor") { Description = "read the miners' committed images from this subtensor node: ws://, wss://, http:// or https:// (with --netuid)" };
-    private readonly Option<int?> _netuid = new("--netuid") { Description = "the subnet whose miners are read from --subtensor" };
-    private readonly Option<long?> _block = new("--block") { Description = "with --subtensor: read the commitments at this block number (default: the latest finalized block)" };
+    private readonly MinersOptions _miners = new("score");
     private readonly Option<int> _parallel = new("--miners-concurrency") { Description = "miners evaluated at the same time", DefaultValueFactory = _ => 2 };
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds a miner's environment may take to become ready before it scores 0", 120);
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets the scores and weights as JSON (with the chain's uids and u16 weights)" };
@@ -34,10 +30,7 @@ internal sealed class ScoreCommand : AfsCommand
     public ScoreCommand()
         : base("score", "Evaluate every miner's image on a task set and print scores and normalised weights (the validator cycle).")
     {
-        Arguments.Add(_miners);
-        Options.Add(_subtensor);
-        Options.Add(_netuid);
-        Options.Add(_block);
+        _miners.AddTo(this);
         Options.Add(_parallel);
         Options.Add(_readyTimeout);
         Options.Add(_out);
@@ -54,7 +47,7 @@ internal sealed class ScoreCommand : AfsCommand
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
-        var source = Source(context);
+        var source = _miners.Source(context);
         var tasks = context.Get(_settings.Tasks) ?? throw new UsageException("give the tasks every miner is evaluated on, e.g. --tasks 1-100");
         if (context.Get(_parallel) is < 1 or > 64)
         {
@@ -128,41 +121,6 @@ internal sealed class ScoreCommand : AfsCommand
         console.Write(table);
         console.Line($"weights: {ScoringService.Normalisation}" + (context.Get(_out) is { } written ? $"; written to {written} with the chain's uids and u16 weights" : ""));
         return ExitCodes.Ok;
-    }
-
-    /// <summary>The miners file, or the subtensor node; exactly one.</summary>
-    private IMinersSource Source(CommandContext context)
-    {
-        var file = context.Get(_miners);
-        var subtensor = context.Get(_subtensor);
-        if (file is not null && subtensor is not null)
-        {
-            throw new UsageException($"give the miners file or --subtensor, not both (got '{file}' and --subtensor {subtensor})");
-        }
-        if (subtensor is null)
-        {
-            if (context.Get(_netuid) is not null || context.Get(_block) is not null)
-            {
-                throw new UsageException("--netuid and --block go with --subtensor URL");
-            }
-            return MinersSource.FromFile(file ?? throw new UsageException("name the miners: a JSON file of uid to image (afs score miners.json), or --subtensor URL --netuid N"));
-        }
-        if (context.Get(_netuid) is not { } netuid)
-        {
-            throw new UsageException("--subtensor needs --netuid N, the subnet whose miners are read");
-        }
-        if (netuid is < 0 or > ushort.MaxValue)
-        {
-            throw new UsageException($"--netuid {netuid}: give 0 to {ushort.MaxValue}");
-        }
-        try
-        {
-            return MinersSource.FromSubtensor(new SubtensorOptions { Url = subtensor, NetUid = (ushort)netuid, BlockNumber = context.Get(_block) });
-        }
-        catch (MinersSourceException e)
-        {
-            throw new UsageException($"--subtensor: {e.Message}");
-        }
     }
 
     private static object Document(ScoreReport report, IReadOnlyList<long> tasks) => new
