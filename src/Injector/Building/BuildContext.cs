@@ -38,11 +38,46 @@ internal static class BuildContext
             await tar.WriteEntryAsync(publishedHost, "linux-x64", cancellationToken);
             foreach (var (full, relative) in Walk(publishedHost, "linux-x64/"))
             {
-                await tar.WriteEntryAsync(full, relative, cancellationToken);
+                if (IsExecutable(full))
+                {
+                    await WriteExecutableAsync(tar, full, relative, cancellationToken);
+                }
+                else
+                {
+                    await tar.WriteEntryAsync(full, relative, cancellationToken);
+                }
             }
         }
         buffer.Position = 0;
         return buffer;
+    }
+
+    /// <summary>
+    /// The host's ELF programs (the apphost, createdump) are executable in the layer whatever their mode on disk: a
+    /// host carried in a NuGet package (an installed afs tool) loses its modes, as zip files do.
+    /// </summary>
+    private static bool IsExecutable(string path)
+    {
+        if (Path.HasExtension(path) || !File.Exists(path) || new FileInfo(path) is not { Length: > 4 } file || file.LinkTarget is not null)
+        {
+            return false;
+        }
+        Span<byte> magic = stackalloc byte[4];
+        using var stream = File.OpenRead(path);
+        return stream.Read(magic) == 4 && magic.SequenceEqual((ReadOnlySpan<byte>)[0x7F, (byte)'E', (byte)'L', (byte)'F']);
+    }
+
+    private static async Task WriteExecutableAsync(TarWriter tar, string full, string relative, CancellationToken cancellationToken)
+    {
+        await using var data = File.OpenRead(full);
+        var entry = new PaxTarEntry(TarEntryType.RegularFile, relative)
+        {
+            DataStream = data,
+            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+                | UnixFileMode.OtherRead | UnixFileMode.OtherExecute,
+            ModificationTime = File.GetLastWriteTimeUtc(full),
+        };
+        await tar.WriteEntryAsync(entry, cancellationToken);
     }
 
     private static PaxTarEntry DockerfileEntry(string dockerfile) => new(TarEntryType.RegularFile, "Dockerfile")

@@ -59,9 +59,17 @@ public sealed class HostLayerSource
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    /// <summary><c>artifacts/host/linux-x64</c> of the checkout this program runs from, if it does.</summary>
+    /// <summary>
+    /// The host this program carries (<c>host/linux-x64</c> beside it: an installed afs tool), else
+    /// <c>artifacts/host/linux-x64</c> of the checkout this program runs from, if it does.
+    /// </summary>
     private static string? FindPublishedHost(string start)
     {
+        var carried = Path.Combine(start, "host", "linux-x64");
+        if (File.Exists(Path.Combine(carried, ContentIdFile)))
+        {
+            return carried;
+        }
         for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
         {
             var candidate = Path.Combine(dir.FullName, "artifacts", "host", "linux-x64");

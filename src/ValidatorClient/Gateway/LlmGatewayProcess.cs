@@ -161,6 +161,12 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         {
             return beside;
         }
+        // Where the ValidatorClient package puts it: its own directory beside the program.
+        var packaged = Path.Combine(AppContext.BaseDirectory, ExecutableName, ExecutableName + ".dll");
+        if (File.Exists(packaged))
+        {
+            return packaged;
+        }
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var published = Path.Combine(dir.FullName, "artifacts", "gateway", "linux-x64", ExecutableName);
