@@ -66,7 +66,9 @@ internal sealed class Episode(OpenEnvClient client, EpisodeLease lease, string e
             }
             catch (EnvironmentUnavailableException e)
             {
-                throw await LoseAsync(lease.RemovedReason is { } reason ? $"was given up and replaced ({reason})" : $"cannot be reached: {e.Description}", e);
+                throw await LoseAsync(lease.RemovedReason is { } reason ? $"was given up and replaced ({reason})"
+                    : e.InnerException is HttpRequestException transport ? $"cannot be reached ({transport.Message})"
+                    : $"is gone ({e.Description})", e);
             }
             var result = OpenEnvAnswers.Read(method, answer);
             if (result.ErrorType == "episode_not_found")

@@ -18,6 +18,12 @@ internal sealed class OpenEnvClient(string environment, Func<IReadOnlyCollection
     /// <summary>Resets tried at most for one episode (each on another replica), for backends where the pool cannot tell them apart.</summary>
     private const int MaxResets = 8;
 
+    /// <summary>
+    /// How long a reset the caller cancelled may still run: its answer names the episode it opened, which is then
+    /// stopped, so that a cancelled caller leaves nothing in the replica's memory.
+    /// </summary>
+    private static readonly TimeSpan SettleAfterCancel = TimeSpan.FromSeconds(10);
+
     public IReadOnlyList<ReplicaEpisodes> OpenEpisodes => openEpisodes();
 
     internal ILogger Logger => logger;
@@ -49,9 +55,16 @@ internal sealed class OpenEnvClient(string environment, Func<IReadOnlyCollection
         {
             var held = await lease(avoid, cancellationToken);
             StepResult answer;
+            using var settling = new CancellationTokenSource();
+            using var cancelled = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).CancelAfter(SettleAfterCancel), settling);
             try
             {
-                answer = OpenEnvAnswers.Read("reset", await held.CallAsync("reset", arguments, deadline, cancellationToken));
+                answer = OpenEnvAnswers.Read("reset", await held.CallAsync("reset", arguments, deadline, settling.Token));
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                await held.DisposeAsync();
+                throw new OperationCanceledException(cancellationToken);
             }
             catch (EnvironmentUnavailableException e) when (!cancellationToken.IsCancellationRequested && avoid.Count + 1 < MaxResets)
             {
@@ -75,7 +88,13 @@ internal sealed class OpenEnvClient(string environment, Func<IReadOnlyCollection
                     "must name the episode it opened");
             }
             EpisodeLog.Opened(logger, episodeId, environment, held.Replica.Description);
-            return new Episode(this, held, episodeId, answer);
+            var episode = new Episode(this, held, episodeId, answer);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                await episode.DisposeAsync(); // opened for a caller who is gone: stopped at once
+                throw new OperationCanceledException(cancellationToken);
+            }
+            return episode;
         }
     }
 }

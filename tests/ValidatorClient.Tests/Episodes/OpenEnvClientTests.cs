@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Affinetes.Testing;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Episodes;
+using Affinetes.ValidatorClient.Evaluation;
 using Affinetes.ValidatorClient.Telemetry;
 
 namespace Affinetes.ValidatorClient.Tests.Episodes;
@@ -168,7 +169,8 @@ public sealed class EpisodeLossTests
         {
             var lost = Assert.IsType<EpisodeLostException>(o.Error);
             Assert.Equal((o.Episode.EpisodeId, killed), (lost.EpisodeId, lost.Replica));
-            Assert.StartsWith($"episode {o.Episode.EpisodeId} lost: replica {killed.Description} cannot be reached", lost.Message);
+            Assert.Equal($"episode {o.Episode.EpisodeId} lost: replica {killed.Description} cannot be reached (Connection refused (127.0.0.1:{killed.BaseUrl.Port})); " +
+                "the episode lived in its memory alone (start a new one)", lost.Message);
             Assert.True(lost.IsRetryable);
             Assert.True(o.Episode.IsEnded);
         });
@@ -186,5 +188,39 @@ public sealed class EpisodeLossTests
         var survivors = await Task.WhenAll(new[] { 0, 2 }.Select(i => hosts.CallHostAsync(i, "stats")));
         Assert.All(survivors, s => Assert.Equal((10, 10, 0), (s.GetProperty("started").GetInt32(), s.GetProperty("stopped").GetInt32(), s.GetProperty("open").GetInt32())));
         Assert.Equal(requests + 20, env.GetStats().Sum(s => s.Requests)); // the 20 stops
+    }
+
+    [Fact]
+    public async Task InTheRunner_AReplicaKilledMidRun_LosesItsEpisodesAsResults_TheOthersComplete()
+    {
+        await using var hosts = await EpisodeHosts.StartAsync("python_guess_env.py", 3);
+        var firstMoves = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var model = await LocalLlmServer.StartAsync(request => Players.BinarySearch(request) with { Hold = firstMoves.Task });
+        await using var env = await hosts.LoadAsync(readyTimeout: TimeSpan.FromSeconds(5));
+        var run = await EvaluationRunner.Create(env).StartAsync(new EvaluationRequest
+        {
+            TaskIds = EvalHostFixture.Tasks(1, 30),
+            Concurrency = 30,
+            Episodes = new EpisodeSettings { BaseUrl = model.BaseUrl.ToString(), Model = "guesser", ApiKey = "sk-test" },
+        });
+        var reading = EvalHostFixture.ReadAllAsync(run);
+        // Every episode opened and waiting for the model's first move: then a replica dies.
+        await Bounded.Until(() => Task.FromResult(model.Requests.Count == 30), TimeSpan.FromSeconds(30), "30 episodes waiting for their first move");
+        var killed = env.Replicas[1];
+        hosts.Hosts[1].SendSigkill();
+        await hosts.Hosts[1].WaitForExitAsync(TimeSpan.FromSeconds(10));
+        firstMoves.SetResult();
+        var results = await reading;
+
+        Assert.Equal(30, results.Count);
+        var lost = results.Where(r => r.ErrorKind == TaskErrorKind.EpisodeLost).ToList();
+        Assert.Equal(10, lost.Count);
+        Assert.All(lost, r =>
+        {
+            var value = r.Value!.Value;
+            Assert.Equal(("episode_lost", 0), (value.GetProperty("stop_reason").GetString(), value.GetProperty("steps").GetInt32()));
+            Assert.Equal($"episode {value.GetProperty("episode_id").GetString()} lost: replica {killed.Description} cannot be reached (Connection refused (127.0.0.1:{killed.BaseUrl.Port})); the episode lived in its memory alone (start a new one)", r.Error);
+        });
+        Assert.All(results.Except(lost), r => Assert.True(r.Completed && r.Success, r.Error));
     }
 }
