@@ -48,7 +48,7 @@ internal static class ErrorReport
             ? "the environment rejected the auth token: pass the token it was started with (--auth-token or $AFFINETES_AUTH_TOKEN)"
             : "the environment requires an auth token: pass the token it was started with (--auth-token or $AFFINETES_AUTH_TOKEN)"),
         RemoteActorException => (ExitCodes.RemoteError, e.Message),
-        EnvironmentUnavailableException => (ExitCodes.Unavailable, e.Message),
+        EnvironmentUnavailableException or ValidatorClient.Episodes.EpisodeLostException => (ExitCodes.Unavailable, e.Message),
         EngineException { InnerException: DockerApiException d } x => (ExitCodes.Failure, EngineAnswered(x.Spec, d)),
         EngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {Engines.Describe(x.Spec)}: {e.Message}"),
         DockerApiException d => (ExitCodes.Failure, EngineAnswered(Engines.DefaultSpec, d)),
