@@ -29,7 +29,7 @@ internal sealed partial class EpisodeWork(IOpenEnvClient openEnv, EpisodeSetting
                 return Timeout.InfiniteTimeSpan;
             }
             var left = task.Timeout!.Value - Stopwatch.GetElapsedTime(started);
-            return left > TimeSpan.Zero ? left : throw new OperationCanceledException(token);
+            return left > TimeSpan.Zero ? left : throw new DeadlineExceededException("the episode", task.Timeout.Value, serverSide: false);
         }
 
         var record = new EpisodeRecord();
@@ -122,7 +122,7 @@ internal sealed partial class EpisodeWork(IOpenEnvClient openEnv, EpisodeSetting
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 2010, Level = LogLevel.Debug,
+        [LoggerMessage(EventId = 7010, Level = LogLevel.Debug,
             Message = "task {TaskId}: episode {EpisodeId} played {Steps} steps, reward {Reward}, stopped by {StopReason}")]
         public static partial void Played(ILogger logger, long taskId, string episodeId, int steps, double reward, string stopReason);
     }
