@@ -21,12 +21,11 @@ namespace Affinetes.Bench;
 /// </summary>
 public static class EpisodesBenchmark
 {
-    private const int Rounds = 5;
     private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(3);
 
     public sealed record Measured(string What, int Episodes, int Steps, int Concurrency, double Seconds, double StepsPerSecond, double CpuUsPerStep, long Failed);
 
-    public static async Task<int> RunAsync(string hostBinary, int episodes, int steps, int concurrency, string output)
+    public static async Task<int> RunAsync(string hostBinary, int episodes, int steps, int concurrency, int rounds, string output)
     {
         Console.WriteLine($"== episodes: {episodes:N0} episodes of {steps} steps at {concurrency} in flight, the runner (store on) vs the same calls issued directly");
         var port = ServerProcess.FreePort();
@@ -40,6 +39,7 @@ public static class EpisodesBenchmark
         await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [host.BaseUrl] });
         var directory = Directory.CreateTempSubdirectory("affinetes-bench-episodes-").FullName;
         var raw = new List<Measured>();
+        var viaClient = new List<Measured>();
         var ran = new List<Measured>();
         try
         {
@@ -48,20 +48,26 @@ public static class EpisodesBenchmark
             var settings = new EpisodeSettings { BaseUrl = model.BaseUrl.ToString(), Model = "bench", ApiKey = "sk-bench", MaxSteps = steps };
             var chat = new ChatClient("bench", new ApiKeyCredential("sk-bench"), new OpenAIClientOptions { Endpoint = model.BaseUrl });
 
-            await RawAsync(env, chat, episodes / 4, steps, concurrency); // warm-up: JIT, connections
-            await RunnerAsync(runner, settings, episodes / 4, steps, concurrency);
-            for (var round = 0; round < Rounds; round++)
+            for (var warm = 0; warm < 2; warm++) // warm-up: JIT (tiered), connections
+            {
+                await RawAsync(env, chat, episodes, steps, concurrency);
+                await ClientAsync(env, chat, episodes, steps, concurrency);
+                await RunnerAsync(runner, settings, episodes, steps, concurrency);
+            }
+            for (var round = 0; round < rounds; round++)
             {
                 var order = new Func<Task>[]
                 {
                     async () => raw.Add(await RawAsync(env, chat, episodes, steps, concurrency)),
+                    async () => viaClient.Add(await ClientAsync(env, chat, episodes, steps, concurrency)),
                     async () => ran.Add(await RunnerAsync(runner, settings, episodes, steps, concurrency)),
                 };
                 for (var i = 0; i < order.Length; i++)
                 {
                     await order[(i + round) % order.Length]();
                 }
-                Console.WriteLine($"   round {round + 1}: direct {raw[^1].Seconds:0.000} s, runner {ran[^1].Seconds:0.000} s ({ran[^1].Seconds / raw[^1].Seconds - 1:+0.0%;-0.0%})");
+                Console.WriteLine($"   round {round + 1}: direct {raw[^1].Seconds:0.000} s ({raw[^1].CpuUsPerStep:0} us CPU/step), episode client {viaClient[^1].Seconds:0.000} s ({viaClient[^1].CpuUsPerStep:0}), " +
+                    $"runner {ran[^1].Seconds:0.000} s ({ran[^1].CpuUsPerStep:0}): {ran[^1].Seconds / raw[^1].Seconds - 1:+0.0%;-0.0%}");
             }
         }
         finally
@@ -73,30 +79,75 @@ public static class EpisodesBenchmark
         // The median of the per-round ratios: this machine drifts between rounds for both alike.
         var ratios = raw.Zip(ran, (r, e) => e.Seconds / r.Seconds).Order().ToList();
         var overhead = ratios[ratios.Count / 2] - 1;
-        var (medianRaw, medianRan) = (Median(raw), Median(ran));
+        var cpuOverhead = Median(raw.Zip(ran, (r, e) => e.CpuUsPerStep / r.CpuUsPerStep)) - 1;
+        var (medianRaw, medianClient, medianRan) = (Median(raw), Median(viaClient), Median(ran));
         Console.WriteLine();
         Console.WriteLine($"{"what",-36} {"episodes",8} {"steps",6} {"in flight",9} {"seconds",8} {"steps/s",9} {"CPU us/step",11} {"failed",6}");
-        foreach (var m in new[] { medianRaw, medianRan })
+        foreach (var m in new[] { medianRaw, medianClient, medianRan })
         {
             Console.WriteLine($"{m.What,-36} {m.Episodes,8:N0} {m.Steps,6} {m.Concurrency,9} {m.Seconds,8:0.000} {m.StepsPerSecond,9:N0} {m.CpuUsPerStep,11:0.0} {m.Failed,6}");
         }
-        Console.WriteLine($"runner overhead: {overhead:+0.0%;-0.0%} time against the same calls issued directly (median of {Rounds} rounds; target: at most +10%)");
+        Console.WriteLine($"runner overhead: {overhead:+0.0%;-0.0%} time, {cpuOverhead:+0.0%;-0.0%} CPU per step, against the same calls issued directly (medians of {rounds} rounds' ratios; target: at most +10%)");
         Console.WriteLine($"machine: {Environment.ProcessorCount} cores");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new
         {
             date = DateTime.UtcNow,
             cores = Environment.ProcessorCount,
-            rounds = Rounds,
+            rounds,
             direct = raw,
+            episode_client = viaClient,
             runner = ran,
             runner_overhead = overhead,
+            runner_cpu_overhead = cpuOverhead,
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"results written to {output}");
         return raw.Concat(ran).Any(m => m.Failed > 0) ? 1 : 0;
     }
 
     private static Measured Median(List<Measured> rounds) => rounds.OrderBy(m => m.Seconds).ElementAt(rounds.Count / 2);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+
+    /// <summary>The same episodes through the episode client (<c>env.OpenEnv()</c>) without the runner: what the library's pinning costs.</summary>
+    private static async Task<Measured> ClientAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency)
+    {
+        using var limit = new CancellationTokenSource(RunLimit);
+        var next = -1;
+        long failed = 0;
+        var openEnv = env.OpenEnv();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < episodes)
+            {
+                try
+                {
+                    await using var episode = await openEnv.ResetAsync(i, i, cancellationToken: limit.Token);
+                    List<OpenAI.Chat.ChatMessage> conversation = [new SystemChatMessage(EpisodeSettings.DefaultSystemPrompt), new UserChatMessage(episode.Reset.ObservationText)];
+                    for (var s = 0; s < steps; s++)
+                    {
+                        var action = (await chat.CompleteChatAsync(conversation, cancellationToken: limit.Token)).Value.Content[0].Text;
+                        conversation.Add(new AssistantChatMessage(action));
+                        var step = await episode.StepAsync(action, cancellationToken: limit.Token);
+                        conversation.Add(new UserChatMessage(step.ObservationText));
+                    }
+                }
+                catch (Exception e) when (e is AffinetesException or ClientResultException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+        })));
+        clock.Stop();
+        return Result("episode client issued directly", episodes, steps, concurrency, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpu, failed);
+    }
 
     /// <summary>The episodes' calls issued directly: reset, per step the model's request and step, stop.</summary>
     private static async Task<Measured> RawAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency)
