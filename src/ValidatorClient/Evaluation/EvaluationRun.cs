@@ -14,10 +14,10 @@ using Polly.Retry;
 namespace Affinetes.ValidatorClient.Evaluation;
 
 /// <summary>
-/// One run in motion. Workers (as many as the concurrency) take the next task id, run its work (<see cref="ITaskWork"/>:
-/// one call of the method, or one episode played by a model) through the retry pipeline and pass the result on; with a store, one writer commits results in batches (whatever
-/// accumulated while the previous batch was written, one transaction each) and only then yields them, so what a
-/// caller has seen is stored.
+/// One run in motion. Workers (as many as the concurrency) take the next task id, run its work through the retry
+/// pipeline (<see cref="ITaskWork"/>: one call of the method, or one episode played by a model) and pass the result
+/// on; with a store, one writer commits results in batches (whatever accumulated while the previous batch was
+/// written, one transaction each) and only then yields them, so what a caller has seen is stored.
 /// </summary>
 internal sealed partial class EvaluationRun : IEvaluationRun
 {
