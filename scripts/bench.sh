@@ -2,6 +2,7 @@
 # Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | runtimes [--duration 10] | client [--calls 20000] | ready [--replicas 4] [--runs 5]
 #                   | gateway [--duration 10] [--connections 64] | eval [--tasks 20000] [--concurrency 64] [--no-docker]
 #                   | basilica [--tasks 200] [--concurrency 20] | network [--runs 5] [--calls 300]
+#                   | episodes [--episodes 200] [--steps 10] [--concurrency 64] [--rounds 9]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +17,7 @@ bench=(dotnet bench/Affinetes.Bench/bin/Release/net10.0/Affinetes.Bench.dll "$sc
 case "$scenario" in
   host|runtimes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   gateway) scripts/publish-gateway.sh; exec "${bench[@]}" --gateway-binary "$root/artifacts/gateway/linux-x64/affinetes-llm-gateway" "$@" ;;
+  episodes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   client|eval) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   network) scripts/setup-machine.sh; scripts/publish-gateway.sh; exec "${bench[@]}" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;

@@ -103,4 +103,17 @@ var basilicaBench = new Command("basilica", "Basilica mode through the local con
 basilicaBench.SetAction((result, _) => BasilicaBenchmark.RunAsync(result.GetValue(basilicaTasks), result.GetValue(basilicaConcurrency), result.GetValue(basilicaOutput)!));
 root.Subcommands.Add(basilicaBench);
 
+var episodeCount = new Option<int>("--episodes") { Description = "episodes per measured run", DefaultValueFactory = _ => 200 };
+var episodeSteps = new Option<int>("--steps") { Description = "steps of each episode", DefaultValueFactory = _ => 10 };
+var episodesConcurrency = new Option<int>("--concurrency") { Description = "episodes in flight", DefaultValueFactory = _ => 64 };
+var episodesRounds = new Option<int>("--rounds") { Description = "measured rounds of each (the median of the per-round ratios is reported)", DefaultValueFactory = _ => 9 };
+var episodesOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/episodes.json" };
+var episodesBench = new Command("episodes", "Episode runner: 200 episodes of 10 steps at 64 in flight against a trivial interactive environment and a local model, against the same calls issued directly; the runner's overhead.")
+{
+    hostBinary, episodeCount, episodeSteps, episodesConcurrency, episodesRounds, episodesOutput,
+};
+episodesBench.SetAction((result, _) => EpisodesBenchmark.RunAsync(result.GetValue(hostBinary)!, result.GetValue(episodeCount), result.GetValue(episodeSteps),
+    result.GetValue(episodesConcurrency), result.GetValue(episodesRounds), result.GetValue(episodesOutput)!));
+root.Subcommands.Add(episodesBench);
+
 return await root.Parse(args).InvokeAsync();

@@ -50,6 +50,7 @@ public static class AfsCli
         root.Subcommands.Add(new BuildCommand());
         root.Subcommands.Add(new RunCommand());
         root.Subcommands.Add(new CallCommand());
+        root.Subcommands.Add(new PlayCommand());
         root.Subcommands.Add(new MethodsCommand());
         root.Subcommands.Add(new PsCommand());
         root.Subcommands.Add(new LogsCommand());

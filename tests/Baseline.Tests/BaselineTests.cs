@@ -160,4 +160,49 @@ public sealed class BaselineServerTests
         Assert.InRange(right, 1, 59);
         Assert.Equal(60, baseline.Completions);
     }
+
+    /// <summary>
+    /// The interactive example played by the baseline through the episode runner: offline, each episode runs to its
+    /// end or to MaxSteps, every action is the baseline's reply, and the same tasks play the same way twice.
+    /// </summary>
+    [Fact]
+    public async Task PythonGuess_PlayedByTheBaselineThroughTheEpisodeRunner_EndsEveryEpisode_TheSameWayTwice()
+    {
+        await using var baseline = await BaselineServer.StartAsync().Within();
+        await using var host = HostProcess.Start(new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "Envs", "python_guess.py") });
+        await host.WaitReadyAsync();
+        await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [$"http://127.0.0.1:{host.Port}"] }).Within();
+        var request = new EvaluationRequest
+        {
+            TaskIds = [.. Enumerable.Range(1, 10).Select(i => (long)i)],
+            Concurrency = 5,
+            Episodes = new EpisodeSettings { BaseUrl = baseline.BaseUrl.ToString(), Model = BaselineModel.Name, ApiKey = "offline", MaxSteps = 8 },
+        };
+        async Task<List<TaskResult>> PlayAsync()
+        {
+            var results = new List<TaskResult>();
+            var run = await EvaluationRunner.Create(env).StartAsync(request);
+            await Task.Run(async () =>
+            {
+                await foreach (var result in run.ResultsAsync())
+                {
+                    results.Add(result);
+                }
+            }).Within(TimeSpan.FromSeconds(120), "10 episodes against the baseline");
+            return [.. results.OrderBy(r => r.TaskId)];
+        }
+
+        var first = await PlayAsync();
+        Assert.Equal(10, first.Count);
+        Assert.All(first, r =>
+        {
+            Assert.True(r.Completed, $"task {r.TaskId}: {r.Error}");
+            var value = r.Value!.Value;
+            Assert.Contains(value.GetProperty("stop_reason").GetString(), new[] { "done", "max_steps" });
+            Assert.All(value.GetProperty("trajectory").EnumerateArray(), step => Assert.StartsWith(BaselineModel.Disclaimer, step.GetProperty("action").GetString()));
+        });
+        static string Play(TaskResult r) => string.Join("|", r.Value!.Value.GetProperty("trajectory").EnumerateArray()
+            .Select(s => $"{s.GetProperty("action").GetString()}>{s.GetProperty("observation").GetString()}"));
+        Assert.Equal(first.Select(Play), (await PlayAsync()).Select(Play));
+    }
 }

@@ -50,6 +50,14 @@ internal static class BasilicaAccess
         }
     }
 
+    /// <summary>Where the deployment the user calls <paramref name="name"/> (the name given to afs run, or Basilica's) answers.</summary>
+    public static async Task<string> UrlOfAsync(CommandContext context, Option<string?> apiUrl, string name, CancellationToken cancellationToken)
+    {
+        using var deployments = Connect(context, apiUrl);
+        var deployment = await deployments.FindAsync(name, cancellationToken);
+        return deployment.Url ?? throw new EnvironmentUnavailableException($"basilica deployment {deployment.InstanceName} has no URL yet (state {deployment.State}, phase {deployment.Phase})");
+    }
+
     /// <summary>The deployment's name, from a replica of an environment in basilica mode.</summary>
     public static string InstanceName(ReplicaEndpoint replica) => replica.Id[..replica.Id.LastIndexOf('/')];
 }

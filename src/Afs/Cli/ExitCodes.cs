@@ -50,7 +50,7 @@ internal static class ErrorReport
         RemoteActorException => (ExitCodes.RemoteError, e.Message),
         ValidatorClient.Results.RunInUseException used => (ExitCodes.Failure, $"run {used.RunId} is being run by another afs right now{(used.ProcessId is { } pid ? $" (process {pid})" : "")}; " +
             "wait for it to end or stop it (Ctrl+C keeps its results), then resume"),
-        EnvironmentUnavailableException => (ExitCodes.Unavailable, e.Message),
+        EnvironmentUnavailableException or ValidatorClient.Episodes.EpisodeLostException => (ExitCodes.Unavailable, e.Message),
         ValidatorClient.Miners.MinersSourceException { IsRetryable: true } => (ExitCodes.Unavailable, e.Message),
         DockerEngineException { StatusCode: { } status } x => (ExitCodes.Failure, $"the Docker engine at {x.Where} answered {status}: {x.Message}"),
         DockerEngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {x.Where}: {x.Message}"),

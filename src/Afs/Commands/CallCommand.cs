@@ -83,9 +83,7 @@ internal sealed class CallCommand : AfsCommand
         if (baseUrl is null && BasilicaAccess.IsBasilica(context, _mode))
         {
             // A deployment afs run --mode basilica left running: called at the URL Basilica gives it.
-            using var deployments = BasilicaAccess.Connect(context, _apiUrl);
-            var deployment = await deployments.FindAsync(first, overall.Token);
-            baseUrl = deployment.Url ?? throw new EnvironmentUnavailableException($"basilica deployment {deployment.InstanceName} has no URL yet (state {deployment.State}, phase {deployment.Phase})");
+            baseUrl = await BasilicaAccess.UrlOfAsync(context, _apiUrl, first, overall.Token);
         }
         try
         {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Backends;
+using Affinetes.ValidatorClient.Episodes;
 using Affinetes.ValidatorClient.Pooling;
 using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -73,6 +74,13 @@ public interface IEnvironment : IAsyncDisposable
     /// </summary>
     Task<IReadOnlyDictionary<string, TaskRecord>> CollectLlmTasksAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyDictionary<string, TaskRecord>>(new Dictionary<string, TaskRecord>());
+
+    /// <summary>
+    /// The interactive (OpenEnv) side: <c>reset</c> opens an episode pinned to the replica that answered it, whose
+    /// <c>step</c>, <c>state</c> and <c>stop</c> go to that replica alone. The same client for every call.
+    /// </summary>
+    IOpenEnvClient OpenEnv() => throw new NotSupportedException(
+        $"{GetType().Name} has no OpenEnv client: episodes need calls pinned to one replica, which environments from AffinetesClient.LoadEnvAsync make");
 }
 
 /// <summary>One log line of one replica.</summary>
@@ -98,6 +106,8 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     private readonly CancellationTokenSource _following = new();
     private readonly Task _logFile;
     private readonly Gateway.GatewayAccess? _gateway;
+    private readonly Lazy<RemovedReplicas> _removed;
+    private OpenEnvClient? _openEnv;
     private int _disposed;
 
     internal AffinetesEnvironment(string name, IBackend backend, ReplicaPool pool, HttpClient http, EnvironmentOptions options, ILogger logger,
@@ -113,6 +123,35 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
         _logger = logger;
         _released = released;
         _logFile = options.LogFile is { } path ? WriteLogFileAsync(path, _following.Token) : Task.CompletedTask;
+        _removed = new Lazy<RemovedReplicas>(() => new RemovedReplicas(_pool));
+    }
+
+    public IOpenEnvClient OpenEnv()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return LazyInitializer.EnsureInitialized(ref _openEnv, () => new OpenEnvClient(Name, LeaseEpisodeReplicaAsync,
+            () => [.. _pool.OpenEpisodes.Select(r => new ReplicaEpisodes(r.Replica, r.OpenEpisodes))], _options.DefaultCallTimeout, _logger));
+    }
+
+    /// <summary>A replica for a new episode: from the pool (the fewest open episodes), or a fresh deployment of its own when every call gets one.</summary>
+    private async Task<EpisodeLease> LeaseEpisodeReplicaAsync(IReadOnlyCollection<ReplicaEndpoint> avoid, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_fresh is null)
+        {
+            var removed = _removed.Value; // listening before the replica is picked, so that its removal is never missed
+            return new EpisodeLease(_pool, await _pool.ReserveEpisodeAsync(avoid, cancellationToken), removed);
+        }
+        var one = await _fresh(null, cancellationToken);
+        try
+        {
+            return (await one.LeaseEpisodeReplicaAsync([], cancellationToken)).Owning(one);
+        }
+        catch
+        {
+            await one.DisposeAsync();
+            throw;
+        }
     }
 
     public string Name { get; }

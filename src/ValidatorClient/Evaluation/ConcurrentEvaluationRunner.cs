@@ -15,9 +15,15 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
-        request = request with { TaskTimeout = request.TaskTimeout ?? CallDeadlines.For(null, request.Kwargs, CallDeadlines.EvaluationDefault) };
+        request = request with
+        {
+            TaskTimeout = request.TaskTimeout ?? CallDeadlines.For(null, request.Kwargs, CallDeadlines.EvaluationDefault),
+            Method = request.Episodes is null ? request.Method : EpisodeSettings.MethodName,
+        };
         var tasks = request.DistinctTaskIds();
-        var (kwargsText, kwargs) = CanonicalJson.Of(request.Kwargs);
+        // What is sent (the kwargs) and what identifies the run in the store and the cache (with the episode settings).
+        var (_, kwargs) = CanonicalJson.Of(request.Kwargs);
+        var (kwargsText, _) = CanonicalJson.Of(request.StoredKwargs());
         var id = NewRunId();
         var cached = new Dictionary<long, TaskResult>();
         if (store is not null)
@@ -41,15 +47,16 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
         }
         var run = await store.GetRunAsync(runId, cancellationToken)
             ?? throw new ResultStoreException($"the results store {store.Path} has no run '{runId}'; list the runs it has (afs runs)");
+        var (storedKwargs, episodes) = EvaluationRequest.FromStored(CanonicalJson.Parse(run.Kwargs));
         var request = new EvaluationRequest
         {
             Method = run.Method,
             TaskIds = [],
-            Kwargs = CanonicalJson.Parse(run.Kwargs).ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
+            Kwargs = storedKwargs,
             TaskIdParameter = run.TaskIdParameter,
             Concurrency = run.Concurrency,
             // Runs stored before every run had a deadline resume with the default one.
-            TaskTimeout = run.TaskTimeout ?? CallDeadlines.For(null, CanonicalJson.Parse(run.Kwargs).ToDictionary(kv => kv.Key, kv => (object?)kv.Value), CallDeadlines.EvaluationDefault),
+            TaskTimeout = run.TaskTimeout ?? CallDeadlines.For(null, storedKwargs, CallDeadlines.EvaluationDefault),
             Retries = run.Retries,
             RetryDelay = run.RetryDelay,
             UseCache = run.UseCache,
@@ -57,7 +64,13 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             Environment = run.Environment,
             Label = run.Label,
             Settings = run.Settings,
+            Episodes = episodes,
         };
+        if (episodes?.Problem() is { } problem)
+        {
+            // The key is not stored: without it in the environment (EpisodeSettings.ApiKeyVariable) nothing can be played.
+            throw new EvaluationOptionsException($"run {runId} plays episodes and cannot resume: {problem}");
+        }
         var (tasks, missing, cached) = await Task.Run(() =>
         {
             var all = store.RunTasks(runId);
@@ -66,7 +79,7 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             store.ReopenRun(runId);
             return (all, missing, cached);
         }, cancellationToken);
-        return new EvaluationRun(runId, request with { TaskIds = tasks }, CanonicalJson.Parse(run.Kwargs), environment, store, _logger,
+        return new EvaluationRun(runId, request with { TaskIds = tasks }, CanonicalJson.Of(storedKwargs).Values, environment, store, _logger,
             alreadyDone: tasks.Count - missing.Count, [.. missing.Where(cached.ContainsKey).Select(t => cached[t])], [.. missing.Where(t => !cached.ContainsKey(t))]);
     }
 

@@ -62,6 +62,13 @@ public sealed record EvaluationRequest
     /// </summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Null (the default): each task is one call of <see cref="Method"/>. Set: each task is one episode of an
+    /// interactive environment played by a model, with these settings (<see cref="EpisodeSettings"/>); the run is
+    /// stored under the method <c>episode</c>, and its results are stored, cached and resumed like any other.
+    /// </summary>
+    public EpisodeSettings? Episodes { get; init; }
+
     /// <summary>Checks the request once; throws <see cref="EvaluationOptionsException"/> saying how to fix it.</summary>
     public void Validate()
     {
@@ -81,6 +88,10 @@ public sealed record EvaluationRequest
         {
             throw new EvaluationOptionsException($"kwargs contain '{TaskIdParameter}', which the runner sets for each task; remove it and give the ids as tasks");
         }
+        if (Kwargs.ContainsKey(EpisodeSettings.StoredKwarg))
+        {
+            throw new EvaluationOptionsException($"kwargs contain '{EpisodeSettings.StoredKwarg}', which the runner keeps the episode settings in; rename it");
+        }
         if (Concurrency is < 1 or > 4096)
         {
             throw new EvaluationOptionsException($"concurrency is {Concurrency}; use 1 to 4096");
@@ -97,6 +108,48 @@ public sealed record EvaluationRequest
         {
             throw new EvaluationOptionsException("the retry delay must not be negative");
         }
+        if (Episodes is not null)
+        {
+            ValidateEpisodeMode(Episodes);
+        }
+    }
+
+    private void ValidateEpisodeMode(EpisodeSettings episodes)
+    {
+        if (Method is not ("evaluate" or EpisodeSettings.MethodName))
+        {
+            throw new EvaluationOptionsException($"in episode mode each task is an episode (reset, step, stop), not a call of '{Method}'; leave Method unset, or leave Episodes unset to call {Method}");
+        }
+        if (TaskIdParameter != "task_id")
+        {
+            throw new EvaluationOptionsException($"in episode mode the task id goes to reset as task_id; the task id parameter '{TaskIdParameter}' cannot be used");
+        }
+        if (Kwargs.TryGetValue("seed", out var seed) && EpisodeSettings.Seed(seed) is null)
+        {
+            throw new EvaluationOptionsException($"the seed kwarg is {seed}; in episode mode it goes to reset as an integer (leave it out: each task's seed is then its id)");
+        }
+        if (episodes.Problem() is { } problem)
+        {
+            throw new EvaluationOptionsException(problem);
+        }
+    }
+
+    /// <summary>The kwargs as stored with the run: in episode mode with the settings under <see cref="EpisodeSettings.StoredKwarg"/>, so that the cache tells settings apart.</summary>
+    internal IReadOnlyDictionary<string, object?> StoredKwargs()
+    {
+        if (Episodes is null)
+        {
+            return Kwargs;
+        }
+        var stored = new Dictionary<string, object?>(Kwargs, StringComparer.Ordinal) { [EpisodeSettings.StoredKwarg] = Episodes.ToStored() };
+        return stored;
+    }
+
+    /// <summary>A stored run's kwargs split back into the kwargs and the episode settings (null for a run of calls).</summary>
+    internal static (Dictionary<string, object?> Kwargs, EpisodeSettings? Episodes) FromStored(IReadOnlyDictionary<string, JsonElement> stored)
+    {
+        var kwargs = stored.Where(kv => kv.Key != EpisodeSettings.StoredKwarg).ToDictionary(kv => kv.Key, kv => (object?)kv.Value, StringComparer.Ordinal);
+        return (kwargs, stored.TryGetValue(EpisodeSettings.StoredKwarg, out var episodes) ? EpisodeSettings.FromStored(episodes) : null);
     }
 
     /// <summary>The tasks without repeats, in their first order.</summary>

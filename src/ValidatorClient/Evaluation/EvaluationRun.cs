@@ -14,10 +14,10 @@ using Polly.Retry;
 namespace Affinetes.ValidatorClient.Evaluation;
 
 /// <summary>
-/// One run in motion. Workers (as many as the concurrency) take the next task id, call the environment through
-/// the retry pipeline and pass the result on; with a store, one writer commits results in batches (whatever
-/// accumulated while the previous batch was written, one transaction each) and only then yields them, so what a
-/// caller has seen is stored.
+/// One run in motion. Workers (as many as the concurrency) take the next task id, run its work through the retry
+/// pipeline (<see cref="ITaskWork"/>: one call of the method, or one episode played by a model) and pass the result
+/// on; with a store, one writer commits results in batches (whatever accumulated while the previous batch was
+/// written, one transaction each) and only then yields them, so what a caller has seen is stored.
 /// </summary>
 internal sealed partial class EvaluationRun : IEvaluationRun
 {
@@ -39,6 +39,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     private readonly ResiliencePipeline<JsonElement> _pipeline;
     private readonly Stopwatch _clock = new();
     private readonly LlmUsageCollector? _usage;
+    private readonly ITaskWork _work;
     private int _next = -1;
     private int _read;
     private int _completed;
@@ -60,7 +61,13 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         _cached = cached;
         _pending = pending;
         _pipeline = BuildPipeline(request, logger);
-        _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 ? new LlmUsageCollector(environment, id, logger) : null;
+        // In episode mode the runner calls the model itself and counts its usage; the gateway sees none of it.
+        _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 && request.Episodes is null
+            ? new LlmUsageCollector(environment, id, logger)
+            : null;
+        _work = request.Episodes is { } episodes
+            ? new EpisodeWork(environment.OpenEnv(), episodes, logger)
+            : new CallWork(environment, request.Method);
     }
 
     public string Id { get; }
@@ -302,7 +309,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             // The gateway counts the calls made at a task's own base URL for that task (stored with the results).
             kwargs["base_url"] = GatewayRoutes.TaskBaseUrl(gateway, taskId.ToString(CultureInfo.InvariantCulture));
         }
-        var call = new TaskCall(_environment, Request.Method, kwargs, Request.TaskTimeout);
+        var call = new TaskCall(_work, taskId, kwargs, Request.TaskTimeout);
         var startedAt = DateTimeOffset.UtcNow;
         var started = Stopwatch.GetTimestamp();
         var context = ResilienceContextPool.Shared.Get(token);
@@ -330,10 +337,12 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 TaskId = taskId,
                 ErrorKind = kind,
                 Error = ErrorText.Of(error),
+                Value = call.FailedValue,
                 Attempts = call.Attempts,
                 AttemptErrors = call.Errors,
                 StartedAt = startedAt,
                 Duration = duration,
+                LlmUsage = call.Usage,
             };
         }
         var (score, success) = ScoreRule.Read(outcome.Result);
@@ -347,34 +356,8 @@ internal sealed partial class EvaluationRun : IEvaluationRun
             AttemptErrors = call.Errors,
             StartedAt = startedAt,
             Duration = duration,
+            LlmUsage = call.Usage,
         };
-    }
-
-    /// <summary>The calls of one task: counts attempts and keeps each failed one's error.</summary>
-    private sealed class TaskCall(IEnvironment environment, string method, Dictionary<string, object?> kwargs, TimeSpan? timeout)
-    {
-        private List<AttemptError>? _errors;
-
-        public int Attempts { get; private set; }
-
-        public IReadOnlyList<AttemptError> Errors => _errors ?? (IReadOnlyList<AttemptError>)[];
-
-        public async ValueTask<Outcome<JsonElement>> AttemptAsync(CancellationToken token)
-        {
-            Attempts++;
-            try
-            {
-                return Outcome.FromResult(await environment.CallAsync(method, null, kwargs, timeout, token));
-            }
-            catch (Exception e)
-            {
-                if (e is not OperationCanceledException || !token.IsCancellationRequested)
-                {
-                    (_errors ??= []).Add(new AttemptError(Attempts, TaskErrorKinds.Of(e), ErrorText.Of(e)));
-                }
-                return Outcome.FromException<JsonElement>(e);
-            }
-        }
     }
 
     internal static partial class Log

@@ -16,8 +16,10 @@ public interface IEvaluationRunner
 
     /// <summary>
     /// Resumes a stored run (interrupted, or whose process was killed): only its tasks without a result run, with
-    /// the run's own method, kwargs and settings. Throws <see cref="ResultStoreException"/> when the store has no
-    /// such run, and <see cref="InvalidOperationException"/> when the runner has no store.
+    /// the run's own method, kwargs and settings (in episode mode its <see cref="EpisodeSettings"/>, the model's key read
+    /// again from <see cref="EpisodeSettings.ApiKeyVariable"/>). Throws <see cref="ResultStoreException"/> when the
+    /// store has no such run, <see cref="InvalidOperationException"/> when the runner has no store, and
+    /// <see cref="EvaluationOptionsException"/> when an episode run's key is not in its variable.
     /// </summary>
     Task<IEvaluationRun> ResumeAsync(string runId, CancellationToken cancellationToken = default);
 }

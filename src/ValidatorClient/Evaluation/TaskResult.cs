@@ -30,6 +30,18 @@ public enum TaskErrorKind
 
     /// <summary>The result was larger than the limit (<see cref="ResultTooLargeException"/>); nothing of it was kept.</summary>
     ResultTooLarge,
+
+    /// <summary>An episode's replica died, was replaced or forgot it (<see cref="Episodes.EpisodeLostException"/>); a new episode may succeed.</summary>
+    EpisodeLost,
+
+    /// <summary>
+    /// The environment's OpenEnv answers do not fit the protocol (<see cref="Episodes.OpenEnvAnswerException"/>: a reset
+    /// without an episode id ...), or a step went to an episode already stopped (<see cref="Episodes.EpisodeStoppedException"/>).
+    /// </summary>
+    EpisodeError,
+
+    /// <summary>The model playing an episode failed: it answered nothing, a reply over the action limit, or its endpoint's error.</summary>
+    ModelError,
 }
 
 /// <summary>The stable names of <see cref="TaskErrorKind"/>, as they appear in the store, JSON and summaries.</summary>
@@ -44,6 +56,9 @@ public static class TaskErrorKinds
         TaskErrorKind.Deadline => "deadline",
         TaskErrorKind.Unavailable => "unavailable",
         TaskErrorKind.ResultTooLarge => "result_too_large",
+        TaskErrorKind.EpisodeLost => "episode_lost",
+        TaskErrorKind.EpisodeError => "episode_error",
+        TaskErrorKind.ModelError => "model_error",
         _ => "other",
     };
 
@@ -56,6 +71,9 @@ public static class TaskErrorKinds
         "deadline" => TaskErrorKind.Deadline,
         "unavailable" => TaskErrorKind.Unavailable,
         "result_too_large" => TaskErrorKind.ResultTooLarge,
+        "episode_lost" => TaskErrorKind.EpisodeLost,
+        "episode_error" => TaskErrorKind.EpisodeError,
+        "model_error" => TaskErrorKind.ModelError,
         _ => TaskErrorKind.Other,
     };
 
@@ -68,6 +86,9 @@ public static class TaskErrorKinds
         DeadlineExceededException => TaskErrorKind.Deadline,
         EnvironmentUnavailableException => TaskErrorKind.Unavailable,
         ResultTooLargeException => TaskErrorKind.ResultTooLarge,
+        Episodes.EpisodeLostException => TaskErrorKind.EpisodeLost,
+        Episodes.OpenEnvAnswerException or Episodes.EpisodeStoppedException => TaskErrorKind.EpisodeError,
+        ModelReplyException => TaskErrorKind.ModelError,
         _ => TaskErrorKind.Other,
     };
 }

@@ -50,3 +50,27 @@ internal sealed class LeastBusyPolicy : ILoadBalancingPolicy
         return best;
     }
 }
+
+/// <summary>
+/// For a new episode: the candidate with the fewest open episodes (an episode stays on the replica that opened it, so
+/// the count, not the calls in flight, is what a replica carries); ties go round the candidates in turn.
+/// </summary>
+internal sealed class FewestEpisodesPolicy : ILoadBalancingPolicy
+{
+    private uint _next = uint.MaxValue;
+
+    public Replica Pick(ReadOnlySpan<Replica> candidates)
+    {
+        var start = (int)(Interlocked.Increment(ref _next) % (uint)candidates.Length);
+        var best = candidates[start];
+        for (var i = 1; i < candidates.Length; i++)
+        {
+            var candidate = candidates[(start + i) % candidates.Length];
+            if (candidate.OpenEpisodes < best.OpenEpisodes)
+            {
+                best = candidate;
+            }
+        }
+        return best;
+    }
+}

@@ -26,6 +26,7 @@ internal sealed class Replica(int index, ReplicaEndpoint endpoint, ReplicaHealth
     private long _requests;
     private long _failures;
     private int _inFlight;
+    private int _openEpisodes;
     private long _latencyTicks;
     private long _maxLatencyTicks;
 
@@ -46,6 +47,12 @@ internal sealed class Replica(int index, ReplicaEndpoint endpoint, ReplicaHealth
     public bool TakesCalls => Health.State == HealthState.Healthy && !IsAbandoned;
 
     public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Episodes opened on it and not ended: their state lives in this replica's memory alone.</summary>
+    public int OpenEpisodes => Volatile.Read(ref _openEpisodes);
+
+    /// <summary>Counts an episode opened on it (+1) or ended (-1).</summary>
+    public void AddOpenEpisodes(int delta) => Interlocked.Add(ref _openEpisodes, delta);
 
     public void Enter()
     {

@@ -19,11 +19,13 @@ namespace Affinetes.ValidatorClient.Pooling;
 /// is replaced.</item>
 /// </list>
 /// </summary>
-internal sealed class ReplicaPool : IAsyncDisposable
+internal sealed partial class ReplicaPool : IAsyncDisposable
 {
     private readonly ReplicaSet _replicas;
     private readonly CallPath _calls;
     private readonly ReplicaHealthMonitor _monitor;
+    private readonly TimeSpan _readyTimeout;
+    private readonly TimeProvider _time;
     private int _disposed;
 
     /// <summary>A pool over <paramref name="backend"/>'s replicas; <paramref name="time"/> (default the system's) is the clock of
@@ -32,6 +34,8 @@ internal sealed class ReplicaPool : IAsyncDisposable
         IReplicaProber? prober = null)
     {
         time ??= TimeProvider.System;
+        _time = time;
+        _readyTimeout = options.ReadyTimeout;
         _replicas = new ReplicaSet(environmentName, backend, options, http, logger, time);
         _calls = new CallPath(_replicas, options, http, logger, time);
         _monitor = new ReplicaHealthMonitor(_replicas, prober ?? new ReadyProber(http, options.Health.ProbeTimeout, time),

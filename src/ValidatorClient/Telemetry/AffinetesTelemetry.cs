@@ -33,6 +33,12 @@ public static class AffinetesTelemetry
     /// <summary>Counter of replicas replaced because they died or stopped answering, tagged <c>affinetes.environment</c>.</summary>
     public const string ReplicasReplaced = "affinetes.client.replicas.replaced";
 
+    /// <summary>
+    /// Gauge of open episodes (reset and not yet stopped or lost), tagged <c>affinetes.environment</c>: each lives in
+    /// the memory of the replica that opened it.
+    /// </summary>
+    public const string EpisodesOpen = "affinetes.client.episodes.open";
+
     /// <summary>Call outcomes, as the <c>affinetes.outcome</c> tag has them.</summary>
     public static class Outcomes
     {
@@ -69,6 +75,7 @@ internal static class Instruments
     static Instruments()
     {
         Meter.CreateObservableGauge(AffinetesTelemetry.ReplicasReady, ObserveReady, "{replica}", "Ready replicas per environment");
+        Meter.CreateObservableGauge(AffinetesTelemetry.EpisodesOpen, ObserveEpisodes, "{episode}", "Open episodes per environment");
     }
 
     /// <summary>Makes <paramref name="pool"/>'s ready replicas observable until it is collected.</summary>
@@ -81,13 +88,17 @@ internal static class Instruments
         }
     }
 
-    private static IEnumerable<Measurement<int>> ObserveReady()
+    private static IEnumerable<Measurement<int>> ObserveReady() =>
+        LivePools().Select(p => new Measurement<int>(p.ReadyCount, new KeyValuePair<string, object?>("affinetes.environment", p.EnvironmentName)));
+
+    private static IEnumerable<Measurement<int>> ObserveEpisodes() =>
+        LivePools().Select(p => new Measurement<int>(p.OpenEpisodeCount, new KeyValuePair<string, object?>("affinetes.environment", p.EnvironmentName)));
+
+    private static List<Pooling.ReplicaPool> LivePools()
     {
-        List<Pooling.ReplicaPool> live;
         lock (PoolsLock)
         {
-            live = [.. Pools.Select(p => p.TryGetTarget(out var pool) ? pool : null).OfType<Pooling.ReplicaPool>().Where(p => !p.IsDisposed)];
+            return [.. Pools.Select(p => p.TryGetTarget(out var pool) ? pool : null).OfType<Pooling.ReplicaPool>().Where(p => !p.IsDisposed)];
         }
-        return live.Select(p => new Measurement<int>(p.ReadyCount, new KeyValuePair<string, object?>("affinetes.environment", p.EnvironmentName)));
     }
 }

@@ -4,7 +4,7 @@ namespace Affinetes.ValidatorClient.Telemetry;
 
 /// <summary>
 /// The client's log messages, source-generated, with stable event ids (1xxx environments, 2xxx replicas, 3xxx calls,
-/// 4xxx docker, 5xxx basilica). The pool's own (2001-2009, 3001-3002) sit beside the class that logs them:
+/// 4xxx docker, 5xxx basilica, 6xxx the LLM gateway, 7xxx episodes). The pool's own (2001-2009, 3001-3002) sit beside the class that logs them:
 /// <c>Pooling/ReplicaSet.Log.cs</c>, <c>ReplicaHealthMonitor.Log.cs</c>, <c>CallPath.Log.cs</c>.
 /// </summary>
 internal static partial class Log

@@ -48,6 +48,29 @@ public sealed class LoadBalancingPolicyTests
     }
 
     [Fact]
+    public void FewestEpisodes_PicksTheReplicaHoldingTheFewestOpenEpisodes_NotTheFewestCalls()
+    {
+        var replicas = Replicas(3);
+        replicas[0].AddOpenEpisodes(2);
+        replicas[1].AddOpenEpisodes(1);
+        replicas[2].AddOpenEpisodes(3);
+        replicas[1].Enter(); // busy with a call, yet holding the fewest episodes
+        Assert.Equal("r1", new FewestEpisodesPolicy().Pick(replicas).Endpoint.Id);
+    }
+
+    [Fact]
+    public void FewestEpisodes_CountedAsTheyOpen_SpreadEvenly()
+    {
+        var replicas = Replicas(3);
+        var policy = new FewestEpisodesPolicy();
+        for (var i = 0; i < 30; i++)
+        {
+            policy.Pick(replicas).AddOpenEpisodes(1);
+        }
+        Assert.Equal([10, 10, 10], replicas.Select(r => r.OpenEpisodes));
+    }
+
+    [Fact]
     public void LeastBusy_PicksTheFewestInFlight()
     {
         var replicas = Replicas(3);
