@@ -57,6 +57,7 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             Environment = run.Environment,
             Label = run.Label,
             Settings = run.Settings,
+            RecordTranscripts = run.RecordTranscripts,
         };
         var (tasks, missing, cached) = await Task.Run(() =>
         {

@@ -60,7 +60,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         _cached = cached;
         _pending = pending;
         _pipeline = BuildPipeline(request, logger);
-        _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 ? new LlmUsageCollector(environment, id, logger) : null;
+        _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 ? new LlmUsageCollector(environment, id, request.RecordTranscripts, logger) : null;
     }
 
     public string Id { get; }
@@ -220,7 +220,8 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         {
             if (late.Count > 0)
             {
-                _store!.AddLlmUsage(Id, late);
+                _store!.AddLlmUsage(Id, late.ToDictionary(l => l.Key, l => l.Value.Usage));
+                _store.AddTranscripts(Id, late.Where(l => l.Value.Transcript is not null).ToDictionary(l => l.Key, l => l.Value.Transcript!));
             }
         }
         catch (SqliteException e)

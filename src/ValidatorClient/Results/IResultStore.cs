@@ -19,8 +19,15 @@ public interface IResultStore : IAsyncDisposable
     /// <summary>One run, or null when the store has none of that id.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 
-    /// <summary>A run's results, by task id.</summary>
+    /// <summary>A run's results, by task id (without their transcripts: <see cref="GetResultAsync"/> reads one task's).</summary>
     Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One task's result with its failed attempts, usage and transcript (a result served from the cache has the
+    /// transcript of the result it copies), or null when the run has no result for that task.
+    /// </summary>
+    async Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
+        (await GetResultsAsync(runId, cancellationToken)).FirstOrDefault(r => r.TaskId == taskId);
 
     /// <summary>
     /// What each task of a run used through the LLM gateway (environments with <see cref="EnvironmentOptions.Llm"/>
@@ -73,6 +80,9 @@ public sealed record RunInfo
     public TimeSpan RetryDelay { get; init; }
     public bool UseCache { get; init; }
     public string? Label { get; init; }
+
+    /// <summary>Whether the run stores its tasks' transcripts (<see cref="EvaluationRequest.RecordTranscripts"/>).</summary>
+    public bool RecordTranscripts { get; init; } = true;
 
     /// <summary>What the caller kept with the run to resume it as it was started (<see cref="EvaluationRequest.Settings"/>).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();

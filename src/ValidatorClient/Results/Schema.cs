@@ -76,6 +76,22 @@ internal static class Schema
         """
         ALTER TABLE runs ADD COLUMN settings TEXT;
         """,
+        // 4: each task's transcript (its exchanges with the model through the LLM gateway) beside its result, written in
+        // the result's transaction: a gzip-compressed JSON array of ExchangeRecord per part. Part 0 comes with the
+        // result; exchanges collected later (calls that ended after it, a resumed run) are further parts, so a
+        // transcript is only ever appended to. And whether a run keeps transcripts at all, for its resumes.
+        """
+        CREATE TABLE transcripts (
+            run_id TEXT NOT NULL REFERENCES runs (id),
+            task_id INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            exchanges INTEGER NOT NULL,
+            exchanges_dropped INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (run_id, task_id, part)
+        );
+        ALTER TABLE runs ADD COLUMN record_transcripts INTEGER NOT NULL DEFAULT 1;
+        """,
     ];
 
     /// <summary>

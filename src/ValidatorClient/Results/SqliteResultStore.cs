@@ -106,7 +106,7 @@ internal sealed partial class SqliteResultStore : IResultStore
                    (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
                    (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
                    (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id),
-                   u.settings
+                   u.settings, u.record_transcripts
             FROM runs u {tail}
             """;
         foreach (var (name, value) in parameters)
@@ -141,6 +141,7 @@ internal sealed partial class SqliteResultStore : IResultStore
                 MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
                 Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
                 SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+                RecordTranscripts = reader.GetInt64(22) != 0,
             });
         }
         return runs;
@@ -189,6 +190,105 @@ internal sealed partial class SqliteResultStore : IResultStore
             }
         }, cancellationToken);
 
+    public Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
+        Task.Run(() =>
+        {
+            using var connection = Connect();
+            TaskResult result;
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {ResultColumns} FROM results WHERE run_id = $run AND task_id = $task";
+                command.Parameters.AddWithValue("$run", runId);
+                command.Parameters.AddWithValue("$task", taskId);
+                using var reader = command.ExecuteReader();
+                if (!reader.Read())
+                {
+                    return null;
+                }
+                result = ReadResult(reader);
+            }
+            var errors = new List<AttemptError>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT attempt, kind, message FROM errors WHERE result_id = $id ORDER BY attempt";
+                command.Parameters.AddWithValue("$id", result.StoreId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    errors.Add(new AttemptError(reader.GetInt32(0), TaskErrorKinds.Parse(reader.GetString(1)), reader.GetString(2)));
+                }
+            }
+            LlmTaskUsage? usage = null;
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total FROM llm_usage WHERE run_id = $run AND task_id = $task";
+                command.Parameters.AddWithValue("$run", runId);
+                command.Parameters.AddWithValue("$task", taskId);
+                using var reader = command.ExecuteReader();
+                if (reader.Read())
+                {
+                    usage = new LlmTaskUsage(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetDouble(5));
+                }
+            }
+            // A result served from the cache was said by the result it copies.
+            var (transcriptRun, transcriptTask) = result.CachedFrom is { } source ? SourceOf(connection, source) ?? (runId, taskId) : (runId, taskId);
+            return result with { AttemptErrors = errors, LlmUsage = usage, Transcript = ReadTranscript(connection, transcriptRun, transcriptTask) };
+        }, cancellationToken);
+
+    private static (string Run, long Task)? SourceOf(SqliteConnection connection, long resultId)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT run_id, task_id FROM results WHERE id = $id";
+        command.Parameters.AddWithValue("$id", resultId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+
+    /// <summary>A task's transcript, its parts in order; null when none was stored.</summary>
+    private static LlmTranscript? ReadTranscript(SqliteConnection connection, string runId, long taskId)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT exchanges_dropped, data FROM transcripts WHERE run_id = $run AND task_id = $task ORDER BY part";
+        command.Parameters.AddWithValue("$run", runId);
+        command.Parameters.AddWithValue("$task", taskId);
+        using var reader = command.ExecuteReader();
+        LlmTranscript? transcript = null;
+        while (reader.Read())
+        {
+            using var data = reader.GetStream(1);
+            var part = new LlmTranscript(TranscriptData.Decode(data), reader.GetInt32(0));
+            transcript = transcript is null ? part : transcript.Append(part);
+        }
+        return transcript;
+    }
+
+    /// <summary>Appends a transcript part: exchanges of a task, in order after the parts stored before.</summary>
+    internal const string AddTranscriptSql = """
+        INSERT INTO transcripts (run_id, task_id, part, exchanges, exchanges_dropped, data)
+        SELECT $run, $task, COALESCE(MAX(part) + 1, 0), $exchanges, $dropped, $data FROM transcripts WHERE run_id = $run AND task_id = $task
+        """;
+
+    /// <summary>Appends exchanges collected after their tasks' results were stored (calls that ended late).</summary>
+    internal void AddTranscripts(string runId, IReadOnlyDictionary<long, LlmTranscript> transcripts)
+    {
+        using var connection = Connect();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = AddTranscriptSql;
+        command.Parameters.AddWithValue("$run", runId);
+        var task = command.Parameters.Add("$task", SqliteType.Integer);
+        var exchanges = command.Parameters.Add("$exchanges", SqliteType.Integer);
+        var dropped = command.Parameters.Add("$dropped", SqliteType.Integer);
+        var data = command.Parameters.Add("$data", SqliteType.Blob);
+        foreach (var (taskId, transcript) in transcripts)
+        {
+            (task.Value, exchanges.Value, dropped.Value, data.Value) = (taskId, transcript.Exchanges.Count, transcript.ExchangesDropped, TranscriptData.Encode(transcript.Exchanges));
+            command.ExecuteNonQuery();
+        }
+        transaction.Commit();
+    }
+
     private const string ResultColumns = "id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from";
 
     private static TaskResult ReadResult(SqliteDataReader reader)
@@ -226,9 +326,9 @@ internal sealed partial class SqliteResultStore : IResultStore
         using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO runs (id, created_at, status, environment, image_digest, method, kwargs, task_id_parameter, task_ids, task_count,
-                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label, settings)
+                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label, settings, record_transcripts)
             VALUES ($id, $created, 'running', $environment, $digest, $method, $kwargs, $parameter, $tasks, $count,
-                    $concurrency, $timeout, $retries, $delay, $cache, $label, $settings)
+                    $concurrency, $timeout, $retries, $delay, $cache, $label, $settings, $transcripts)
             """;
         var request = run.Request;
         command.Parameters.AddWithValue("$id", run.Id);
@@ -246,6 +346,7 @@ internal sealed partial class SqliteResultStore : IResultStore
         command.Parameters.AddWithValue("$delay", (long)request.RetryDelay.TotalMilliseconds);
         command.Parameters.AddWithValue("$cache", request.UseCache ? 1 : 0);
         command.Parameters.AddWithValue("$label", (object?)request.Label ?? DBNull.Value);
+        command.Parameters.AddWithValue("$transcripts", request.RecordTranscripts ? 1 : 0);
         command.Parameters.AddWithValue("$settings", request.Settings.Count == 0 ? DBNull.Value
             : JsonSerializer.Serialize(request.Settings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), StoreJson.Default.DictionaryStringString));
         command.ExecuteNonQuery();
@@ -439,7 +540,7 @@ internal sealed partial class ResultWriter : IDisposable
     private readonly sqlite3 _db;
     private readonly ILogger _logger;
     private readonly byte[] _runId;
-    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError, _addUsage;
+    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError, _addUsage, _addTranscript;
 
     public ResultWriter(SqliteConnection connection, string runId, ILogger logger)
     {
@@ -455,6 +556,7 @@ internal sealed partial class ResultWriter : IDisposable
         _insert = Prepare(InsertResult);
         _insertError = Prepare(InsertError);
         _addUsage = Prepare(SqliteResultStore.AddUsageSql);
+        _addTranscript = Prepare(SqliteResultStore.AddTranscriptSql);
     }
 
     private sqlite3_stmt Prepare(string sql)
@@ -500,6 +602,16 @@ internal sealed partial class ResultWriter : IDisposable
                     Check(raw.sqlite3_bind_int64(_addUsage, 7, used.TotalTokens));
                     Check(raw.sqlite3_bind_double(_addUsage, 8, used.LatencyMsTotal));
                     Step(_addUsage);
+                }
+                if (result.Transcript is { } transcript && !result.FromCache)
+                {
+                    // Parameters by name: $run, $task, $exchanges, $dropped, $data are 1 to 5 in order of appearance.
+                    Check(raw.sqlite3_bind_text(_addTranscript, 1, _runId));
+                    Check(raw.sqlite3_bind_int64(_addTranscript, 2, result.TaskId));
+                    Check(raw.sqlite3_bind_int(_addTranscript, 3, transcript.Exchanges.Count));
+                    Check(raw.sqlite3_bind_int(_addTranscript, 4, transcript.ExchangesDropped));
+                    Check(raw.sqlite3_bind_blob(_addTranscript, 5, TranscriptData.Encode(transcript.Exchanges)));
+                    Step(_addTranscript);
                 }
                 if (id is { } resultId)
                 {
@@ -550,6 +662,7 @@ internal sealed partial class ResultWriter : IDisposable
         _insert.Dispose();
         _insertError.Dispose();
         _addUsage.Dispose();
+        _addTranscript.Dispose();
         _begin.Dispose();
         _commit.Dispose();
         _rollback.Dispose();
