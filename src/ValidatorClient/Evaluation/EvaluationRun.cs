@@ -141,12 +141,14 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         Channel<TaskResult>? toStore = null;
         Task? storing = null;
         ResultWriter? writer = null;
+        RunProgressWriter? progress = null;
         try
         {
             var sink = output;
             if (_store is not null)
             {
                 writer = _store.OpenWriter(Id);
+                progress = new RunProgressWriter(_store, Id, () => Progress, _logger);
                 toStore = Channel.CreateUnbounded<TaskResult>(new UnboundedChannelOptions { SingleReader = true });
                 var batches = toStore.Reader;
                 var resultWriter = writer;
@@ -189,6 +191,10 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 }
             }
             writer?.Dispose();
+            if (progress is not null)
+            {
+                await progress.DisposeAsync();
+            }
             await RecordLateLlmUsageAsync();
             var status = AlreadyDone + _fromCache + _completed + _failed == TaskCount ? RunStatus.Completed : RunStatus.Interrupted;
             if (_store is not null)

@@ -102,6 +102,12 @@ public sealed record RunInfo
     /// <summary>Mean score over the results so far (failed ones count 0); null before the first result.</summary>
     public double? MeanScore { get; init; }
 
+    /// <summary>The low end of the mean score's 95% confidence interval, as <see cref="EvaluationSummary"/> computes it; null before the first result.</summary>
+    public double? MeanScoreLow { get; init; }
+
+    /// <summary>The high end of the mean score's 95% confidence interval; null before the first result.</summary>
+    public double? MeanScoreHigh { get; init; }
+
     /// <summary>Share of results with success true; null before the first result.</summary>
     public double? SuccessRate { get; init; }
 }

@@ -92,6 +92,24 @@ internal static class Schema
         );
         ALTER TABLE runs ADD COLUMN record_transcripts INTEGER NOT NULL DEFAULT 1;
         """,
+        // 5: what afs view reads without touching the results' values: every figure of a result in one covering index
+        // (a run's summary, histograms and sorted task pages read the index alone, however large the values are: on
+        // 100,000 results of 10 KB, a run of 20,000 tasks read in 17 ms instead of 115), and a run's progress as its
+        // process last wrote it (tasks in flight, counts, retries, once a second while it runs).
+        """
+        CREATE INDEX results_figures ON results (run_id, score, success, duration_ms, attempts, error_kind, cached_from, task_id, started_at);
+        CREATE TABLE run_progress (
+            run_id TEXT PRIMARY KEY REFERENCES runs (id),
+            started_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            done_before INTEGER NOT NULL,
+            from_cache INTEGER NOT NULL,
+            completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            in_flight INTEGER NOT NULL,
+            retries INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>

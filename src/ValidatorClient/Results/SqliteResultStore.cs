@@ -88,26 +88,27 @@ internal sealed partial class SqliteResultStore : IResultStore
     }
 
     public Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default) =>
-        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("ORDER BY u.created_at DESC, u.rowid DESC LIMIT $limit", ("$limit", limit)), cancellationToken);
+        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("", "LIMIT $limit", ("$limit", limit)), cancellationToken);
 
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
-        Task.Run(() => QueryRuns("WHERE u.id = $id", ("$id", runId)).SingleOrDefault(), cancellationToken);
+        Task.Run(() => QueryRuns("WHERE u.id = $id", "", ("$id", runId)).SingleOrDefault(), cancellationToken);
 
-    private List<RunInfo> QueryRuns(string tail, params (string Name, object Value)[] parameters)
+    /// <summary>
+    /// Runs chosen by <paramref name="where"/> (on <c>runs u</c>), newest first, <paramref name="limit"/> applied, each
+    /// with the figures of its results (read from the covering index, one pass per run).
+    /// </summary>
+    internal List<RunInfo> QueryRuns(string where, string limit, params (string Name, object Value)[] parameters)
     {
         using var connection = Connect();
         using var command = connection.CreateCommand();
         command.CommandText = $"""
+            WITH chosen AS (SELECT u.rowid AS position, u.* FROM runs u {where} ORDER BY u.created_at DESC, u.rowid DESC {limit})
             SELECT u.id, u.created_at, u.finished_at, u.status, u.environment, u.image_digest, u.method, u.kwargs,
                    u.task_id_parameter, u.concurrency, u.timeout_ms, u.retries, u.retry_delay_ms, u.use_cache, u.label,
-                   u.task_count,
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id),
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.error_kind IS NOT NULL),
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
-                   (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
-                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id),
-                   u.settings, u.record_transcripts
-            FROM runs u {tail}
+                   u.task_count, COUNT(r.task_id), COUNT(r.error_kind), COUNT(r.cached_from), AVG(r.score), AVG(r.success),
+                   u.settings, u.record_transcripts, TOTAL(r.score * r.score)
+            FROM chosen u LEFT JOIN results r ON r.run_id = u.id
+            GROUP BY u.id ORDER BY u.created_at DESC, u.position DESC
             """;
         foreach (var (name, value) in parameters)
         {
@@ -117,6 +118,11 @@ internal sealed partial class SqliteResultStore : IResultStore
         var runs = new List<RunInfo>();
         while (reader.Read())
         {
+            var count = reader.GetInt32(16);
+            double? mean = reader.IsDBNull(19) ? null : reader.GetDouble(19);
+            var half = mean is { } m && count > 1
+                ? EvaluationSummary.StudentT975(count - 1) * Math.Sqrt(Math.Max(0, (reader.GetDouble(23) - (count * m * m)) / (count - 1)) / count)
+                : 0;
             runs.Add(new RunInfo
             {
                 Id = reader.GetString(0),
@@ -135,12 +141,14 @@ internal sealed partial class SqliteResultStore : IResultStore
                 UseCache = reader.GetInt64(13) != 0,
                 Label = reader.IsDBNull(14) ? null : reader.GetString(14),
                 TaskCount = reader.GetInt32(15),
-                ResultCount = reader.GetInt32(16),
+                ResultCount = count,
                 FailedCount = reader.GetInt32(17),
                 CacheHits = reader.GetInt32(18),
-                MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
-                Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
+                MeanScore = mean,
+                MeanScoreLow = mean - half,
+                MeanScoreHigh = mean + half,
                 SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+                Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
                 RecordTranscripts = reader.GetInt64(22) != 0,
             });
         }
@@ -501,10 +509,10 @@ internal sealed partial class SqliteResultStore : IResultStore
 
     internal static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
 
-    private static DateTimeOffset ParseTime(string text) =>
+    internal static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.ParseExact(text, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
-    private static RunStatus ParseStatus(string status) => status switch
+    internal static RunStatus ParseStatus(string status) => status switch
     {
         "completed" => RunStatus.Completed,
         "interrupted" => RunStatus.Interrupted,
