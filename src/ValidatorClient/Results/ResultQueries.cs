@@ -16,6 +16,8 @@ internal sealed record RunFilter
     public DateTimeOffset? From { get; init; }
     /// <summary>Runs created before this moment.</summary>
     public DateTimeOffset? Before { get; init; }
+    /// <summary>These runs only.</summary>
+    public IReadOnlyList<string>? Ids { get; init; }
     public int Limit { get; init; } = 100;
     public int Offset { get; init; }
 }
@@ -98,6 +100,11 @@ internal sealed class ResultQueries(SqliteResultStore store)
         {
             where.Add("u.created_at < $before");
             parameters.Add(("$before", SqliteResultStore.FormatTime(before)));
+        }
+        if (filter.Ids is { } ids)
+        {
+            where.Add($"u.id IN ({string.Join(", ", ids.Select((_, i) => "$id" + i.ToString(CultureInfo.InvariantCulture)))})");
+            parameters.AddRange(ids.Select((id, i) => ("$id" + i.ToString(CultureInfo.InvariantCulture), (object)id)));
         }
         return store.QueryRuns(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where), "LIMIT $limit OFFSET $offset", [.. parameters]);
     }, cancellationToken);
