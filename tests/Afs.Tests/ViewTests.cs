@@ -172,6 +172,7 @@ public sealed class ViewTests(ViewFixture fixture)
         // One line per run: every row as tall as the first.
         Assert.Single(Rows(browser, "runs").Select(r => r.Size.Height).Distinct());
         Assert.True(browser.FitsWidth(), "the runs page is wider than a 1280 px window");
+        Assert.Equal(true, browser.Script("const t = document.getElementById('runs').parentElement; return t.scrollWidth <= t.clientWidth")); // no scrolling sideways either
         Assert.Matches(@"\d\.\d+ ± \d\.\d+", weakRow.Text); // the mean and its 95% interval
         Assert.Contains("completed", weakRow.Text, StringComparison.Ordinal);
         browser.Screenshot("view-runs-1280");

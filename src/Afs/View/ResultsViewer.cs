@@ -107,7 +107,7 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger, 
         var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var response = context.Response;
-        if (await _pages.LiveSectionAsync(id, stop.Token) is null)
+        if (await _pages.LiveSectionAsync(id, stop.Token) is not { } section)
         {
             await WriteAsync(context, Task.FromResult(_pages.NotFound(_links, $"the store has no run '{id}'")));
             return;
@@ -118,7 +118,7 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger, 
         string? last = null;
         try
         {
-            while (await _pages.LiveSectionAsync(id, stop.Token) is { } section)
+            while (true)
             {
                 if (section.Html != last)
                 {
@@ -131,6 +131,11 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger, 
                     return;
                 }
                 await Task.Delay(LiveInterval, _time, stop.Token);
+                if (await _pages.LiveSectionAsync(id, stop.Token) is not { } next)
+                {
+                    return; // the run is gone from the store
+                }
+                section = next;
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

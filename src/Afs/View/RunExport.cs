@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -45,24 +46,31 @@ internal static class RunExport
 
     public static async Task WriteJsonAsync(Stream output, RunInfo run, IReadOnlyList<TaskResult> results, CancellationToken cancellationToken)
     {
-        await using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = false, Encoder = AfsConsole.JsonOptions.Encoder, MaxDepth = AfsConsole.JsonOptions.MaxDepth });
-        writer.WriteStartObject();
-        writer.WritePropertyName("run");
-        JsonSerializer.Serialize(writer, ResultViews.Json(run), AfsConsole.JsonOptions);
-        writer.WritePropertyName("summary");
-        JsonSerializer.Serialize(writer, ResultViews.Json(EvaluationSummary.Of([.. results])), AfsConsole.JsonOptions);
-        writer.WriteStartArray("tasks");
-        foreach (var r in results)
+        // Into a buffer, handed to the stream asynchronously now and then: the serializer flushes its writer
+        // synchronously, which a server's response refuses.
+        var buffer = new ArrayBufferWriter<byte>(128 * 1024);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = AfsConsole.JsonOptions.Encoder, MaxDepth = AfsConsole.JsonOptions.MaxDepth }))
         {
-            JsonSerializer.Serialize(writer, ResultViews.Json(run.Id, r), AfsConsole.JsonOptions);
-            if (writer.BytesPending > 64 * 1024)
+            writer.WriteStartObject();
+            writer.WritePropertyName("run");
+            JsonSerializer.Serialize(writer, ResultViews.Json(run), AfsConsole.JsonOptions);
+            writer.WritePropertyName("summary");
+            JsonSerializer.Serialize(writer, ResultViews.Json(EvaluationSummary.Of([.. results])), AfsConsole.JsonOptions);
+            writer.WriteStartArray("tasks");
+            foreach (var r in results)
             {
-                await writer.FlushAsync(cancellationToken);
+                JsonSerializer.Serialize(writer, ResultViews.Json(run.Id, r), AfsConsole.JsonOptions);
+                writer.Flush();
+                if (buffer.WrittenCount > 64 * 1024)
+                {
+                    await output.WriteAsync(buffer.WrittenMemory, cancellationToken);
+                    buffer.ResetWrittenCount();
+                }
             }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        await writer.FlushAsync(cancellationToken);
+        await output.WriteAsync(buffer.WrittenMemory, cancellationToken);
     }
 
     /// <summary>A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break; a leading formula sign is made text.</summary>

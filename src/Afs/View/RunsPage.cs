@@ -144,7 +144,7 @@ internal static class RunsPage
     /// <summary>The mean and the half-width of its 95% interval (<c>0.61 ± 0.17</c>), the interval's ends on hover.</summary>
     private static string MeanPlusMinus(RunInfo run) => run.MeanScore is not { } mean
         ? "<span class=\"muted\">–</span>"
-        : $"<span title=\"95% CI [{SvgCharts.Fmt(run.MeanScoreLow ?? mean)}, {SvgCharts.Fmt(run.MeanScoreHigh ?? mean)}]\">{SvgCharts.Fmt(mean)} <span class=\"muted\">± {SvgCharts.Fmt(((run.MeanScoreHigh ?? mean) - (run.MeanScoreLow ?? mean)) / 2)}</span></span>";
+        : $"<span title=\"95% CI [{SvgCharts.Fmt(run.MeanScoreLow ?? mean)}, {SvgCharts.Fmt(run.MeanScoreHigh ?? mean)}]\">{SvgCharts.Fmt(mean)} <span class=\"muted\">± {(((run.MeanScoreHigh ?? mean) - (run.MeanScoreLow ?? mean)) / 2).ToString("0.###", Format.Inv)}</span></span>";
 
     /// <summary>A running run's status with how far it is; "stalled" when its process stopped writing progress.</summary>
     private static string Status(RunInfo run, RunProgress? progress, DateTimeOffset now)

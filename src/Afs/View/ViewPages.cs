@@ -39,6 +39,12 @@ internal sealed class ViewPages(IResultStore store, TimeProvider time)
         }
         var (live, summary) = await LiveAsync(run, cancellationToken);
         var (rows, count) = await _queries.TasksAsync(runId, query.Order, cancellationToken);
+        if (rows.Count == 0 && count > 0)
+        {
+            // A page past the last (a typed URL, or fewer failed tasks than when the link was made): the last page.
+            query = query with { Page = (count + RunPage.PageSize - 1) / RunPage.PageSize };
+            (rows, count) = await _queries.TasksAsync(runId, query.Order, cancellationToken);
+        }
         return Ok(links, "Run " + run.Id, RunPage.Render(links, run, live, summary, rows, count, query), reload: run.Status == RunStatus.Running,
             new Layout.Crumb("runs", links.Home), new Layout.Crumb(run.Id, null));
     }
