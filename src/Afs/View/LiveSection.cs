@@ -14,31 +14,21 @@ internal static class LiveSection
     /// <summary>A running run whose process wrote no progress for this long is said to be stalled (killed, or stuck).</summary>
     public static readonly TimeSpan Stalled = TimeSpan.FromSeconds(15);
 
-    /// <summary>The summary of <paramref name="figures"/>, as <see cref="EvaluationSummary.Of"/> computes it for results.</summary>
-    public static EvaluationSummary Summarize(IReadOnlyList<TaskFigures> figures, IReadOnlyDictionary<long, string>? examples = null)
-    {
-        var summary = EvaluationSummary.Of([.. figures.Select(f => new TaskResult
-        {
-            TaskId = f.TaskId,
-            Score = f.Score,
-            Success = f.Success,
-            ErrorKind = f.ErrorKind,
-            Duration = TimeSpan.FromTicks((long)Math.Round(f.DurationMs * TimeSpan.TicksPerMillisecond)),
-            FromCache = f.FromCache,
-            Attempts = f.Attempts,
-        })]);
-        return examples is null ? summary : summary with
-        {
-            Failures = [.. summary.Failures.Select(g => g with { ExampleError = examples.GetValueOrDefault(g.ExampleTaskId, g.ExampleError) })],
-        };
-    }
+    /// <summary>The summary of <paramref name="figures"/>, as <see cref="EvaluationSummary.Of(IReadOnlyCollection{TaskResult})"/> computes it for results.</summary>
+    public static EvaluationSummary Summarize(IReadOnlyList<TaskFigures> figures, IReadOnlyDictionary<long, string>? examples = null) =>
+        EvaluationSummary.Of(figures, examples ?? new Dictionary<long, string>());
 
-    public static string Render(RunInfo run, IReadOnlyList<TaskFigures> figures, EvaluationSummary summary, RunProgress? progress, DateTimeOffset now)
+    /// <summary>
+    /// The section of <paramref name="run"/> from its <paramref name="figures"/>, their <paramref name="summary"/> and,
+    /// while it runs, its <paramref name="progress"/> (or, where its process writes none, the results started in the
+    /// last minute, <paramref name="startedLastMinute"/>, for a rate) as of <paramref name="now"/>.
+    /// </summary>
+    public static string Render(RunInfo run, IReadOnlyList<TaskFigures> figures, EvaluationSummary summary, RunProgress? progress, int startedLastMinute, DateTimeOffset now)
     {
         var html = new StringBuilder();
         if (run.Status == RunStatus.Running)
         {
-            Progress(html, run, figures, progress, now);
+            Progress(html, run, figures, progress, startedLastMinute, now);
         }
         html.Append("<div class=\"card\"><dl class=\"figures\">");
         Figure(html, "tasks", "tasks", $"{figures.Count}/{run.TaskCount}");
@@ -61,7 +51,7 @@ internal static class LiveSection
     /// Done of total with a bar, failed, in flight, rate and ETA: from the run's progress row when its process writes
     /// one, else what the results alone say (and that in flight is unknown).
     /// </summary>
-    private static void Progress(StringBuilder html, RunInfo run, IReadOnlyList<TaskFigures> figures, RunProgress? progress, DateTimeOffset now)
+    private static void Progress(StringBuilder html, RunInfo run, IReadOnlyList<TaskFigures> figures, RunProgress? progress, int startedLastMinute, DateTimeOffset now)
     {
         var done = figures.Count;
         var failed = figures.Count(f => !f.Completed);
@@ -87,9 +77,8 @@ internal static class LiveSection
         }
         else
         {
-            // No progress row (a process that does not write one): the rate of the results over the last minute.
-            var recent = figures.Count(f => now - (f.StartedAt + TimeSpan.FromMilliseconds(f.DurationMs)) <= TimeSpan.FromMinutes(1));
-            rate = recent / Math.Min(60, Math.Max(1, (now - run.CreatedAt).TotalSeconds));
+            // No progress row (a process that does not write one): the results started over the last minute.
+            rate = startedLastMinute / Math.Min(60, Math.Max(1, (now - run.CreatedAt).TotalSeconds));
             inFlight = "–";
             note = "Tasks in flight are not known: the process writing this run records no progress (an older afs).";
         }

@@ -61,8 +61,10 @@ internal sealed class ViewPages(IResultStore store, TimeProvider time)
         {
             summary = LiveSection.Summarize(figures, await _queries.ErrorsAsync(run.Id, [.. summary.Failures.Select(f => f.ExampleTaskId)], cancellationToken));
         }
+        var now = time.GetUtcNow();
         var progress = run.Status == RunStatus.Running ? await _queries.ProgressAsync(run.Id, cancellationToken) : null;
-        return (LiveSection.Render(run, figures, summary, progress, time.GetUtcNow()), summary);
+        var recent = run.Status == RunStatus.Running && progress is null ? await _queries.StartedSinceAsync(run.Id, now.AddMinutes(-1), cancellationToken) : 0;
+        return (LiveSection.Render(run, figures, summary, progress, recent, now), summary);
     }
 
     public async Task<Page> TaskAsync(ViewLinks links, string runId, long taskId, CancellationToken cancellationToken)

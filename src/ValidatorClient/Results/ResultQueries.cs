@@ -1,6 +1,7 @@
 using System.Globalization;
 using Affinetes.ValidatorClient.Evaluation;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Affinetes.ValidatorClient.Results;
 
@@ -23,7 +24,7 @@ internal sealed record RunFilter
 }
 
 /// <summary>The figures of one result, as the covering index holds them (no value, no error text).</summary>
-internal readonly record struct TaskFigures(long TaskId, double Score, bool Success, double DurationMs, int Attempts, TaskErrorKind ErrorKind, bool FromCache, DateTimeOffset StartedAt)
+internal readonly record struct TaskFigures(long TaskId, double Score, bool Success, double DurationMs, int Attempts, TaskErrorKind ErrorKind, bool FromCache)
 {
     public bool Completed => ErrorKind == TaskErrorKind.None;
 }
@@ -117,21 +118,41 @@ internal sealed class ResultQueries(SqliteResultStore store)
             Strings(connection, "SELECT DISTINCT json_extract(kwargs, '$.model') AS m FROM runs WHERE json_valid(kwargs) AND typeof(m) = 'text' ORDER BY 1"));
     }, cancellationToken);
 
-    /// <summary>Every result's figures of a run, by task id: what its summary and charts are drawn from.</summary>
+    /// <summary>Every result's figures of a run, in no particular order: what its summary and charts are drawn from (the covering index alone).</summary>
     public Task<List<TaskFigures>> FiguresAsync(string runId, CancellationToken cancellationToken) => Task.Run(() =>
     {
         using var connection = store.Connect();
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {FigureColumns} FROM results WHERE run_id = $run ORDER BY task_id";
-        command.Parameters.AddWithValue("$run", runId);
-        using var reader = command.ExecuteReader();
-        var figures = new List<TaskFigures>();
-        while (reader.Read())
+        // Read through SQLitePCL on the connection's handle, as the writer writes: Microsoft.Data.Sqlite's reader
+        // cost 47 ms for a run of 20,000 tasks where SQLite's own scan of the index takes 4.
+        var db = connection.Handle!;
+        // No ORDER BY: in task order SQLite would walk the (run_id, task_id) index and read every row of the table.
+        Check(db, raw.sqlite3_prepare_v2(db, $"SELECT {FigureColumns} FROM results WHERE run_id = ?1", out var statement));
+        using (statement)
         {
-            figures.Add(ReadFigures(reader, 0));
+            Check(db, raw.sqlite3_bind_text(statement, 1, runId));
+            var figures = new List<TaskFigures>();
+            int rc;
+            while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+            {
+                var kind = raw.sqlite3_column_type(statement, 5) == raw.SQLITE_NULL ? TaskErrorKind.None : TaskErrorKinds.Parse(raw.sqlite3_column_text(statement, 5).utf8_to_string());
+                figures.Add(new TaskFigures(raw.sqlite3_column_int64(statement, 0), raw.sqlite3_column_double(statement, 1), raw.sqlite3_column_int64(statement, 2) != 0,
+                    raw.sqlite3_column_double(statement, 3), raw.sqlite3_column_int(statement, 4), kind, raw.sqlite3_column_int64(statement, 6) != 0));
+            }
+            if (rc != raw.SQLITE_DONE)
+            {
+                Check(db, rc);
+            }
+            return figures;
         }
-        return figures;
     }, cancellationToken);
+
+    private static void Check(sqlite3 db, int rc)
+    {
+        if (rc is not (raw.SQLITE_OK or raw.SQLITE_DONE or raw.SQLITE_ROW))
+        {
+            SqliteException.ThrowExceptionForRC(rc, db);
+        }
+    }
 
     /// <summary>The error messages of some tasks of a run (the examples of a summary's failure groups).</summary>
     public Task<Dictionary<long, string>> ErrorsAsync(string runId, IReadOnlyCollection<long> taskIds, CancellationToken cancellationToken) => Task.Run(() =>
@@ -185,7 +206,7 @@ internal sealed class ResultQueries(SqliteResultStore store)
         var rows = new List<TaskRow>(order.Limit);
         while (reader.Read())
         {
-            rows.Add(new TaskRow(ReadFigures(reader, 0), reader.IsDBNull(8) ? null : reader.GetString(8)));
+            rows.Add(new TaskRow(ReadFigures(reader, 0), reader.IsDBNull(7) ? null : reader.GetString(7)));
         }
         return (rows, count);
     }, cancellationToken);
@@ -204,6 +225,17 @@ internal sealed class ResultQueries(SqliteResultStore store)
         using var reader = command.ExecuteReader();
         reader.Read();
         return (reader.IsDBNull(0) ? (long?)null : reader.GetInt64(0), reader.IsDBNull(1) ? (long?)null : reader.GetInt64(1));
+    }, cancellationToken);
+
+    /// <summary>Results of a run that started at or after <paramref name="since"/> (a rate where the run's process writes no progress).</summary>
+    public Task<int> StartedSinceAsync(string runId, DateTimeOffset since, CancellationToken cancellationToken) => Task.Run(() =>
+    {
+        using var connection = store.Connect();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM results WHERE run_id = $run AND started_at >= $since";
+        command.Parameters.AddWithValue("$run", runId);
+        command.Parameters.AddWithValue("$since", SqliteResultStore.FormatTime(since));
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }, cancellationToken);
 
     public Task<RunProgress?> ProgressAsync(string runId, CancellationToken cancellationToken) => Task.Run(() =>
@@ -227,14 +259,14 @@ internal sealed class ResultQueries(SqliteResultStore store)
     public Task<ComparisonPage> CompareAsync(string a, string b, string sort, bool descending, int offset, int limit, CancellationToken cancellationToken) => Task.Run(() =>
     {
         const string Joined = """
-            WITH a AS (SELECT task_id, score, success, duration_ms, attempts, error_kind, cached_from, started_at FROM results WHERE run_id = $a),
-                 b AS (SELECT task_id, score, success, duration_ms, attempts, error_kind, cached_from, started_at FROM results WHERE run_id = $b),
+            WITH a AS (SELECT task_id, score, success, duration_ms, attempts, error_kind, cached_from FROM results WHERE run_id = $a),
+                 b AS (SELECT task_id, score, success, duration_ms, attempts, error_kind, cached_from FROM results WHERE run_id = $b),
                  joined AS (
-                     SELECT a.task_id AS task_id, a.score AS sa, a.success AS ka, a.duration_ms AS da, a.attempts AS ta, a.error_kind AS ea, a.cached_from IS NOT NULL AS ca, a.started_at AS wa,
-                            b.score AS sb, b.success AS kb, b.duration_ms AS db, b.attempts AS tb, b.error_kind AS eb, b.cached_from IS NOT NULL AS cb, b.started_at AS wb
+                     SELECT a.task_id AS task_id, a.score AS sa, a.success AS ka, a.duration_ms AS da, a.attempts AS ta, a.error_kind AS ea, a.cached_from IS NOT NULL AS ca,
+                            b.score AS sb, b.success AS kb, b.duration_ms AS db, b.attempts AS tb, b.error_kind AS eb, b.cached_from IS NOT NULL AS cb
                      FROM a LEFT JOIN b ON b.task_id = a.task_id
                      UNION ALL
-                     SELECT b.task_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, b.score, b.success, b.duration_ms, b.attempts, b.error_kind, b.cached_from IS NOT NULL, b.started_at
+                     SELECT b.task_id, NULL, NULL, NULL, NULL, NULL, NULL, b.score, b.success, b.duration_ms, b.attempts, b.error_kind, b.cached_from IS NOT NULL
                      FROM b WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.task_id = b.task_id))
             """;
         using var connection = store.Connect();
@@ -274,21 +306,19 @@ internal sealed class ResultQueries(SqliteResultStore store)
         while (rows.Read())
         {
             var id = rows.GetInt64(0);
-            page.Add(new TaskComparison(id, rows.IsDBNull(1) ? null : Side(rows, id, 1), rows.IsDBNull(8) ? null : Side(rows, id, 8)));
+            page.Add(new TaskComparison(id, rows.IsDBNull(1) ? null : Side(rows, id, 1), rows.IsDBNull(7) ? null : Side(rows, id, 7)));
         }
         return new ComparisonPage(tasks, both, successDiffers, scoreDiffers, onlyA, onlyB, mean, page);
     }, cancellationToken);
 
-    private const string FigureColumns = "task_id, score, success, duration_ms, attempts, error_kind, cached_from IS NOT NULL, started_at";
+    private const string FigureColumns = "task_id, score, success, duration_ms, attempts, error_kind, cached_from IS NOT NULL";
 
     private static TaskFigures ReadFigures(SqliteDataReader reader, int at) => new(reader.GetInt64(at), reader.GetDouble(at + 1), reader.GetInt64(at + 2) != 0,
-        reader.GetDouble(at + 3), reader.GetInt32(at + 4), TaskErrorKinds.Parse(reader.IsDBNull(at + 5) ? null : reader.GetString(at + 5)), reader.GetInt64(at + 6) != 0,
-        SqliteResultStore.ParseTime(reader.GetString(at + 7)));
+        reader.GetDouble(at + 3), reader.GetInt32(at + 4), TaskErrorKinds.Parse(reader.IsDBNull(at + 5) ? null : reader.GetString(at + 5)), reader.GetInt64(at + 6) != 0);
 
-    /// <summary>One side of a comparison row: score, success, duration, attempts, error kind, cached, started at from <paramref name="at"/>.</summary>
+    /// <summary>One side of a comparison row: score, success, duration, attempts, error kind, cached from <paramref name="at"/>.</summary>
     private static TaskFigures Side(SqliteDataReader reader, long taskId, int at) => new(taskId, reader.GetDouble(at), reader.GetInt64(at + 1) != 0,
-        reader.GetDouble(at + 2), reader.GetInt32(at + 3), TaskErrorKinds.Parse(reader.IsDBNull(at + 4) ? null : reader.GetString(at + 4)), reader.GetInt64(at + 5) != 0,
-        SqliteResultStore.ParseTime(reader.GetString(at + 6)));
+        reader.GetDouble(at + 2), reader.GetInt32(at + 3), TaskErrorKinds.Parse(reader.IsDBNull(at + 4) ? null : reader.GetString(at + 4)), reader.GetInt64(at + 5) != 0);
 
     private static List<string> Strings(SqliteConnection connection, string sql)
     {

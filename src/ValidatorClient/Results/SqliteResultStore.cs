@@ -101,14 +101,19 @@ internal sealed partial class SqliteResultStore : IResultStore
     {
         using var connection = Connect();
         using var command = connection.CreateCommand();
+        // The chosen runs' figures grouped in index order (run_id first: no sort of the results), then joined: on
+        // 100,000 results in 81 runs 34 ms, where grouping the joined rows by run took 190.
         command.CommandText = $"""
-            WITH chosen AS (SELECT u.rowid AS position, u.* FROM runs u {where} ORDER BY u.created_at DESC, u.rowid DESC {limit})
+            WITH chosen AS (SELECT u.rowid AS position, u.* FROM runs u {where} ORDER BY u.created_at DESC, u.rowid DESC {limit}),
+                 figures AS (SELECT r.run_id, COUNT(*) AS n, COUNT(r.error_kind) AS failed, COUNT(r.cached_from) AS cached, AVG(r.score) AS mean,
+                                    AVG(r.success) AS success, TOTAL(r.score * r.score) AS squares
+                             FROM results r WHERE r.run_id IN (SELECT id FROM chosen) GROUP BY r.run_id)
             SELECT u.id, u.created_at, u.finished_at, u.status, u.environment, u.image_digest, u.method, u.kwargs,
                    u.task_id_parameter, u.concurrency, u.timeout_ms, u.retries, u.retry_delay_ms, u.use_cache, u.label,
-                   u.task_count, COUNT(r.task_id), COUNT(r.error_kind), COUNT(r.cached_from), AVG(r.score), AVG(r.success),
-                   u.settings, u.record_transcripts, TOTAL(r.score * r.score)
-            FROM chosen u LEFT JOIN results r ON r.run_id = u.id
-            GROUP BY u.id ORDER BY u.created_at DESC, u.position DESC
+                   u.task_count, COALESCE(f.n, 0), COALESCE(f.failed, 0), COALESCE(f.cached, 0), f.mean, f.success,
+                   u.settings, u.record_transcripts, COALESCE(f.squares, 0)
+            FROM chosen u LEFT JOIN figures f ON f.run_id = u.id
+            ORDER BY u.created_at DESC, u.position DESC
             """;
         foreach (var (name, value) in parameters)
         {
