@@ -287,6 +287,23 @@ public sealed class ViewTests(ViewFixture fixture)
         again.Headers.IfNoneMatch.Add(css.Headers.ETag!);
         using var revalidated = await fixture.Client.SendAsync(again).Within();
         Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        using var script = await fixture.Client.GetAsync(new Uri(fixture.Url, Regex.Match(page, "/view\\.js\\?v=[0-9a-f]{16}").Value)).Within();
+        Assert.Equal("text/javascript; charset=utf-8", script.Content.Headers.ContentType!.ToString());
+        using var pageResponse = await fixture.Client.GetAsync(fixture.Url).Within();
+        Assert.Contains("script-src 'self'", pageResponse.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal); // the viewer's own script only
+    }
+
+    [Fact]
+    public async Task LiveEvents_OfAFinishedRun_SendItsSectionOnceThenFinished()
+    {
+        using var response = await fixture.Client.GetAsync(new Uri(fixture.Url, $"/runs/{fixture.Weak.Id}/live")).Within();
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var events = await response.Content.ReadAsStringAsync().Within();
+        Assert.StartsWith("event: live\ndata: ", events, StringComparison.Ordinal);
+        Assert.Contains("data-chart=\"scores\"", events, StringComparison.Ordinal);
+        Assert.EndsWith("event: finished\ndata: \n\n", events, StringComparison.Ordinal);
+        using var missing = await fixture.Client.GetAsync(new Uri(fixture.Url, "/runs/no-such-run/live")).Within();
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
 }
 
@@ -309,6 +326,33 @@ public sealed class ViewCommandTests
         Assert.Contains($"there is no results store at {missing}", error, StringComparison.Ordinal);
         Assert.Contains("--store FILE", error, StringComparison.Ordinal);
         Assert.False(File.Exists(missing));
+    }
+
+    [Fact]
+    public void View_RunWithoutExport_SaysToGiveExport()
+    {
+        var (exit, error) = Run("view", "--run", "some-run", "--store", "/nonexistent/results.db");
+        Assert.Equal(1, exit);
+        Assert.Contains("there is no results store", error, StringComparison.Ordinal); // the store is looked for first
+        var store = Path.Combine(Path.GetTempPath(), "affinetes-view-run-" + Guid.NewGuid().ToString("N") + ".db");
+        try
+        {
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
+            {
+                connection.Open();
+            }
+            (exit, error) = Run("view", "--run", "some-run", "--store", store);
+            Assert.Equal(1, exit);
+            Assert.Contains("--run chooses the runs of an export; give --export DIR too", error, StringComparison.Ordinal);
+            (exit, error) = Run("view", "--export", Path.Combine(Path.GetTempPath(), "affinetes-export-" + Guid.NewGuid().ToString("N")), "--run", "no-such-run", "--store", store);
+            Assert.Equal(1, exit);
+            Assert.Contains("has no run 'no-such-run'", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            File.Delete(store);
+        }
     }
 
     [Fact]

@@ -95,7 +95,7 @@ internal static class RunsPage
         }
         html.Append("""
             <th scope="col">run</th><th scope="col">label</th><th scope="col">image</th><th scope="col">model</th>
-            <th scope="col" class="num">tasks</th><th scope="col" class="num">mean ± 95% CI</th><th scope="col" class="num">success</th><th scope="col" class="num">failed</th>
+            <th scope="col" class="num">tasks</th><th scope="col" class="num" title="the mean score ± the half-width of its 95% confidence interval">mean ± CI</th><th scope="col" class="num">success</th><th scope="col" class="num">failed</th>
             <th scope="col" class="num">duration</th><th scope="col">created</th><th scope="col">status</th></tr></thead><tbody>
             """);
         foreach (var run in shown)
