@@ -60,7 +60,7 @@ internal static class TaskPage
         }
         if (r.Transcript is { } transcript)
         {
-            Transcript(html, transcript);
+            Transcript(html, transcript, r.FromCache);
         }
         else if (episode is null)
         {
@@ -83,9 +83,13 @@ internal static class TaskPage
         return html.Append("</section></div>").ToString();
     }
 
-    private static void Transcript(StringBuilder html, LlmTranscript transcript)
+    private static void Transcript(StringBuilder html, LlmTranscript transcript, bool cached)
     {
         html.Append(Format.Inv, $"<h2 id=\"conversation-title\">Conversation <span class=\"muted\">({transcript.Exchanges.Count} exchange{(transcript.Exchanges.Count == 1 ? "" : "s")} with the model)</span></h2>");
+        if (cached)
+        {
+            html.Append("<p class=\"muted note\" id=\"cached-transcript\">This result was served from the cache: the conversation is the one of the result it copies.</p>");
+        }
         foreach (var turn in Conversation.Of(transcript))
         {
             var e = turn.Exchange;

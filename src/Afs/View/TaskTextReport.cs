@@ -35,6 +35,10 @@ internal static class TaskTextReport
         }
         if (r.Transcript is { } transcript)
         {
+            if (r.FromCache)
+            {
+                console.Line("transcript: that of the result this one was served from");
+            }
             WriteConversation(console, transcript);
         }
         else if (run.RecordTranscripts)
