@@ -25,6 +25,7 @@ docker tag "affinetes/host:$version-$content" "$remote"
 docker push -q "$remote" >/dev/null
 docker image rm "$remote" >/dev/null
 echo "[release] packing afs $version (host layer $version-$id from $registry) into $out" >&2
+# The released tool carries no host: it pulls the layer it names (scripts/pack.sh makes the tool that carries one).
 dotnet pack "$root/src/Afs/Affinetes.Afs.csproj" -c Release -o "$out" -nologo -v quiet -clp:ErrorsOnly \
-  -p:HostLayerId="$id" -p:HostLayerRegistry="$registry" >&2
+  -p:HostLayerId="$id" -p:HostLayerRegistry="$registry" -p:CarryHostLayer=false >&2
 echo "$out/Affinetes.Afs.$version.nupkg"

@@ -116,4 +116,14 @@ episodesBench.SetAction((result, _) => EpisodesBenchmark.RunAsync(result.GetValu
     result.GetValue(episodesConcurrency), result.GetValue(episodesRounds), result.GetValue(episodesOutput)!));
 root.Subcommands.Add(episodesBench);
 
+var viewResults = new Option<int>("--results") { Description = "results in the store (one run of 20,000 tasks, the rest in runs of 1,000)", DefaultValueFactory = _ => 100_000 };
+var viewRounds = new Option<int>("--rounds") { Description = "requests per page (the median and p95 are reported)", DefaultValueFactory = _ => 30 };
+var viewOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/view.json" };
+var view = new Command("view", "afs view on a store of 100,000 results: the index, a run page of 20,000 tasks (sorted, filtered), a task, a comparison, a CSV, each over HTTP; target under 300 ms.")
+{
+    viewResults, viewRounds, viewOutput,
+};
+view.SetAction((result, _) => ViewBenchmark.RunAsync(result.GetValue(viewResults), result.GetValue(viewRounds), result.GetValue(viewOutput)!));
+root.Subcommands.Add(view);
+
 return await root.Parse(args).InvokeAsync();

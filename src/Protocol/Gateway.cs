@@ -117,6 +117,12 @@ public sealed record GatewayEnvironment
     [JsonPropertyName("budget_tokens")] public long? BudgetTokens { get; init; }
     /// <summary>Hosts the environment may reach through the gateway's CONNECT proxy: <c>host</c> (port 443) or <c>host:port</c>.</summary>
     [JsonPropertyName("egress_hosts")] public IReadOnlyList<string>? EgressHosts { get; init; }
+    /// <summary>
+    /// Keep each exchange of each task (the messages sent, the reply, model, tokens, latency) until the task is
+    /// collected (<see cref="GatewayRoutes.CollectSuffix"/>), within <see cref="TranscriptLimits"/>; null or true: on.
+    /// False keeps only the usage figures, for validators who must not keep prompts.
+    /// </summary>
+    [JsonPropertyName("record_exchanges")] public bool? RecordExchanges { get; init; }
 }
 
 /// <summary>Answer of registering an environment: its name and the token to hand to it (shown only here).</summary>
@@ -189,6 +195,92 @@ public sealed record TaskCollection
 public sealed record TaskRecord
 {
     [JsonPropertyName("usage")] public required TaskUsage Usage { get; init; }
+
+    /// <summary>
+    /// The task's exchanges with the model, oldest first (requests the gateway refused included); empty when the
+    /// environment's registration said <see cref="GatewayEnvironment.RecordExchanges"/> false.
+    /// </summary>
+    [JsonPropertyName("exchanges")] public IReadOnlyList<ExchangeRecord> Exchanges { get; init; } = [];
+
+    /// <summary>Exchanges not kept: beyond <see cref="TranscriptLimits.ExchangesPerTask"/>, or the gateway's memory for transcripts was full.</summary>
+    [JsonPropertyName("exchanges_dropped")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int ExchangesDropped { get; init; }
+}
+
+/// <summary>
+/// How much of a task's transcript the gateway keeps: each text (a message, a reply, its reasoning) up to
+/// <see cref="MessageChars"/> characters, a task's texts up to <see cref="TaskChars"/> in all, at most
+/// <see cref="ExchangesPerTask"/> exchanges per task. What is cut is marked (<c>truncated</c>), never silently lost.
+/// </summary>
+public static class TranscriptLimits
+{
+    /// <summary>Characters kept of one message, reply or reasoning (256 Ki).</summary>
+    public const int MessageChars = 256 * 1024;
+
+    /// <summary>Characters kept of all of one task's texts (2 Mi); later texts are cut or left out.</summary>
+    public const int TaskChars = 2 * 1024 * 1024;
+
+    /// <summary>Exchanges kept per task; later ones are only counted (<see cref="TaskRecord.ExchangesDropped"/>).</summary>
+    public const int ExchangesPerTask = 100;
+
+    /// <summary>Characters of an error body kept (the upstream's error, as the environment received it).</summary>
+    public const int ErrorChars = 4096;
+}
+
+/// <summary>
+/// One request of a task to the model and its answer, as the gateway forwarded them. Streamed answers are assembled
+/// from their chunks. The upstream key never appears in it (masked as in answers).
+/// </summary>
+public sealed record ExchangeRecord
+{
+    /// <summary>When the request arrived at the gateway.</summary>
+    [JsonPropertyName("started_at")] public DateTimeOffset StartedAt { get; init; }
+    /// <summary>The API path after <c>/v1</c>: <c>chat/completions</c>, <c>completions</c>, <c>embeddings</c>.</summary>
+    [JsonPropertyName("endpoint")] public required string Endpoint { get; init; }
+    /// <summary>The model the answer named, else the one the request named.</summary>
+    [JsonPropertyName("model")] public string? Model { get; init; }
+    /// <summary>The request asked for a stream (<c>"stream": true</c>).</summary>
+    [JsonPropertyName("stream")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Stream { get; init; }
+    /// <summary>The HTTP status the environment received (the upstream's, or the gateway's own refusal or 502/504).</summary>
+    [JsonPropertyName("status")] public int Status { get; init; }
+    /// <summary>Why it failed: the gateway's error code and message, or the upstream's error body (at most <see cref="TranscriptLimits.ErrorChars"/>).</summary>
+    [JsonPropertyName("error")] public string? Error { get; init; }
+    /// <summary>From arrival at the gateway to the last byte sent back, in milliseconds.</summary>
+    [JsonPropertyName("latency_ms")] public double LatencyMs { get; init; }
+    [JsonPropertyName("prompt_tokens")] public long? PromptTokens { get; init; }
+    [JsonPropertyName("completion_tokens")] public long? CompletionTokens { get; init; }
+    [JsonPropertyName("total_tokens")] public long? TotalTokens { get; init; }
+    /// <summary>
+    /// The first this many messages of the request were the previous exchange's first messages, and are left out of
+    /// <see cref="Messages"/> (a conversation resends its history with every turn).
+    /// </summary>
+    [JsonPropertyName("repeated_messages")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int RepeatedMessages { get; init; }
+    /// <summary>The request's messages after the repeated ones (a completions prompt is one <c>prompt</c> message; embeddings one <c>input</c>).</summary>
+    [JsonPropertyName("messages")] public IReadOnlyList<ExchangeMessage> Messages { get; init; } = [];
+    /// <summary>The assistant's text (the first choice); null when the answer had none.</summary>
+    [JsonPropertyName("reply")] public string? Reply { get; init; }
+    /// <summary>The assistant's reasoning (<c>reasoning_content</c> or <c>reasoning</c>), when the model sent one.</summary>
+    [JsonPropertyName("reasoning")] public string? Reasoning { get; init; }
+    /// <summary>The tool calls the assistant asked for, as JSON text.</summary>
+    [JsonPropertyName("tool_calls")] public string? ToolCalls { get; init; }
+    [JsonPropertyName("finish_reason")] public string? FinishReason { get; init; }
+    /// <summary>Some of the request's text was cut or left out (per-text or per-task limit).</summary>
+    [JsonPropertyName("request_truncated")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool RequestTruncated { get; init; }
+    /// <summary>Some of the reply's text was cut or left out (per-text or per-task limit, or an answer too large to read).</summary>
+    [JsonPropertyName("reply_truncated")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool ReplyTruncated { get; init; }
+}
+
+/// <summary>One message of a request, as text (content parts joined; non-text parts named in brackets).</summary>
+public sealed record ExchangeMessage
+{
+    /// <summary><c>system</c>, <c>user</c>, <c>assistant</c>, <c>tool</c> ...</summary>
+    [JsonPropertyName("role")] public required string Role { get; init; }
+    [JsonPropertyName("content")] public string? Content { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    /// <summary>The tool calls of an assistant message, as JSON text.</summary>
+    [JsonPropertyName("tool_calls")] public string? ToolCalls { get; init; }
+    [JsonPropertyName("tool_call_id")] public string? ToolCallId { get; init; }
+    /// <summary>The content was cut at the per-text limit or left out at the per-task limit.</summary>
+    [JsonPropertyName("truncated")] [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool Truncated { get; init; }
 }
 
 /// <summary>Answer of <c>POST /admin/usage/{name}/collect</c>: the tasks that had anything to collect.</summary>
@@ -213,4 +305,5 @@ public sealed record GatewayUsage
 [JsonSerializable(typeof(EnvironmentUsage))]
 [JsonSerializable(typeof(TaskCollection))]
 [JsonSerializable(typeof(CollectedTasks))]
+[JsonSerializable(typeof(IReadOnlyList<ExchangeRecord>))]
 public sealed partial class GatewayJson : JsonSerializerContext;

@@ -11,25 +11,25 @@ using OpenQA.Selenium;
 namespace Affinetes.Afs.Tests;
 
 /// <summary>
-/// A results store with two runs of the same 20 tasks (two "miners": models weak and strong; tasks 7 and 14 fail),
-/// written by the evaluation runner against a real host process, and <c>afs view</c> serving it.
+/// A results store with two runs of the same 20 tasks (two "miners": models weak and strong; tasks 7 and 14 fail)
+/// and a run of 4 conversations with a local model through a real LLM gateway (the second turn streamed), written by
+/// the evaluation runner against a real host process, and <c>afs view</c> serving it.
 /// </summary>
-public sealed partial class ViewFixture : IAsyncLifetime
+public sealed class ViewFixture : IAsyncLifetime
 {
-    private readonly CancellationTokenSource _stop = new();
-    private readonly StringWriter _output = new();
-    private readonly StringWriter _error = new();
-    private Task<int>? _view;
+    private AfsViewServer? _view;
 
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("affinetes-view-").FullName;
 
     public string StorePath => Path.Combine(Directory, "results.db");
 
-    public Uri Url { get; private set; } = null!;
+    public Uri Url => _view!.Url;
 
     public RunInfo Weak { get; private set; } = null!;
 
     public RunInfo Strong { get; private set; } = null!;
+
+    public RunInfo Chat { get; private set; } = null!;
 
     public HttpClient Client { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
@@ -63,38 +63,93 @@ public sealed partial class ViewFixture : IAsyncLifetime
                     }
                 }).Within(TimeSpan.FromSeconds(60), $"run {run.Id}");
             }
+
+            // Conversations through the gateway: the model names the task of the first user message.
+            await using var upstream = await LocalLlmServer.StartAsync(request =>
+            {
+                var task = request.Messages.First(m => m.Role == "user").Content.Split(':')[0];
+                return LlmReply.Text($"{task}, as asked.\nAnswer: {task}") with { Reasoning = "The user names the task.", Usage = (24, 6) };
+            });
+            await using var gateway = await InProcessGateway.StartAsync(upstream.BaseUrl);
+            var (chatEnvironment, token) = await gateway.FrontAsync(environment, new Protocol.GatewayEnvironment { Name = "view-chat" });
+            var chat = await EvaluationRunner.Create(chatEnvironment, store).StartAsync(new EvaluationRequest
+            {
+                Method = "converse",
+                TaskIds = [1, 2, 3, 4],
+                Kwargs = new Dictionary<string, object?> { ["base_url"] = chatEnvironment.LlmBaseUrl, ["api_key"] = token, ["model"] = "local-chat-model" },
+                Environment = "view-test-env",
+                ImageDigest = "sha256:" + new string('c', 64),
+                Label = "conversations",
+                Concurrency = 2,
+            }).Within();
+            await Task.Run(async () =>
+            {
+                await foreach (var _ in chat.ResultsAsync())
+                {
+                }
+            }).Within(TimeSpan.FromSeconds(60), $"run {chat.Id}");
+
             var runs = await store.ListRunsAsync();
             Weak = runs.Single(r => r.Label == "miner-weak");
             Strong = runs.Single(r => r.Label == "miner-strong");
+            Chat = runs.Single(r => r.Label == "conversations");
         }
 
-        _view = Task.Run(() => AfsCli.RunAsync(["view", "--store", StorePath, "--port", "0"],
-            new InvocationConfiguration { Output = TextWriter.Synchronized(_output), Error = TextWriter.Synchronized(_error) }, _stop.Token));
-        await Bounded.Until(() => Task.FromResult(UrlPattern().IsMatch(Output) || _view.IsCompleted), TimeSpan.FromSeconds(30), "afs view printing its address");
-        Assert.False(_view.IsCompleted, $"afs view ended: {_error}");
-        Url = new Uri(UrlPattern().Match(Output).Groups[1].Value);
+        _view = await AfsViewServer.StartAsync(StorePath);
     }
-
-    public string Output => _output.ToString();
 
     public async Task DisposeAsync()
     {
-        await _stop.CancelAsync();
         if (_view is not null)
         {
-            Assert.Equal(130, await _view.Within(TimeSpan.FromSeconds(15), "afs view stopping on Ctrl+C"));
+            await _view.DisposeAsync();
         }
         Client.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
+
+/// <summary><c>afs view</c> in this process on a store, on a free port of 127.0.0.1, stopped as Ctrl+C stops it.</summary>
+public sealed partial class AfsViewServer : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly StringWriter _output = new();
+    private readonly StringWriter _error = new();
+    private Task<int> _view = null!;
+
+    public Uri Url { get; private set; } = null!;
+
+    public static async Task<AfsViewServer> StartAsync(string storePath)
+    {
+        var server = new AfsViewServer();
+        server._view = Task.Run(() => AfsCli.RunAsync(["view", "--store", storePath, "--port", "0"],
+            new InvocationConfiguration { Output = TextWriter.Synchronized(server._output), Error = TextWriter.Synchronized(server._error) }, server._stop.Token));
+        await Bounded.Until(() => Task.FromResult(UrlPattern().IsMatch(server._output.ToString()) || server._view.IsCompleted), TimeSpan.FromSeconds(30), "afs view printing its address");
+        Assert.False(server._view.IsCompleted, $"afs view ended: {server._error}");
+        server.Url = new Uri(UrlPattern().Match(server._output.ToString()).Groups[1].Value);
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        Assert.Equal(130, await _view.Within(TimeSpan.FromSeconds(15), "afs view stopping on Ctrl+C"));
     }
 
     [GeneratedRegex(@"at (http://127\.0\.0\.1:\d+)/")]
     private static partial Regex UrlPattern();
 }
 
+[CollectionDefinition(Name)]
+public sealed class ViewCollection : ICollectionFixture<ViewFixture>
+{
+    public const string Name = "afs-view";
+}
+
 [Trait(Tiers.Name, Tiers.Host)]
-public sealed class ViewTests(ViewFixture fixture) : IClassFixture<ViewFixture>
+[Collection(ViewCollection.Name)]
+public sealed class ViewTests(ViewFixture fixture)
 {
     private static IReadOnlyList<IWebElement> Rows(Browser browser, string table) =>
         browser.Driver.FindElements(By.CssSelector($"#{table} tbody tr"));
@@ -104,17 +159,21 @@ public sealed class ViewTests(ViewFixture fixture) : IClassFixture<ViewFixture>
 
     [Fact]
     [Trait("Browser", "true")]
-    public void View_TwoRuns_NavigateSortFilterOpenAFailedTask_ChartsDrawn_AndSideBySide()
+    public void View_Runs_NavigateSortFilterOpenAFailedTask_ChartsDrawn_AndSideBySide_ToldApartTaskByTask()
     {
         using var browser = Browser.Start(1280, 800);
         browser.Open(fixture.Url.ToString());
         browser.WaitFor(By.Id("runs"), "the runs table");
-        Assert.Equal(2, Rows(browser, "runs").Count);
+        Assert.Equal(3, Rows(browser, "runs").Count);
         var weakRow = browser.Driver.FindElement(By.CssSelector($"tr[data-run='{fixture.Weak.Id}']"));
         Assert.Contains("view-test-env", weakRow.Text, StringComparison.Ordinal);
-        Assert.Contains("evaluate", weakRow.Text, StringComparison.Ordinal);
+        Assert.Contains("weak", weakRow.Text, StringComparison.Ordinal); // the model of its kwargs
         Assert.Contains("20/20", weakRow.Text, StringComparison.Ordinal);
-        Assert.Matches(@"\d\.\d+ \[-?\d\.\d+, \d\.\d+\]", weakRow.Text); // mean [95% CI]
+        // One line per run: every row as tall as the first.
+        Assert.Single(Rows(browser, "runs").Select(r => r.Size.Height).Distinct());
+        Assert.True(browser.FitsWidth(), "the runs page is wider than a 1280 px window");
+        Assert.Equal(true, browser.Script("const t = document.getElementById('runs').parentElement; return t.scrollWidth <= t.clientWidth")); // no scrolling sideways either
+        Assert.Matches(@"\d\.\d+ ± \d\.\d+", weakRow.Text); // the mean and its 95% interval
         Assert.Contains("completed", weakRow.Text, StringComparison.Ordinal);
         browser.Screenshot("view-runs-1280");
 
@@ -154,22 +213,41 @@ public sealed class ViewTests(ViewFixture fixture) : IClassFixture<ViewFixture>
         Assert.Contains("actor_error", browser.Driver.FindElement(By.TagName("main")).Text, StringComparison.Ordinal);
         browser.Screenshot("view-failed-task-1280");
 
-        // Back to the runs, both chosen by keyboard, side by side.
+        // Back to the runs, the two miners chosen by keyboard, side by side: told apart by letter, id, digest and model.
         browser.Driver.FindElement(By.LinkText("runs")).Click();
         browser.WaitFor(By.Id("runs"), "the runs table");
-        foreach (var box in browser.Driver.FindElements(By.CssSelector("#runs input[type=checkbox]")))
+        foreach (var id in new[] { fixture.Weak.Id, fixture.Strong.Id })
         {
-            browser.Script("arguments[0].focus()", box);
+            browser.Script("arguments[0].focus()", browser.Driver.FindElement(By.CssSelector($"#runs input[value='{id}']")));
             browser.Press(" ");
         }
         browser.Press(Keys.Enter);
         var chart = browser.WaitFor(By.CssSelector("svg[data-chart='compare']"), "the comparison chart");
-        Assert.Equal(2, chart.FindElements(By.CssSelector("rect.bar")).Count);
+        var bars = chart.FindElements(By.CssSelector("rect.bar"));
+        Assert.Equal(2, bars.Count);
         Assert.Equal(2, chart.FindElements(By.CssSelector("line.ci")).Count);
+        var labels = chart.FindElements(By.CssSelector("text.bar-label")).Select(t => t.Text).ToList();
+        Assert.Equal(2, labels.Distinct().Count()); // no longer the same truncated label twice
+        Assert.Equal(["A " + View.Format.ShortId(fixture.Weak.Id), "B " + View.Format.ShortId(fixture.Strong.Id)], labels);
         var compared = browser.Driver.FindElement(By.Id("compare-table")).Text;
         Assert.Contains("miner-weak", compared, StringComparison.Ordinal);
         Assert.Contains("miner-strong", compared, StringComparison.Ordinal);
+        Assert.Contains("wwwwwwwwwwww", compared, StringComparison.Ordinal); // the digests, shortened
+        Assert.Contains("ssssssssssss", compared, StringComparison.Ordinal);
+
+        // Task by task, the disagreements first: the strong model succeeds where the weak one does not (tasks 1, 6, 11, 16).
+        var differences = Rows(browser, "task-differences");
+        Assert.Equal(20, differences.Count);
+        Assert.Equal("4", browser.Driver.FindElement(By.CssSelector("[data-figure='success-differs'] dd")).Text);
+        Assert.Equal(["1", "6", "11", "16"], differences.Take(4).Select(r => r.GetAttribute("data-task")!));
+        Assert.All(differences.Take(4), r => Assert.Contains("differs", r.GetAttribute("class"), StringComparison.Ordinal));
+        Assert.DoesNotContain("differs", differences[^1].GetAttribute("class") ?? "", StringComparison.Ordinal); // the same score in both
         browser.Screenshot("view-compare-1280");
+        browser.Driver.FindElement(By.CssSelector("#task-differences a[data-sort='difference']")).Click();
+        browser.Until(d => d.Url.Contains("sort=difference&dir=desc", StringComparison.Ordinal), "the differences sorted");
+        var sorted = Rows(browser, "task-differences").Select(r => double.Parse(r.FindElement(By.CssSelector("td[data-difference]")).GetAttribute("data-difference")!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(sorted.OrderByDescending(d => d), sorted);
+        Assert.Equal(0.25, sorted[0]);
 
         // A narrow window: nothing wider than it; every control reachable by Tab.
         browser.Resize(900, 800);
@@ -209,6 +287,23 @@ public sealed class ViewTests(ViewFixture fixture) : IClassFixture<ViewFixture>
         again.Headers.IfNoneMatch.Add(css.Headers.ETag!);
         using var revalidated = await fixture.Client.SendAsync(again).Within();
         Assert.Equal(HttpStatusCode.NotModified, revalidated.StatusCode);
+        using var script = await fixture.Client.GetAsync(new Uri(fixture.Url, Regex.Match(page, "/view\\.js\\?v=[0-9a-f]{16}").Value)).Within();
+        Assert.Equal("text/javascript; charset=utf-8", script.Content.Headers.ContentType!.ToString());
+        using var pageResponse = await fixture.Client.GetAsync(fixture.Url).Within();
+        Assert.Contains("script-src 'self'", pageResponse.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal); // the viewer's own script only
+    }
+
+    [Fact]
+    public async Task LiveEvents_OfAFinishedRun_SendItsSectionOnceThenFinished()
+    {
+        using var response = await fixture.Client.GetAsync(new Uri(fixture.Url, $"/runs/{fixture.Weak.Id}/live")).Within();
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType!.MediaType);
+        var events = await response.Content.ReadAsStringAsync().Within();
+        Assert.StartsWith("event: live\ndata: ", events, StringComparison.Ordinal);
+        Assert.Contains("data-chart=\"scores\"", events, StringComparison.Ordinal);
+        Assert.EndsWith("event: finished\ndata: \n\n", events, StringComparison.Ordinal);
+        using var missing = await fixture.Client.GetAsync(new Uri(fixture.Url, "/runs/no-such-run/live")).Within();
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
 }
 
@@ -231,6 +326,33 @@ public sealed class ViewCommandTests
         Assert.Contains($"there is no results store at {missing}", error, StringComparison.Ordinal);
         Assert.Contains("--store FILE", error, StringComparison.Ordinal);
         Assert.False(File.Exists(missing));
+    }
+
+    [Fact]
+    public void View_RunWithoutExport_SaysToGiveExport()
+    {
+        var (exit, error) = Run("view", "--run", "some-run", "--store", "/nonexistent/results.db");
+        Assert.Equal(1, exit);
+        Assert.Contains("there is no results store", error, StringComparison.Ordinal); // the store is looked for first
+        var store = Path.Combine(Path.GetTempPath(), "affinetes-view-run-" + Guid.NewGuid().ToString("N") + ".db");
+        try
+        {
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
+            {
+                connection.Open();
+            }
+            (exit, error) = Run("view", "--run", "some-run", "--store", store);
+            Assert.Equal(1, exit);
+            Assert.Contains("--run chooses the runs of an export; give --export DIR too", error, StringComparison.Ordinal);
+            (exit, error) = Run("view", "--export", Path.Combine(Path.GetTempPath(), "affinetes-export-" + Guid.NewGuid().ToString("N")), "--run", "no-such-run", "--store", store);
+            Assert.Equal(1, exit);
+            Assert.Contains("has no run 'no-such-run'", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            File.Delete(store);
+        }
     }
 
     [Fact]

@@ -92,7 +92,7 @@ public sealed class ResultStoreTests
         Assert.Equal(temp.Path, store.Path);
         Assert.Equal((long)Schema.Migrations.Count, StoreFile.Scalar(temp.Path, "PRAGMA user_version"));
         Assert.Equal("wal", StoreFile.Scalar(temp.Path, "PRAGMA journal_mode"));
-        Assert.Equal(["errors", "llm_usage", "results", "runs"], StoreFile.Column(temp.Path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
+        Assert.Equal(["errors", "llm_usage", "results", "run_progress", "runs", "transcripts"], StoreFile.Column(temp.Path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
         Assert.Empty(await store.ListRunsAsync());
     }
 

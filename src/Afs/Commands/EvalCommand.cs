@@ -34,6 +34,10 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<double?> _readyTimeout = Seconds.Option("--ready-timeout", "seconds the replicas may take to become ready", 180);
     private readonly Option<double?> _progressEvery = Seconds.Option("--progress-interval", "seconds between progress lines when stdout is not a terminal", 5);
     private readonly Option<long?> _maxResult = ResultSize.Option();
+    private readonly Option<bool> _episodes = new("--episodes") { Description = "each task is an episode of an interactive (OpenEnv) environment: reset(task_id, seed), then the model's replies as step actions until done; --kw goes to reset" };
+    private readonly Option<int?> _maxSteps = new("--max-steps") { Description = "steps at most per episode (with --episodes; default 30)" };
+    private readonly Option<string?> _systemPrompt = new("--system-prompt") { Description = "what the model is told before an episode's first observation (with --episodes)" };
+    private readonly Option<bool> _noTranscripts = new("--no-transcripts") { Description = "keep no transcripts of the model calls (afs view shows none); the usage figures stay" };
 
     public EvalCommand()
         : base("eval", "Evaluate an environment on a task set in parallel; results are stored, cached and resumable.")
@@ -56,6 +60,10 @@ internal sealed class EvalCommand : AfsCommand
         Options.Add(_readyTimeout);
         Options.Add(_progressEvery);
         Options.Add(_maxResult);
+        Options.Add(_episodes);
+        Options.Add(_maxSteps);
+        Options.Add(_systemPrompt);
+        Options.Add(_noTranscripts);
         AddHostOption("repeatable: replicas are spread over them");
     }
 
@@ -70,7 +78,8 @@ internal sealed class EvalCommand : AfsCommand
         }
         if (resumeId is not null)
         {
-            var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model, _replicas, _networkSide.Network, _networkSide.LlmUpstream, _maxResult])
+            var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model, _replicas, _networkSide.Network, _networkSide.LlmUpstream, _maxResult,
+                    _episodes, _maxSteps, _systemPrompt, _noTranscripts])
                 .Where(context.Given).Select(o => o.Name).ToList();
             if (given.Count > 0)
             {
@@ -81,6 +90,7 @@ internal sealed class EvalCommand : AfsCommand
         else
         {
             _settings.Check(context);
+            CheckEpisodeFlags(context);
         }
         if (context.Get(_replicas) < 1)
         {
@@ -150,7 +160,7 @@ internal sealed class EvalCommand : AfsCommand
                     stored++;
                     if (jsonLines is not null)
                     {
-                        await jsonLines.WriteLineAsync(JsonSerializer.Serialize(ResultViews.Json(run.Id, result), AfsConsole.JsonOptions));
+                        await jsonLines.WriteLineAsync(JsonSerializer.Serialize(run.Request.Episodes is null ? ResultViews.Json(run.Id, result) : ResultViews.EpisodeJson(run.Id, result), AfsConsole.JsonOptions));
                     }
                 }
             });
@@ -180,7 +190,8 @@ internal sealed class EvalCommand : AfsCommand
         ResultViews.WriteSummary(context.Console, run.Id, report.Info, report.Summary, report.Results);
         if (llmUsage is not null)
         {
-            context.Console.Line($"LLM through the gateway (stored with the results): {AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
+            var through = run.Request.Episodes is null ? "LLM through the gateway (stored with the results)" : "the episodes' model (called from afs; stored with the results)";
+            context.Console.Line($"{through}: " + $"{AfsConsole.Plural((int)llmUsage.requests, "request")} from {AfsConsole.Plural(llmUsage.tasks, "task")}, " +
                 $"{llmUsage.prompt_tokens} prompt + {llmUsage.completion_tokens} completion tokens, {llmUsage.errors} upstream errors");
         }
         context.Console.Line($"stored in {store.Path}; afs show {run.Id}{StoreOption.Flag(context, _store)} prints every task" +
@@ -191,11 +202,53 @@ internal sealed class EvalCommand : AfsCommand
     private EvaluationJob Job(CommandContext context, Target target, string? image, EnvironmentOptions environment) => new()
     {
         Environment = environment,
-        Request = _settings.Request(context, _modelSide.GivenKwargs(context), target.Kind == TargetKind.Directory ? image : target.Value),
+        Request = _settings.Request(context, _modelSide.GivenKwargs(context), target.Kind == TargetKind.Directory ? image : target.Value) with
+        {
+            Episodes = Episodes(context),
+            RecordTranscripts = !context.Get(_noTranscripts),
+        },
         Model = _modelSide.Endpoint(context),
         LocalModelPort = context.Get(_modelSide.BaselinePort),
         LlmUpstream = context.Get(_networkSide.LlmUpstream),
         LlmKeyVariable = context.Get(_networkSide.LlmKeyEnv),
+    };
+
+    private void CheckEpisodeFlags(CommandContext context)
+    {
+        if (context.Get(_episodes))
+        {
+            if (context.Given(_settings.Method))
+            {
+                throw new UsageException($"--episodes plays each task as an episode (reset, step, stop); it calls no --method (drop --method {context.Get(_settings.Method)})");
+            }
+            if (context.Get(_maxSteps) is < 1 or > 100_000)
+            {
+                throw new UsageException($"--max-steps {context.Get(_maxSteps)}: give 1 to 100000");
+            }
+            if (context.Get(_modelSide.BaseUrl) is { } url && context.Get(_modelSide.ApiKeyEnv) is { } key && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(key)))
+            {
+                throw new UsageException($"--episodes: afs plays with the model at {url} itself and reads its API key from ${key}, which is not set: export {key} " +
+                    "(any value for a local endpoint that takes none), or name another variable with --api-key-env");
+            }
+            return;
+        }
+        if (new Option[] { _maxSteps, _systemPrompt }.FirstOrDefault(context.Given) is { } stray)
+        {
+            throw new UsageException($"{stray.Name} applies to --episodes (each task an episode of an interactive environment); add --episodes or drop {stray.Name}");
+        }
+    }
+
+    /// <summary>
+    /// The episode settings of <c>--episodes</c>; the service puts the model that plays in them (<c>--base-url</c> and
+    /// <c>--model</c>, or the offline baseline), called from afs itself: the containers need no model access.
+    /// </summary>
+    private EpisodeSettings? Episodes(CommandContext context) => !context.Get(_episodes) ? null : new EpisodeSettings
+    {
+        BaseUrl = context.Get(_modelSide.BaseUrl) ?? "http://127.0.0.1/v1",
+        Model = context.Get(_modelSide.Model) ?? Affinetes.Baseline.BaselineModel.Name,
+        ApiKeyVariable = context.Get(_modelSide.ApiKeyEnv) ?? ModelEndpoint.DefaultApiKeyVariable,
+        MaxSteps = context.Get(_maxSteps) ?? 30,
+        SystemPrompt = context.Get(_systemPrompt),
     };
 
     private Target ResolveTarget(CommandContext context, RunInfo? resumed)

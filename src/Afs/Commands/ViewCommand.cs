@@ -9,19 +9,26 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Affinetes.Afs.Commands;
 
-/// <summary><c>afs view [--store FILE] [--port N] [--bind ADDRESS]</c>: a local web page over the results store, until Ctrl+C.</summary>
+/// <summary>
+/// <c>afs view [--store FILE] [--port N] [--bind ADDRESS]</c>: a local web page over the results store, until Ctrl+C;
+/// <c>afs view --export DIR [--run ID ...]</c>: the same pages written as files to share.
+/// </summary>
 internal sealed class ViewCommand : AfsCommand
 {
     private readonly Option<string?> _store = new("--store") { Description = $"the results store (default: ${ResultStore.PathVariable}, else {ResultStore.DefaultPath})" };
     private readonly Option<int> _port = new("--port") { Description = "the port to serve on (default 0: a free one, printed)", DefaultValueFactory = _ => 0 };
     private readonly Option<string> _bind = new("--bind") { Description = "the address to serve on (default 127.0.0.1: this machine only)", DefaultValueFactory = _ => "127.0.0.1" };
+    private readonly Option<string?> _export = new("--export") { Description = "write the pages as files into this directory (relative links: they open from disk) instead of serving them" };
+    private readonly Option<string[]> _runs = new("--run") { Description = "with --export: only this run (repeatable; default: every run)", AllowMultipleArgumentsPerToken = false };
 
     public ViewCommand()
-        : base("view", "Serve a local web page over the results store: runs, their tasks, failures and charts, until Ctrl+C.")
+        : base("view", "Serve a local web page over the results store: runs, their tasks and conversations, failures and charts, until Ctrl+C; or --export DIR.")
     {
         Options.Add(_store);
         Options.Add(_port);
         Options.Add(_bind);
+        Options.Add(_export);
+        Options.Add(_runs);
     }
 
     protected override string CancelledMessage(CommandContext context) => "stopped serving; the store is unchanged";
@@ -39,6 +46,15 @@ internal sealed class ViewCommand : AfsCommand
             throw new UsageException($"--port {port} is not a port; use 1-65535, or 0 for a free one");
         }
         var path = StoreOption.Existing(context, _store);
+        var runs = context.Get(_runs) ?? [];
+        if (context.Get(_export) is { } directory)
+        {
+            return await ExportAsync(context, path, Path.GetFullPath(directory), runs, cancellationToken);
+        }
+        if (runs.Length > 0)
+        {
+            throw new UsageException("--run chooses the runs of an export; give --export DIR too (the server shows every run)");
+        }
         await using var store = await ResultStore.OpenAsync(path, context.LoggerFactory, cancellationToken);
         await using var app = new ResultsViewer(store, context.LoggerFactory.CreateLogger("afs.view")).Build(address, port);
         try
@@ -70,6 +86,39 @@ internal sealed class ViewCommand : AfsCommand
         {
             using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             await app.StopAsync(stopping.Token);
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<int> ExportAsync(CommandContext context, string path, string directory, IReadOnlyList<string> runs, CancellationToken cancellationToken)
+    {
+        if (File.Exists(directory))
+        {
+            throw new UsageException($"--export {directory} is a file; give a directory (it is created when missing)");
+        }
+        await using var store = await ResultStore.OpenAsync(path, context.LoggerFactory, cancellationToken);
+        StaticExport.Written written;
+        try
+        {
+            written = await new StaticExport(store, TimeProvider.System).WriteAsync(directory, runs,
+                run => context.Console.Progress($"afs view: exported run {run.Id} ({run.ResultCount} tasks)"), cancellationToken);
+        }
+        catch (IOException e)
+        {
+            throw new UsageException($"cannot write the export into {directory}: {e.Message}");
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UsageException($"cannot write the export into {directory}: {e.Message}");
+        }
+        var index = Path.Combine(directory, "index.html");
+        if (context.Json)
+        {
+            context.Console.WriteJson(new { directory, index, runs = written.Runs, tasks = written.Tasks, files = written.Files });
+        }
+        else
+        {
+            context.Console.Line($"afs view: {written.Runs} run(s), {written.Tasks} task page(s) in {directory}; open {new Uri(index).AbsoluteUri}");
         }
         return ExitCodes.Ok;
     }

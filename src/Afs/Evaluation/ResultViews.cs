@@ -29,6 +29,35 @@ internal static class ResultViews
         result = r.Value,
     };
 
+    /// <summary>
+    /// One episode's result as a JSON line: the task's figures with the episode's own (its id, reward, whether the
+    /// environment said done, steps played, what stopped it) at the top, and the whole record under <c>result</c>.
+    /// </summary>
+    public static object EpisodeJson(string runId, TaskResult r)
+    {
+        string? Text(string name) => r.Value is { ValueKind: JsonValueKind.Object } v && v.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+        JsonElement? Field(string name) => r.Value is { ValueKind: JsonValueKind.Object } v && v.TryGetProperty(name, out var p) ? p : null;
+        return new
+        {
+            run = runId,
+            task_id = r.TaskId,
+            episode_id = Text("episode_id"),
+            reward = Field("reward"),
+            done = Field("done"),
+            steps = Field("steps"),
+            stop_reason = Text("stop_reason"),
+            score = r.Score,
+            success = r.Success,
+            error_kind = r.Completed ? null : TaskErrorKinds.Name(r.ErrorKind),
+            error = r.Error,
+            attempts = r.Attempts,
+            duration_ms = Math.Round(r.Duration.TotalMilliseconds, 1),
+            started_at = r.StartedAt,
+            from_cache = r.FromCache,
+            result = r.Value,
+        };
+    }
+
     /// <summary>A summary as JSON.</summary>
     public static object Json(EvaluationSummary s) => new
     {

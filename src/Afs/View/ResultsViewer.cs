@@ -1,36 +1,32 @@
 using System.Net;
-using System.Security.Cryptography;
-using Affinetes.ValidatorClient.Evaluation;
+using System.Text;
 using Affinetes.ValidatorClient.Results;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Affinetes.Afs.View;
 
 /// <summary>
 /// The web server of <c>afs view</c>: Kestrel on one address, pages rendered on the server from the results store
-/// (read through the library, at each request, so running evaluations show up on reload), one embedded style sheet.
+/// (read through the library at each request), a run's tasks as CSV and JSON, the live section of a running run as
+/// server-sent events, and the viewer's style sheet and script from the binary.
 /// </summary>
-internal sealed partial class ResultsViewer(IResultStore store, ILogger logger)
+internal sealed partial class ResultsViewer(IResultStore store, ILogger logger, TimeProvider? time = null)
 {
-    private const string StylePath = "/view.css";
+    /// <summary>How often a running run's live section is read again for its page.</summary>
+    public static readonly TimeSpan LiveInterval = TimeSpan.FromSeconds(1);
 
-    // Only the viewer's own style sheet; no script at all; nothing may frame the pages.
-    private const string ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+    // The viewer's own style sheet and script only, and its own server-sent events; nothing may frame the pages.
+    private const string ContentSecurityPolicy =
+        "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-    private static readonly Lazy<(byte[] Bytes, string Tag)> Style = new(() =>
-    {
-        using var stream = typeof(ResultsViewer).Assembly.GetManifestResourceStream("view/view.css")
-            ?? throw new InvalidOperationException("afs was built without its view/view.css resource");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        var bytes = copy.ToArray();
-        return (bytes, Convert.ToHexStringLower(SHA256.HashData(bytes))[..16]);
-    });
-
-    private static string StyleUrl => $"{StylePath}?v={Style.Value.Tag}";
+    private readonly ViewPages _pages = new(store, time ?? TimeProvider.System);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly ViewLinks _links = new ViewLinks.Server($"/view.css?v={ViewAssets.Style.Tag}", $"/view.js?v={ViewAssets.Script.Tag}");
 
     /// <summary>Builds the server on <paramref name="address"/>:<paramref name="port"/> (0: a free port).</summary>
     public WebApplication Build(IPAddress address, int port)
@@ -45,10 +41,12 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger)
         var app = builder.Build();
         app.Use(ShowFailuresAsync);
         app.MapGet("/", RunsAsync);
-        app.MapGet("/runs/{id}", RunAsync);
-        app.MapGet("/runs/{id}/tasks/{task:long}", TaskAsync);
+        app.MapGet("/runs/{id}", RunOrExportAsync);
+        app.MapGet("/runs/{id}/live", LiveAsync);
+        app.MapGet("/runs/{id}/tasks/{task:long}", (HttpContext context, string id, long task) => WriteAsync(context, _pages.TaskAsync(_links, id, task, context.RequestAborted)));
         app.MapGet("/compare", CompareAsync);
-        app.MapGet(StylePath, WriteStyle);
+        app.MapGet("/view.css", context => WriteAsset(context, ViewAssets.Style));
+        app.MapGet("/view.js", context => WriteAsset(context, ViewAssets.Script));
         return app;
     }
 
@@ -63,101 +61,128 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger)
         {
             Log.PageFailed(logger, context.Request.Path, e);
             context.Response.Clear();
-            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
-            await WritePageAsync(context, "Error", ViewPages.Failure($"{context.Request.Path} could not be shown: {e.Message}"), ("runs", "/"));
+            await WriteAsync(context, Task.FromResult(_pages.Failure(_links, $"{context.Request.Path} could not be shown: {e.Message}")));
         }
     }
 
-    private async Task RunsAsync(HttpContext context)
+    private Task RunsAsync(HttpContext context)
     {
-        var runs = await store.ListRunsAsync(100, context.RequestAborted);
-        await WritePageAsync(context, "Runs", ViewPages.Runs(await RowsAsync(runs, context.RequestAborted)));
-    }
-
-    private async Task RunAsync(HttpContext context, string id)
-    {
-        if (await store.GetRunAsync(id, context.RequestAborted) is not { } run)
-        {
-            await WriteNotFoundAsync(context, $"the store has no run '{id}'");
-            return;
-        }
-        var results = await store.GetResultsAsync(id, context.RequestAborted);
         var q = context.Request.Query;
-        var query = ViewPages.TaskQuery.Parse(q["sort"], q["dir"], q["failed"], q["page"]);
-        await WritePageAsync(context, "Run " + run.Id, ViewPages.Run(run, results, EvaluationSummary.Of([.. results]), query), ("runs", "/"), (run.Id, null));
+        var query = RunsPage.Query.Parse(q["q"], q["environment"], q["model"], q["status"], q["from"], q["to"], q["page"]);
+        return WriteAsync(context, _pages.RunsAsync(_links, query, context.RequestAborted));
     }
 
-    private async Task TaskAsync(HttpContext context, string id, long task)
+    /// <summary><c>/runs/ID</c>, or <c>/runs/ID.csv</c> and <c>/runs/ID.json</c>: the run's tasks to download.</summary>
+    private async Task RunOrExportAsync(HttpContext context, string id)
     {
-        if (await store.GetRunAsync(id, context.RequestAborted) is not { } run)
+        var cancellationToken = context.RequestAborted;
+        foreach (var (suffix, contentType) in new[] { (".csv", "text/csv; charset=utf-8"), (".json", "application/json; charset=utf-8") })
         {
-            await WriteNotFoundAsync(context, $"the store has no run '{id}'");
-            return;
-        }
-        var result = (await store.GetResultsAsync(id, context.RequestAborted)).FirstOrDefault(r => r.TaskId == task);
-        if (result is null)
-        {
-            await WriteNotFoundAsync(context, $"run '{id}' has no result for task {task} (yet)");
-            return;
-        }
-        await WritePageAsync(context, $"Task {task}", ViewPages.Task(run, result), ("runs", "/"), (run.Id, "/runs/" + Html.Url(run.Id)), ($"task {task}", null));
-    }
-
-    private async Task CompareAsync(HttpContext context)
-    {
-        var ids = context.Request.Query["run"].Where(id => !string.IsNullOrEmpty(id)).Select(id => id!).Distinct().ToList();
-        var runs = new List<RunInfo>();
-        if (ids.Count == 0)
-        {
-            runs.AddRange(await store.ListRunsAsync(100, context.RequestAborted));
-        }
-        foreach (var id in ids)
-        {
-            if (await store.GetRunAsync(id, context.RequestAborted) is not { } run)
+            if (!id.EndsWith(suffix, StringComparison.Ordinal) || await store.GetRunAsync(id, cancellationToken) is not null
+                || await store.GetRunAsync(id[..^suffix.Length], cancellationToken) is not { } run)
             {
-                await WriteNotFoundAsync(context, $"the store has no run '{id}'");
-                return;
+                continue;
             }
-            runs.Add(run);
+            var results = await store.GetResultsAsync(run.Id, cancellationToken);
+            var response = context.Response;
+            response.ContentType = contentType;
+            response.Headers.CacheControl = "no-store";
+            response.Headers.XContentTypeOptions = "nosniff";
+            response.Headers.ContentDisposition = $"attachment; filename=\"{ViewLinks.Export.FileName(run.Id)}{suffix}\"";
+            await (suffix == ".csv"
+                ? RunExport.WriteCsvAsync(response.Body, results, cancellationToken)
+                : RunExport.WriteJsonAsync(response.Body, run, results, cancellationToken));
+            return;
         }
-        await WritePageAsync(context, "Compare", ViewPages.Compare(await RowsAsync(runs, context.RequestAborted)), ("runs", "/"), ("compare", null));
+        var q = context.Request.Query;
+        await WriteAsync(context, _pages.RunAsync(_links, id, RunPage.TaskQuery.Parse(q["sort"], q["dir"], q["failed"], q["page"]), cancellationToken));
     }
 
-    private async Task<List<ViewPages.RunRow>> RowsAsync(IReadOnlyList<RunInfo> runs, CancellationToken cancellationToken)
+    /// <summary>
+    /// The live section of a running run as server-sent events: <c>live</c> with its HTML each time it changed (at
+    /// most every <see cref="LiveInterval"/>), then <c>finished</c> once the run is no longer running.
+    /// </summary>
+    private async Task LiveAsync(HttpContext context, string id)
     {
-        var rows = new List<ViewPages.RunRow>(runs.Count);
-        foreach (var run in runs)
-        {
-            rows.Add(new ViewPages.RunRow(run, EvaluationSummary.Of([.. await store.GetResultsAsync(run.Id, cancellationToken)])));
-        }
-        return rows;
-    }
-
-    private Task WriteNotFoundAsync(HttpContext context, string message)
-    {
-        context.Response.StatusCode = StatusCodes.Status404NotFound;
-        return WritePageAsync(context, "Not found", ViewPages.NotFound(message), ("runs", "/"));
-    }
-
-    private Task WritePageAsync(HttpContext context, string title, string body, params (string, string?)[] crumbs)
-    {
-        var headers = context.Response.Headers;
-        // Runs change while they are written: pages are never kept.
-        headers.CacheControl = "no-store";
-        headers.ContentSecurityPolicy = ContentSecurityPolicy;
-        headers.XContentTypeOptions = "nosniff";
-        headers["Referrer-Policy"] = "no-referrer";
-        context.Response.ContentType = "text/html; charset=utf-8";
-        return context.Response.WriteAsync(ViewPages.Layout(title, store.Path, StyleUrl, body, crumbs), context.RequestAborted);
-    }
-
-    private static Task WriteStyle(HttpContext context)
-    {
-        var (bytes, tag) = Style.Value;
+        var lifetime = context.RequestServices.GetRequiredService<IHostApplicationLifetime>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var response = context.Response;
-        var etag = $"\"{tag}\"";
+        if (await _pages.LiveSectionAsync(id, stop.Token) is not { } section)
+        {
+            await WriteAsync(context, Task.FromResult(_pages.NotFound(_links, $"the store has no run '{id}'")));
+            return;
+        }
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-store";
+        response.Headers.XContentTypeOptions = "nosniff";
+        string? last = null;
+        try
+        {
+            while (true)
+            {
+                if (section.Html != last)
+                {
+                    await WriteEventAsync(response, "live", section.Html, stop.Token);
+                    last = section.Html;
+                }
+                if (!section.Running)
+                {
+                    await WriteEventAsync(response, "finished", "", stop.Token);
+                    return;
+                }
+                await Task.Delay(LiveInterval, _time, stop.Token);
+                if (await _pages.LiveSectionAsync(id, stop.Token) is not { } next)
+                {
+                    return; // the run is gone from the store
+                }
+                section = next;
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // The page went away, or the viewer stops.
+        }
+    }
+
+    private static async Task WriteEventAsync(HttpResponse response, string name, string data, CancellationToken cancellationToken)
+    {
+        var text = new StringBuilder("event: ").Append(name).Append('\n');
+        foreach (var line in data.Split('\n'))
+        {
+            text.Append("data: ").Append(line.TrimEnd('\r')).Append('\n');
+        }
+        await response.WriteAsync(text.Append('\n').ToString(), cancellationToken);
+        await response.Body.FlushAsync(cancellationToken);
+    }
+
+    private Task CompareAsync(HttpContext context)
+    {
+        var q = context.Request.Query;
+        var ids = q["run"].Where(id => !string.IsNullOrEmpty(id)).Select(id => id!).Distinct().ToList();
+        var query = ComparePage.Query.Parse(ids, q["a"], q["b"], q["sort"], q["dir"], q["page"]);
+        return WriteAsync(context, _pages.CompareAsync(_links, query, context.RequestAborted));
+    }
+
+    private static async Task WriteAsync(HttpContext context, Task<ViewPages.Page> rendering)
+    {
+        var page = await rendering;
+        var response = context.Response;
+        response.StatusCode = page.Status;
+        // Runs change while they are written: pages are never kept.
+        response.Headers.CacheControl = "no-store";
+        response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.ContentType = "text/html; charset=utf-8";
+        await response.WriteAsync(page.Html, context.RequestAborted);
+    }
+
+    private static Task WriteAsset(HttpContext context, ViewAssets.Asset asset)
+    {
+        var response = context.Response;
+        var etag = $"\"{asset.Tag}\"";
         response.Headers.ETag = etag;
-        // Named by its hash (?v=): kept for good, and a new afs version's sheet has another name.
+        // Named by its hash (?v=): kept for good, and a new afs version's file has another name.
         response.Headers.CacheControl = "public, max-age=31536000, immutable";
         response.Headers.XContentTypeOptions = "nosniff";
         if (context.Request.Headers.IfNoneMatch.Contains(etag))
@@ -165,9 +190,9 @@ internal sealed partial class ResultsViewer(IResultStore store, ILogger logger)
             response.StatusCode = StatusCodes.Status304NotModified;
             return Task.CompletedTask;
         }
-        response.ContentType = "text/css; charset=utf-8";
-        response.ContentLength = bytes.Length;
-        return response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
+        response.ContentType = asset.ContentType;
+        response.ContentLength = asset.Bytes.Length;
+        return response.Body.WriteAsync(asset.Bytes, context.RequestAborted).AsTask();
     }
 
     private static partial class Log

@@ -72,8 +72,11 @@ internal static class SvgCharts
         return End(svg);
     }
 
-    /// <summary>One bar per item (its mean), with its 95% interval as a whisker; the axis runs from 0 to the highest end.</summary>
-    public static string Bars(string name, string label, IReadOnlyList<(string Label, double Value, double Low, double High)> items)
+    /// <summary>
+    /// One bar per item (its mean), with its 95% interval as a whisker; the axis runs from 0 to the highest end. Each
+    /// bar is labelled <paramref name="items"/>' short label below it and carries its full title on hover.
+    /// </summary>
+    public static string Bars(string name, string label, IReadOnlyList<(string Label, string Title, double Value, double Low, double High)> items)
     {
         var svg = Start(name, label);
         if (items.Count == 0)
@@ -95,9 +98,9 @@ internal static class SvgCharts
             var y = Y(Math.Max(0, item.Value));
             var height = Math.Abs(Y(item.Value) - Y(0));
             var center = x + (width / 2);
-            svg.Append(CultureInfo.InvariantCulture, $"""<rect class="bar" data-value="{Fmt(item.Value)}" x="{N(x)}" y="{N(y)}" width="{N(width)}" height="{N(height)}"><title>{Html.Encode(item.Label)}: {Fmt(item.Value)} (95% CI {Fmt(item.Low)} to {Fmt(item.High)})</title></rect>""");
+            svg.Append(CultureInfo.InvariantCulture, $"""<rect class="bar" data-label="{Html.Encode(item.Label)}" data-value="{Fmt(item.Value)}" x="{N(x)}" y="{N(y)}" width="{N(width)}" height="{N(height)}"><title>{Html.Encode(item.Label)} · {Html.Encode(item.Title)}: {Fmt(item.Value)} (95% CI {Fmt(item.Low)} to {Fmt(item.High)})</title></rect>""");
             svg.Append(CultureInfo.InvariantCulture, $"""<line class="ci" x1="{N(center)}" x2="{N(center)}" y1="{N(Y(item.Low))}" y2="{N(Y(item.High))}"/>""");
-            svg.Append(Text(center, Height - Bottom + 16, Shorten(item.Label, (int)(slot / 7)), "middle"));
+            svg.Append(Text(center, Height - Bottom + 16, Shorten(item.Label, (int)(slot / 6.5)), "middle", "bar-label"));
         }
         svg.Append(Text(Left + (plotWidth / 2.0), Height - 6, label, "middle"));
         return End(svg);
@@ -116,8 +119,11 @@ internal static class SvgCharts
         svg.Append(Text(Left - 6, Height - Bottom, "0", "end"));
     }
 
-    private static string Text(double x, double y, string text, string anchor) =>
-        string.Create(CultureInfo.InvariantCulture, $"""<text x="{N(x)}" y="{N(y)}" text-anchor="{anchor}">{Html.Encode(text)}</text>""");
+    private static string Text(double x, double y, string text, string anchor, string? cssClass = null)
+    {
+        var attribute = cssClass is null ? "" : " class=\"" + cssClass + "\"";
+        return string.Create(CultureInfo.InvariantCulture, $"""<text{attribute} x="{N(x)}" y="{N(y)}" text-anchor="{anchor}">{Html.Encode(text)}</text>""");
+    }
 
     private static string Shorten(string text, int max) => max >= 4 && text.Length > max ? text[..(max - 1)] + "…" : text;
 

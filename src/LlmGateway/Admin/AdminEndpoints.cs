@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Affinetes.LlmGateway.Environments;
 using Affinetes.LlmGateway.Proxy;
+using Affinetes.LlmGateway.Usage;
 using Affinetes.Protocol;
 
 namespace Affinetes.LlmGateway.Admin;
@@ -58,7 +59,25 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
             await Invalid("the body names no tasks; send {\"tasks\": [\"1\", \"2\"]}").WriteAsync(context.Response, context.RequestAborted);
             return;
         }
-        await WriteAsync(context, new CollectedTasks { Tasks = found.Usage.Collect(asked.Tasks) }, GatewayJson.Default.CollectedTasks);
+        await WriteAsync(context, new CollectedTasks { Tasks = Collect(found, asked.Tasks) }, GatewayJson.Default.CollectedTasks);
+    }
+
+    /// <summary>Each named task's usage and exchanges, which the environment then forgets.</summary>
+    private static Dictionary<string, TaskRecord> Collect(TenantEnvironment environment, IReadOnlyList<string> tasks)
+    {
+        var usage = environment.Usage.Collect(tasks);
+        if (environment.Transcripts?.Collect(tasks) is not { Count: > 0 } transcripts)
+        {
+            return usage.ToDictionary(u => u.Key, u => new TaskRecord { Usage = u.Value }, StringComparer.Ordinal);
+        }
+        var records = new Dictionary<string, TaskRecord>(StringComparer.Ordinal);
+        foreach (var task in usage.Keys.Union(transcripts.Keys))
+        {
+            var (exchanges, dropped) = transcripts.TryGetValue(task, out var transcript) ? transcript : (Array.Empty<ExchangeRecord>(), 0);
+            // A task whose only requests were refused has exchanges and no usage.
+            records[task] = new TaskRecord { Usage = usage.GetValueOrDefault(task) ?? UsageMeter.Nothing, Exchanges = exchanges, ExchangesDropped = dropped };
+        }
+        return records;
     }
 
     private async Task RegisterAsync(HttpContext context)

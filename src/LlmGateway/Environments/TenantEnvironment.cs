@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Affinetes.LlmGateway.Transcripts;
 using Affinetes.LlmGateway.Usage;
 using Affinetes.Protocol;
 
@@ -33,6 +34,7 @@ public sealed class TenantEnvironment : IDisposable
                 AutoReplenishment = true,
             });
         }
+        Transcripts = policy.RecordExchanges == false ? null : new TranscriptRecorder(TranscriptBounds.Default);
         _egress = [.. (policy.EgressHosts ?? []).Select(h => EgressRule.TryParse(h, out var rule) ? rule : throw new ArgumentException(h))];
     }
 
@@ -44,6 +46,9 @@ public sealed class TenantEnvironment : IDisposable
     internal string Token { get; }
 
     public UsageMeter Usage { get; } = new();
+
+    /// <summary>Each task's exchanges until collected; null when the registration turned recording off.</summary>
+    internal TranscriptRecorder? Transcripts { get; }
 
     /// <summary>Whether the environment may use <paramref name="model"/>.</summary>
     public bool AllowsModel(string? model) => _allowedModels is null || (model is not null && _allowedModels.Contains(model));

@@ -1,3 +1,4 @@
+using Affinetes.LlmGateway.Transcripts;
 using Affinetes.LlmGateway.Usage;
 
 namespace Affinetes.LlmGateway.Proxy;
@@ -16,4 +17,7 @@ public sealed class Exchange(bool expectsUsage, bool usageAdded)
 
     /// <summary>The last <c>usage</c> the upstream reported (a stream may report it in every chunk, cumulatively).</summary>
     public TokenCounts? Tokens { get; set; }
+
+    /// <summary>Assembles the answer for the task's transcript; null when the exchange is not recorded.</summary>
+    internal ReplyAssembler? Reply { get; init; }
 }

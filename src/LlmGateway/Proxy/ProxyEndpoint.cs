@@ -3,6 +3,7 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Affinetes.LlmGateway.Environments;
 using Affinetes.LlmGateway.Hosting;
+using Affinetes.LlmGateway.Transcripts;
 using Affinetes.Protocol;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -10,7 +11,8 @@ namespace Affinetes.LlmGateway.Proxy;
 
 /// <summary>
 /// The OpenAI-compatible API: <c>/v1/...</c> and <c>/tasks/{task}/v1/...</c>. Finds the environment by its token,
-/// applies its policy (models, limits, budget), forwards through YARP with the real key, and counts the usage.
+/// applies its policy (models, limits, budget), forwards through YARP with the real key, counts the usage and, for a
+/// request of a task whose environment records exchanges, keeps the exchange for the task's transcript.
 /// </summary>
 internal sealed partial class ProxyEndpoint : IDisposable
 {
@@ -71,51 +73,57 @@ internal sealed partial class ProxyEndpoint : IDisposable
         }
         if (ApiRequest.Match(request.Method, apiPath, out var modelId) is not { } endpoint)
         {
-            await RejectAsync(context, environment, Unknown(request));
+            await RejectAsync(context, environment, new Refusal(task, apiPath, started), Unknown(request));
             return;
         }
         if (endpoint == ApiEndpoint.GetModel && !environment.AllowsModel(modelId))
         {
-            await RejectAsync(context, environment, new OpenAiError(StatusCodes.Status403Forbidden, GatewayErrorCodes.ModelNotAllowed, "invalid_request_error",
+            await RejectAsync(context, environment, new Refusal(task, apiPath, started), new OpenAiError(StatusCodes.Status403Forbidden, GatewayErrorCodes.ModelNotAllowed, "invalid_request_error",
                 $"The model `{modelId}` is not allowed for this environment.", "model"));
             return;
         }
         if (environment.BudgetExhausted)
         {
-            await RejectAsync(context, environment, new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.BudgetExhausted, "insufficient_quota",
+            await RejectAsync(context, environment, new Refusal(task, apiPath, started), new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.BudgetExhausted, "insufficient_quota",
                 $"This environment has used its budget of {environment.Policy.BudgetTokens} tokens."));
             return;
         }
         using var slot = environment.TryEnter();
         if (slot is null)
         {
-            await RejectAsync(context, environment, new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.ConcurrencyLimitExceeded, "requests",
+            await RejectAsync(context, environment, new Refusal(task, apiPath, started), new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.ConcurrencyLimitExceeded, "requests",
                 $"This environment may have {environment.Policy.MaxConcurrency} requests in flight at once; retry when one has finished.") { RetryAfter = TimeSpan.FromSeconds(1) });
             return;
         }
         if (!environment.TryTakeRequest(out var retryAfter))
         {
-            await RejectAsync(context, environment, new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.RateLimitExceeded, "requests",
+            await RejectAsync(context, environment, new Refusal(task, apiPath, started), new OpenAiError(StatusCodes.Status429TooManyRequests, GatewayErrorCodes.RateLimitExceeded, "requests",
                 $"Rate limit reached: this environment may make {environment.Policy.RequestsPerMinute} requests per minute.") { RetryAfter = retryAfter });
             return;
         }
 
-        var exchange = new Exchange(expectsUsage: false, usageAdded: false);
+        var recorder = task is null ? null : environment.Transcripts;
+        var draft = recorder is null ? null : new ExchangeDraft { StartedAt = DateTimeOffset.UtcNow, Endpoint = apiPath.Trim('/') };
+        var exchange = new Exchange(expectsUsage: false, usageAdded: false) { Reply = draft is null ? null : new ReplyAssembler() };
         if (HttpMethods.IsPost(request.Method))
         {
             var (body, tooLarge) = await ReadBodyAsync(request, cancellationToken);
             if (tooLarge)
             {
-                await RejectAsync(context, environment, new OpenAiError(StatusCodes.Status413PayloadTooLarge, GatewayErrorCodes.PayloadTooLarge, "invalid_request_error",
+                await RejectAsync(context, environment, new Refusal(task, apiPath, started), new OpenAiError(StatusCodes.Status413PayloadTooLarge, GatewayErrorCodes.PayloadTooLarge, "invalid_request_error",
                     $"The request body is over the gateway's limit of {_options.MaxBodyBytes} bytes."));
                 return;
             }
             if (ApiRequest.Inspect(body, endpoint, environment.Policy.MaxTokensPerRequest, environment.AllowsModel, out var error) is not { } inspected)
             {
-                await RejectAsync(context, environment, error!);
+                await RejectAsync(context, environment, new Refusal(task, apiPath, started), error!);
                 return;
             }
-            exchange = new Exchange(expectsUsage: true, inspected.UsageAdded);
+            exchange = new Exchange(expectsUsage: true, inspected.UsageAdded) { Reply = exchange.Reply };
+            if (draft is not null)
+            {
+                (draft.Model, draft.Stream, draft.Messages) = (inspected.Model, inspected.Stream, RequestMessages.Read(body, endpoint));
+            }
             ReplaceBody(request, inspected.Body);
         }
 
@@ -139,6 +147,15 @@ internal sealed partial class ProxyEndpoint : IDisposable
         var latency = Stopwatch.GetElapsedTime(started);
         var failed = failure != ForwarderError.None || exchange.UpstreamStatus >= 400;
         environment.Usage.Record(task, failed, exchange.Tokens, exchange.ExpectsUsage, latency);
+        if (draft is not null)
+        {
+            draft.Reply = exchange.Reply;
+            draft.Status = context.Response.StatusCode;
+            draft.Error = failure == ForwarderError.None ? null : $"{(failure == ForwarderError.RequestTimedOut ? GatewayErrorCodes.UpstreamTimeout : GatewayErrorCodes.UpstreamUnavailable)}: {failure}";
+            draft.Latency = latency;
+            draft.Tokens = exchange.Tokens;
+            recorder!.Add(task!, draft, _options.UpstreamKey?.Value);
+        }
         if (_options.LogRequests)
         {
             LogForwarded(environment.Name, task ?? "-", request.Method, apiPath, context.Response.StatusCode, latency.TotalMilliseconds,
@@ -203,12 +220,31 @@ internal sealed partial class ProxyEndpoint : IDisposable
         request.ContentLength = segment.Count;
     }
 
-    private async Task RejectAsync(HttpContext context, TenantEnvironment environment, OpenAiError error)
+    private async Task RejectAsync(HttpContext context, TenantEnvironment environment, OpenAiError error) =>
+        await RejectAsync(context, environment, default, error);
+
+    /// <summary>Answers <paramref name="error"/> and counts it; a task's refusal goes into its transcript too.</summary>
+    private async Task RejectAsync(HttpContext context, TenantEnvironment environment, Refusal refusal, OpenAiError error)
     {
         environment.Usage.Reject(error.Code);
         LogRejected(environment.Name, context.Request.Method, context.Request.Path.Value, error.Status, error.Code);
         await error.WriteAsync(context.Response, context.RequestAborted);
+        if (refusal.Task is { } task && environment.Transcripts is { } transcripts)
+        {
+            var latency = Stopwatch.GetElapsedTime(refusal.Started);
+            transcripts.Add(task, new ExchangeDraft
+            {
+                StartedAt = DateTimeOffset.UtcNow - latency,
+                Endpoint = refusal.ApiPath.Trim('/'),
+                Status = error.Status,
+                Error = $"{error.Code}: {error.Message}",
+                Latency = latency,
+            }, upstreamKey: null);
+        }
     }
+
+    /// <summary>What a refusal of a task's request needs for its transcript.</summary>
+    private readonly record struct Refusal(string? Task, string ApiPath, long Started);
 
     private static OpenAiError Unknown(HttpRequest request) => new(StatusCodes.Status404NotFound, GatewayErrorCodes.UnknownUrl, "invalid_request_error",
         $"Unknown request URL: {request.Method} {request.Path}. The gateway forwards POST /v1/chat/completions, /v1/completions, /v1/embeddings and GET /v1/models.");

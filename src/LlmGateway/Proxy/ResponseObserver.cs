@@ -12,7 +12,9 @@ namespace Affinetes.LlmGateway.Proxy;
 /// <item>an SSE stream goes out event by event as each event is complete (never held longer), its <c>usage</c> is
 /// read, and the usage-only chunk is removed when the gateway asked for it;</item>
 /// <item>any other answer goes out as it arrives; a successful one's <c>usage</c> is read at the end;</item>
-/// <item>in both, any trace of the upstream key is masked (<see cref="KeyMask"/>), whatever the status.</item>
+/// <item>in both, any trace of the upstream key is masked (<see cref="KeyMask"/>), whatever the status;</item>
+/// <item>when the exchange is recorded, its answer is assembled for the transcript on the way (every event of a
+/// stream, the whole JSON answer, the masked body of an error).</item>
 /// </list>
 /// </summary>
 internal sealed class ResponseObserver : Stream
@@ -28,6 +30,7 @@ internal sealed class ResponseObserver : Stream
     private readonly KeyMask? _mask;
     private readonly bool _sse;
     private readonly bool _readUsage;
+    private readonly bool _captureError;
     private readonly ArrayBufferWriter<byte> _held = new();
     private byte[]? _readBuffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
     private byte[] _out = [];
@@ -42,6 +45,7 @@ internal sealed class ResponseObserver : Stream
         _mask = string.IsNullOrEmpty(key) ? null : new KeyMask(Encoding.UTF8.GetBytes(key));
         _readUsage = (int)status < 400;
         _sse = _readUsage && string.Equals(mediaType, "text/event-stream", StringComparison.OrdinalIgnoreCase);
+        _captureError = !_readUsage && exchange.Reply is not null;
     }
 
     public override bool CanRead => true;
@@ -119,6 +123,7 @@ internal sealed class ResponseObserver : Stream
         while (EventEnd(held[start..]) is var end and > 0)
         {
             var sseEvent = held.Slice(start, end);
+            _exchange.Reply?.AddEvent(sseEvent);
             if (!ObserveEvent(sseEvent))
             {
                 output.Write(sseEvent);
@@ -197,11 +202,19 @@ internal sealed class ResponseObserver : Stream
         _held.Clear();
         if (_sse)
         {
+            if (rest.Length > 0)
+            {
+                _exchange.Reply?.AddEvent(rest);
+            }
             Emit(rest.Length > 0 && ObserveEvent(rest) ? [] : rest);
         }
         else if (_readUsage && !_overflow)
         {
-            _exchange.Tokens = UsageIn(rest);
+            ReadAnswer(rest);
+        }
+        else if (_readUsage)
+        {
+            _exchange.Reply?.MarkUnreadable();
         }
         if (_mask?.Finish() is { Length: > 0 } held)
         {
@@ -220,6 +233,10 @@ internal sealed class ResponseObserver : Stream
 
     private void Append(byte[] data)
     {
+        if (_captureError)
+        {
+            _exchange.Reply!.AddErrorBytes(data);
+        }
         var pending = _out.Length - _outStart;
         if (pending == 0)
         {
@@ -233,6 +250,28 @@ internal sealed class ResponseObserver : Stream
             _out = joined;
         }
         _outStart = 0;
+    }
+
+    /// <summary>A whole answer: its usage, and its first choice when the exchange is recorded.</summary>
+    private void ReadAnswer(ReadOnlySpan<byte> json)
+    {
+        if (_exchange.Reply is not { } reply)
+        {
+            _exchange.Tokens = UsageIn(json);
+            return;
+        }
+        try
+        {
+            var reader = new Utf8JsonReader(json);
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            _exchange.Tokens = root.ValueKind == JsonValueKind.Object ? Tokens(root) : null;
+            reply.AddAnswer(root);
+        }
+        catch (JsonException)
+        {
+            reply.MarkUnreadable();
+        }
     }
 
     private static TokenCounts? UsageIn(ReadOnlySpan<byte> json)

@@ -62,17 +62,20 @@ public sealed class UsageMeter
     /// <summary>Counts one CONNECT tunnel opened.</summary>
     public void Tunnel() => Interlocked.Increment(ref _tunnels);
 
+    /// <summary>The usage of a task that made no request the upstream saw.</summary>
+    public static readonly TaskUsage Nothing = new() { LatencyMs = new LatencySummary() };
+
     /// <summary>The named tasks' figures since they were last collected; the meter forgets them (tasks with none are left out).</summary>
-    public Dictionary<string, TaskRecord> Collect(IEnumerable<string> tasks)
+    public Dictionary<string, TaskUsage> Collect(IEnumerable<string> tasks)
     {
-        var collected = new Dictionary<string, TaskRecord>(StringComparer.Ordinal);
+        var collected = new Dictionary<string, TaskUsage>(StringComparer.Ordinal);
         lock (_gate)
         {
             foreach (var task in tasks)
             {
                 if (_tasks.Remove(task, out var figures))
                 {
-                    collected[task] = new TaskRecord { Usage = figures.ToTask() };
+                    collected[task] = figures.ToTask();
                 }
             }
         }

@@ -123,6 +123,13 @@ public sealed record LlmAccessOptions
     /// <summary>Tokens (prompt + completion) the environment may use in all; then 429 <c>insufficient_quota</c>.</summary>
     public long? BudgetTokens { get; init; }
 
+    /// <summary>
+    /// Whether the gateway keeps each task's exchanges (messages sent, replies) until the evaluation runner collects
+    /// them with the task's result (default true). False: the gateway keeps only the usage figures, and no prompt or
+    /// reply leaves the environment's calls.
+    /// </summary>
+    public bool RecordExchanges { get; init; } = true;
+
     /// <summary>The gateway executable; default: <c>$AFFINETES_GATEWAY_PATH</c>, next to this program, or a checkout's <c>artifacts/gateway/linux-x64</c>.</summary>
     public string? GatewayExecutable { get; init; }
 

@@ -38,7 +38,10 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             alreadyDone: 0, [.. tasks.Where(cached.ContainsKey).Select(t => cached[t])], [.. tasks.Where(t => !cached.ContainsKey(t))]);
     }
 
-    public async Task<IEvaluationRun> ResumeAsync(string runId, CancellationToken cancellationToken = default)
+    public Task<IEvaluationRun> ResumeAsync(string runId, CancellationToken cancellationToken = default) => ResumeAsync(runId, null, cancellationToken);
+
+    /// <summary>Resumes <paramref name="runId"/>; an episode run's stored settings are first given to <paramref name="episodeModel"/> (which may set the model's key, never stored).</summary>
+    internal async Task<IEvaluationRun> ResumeAsync(string runId, Func<EpisodeSettings, EpisodeSettings>? episodeModel, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(runId);
         if (store is null)
@@ -48,6 +51,10 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
         var run = await store.GetRunAsync(runId, cancellationToken)
             ?? throw new ResultStoreException($"the results store {store.Path} has no run '{runId}'; list the runs it has (afs runs)");
         var (storedKwargs, episodes) = EvaluationRequest.FromStored(CanonicalJson.Parse(run.Kwargs));
+        if (episodes is not null && episodeModel is not null)
+        {
+            episodes = episodeModel(episodes);
+        }
         var request = new EvaluationRequest
         {
             Method = run.Method,
@@ -65,6 +72,7 @@ internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, Sqlit
             Label = run.Label,
             Settings = run.Settings,
             Episodes = episodes,
+            RecordTranscripts = run.RecordTranscripts,
         };
         if (episodes?.Problem() is { } problem)
         {

@@ -57,6 +57,13 @@ public sealed record EvaluationRequest
     public string? Label { get; init; }
 
     /// <summary>
+    /// Store each task's transcript (its exchanges with the model through the LLM gateway) with its result (default
+    /// true). False: nothing the model was sent or answered is stored, only the usage figures; to keep prompts out
+    /// of the gateway's memory too, turn <see cref="Environments.LlmAccessOptions.RecordExchanges"/> off.
+    /// </summary>
+    public bool RecordTranscripts { get; init; } = true;
+
+    /// <summary>
     /// What the caller keeps with the run to resume it as it was started (replicas, network, model side ...); the
     /// runner stores it and gives it back in <see cref="Results.RunInfo.Settings"/>, and nothing else reads it.
     /// </summary>

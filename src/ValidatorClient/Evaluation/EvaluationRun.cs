@@ -63,7 +63,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         _pipeline = BuildPipeline(request, logger);
         // In episode mode the runner calls the model itself and counts its usage; the gateway sees none of it.
         _usage = store is not null && environment.LlmBaseUrl is not null && pending.Count > 0 && request.Episodes is null
-            ? new LlmUsageCollector(environment, id, logger)
+            ? new LlmUsageCollector(environment, id, request.RecordTranscripts, logger)
             : null;
         _work = request.Episodes is { } episodes
             ? new EpisodeWork(environment.OpenEnv(), episodes, logger)
@@ -148,12 +148,14 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         Channel<TaskResult>? toStore = null;
         Task? storing = null;
         ResultWriter? writer = null;
+        RunProgressWriter? progress = null;
         try
         {
             var sink = output;
             if (_store is not null)
             {
                 writer = _store.OpenWriter(Id);
+                progress = new RunProgressWriter(_store, Id, () => Progress, _logger);
                 toStore = Channel.CreateUnbounded<TaskResult>(new UnboundedChannelOptions { SingleReader = true });
                 var batches = toStore.Reader;
                 var resultWriter = writer;
@@ -196,6 +198,10 @@ internal sealed partial class EvaluationRun : IEvaluationRun
                 }
             }
             writer?.Dispose();
+            if (progress is not null)
+            {
+                await progress.DisposeAsync();
+            }
             await RecordLateLlmUsageAsync();
             var status = AlreadyDone + _fromCache + _completed + _failed == TaskCount ? RunStatus.Completed : RunStatus.Interrupted;
             if (_store is not null)
@@ -227,7 +233,8 @@ internal sealed partial class EvaluationRun : IEvaluationRun
         {
             if (late.Count > 0)
             {
-                _store!.AddLlmUsage(Id, late);
+                _store!.AddLlmUsage(Id, late.ToDictionary(l => l.Key, l => l.Value.Usage));
+                _store.AddTranscripts(Id, late.Where(l => l.Value.Transcript is not null).ToDictionary(l => l.Key, l => l.Value.Transcript!));
             }
         }
         catch (SqliteException e)

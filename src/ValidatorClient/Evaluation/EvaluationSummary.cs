@@ -33,42 +33,90 @@ public sealed record EvaluationSummary
     /// <summary>The summary of <paramref name="results"/> (one per task).</summary>
     public static EvaluationSummary Of(IReadOnlyCollection<TaskResult> results)
     {
+        var errors = new Dictionary<long, string>();
+        var figures = new List<Results.TaskFigures>(results.Count);
+        foreach (var r in results)
+        {
+            figures.Add(new Results.TaskFigures(r.TaskId, r.Score, r.Success, r.Duration.Ticks / (double)TimeSpan.TicksPerMillisecond, r.Attempts, r.ErrorKind, r.FromCache));
+            if (!r.Completed)
+            {
+                errors.TryAdd(r.TaskId, r.Error ?? "");
+            }
+        }
+        return Of(figures, errors);
+    }
+
+    /// <summary>
+    /// The summary of results' figures (what the store's covering index holds, without values); each failure group's
+    /// example error from <paramref name="errors"/> (by task id; empty when missing).
+    /// </summary>
+    public static EvaluationSummary Of(IReadOnlyList<Results.TaskFigures> results, IReadOnlyDictionary<long, string> errors)
+    {
         var n = results.Count;
         if (n == 0)
         {
             return new EvaluationSummary();
         }
-        var mean = results.Average(r => r.Score);
+        double sum = 0;
+        int completed = 0, fromCache = 0, successes = 0;
+        var durations = new List<double>(n);
+        var failures = new Dictionary<TaskErrorKind, (int Count, long Example)>();
+        foreach (var r in results)
+        {
+            sum += r.Score;
+            successes += r.Success ? 1 : 0;
+            if (r.FromCache)
+            {
+                fromCache++;
+            }
+            else
+            {
+                durations.Add(r.DurationMs);
+            }
+            if (r.Completed)
+            {
+                completed++;
+            }
+            else
+            {
+                failures[r.ErrorKind] = failures.TryGetValue(r.ErrorKind, out var group)
+                    ? (group.Count + 1, Math.Min(group.Example, r.TaskId))
+                    : (1, r.TaskId);
+            }
+        }
+        var mean = sum / n;
         var half = 0.0;
         if (n > 1)
         {
-            var variance = results.Sum(r => (r.Score - mean) * (r.Score - mean)) / (n - 1);
-            half = StudentT975(n - 1) * Math.Sqrt(variance / n);
+            var squares = 0.0;
+            foreach (var r in results)
+            {
+                squares += (r.Score - mean) * (r.Score - mean);
+            }
+            half = StudentT975(n - 1) * Math.Sqrt(squares / (n - 1) / n);
         }
-        var durations = results.Where(r => !r.FromCache).Select(r => r.Duration).Order().ToList();
+        durations.Sort();
         return new EvaluationSummary
         {
             Tasks = n,
-            Completed = results.Count(r => r.Completed),
-            Failed = results.Count(r => !r.Completed),
-            FromCache = results.Count(r => r.FromCache),
+            Completed = completed,
+            Failed = n - completed,
+            FromCache = fromCache,
             MeanScore = mean,
             MeanScoreLow = mean - half,
             MeanScoreHigh = mean + half,
-            SuccessRate = results.Count(r => r.Success) / (double)n,
+            SuccessRate = successes / (double)n,
             P50Duration = Percentile(durations, 0.50),
             P95Duration = Percentile(durations, 0.95),
-            Failures = [.. results.Where(r => !r.Completed)
-                .GroupBy(r => r.ErrorKind)
-                .Select(g => (Group: g, First: g.MinBy(r => r.TaskId)!))
-                .Select(x => new FailureGroup(x.Group.Key, x.Group.Count(), x.First.TaskId, x.First.Error ?? ""))
+            Failures = [.. failures
+                .Select(f => new FailureGroup(f.Key, f.Value.Count, f.Value.Example, errors.GetValueOrDefault(f.Value.Example, "")))
                 .OrderByDescending(f => f.Count).ThenBy(f => f.Kind)],
         };
     }
 
-    /// <summary>Nearest-rank percentile of sorted values.</summary>
-    private static TimeSpan? Percentile(List<TimeSpan> sorted, double p) =>
-        sorted.Count == 0 ? null : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+    /// <summary>Nearest-rank percentile of sorted milliseconds, back to the tick the duration was written from.</summary>
+    private static TimeSpan? Percentile(List<double> sortedMs, double p) =>
+        sortedMs.Count == 0 ? null : TimeSpan.FromTicks((long)Math.Round(sortedMs[Math.Clamp((int)Math.Ceiling(p * sortedMs.Count) - 1, 0, sortedMs.Count - 1)] * TimeSpan.TicksPerMillisecond));
 
     /// <summary>
     /// The 0.975 quantile of Student's t with <paramref name="df"/> degrees of freedom: the table up to 30, the

@@ -8,10 +8,11 @@ namespace Affinetes.ValidatorClient.Evaluation;
 
 /// <summary>
 /// What a run's tasks used through the LLM gateway, collected from it task by task: records left from earlier runs
-/// on the same environment are dropped at the start, each batch of results takes its tasks' usage into the same
-/// transaction (a killed run loses none of what it stored), and at the end whatever came in late is added.
+/// on the same environment are dropped at the start, each batch of results takes its tasks' usage and transcripts
+/// (unless <paramref name="keepTranscripts"/> is false) into the same transaction (a killed run loses none of what it
+/// stored), and at the end whatever came in late is added.
 /// </summary>
-internal sealed class LlmUsageCollector(IEnvironment environment, string runId, ILogger logger)
+internal sealed class LlmUsageCollector(IEnvironment environment, string runId, bool keepTranscripts, ILogger logger)
 {
     /// <summary>Task ids per request to the gateway.</summary>
     private const int Chunk = 4096;
@@ -42,17 +43,17 @@ internal sealed class LlmUsageCollector(IEnvironment environment, string runId, 
         {
             if (!batch[i].FromCache && usage.TryGetValue(batch[i].TaskId, out var used))
             {
-                batch[i] = batch[i] with { LlmUsage = used };
+                batch[i] = batch[i] with { LlmUsage = used.Usage, Transcript = used.Transcript };
             }
         }
     }
 
-    /// <summary>Usage of <paramref name="tasks"/> the gateway still has (calls that ended after their task's result was stored).</summary>
-    public Task<Dictionary<long, LlmTaskUsage>> CollectLateAsync(IReadOnlyList<long> tasks) => CollectAsync(tasks, CancellationToken.None);
+    /// <summary>Usage and transcripts of <paramref name="tasks"/> the gateway still has (calls that ended after their task's result was stored).</summary>
+    public Task<Dictionary<long, (LlmTaskUsage Usage, LlmTranscript? Transcript)>> CollectLateAsync(IReadOnlyList<long> tasks) => CollectAsync(tasks, CancellationToken.None);
 
-    private async Task<Dictionary<long, LlmTaskUsage>> CollectAsync(IReadOnlyList<long> tasks, CancellationToken cancellationToken)
+    private async Task<Dictionary<long, (LlmTaskUsage Usage, LlmTranscript? Transcript)>> CollectAsync(IReadOnlyList<long> tasks, CancellationToken cancellationToken)
     {
-        var usage = new Dictionary<long, LlmTaskUsage>();
+        var usage = new Dictionary<long, (LlmTaskUsage, LlmTranscript?)>();
         try
         {
             for (var start = 0; start < tasks.Count; start += Chunk)
@@ -62,7 +63,7 @@ internal sealed class LlmUsageCollector(IEnvironment environment, string runId, 
                 {
                     if (long.TryParse(name, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var taskId))
                     {
-                        usage[taskId] = Of(record.Usage);
+                        usage[taskId] = (Of(record.Usage), keepTranscripts ? LlmTranscript.Of(record) : null);
                     }
                 }
             }

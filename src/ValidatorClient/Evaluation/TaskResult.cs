@@ -138,6 +138,13 @@ public sealed record TaskResult
     /// <summary>What the task used through the LLM gateway (stored with the result); null when nothing was counted.</summary>
     public LlmTaskUsage? LlmUsage { get; init; }
 
+    /// <summary>
+    /// What the task said to the model and got back through the LLM gateway (stored with the result unless
+    /// <see cref="EvaluationRequest.RecordTranscripts"/> is false); null when nothing was recorded. Read back one task
+    /// at a time with <see cref="IResultStore.GetResultAsync"/> (<see cref="IResultStore.GetResultsAsync"/> leaves it out).
+    /// </summary>
+    public LlmTranscript? Transcript { get; init; }
+
     /// <summary>True when the actor returned a result.</summary>
     public bool Completed => ErrorKind == TaskErrorKind.None;
 

@@ -29,6 +29,7 @@ internal sealed class LlmGateways(ILoggerFactory loggerFactory) : IAsyncDisposab
             MaxTokensPerRequest = access.MaxTokensPerRequest,
             BudgetTokens = access.BudgetTokens,
             EgressHosts = options.Network.EgressHosts.Count == 0 ? null : options.Network.EgressHosts,
+            RecordExchanges = access.RecordExchanges ? null : false,
         }, cancellationToken);
         return new GatewayAccess(gateway, name, token, options.Network.EgressHosts);
     }

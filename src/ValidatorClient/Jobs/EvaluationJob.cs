@@ -20,11 +20,18 @@ public sealed record EvaluationJob
     /// <summary>What to run: method, tasks, concurrency, retries, cache; its kwargs are the caller's own (typed by the method's parameters when they are <see cref="CommandLineValue"/>s).</summary>
     public required EvaluationRequest Request { get; init; }
 
-    /// <summary>Where the model calls go; null: the service's local model (<see cref="EvaluationServiceOptions.LocalModel"/>, the offline baseline).</summary>
+    /// <summary>
+    /// Where the model calls go; null: the service's local model (<see cref="EvaluationServiceOptions.LocalModel"/>,
+    /// the offline baseline). In episode mode (<see cref="EvaluationRequest.Episodes"/>) this model plays the episodes
+    /// from this process: its endpoint, name and key variable replace the settings' own.
+    /// </summary>
     public ModelEndpoint? Model { get; init; }
 
     /// <summary>The port of the local model (fixed, so that the kwargs of runs stay equal and the cache matches).</summary>
     public int LocalModelPort { get; init; } = DefaultLocalModelPort;
+
+    /// <summary>The key sent to a local model, which takes any.</summary>
+    internal const string LocalModelKey = "local-model-takes-any-key";
 
     /// <summary>The local model's port unless told otherwise.</summary>
     public const int DefaultLocalModelPort = 8790;
@@ -43,7 +50,11 @@ public sealed record EvaluationJob
     {
         var problems = new List<string>();
         Collect(problems, () => Environment.Validate());
-        Collect(problems, () => (Request with { TaskIds = Request.TaskIds.Count == 0 ? [0] : Request.TaskIds }).Validate());
+        // In episode mode the job's model plays (the local one when none is named, which takes any key).
+        var episodes = Request.Episodes is not { } given ? null
+            : Model is { } player ? EvaluationService.PlayedBy(given, player)
+            : given with { ApiKey = LocalModelKey };
+        Collect(problems, () => (Request with { TaskIds = Request.TaskIds.Count == 0 ? [0] : Request.TaskIds, Episodes = episodes }).Validate());
         if (Request.TaskIds.Count == 0)
         {
             problems.Add("no tasks to evaluate; give task ids, e.g. 1-100,200");

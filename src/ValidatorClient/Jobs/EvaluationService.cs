@@ -51,6 +51,11 @@ public sealed class EvaluationService
         try
         {
             var model = job.Model ?? await StartLocalModelAsync(session, job.LocalModelPort, anyPortIfTaken: true, notes, cancellationToken);
+            if (job.Request.Episodes is not null)
+            {
+                await StartEpisodesAsync(session, job, model, notes, cancellationToken);
+                return session;
+            }
             var options = ModelWiring.Wire(job.Environment, model, job, notes) with { LoggerFactory = job.Environment.LoggerFactory ?? _options.LoggerFactory };
             session.Options = options;
             session.Model = model;
@@ -87,6 +92,55 @@ public sealed class EvaluationService
     }
 
     /// <summary>
+    /// Episode mode: this process plays each task's episode with <paramref name="model"/> (the environment never
+    /// calls it, so no gateway stands beside it and its network stays as given); the kwargs go to <c>reset</c>, typed
+    /// by its parameters.
+    /// </summary>
+    private async Task StartEpisodesAsync(EvaluationSession session, EvaluationJob job, ModelEndpoint model, IProgress<string>? notes, CancellationToken cancellationToken)
+    {
+        var options = job.Environment with { LoggerFactory = job.Environment.LoggerFactory ?? _options.LoggerFactory };
+        session.Options = options;
+        session.Model = model;
+        var image = options.Mode == EnvironmentMode.Docker ? options.Image : null;
+        notes?.Report(options.Mode == EnvironmentMode.Url
+            ? $"connecting to {string.Join(", ", options.BaseUrls)}"
+            : $"starting {Plural(options.Replicas, "replica")} of {options.Image} (network {options.Network}; the episodes' model is called from here) and waiting until ready");
+        var environment = await _client.LoadEnvAsync(options, cancellationToken);
+        session.Own(environment);
+        session.Environment = environment;
+        var digest = image is null ? null : await TryImageIdAsync(options, image, cancellationToken);
+        var reset = await MethodAsync(environment, "reset", notes, cancellationToken);
+        session.Method = reset;
+        var types = reset?.Parameters.ToDictionary(p => p.Name, p => p.Type, StringComparer.Ordinal) ?? [];
+        var kwargs = job.Request.Kwargs.ToDictionary(kv => kv.Key, kv => kv.Value is CommandLineValue typed ? typed.For(types.GetValueOrDefault(kv.Key)) : kv.Value, StringComparer.Ordinal);
+        var request = job.Request with
+        {
+            Kwargs = kwargs,
+            Episodes = PlayedBy(job.Request.Episodes!, model),
+            TaskTimeout = job.Request.TaskTimeout ?? CallDeadlines.EvaluationDefault,
+            ImageDigest = job.Request.ImageDigest ?? digest,
+            Environment = job.Request.Environment ?? options.Image ?? string.Join(",", options.BaseUrls),
+            Label = job.Request.Label ?? model.Label ?? $"episodes played by {model.Model ?? "the model"} at {model.BaseUrl}",
+            Settings = new Dictionary<string, string>(JobSettings.Of(job, options, model, method: null).Concat(job.Request.Settings)
+                .GroupBy(kv => kv.Key).Select(g => g.Last()), StringComparer.Ordinal),
+        };
+        session.Run = await EvaluationRunner.Create(environment, _store, _loggers).StartAsync(request, cancellationToken);
+        session.Own(RunLock.Take(_store.Path, session.Run.Id));
+    }
+
+    /// <summary>
+    /// The episode settings with <paramref name="model"/> playing: its endpoint, name and key variable; a local model
+    /// takes any key, so it gets its placeholder.
+    /// </summary>
+    internal static EpisodeSettings PlayedBy(EpisodeSettings episodes, ModelEndpoint model) => episodes with
+    {
+        BaseUrl = model.BaseUrl,
+        Model = model.Model ?? episodes.Model,
+        ApiKeyVariable = model.ApiKeyVariable ?? episodes.ApiKeyVariable,
+        ApiKey = model.LocalOnly ? model.PlaceholderKey ?? EvaluationJob.LocalModelKey : episodes.ApiKey,
+    };
+
+    /// <summary>
     /// Continues stored run <paramref name="runId"/> as it was started: its tasks without a result, with its method,
     /// kwargs, concurrency, deadline, retries, replicas, network and model side. <paramref name="environment"/> gives
     /// what a run does not keep (engines, hardening, variables, ready timeout); the run's own settings win over it.
@@ -117,7 +171,8 @@ public sealed class EvaluationService
                 LlmUpstream = JobSettings.Text(settings, JobSettings.LlmUpstream),
                 LlmKeyVariable = JobSettings.Text(settings, JobSettings.LlmKeyVariable),
             };
-            options = ModelWiring.Wire(options, model, job, notes) with { LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory };
+            var episodes = info.Method == EpisodeSettings.MethodName;
+            options = (episodes ? options : ModelWiring.Wire(options, model, job, notes)) with { LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory };
             session.Options = options;
             session.Model = model;
             session.Method = JobSettings.Method(JobSettings.Text(settings, JobSettings.MethodDescriptor));
@@ -127,7 +182,8 @@ public sealed class EvaluationService
             var started = await _client.LoadEnvAsync(options, cancellationToken);
             session.Own(started);
             session.Environment = started;
-            session.Run = await EvaluationRunner.Create(started, _store, _loggers).ResumeAsync(runId, cancellationToken);
+            var runner = new ConcurrentEvaluationRunner(started, Store, _loggers);
+            session.Run = await runner.ResumeAsync(runId, episodes ? stored => PlayedBy(stored, model) : null, cancellationToken);
             return session;
         }
         catch

@@ -33,7 +33,7 @@ internal static class ModelWiring
         {
             if (model.LocalOnly)
             {
-                variables.TryAdd(keyVariable, model.PlaceholderKey ?? "local-model-takes-any-key");
+                variables.TryAdd(keyVariable, model.PlaceholderKey ?? EvaluationJob.LocalModelKey);
             }
             else if (System.Environment.GetEnvironmentVariable(keyVariable) is { Length: > 0 } key)
             {

@@ -19,8 +19,15 @@ public interface IResultStore : IAsyncDisposable
     /// <summary>One run, or null when the store has none of that id.</summary>
     Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
 
-    /// <summary>A run's results, by task id.</summary>
+    /// <summary>A run's results, by task id (without their transcripts: <see cref="GetResultAsync"/> reads one task's).</summary>
     Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One task's result with its failed attempts, usage and transcript (a result served from the cache has the
+    /// transcript of the result it copies), or null when the run has no result for that task.
+    /// </summary>
+    async Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
+        (await GetResultsAsync(runId, cancellationToken)).FirstOrDefault(r => r.TaskId == taskId);
 
     /// <summary>
     /// What each task of a run used through the LLM gateway (environments with <see cref="EnvironmentOptions.Llm"/>
@@ -74,6 +81,9 @@ public sealed record RunInfo
     public bool UseCache { get; init; }
     public string? Label { get; init; }
 
+    /// <summary>Whether the run stores its tasks' transcripts (<see cref="EvaluationRequest.RecordTranscripts"/>).</summary>
+    public bool RecordTranscripts { get; init; } = true;
+
     /// <summary>What the caller kept with the run to resume it as it was started (<see cref="EvaluationRequest.Settings"/>).</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
@@ -91,6 +101,12 @@ public sealed record RunInfo
 
     /// <summary>Mean score over the results so far (failed ones count 0); null before the first result.</summary>
     public double? MeanScore { get; init; }
+
+    /// <summary>The low end of the mean score's 95% confidence interval, as <see cref="EvaluationSummary"/> computes it; null before the first result.</summary>
+    public double? MeanScoreLow { get; init; }
+
+    /// <summary>The high end of the mean score's 95% confidence interval; null before the first result.</summary>
+    public double? MeanScoreHigh { get; init; }
 
     /// <summary>Share of results with success true; null before the first result.</summary>
     public double? SuccessRate { get; init; }

@@ -88,26 +88,32 @@ internal sealed partial class SqliteResultStore : IResultStore
     }
 
     public Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default) =>
-        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("ORDER BY u.created_at DESC, u.rowid DESC LIMIT $limit", ("$limit", limit)), cancellationToken);
+        Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("", "LIMIT $limit", ("$limit", limit)), cancellationToken);
 
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
-        Task.Run(() => QueryRuns("WHERE u.id = $id", ("$id", runId)).SingleOrDefault(), cancellationToken);
+        Task.Run(() => QueryRuns("WHERE u.id = $id", "", ("$id", runId)).SingleOrDefault(), cancellationToken);
 
-    private List<RunInfo> QueryRuns(string tail, params (string Name, object Value)[] parameters)
+    /// <summary>
+    /// Runs chosen by <paramref name="where"/> (on <c>runs u</c>), newest first, <paramref name="limit"/> applied, each
+    /// with the figures of its results (read from the covering index, one pass per run).
+    /// </summary>
+    internal List<RunInfo> QueryRuns(string where, string limit, params (string Name, object Value)[] parameters)
     {
         using var connection = Connect();
         using var command = connection.CreateCommand();
+        // The chosen runs' figures grouped in index order (run_id first: no sort of the results), then joined: on
+        // 100,000 results in 81 runs 34 ms, where grouping the joined rows by run took 190.
         command.CommandText = $"""
+            WITH chosen AS (SELECT u.rowid AS position, u.* FROM runs u {where} ORDER BY u.created_at DESC, u.rowid DESC {limit}),
+                 figures AS (SELECT r.run_id, COUNT(*) AS n, COUNT(r.error_kind) AS failed, COUNT(r.cached_from) AS cached, AVG(r.score) AS mean,
+                                    AVG(r.success) AS success, TOTAL(r.score * r.score) AS squares
+                             FROM results r WHERE r.run_id IN (SELECT id FROM chosen) GROUP BY r.run_id)
             SELECT u.id, u.created_at, u.finished_at, u.status, u.environment, u.image_digest, u.method, u.kwargs,
                    u.task_id_parameter, u.concurrency, u.timeout_ms, u.retries, u.retry_delay_ms, u.use_cache, u.label,
-                   u.task_count,
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id),
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.error_kind IS NOT NULL),
-                   (SELECT COUNT(*) FROM results r WHERE r.run_id = u.id AND r.cached_from IS NOT NULL),
-                   (SELECT AVG(r.score) FROM results r WHERE r.run_id = u.id),
-                   (SELECT AVG(r.success) FROM results r WHERE r.run_id = u.id),
-                   u.settings
-            FROM runs u {tail}
+                   u.task_count, COALESCE(f.n, 0), COALESCE(f.failed, 0), COALESCE(f.cached, 0), f.mean, f.success,
+                   u.settings, u.record_transcripts, COALESCE(f.squares, 0)
+            FROM chosen u LEFT JOIN figures f ON f.run_id = u.id
+            ORDER BY u.created_at DESC, u.position DESC
             """;
         foreach (var (name, value) in parameters)
         {
@@ -117,6 +123,11 @@ internal sealed partial class SqliteResultStore : IResultStore
         var runs = new List<RunInfo>();
         while (reader.Read())
         {
+            var count = reader.GetInt32(16);
+            double? mean = reader.IsDBNull(19) ? null : reader.GetDouble(19);
+            var half = mean is { } m && count > 1
+                ? EvaluationSummary.StudentT975(count - 1) * Math.Sqrt(Math.Max(0, (reader.GetDouble(23) - (count * m * m)) / (count - 1)) / count)
+                : 0;
             runs.Add(new RunInfo
             {
                 Id = reader.GetString(0),
@@ -135,12 +146,15 @@ internal sealed partial class SqliteResultStore : IResultStore
                 UseCache = reader.GetInt64(13) != 0,
                 Label = reader.IsDBNull(14) ? null : reader.GetString(14),
                 TaskCount = reader.GetInt32(15),
-                ResultCount = reader.GetInt32(16),
+                ResultCount = count,
                 FailedCount = reader.GetInt32(17),
                 CacheHits = reader.GetInt32(18),
-                MeanScore = reader.IsDBNull(19) ? null : reader.GetDouble(19),
-                Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
+                MeanScore = mean,
+                MeanScoreLow = mean - half,
+                MeanScoreHigh = mean + half,
                 SuccessRate = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+                Settings = reader.IsDBNull(21) ? new Dictionary<string, string>() : JsonSerializer.Deserialize(reader.GetString(21), StoreJson.Default.DictionaryStringString) ?? [],
+                RecordTranscripts = reader.GetInt64(22) != 0,
             });
         }
         return runs;
@@ -189,6 +203,51 @@ internal sealed partial class SqliteResultStore : IResultStore
             }
         }, cancellationToken);
 
+    public Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
+        Task.Run(() =>
+        {
+            using var connection = Connect();
+            TaskResult result;
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = $"SELECT {ResultColumns} FROM results WHERE run_id = $run AND task_id = $task";
+                command.Parameters.AddWithValue("$run", runId);
+                command.Parameters.AddWithValue("$task", taskId);
+                using var reader = command.ExecuteReader();
+                if (!reader.Read())
+                {
+                    return null;
+                }
+                result = ReadResult(reader);
+            }
+            var errors = new List<AttemptError>();
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT attempt, kind, message FROM errors WHERE result_id = $id ORDER BY attempt";
+                command.Parameters.AddWithValue("$id", result.StoreId);
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    errors.Add(new AttemptError(reader.GetInt32(0), TaskErrorKinds.Parse(reader.GetString(1)), reader.GetString(2)));
+                }
+            }
+            LlmTaskUsage? usage = null;
+            using (var command = connection.CreateCommand())
+            {
+                command.CommandText = "SELECT requests, errors, prompt_tokens, completion_tokens, total_tokens, latency_ms_total FROM llm_usage WHERE run_id = $run AND task_id = $task";
+                command.Parameters.AddWithValue("$run", runId);
+                command.Parameters.AddWithValue("$task", taskId);
+                using var reader = command.ExecuteReader();
+                if (reader.Read())
+                {
+                    usage = new LlmTaskUsage(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetDouble(5));
+                }
+            }
+            // A result served from the cache was said by the result it copies.
+            var (transcriptRun, transcriptTask) = result.CachedFrom is { } source ? SourceOf(connection, source) ?? (runId, taskId) : (runId, taskId);
+            return result with { AttemptErrors = errors, LlmUsage = usage, Transcript = ReadTranscript(connection, transcriptRun, transcriptTask) };
+        }, cancellationToken);
+
     private const string ResultColumns = "id, task_id, error_kind, error, score, success, value, attempts, started_at, duration_ms, cached_from";
 
     private static TaskResult ReadResult(SqliteDataReader reader)
@@ -226,9 +285,9 @@ internal sealed partial class SqliteResultStore : IResultStore
         using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO runs (id, created_at, status, environment, image_digest, method, kwargs, task_id_parameter, task_ids, task_count,
-                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label, settings)
+                              concurrency, timeout_ms, retries, retry_delay_ms, use_cache, label, settings, record_transcripts)
             VALUES ($id, $created, 'running', $environment, $digest, $method, $kwargs, $parameter, $tasks, $count,
-                    $concurrency, $timeout, $retries, $delay, $cache, $label, $settings)
+                    $concurrency, $timeout, $retries, $delay, $cache, $label, $settings, $transcripts)
             """;
         var request = run.Request;
         command.Parameters.AddWithValue("$id", run.Id);
@@ -246,6 +305,7 @@ internal sealed partial class SqliteResultStore : IResultStore
         command.Parameters.AddWithValue("$delay", (long)request.RetryDelay.TotalMilliseconds);
         command.Parameters.AddWithValue("$cache", request.UseCache ? 1 : 0);
         command.Parameters.AddWithValue("$label", (object?)request.Label ?? DBNull.Value);
+        command.Parameters.AddWithValue("$transcripts", request.RecordTranscripts ? 1 : 0);
         command.Parameters.AddWithValue("$settings", request.Settings.Count == 0 ? DBNull.Value
             : JsonSerializer.Serialize(request.Settings.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), StoreJson.Default.DictionaryStringString));
         command.ExecuteNonQuery();
@@ -426,10 +486,10 @@ internal sealed partial class SqliteResultStore : IResultStore
 
     internal static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
 
-    private static DateTimeOffset ParseTime(string text) =>
+    internal static DateTimeOffset ParseTime(string text) =>
         DateTimeOffset.ParseExact(text, TimeFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
-    private static RunStatus ParseStatus(string status) => status switch
+    internal static RunStatus ParseStatus(string status) => status switch
     {
         "completed" => RunStatus.Completed,
         "interrupted" => RunStatus.Interrupted,
@@ -465,7 +525,7 @@ internal sealed partial class ResultWriter : IDisposable
     private readonly sqlite3 _db;
     private readonly ILogger _logger;
     private readonly byte[] _runId;
-    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError, _addUsage;
+    private readonly sqlite3_stmt _begin, _commit, _rollback, _insert, _insertError, _addUsage, _addTranscript;
 
     public ResultWriter(SqliteConnection connection, string runId, ILogger logger)
     {
@@ -481,6 +541,7 @@ internal sealed partial class ResultWriter : IDisposable
         _insert = Prepare(InsertResult);
         _insertError = Prepare(InsertError);
         _addUsage = Prepare(SqliteResultStore.AddUsageSql);
+        _addTranscript = Prepare(SqliteResultStore.AddTranscriptSql);
     }
 
     private sqlite3_stmt Prepare(string sql)
@@ -526,6 +587,16 @@ internal sealed partial class ResultWriter : IDisposable
                     Check(raw.sqlite3_bind_int64(_addUsage, 7, used.TotalTokens));
                     Check(raw.sqlite3_bind_double(_addUsage, 8, used.LatencyMsTotal));
                     Step(_addUsage);
+                }
+                if (result.Transcript is { } transcript && !result.FromCache)
+                {
+                    // Parameters by name: $run, $task, $exchanges, $dropped, $data are 1 to 5 in order of appearance.
+                    Check(raw.sqlite3_bind_text(_addTranscript, 1, _runId));
+                    Check(raw.sqlite3_bind_int64(_addTranscript, 2, result.TaskId));
+                    Check(raw.sqlite3_bind_int(_addTranscript, 3, transcript.Exchanges.Count));
+                    Check(raw.sqlite3_bind_int(_addTranscript, 4, transcript.ExchangesDropped));
+                    Check(raw.sqlite3_bind_blob(_addTranscript, 5, TranscriptData.Encode(transcript.Exchanges)));
+                    Step(_addTranscript);
                 }
                 if (id is { } resultId)
                 {
@@ -576,6 +647,7 @@ internal sealed partial class ResultWriter : IDisposable
         _insert.Dispose();
         _insertError.Dispose();
         _addUsage.Dispose();
+        _addTranscript.Dispose();
         _begin.Dispose();
         _commit.Dispose();
         _rollback.Dispose();

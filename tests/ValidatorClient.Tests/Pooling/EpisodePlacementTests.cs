@@ -42,7 +42,8 @@ public sealed class EpisodePlacementTests
     [Fact]
     public async Task ReserveEpisode_WhileNoReplicaTakesCalls_WaitsForOne_AndAGoneReplicasReleaseIsNothing()
     {
-        await using var scripted = await ScriptedPool.StartAsync(1);
+        // The replacement takes 2 s of the pool's time to start: long enough to see the pool without a replica.
+        await using var scripted = await ScriptedPool.StartAsync(1, replacementDelay: TimeSpan.FromSeconds(2));
         var (pool, backend, clock) = (scripted.Pool, scripted.Backend, scripted.Clock);
         var dead = pool.Endpoints[0];
         await pool.ReserveEpisodeAsync([], CancellationToken.None).Within();

@@ -19,6 +19,9 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true, TimePro
     /// <summary>Delays the start of replica i (by index) the first time it starts, on the backend's clock.</summary>
     public Func<int, TimeSpan> StartDelay { get; init; } = _ => TimeSpan.Zero;
 
+    /// <summary>Delays every start of a replacement, on the backend's clock, so that the pool's time without it can be seen.</summary>
+    public TimeSpan ReplacementDelay { get; init; }
+
     /// <summary>Whether a host is being started or stopped now (real work that no clock hurries).</summary>
     public bool Busy => Volatile.Read(ref _busy) > 0;
 
@@ -45,9 +48,10 @@ internal sealed class ScriptedBackend(int count, bool canReplace = true, TimePro
     public async Task<ReplicaEndpoint> StartReplicaAsync(int index, CancellationToken cancellationToken)
     {
         var generation = Interlocked.Increment(ref _starts);
-        if (generation <= count)
+        var delay = generation <= count ? StartDelay(index) : ReplacementDelay;
+        if (delay > TimeSpan.Zero)
         {
-            await Task.Delay(StartDelay(index), time ?? TimeProvider.System, cancellationToken);
+            await Task.Delay(delay, time ?? TimeProvider.System, cancellationToken);
         }
         var host = await Working(() => ScriptedHost.StartAsync($"r{index}-g{generation}"));
         var endpoint = new ReplicaEndpoint(host.Name, host.BaseUrl, host.Name);

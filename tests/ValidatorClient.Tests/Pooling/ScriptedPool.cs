@@ -40,12 +40,12 @@ internal sealed class ScriptedPool : IAsyncDisposable
     /// unless <paramref name="options"/> set their own) and waits until it is usable.
     /// </summary>
     public static async Task<ScriptedPool> StartAsync(int replicas, EnvironmentOptions? options = null, bool canReplace = true,
-        Func<int, TimeSpan>? startDelay = null, string name = "scripted")
+        Func<int, TimeSpan>? startDelay = null, string name = "scripted", TimeSpan replacementDelay = default)
     {
         options ??= new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = ["http://unused"] };
         options = options with { Replicas = replicas, Health = options.Health == new ReplicaHealthOptions() ? FastHealth : options.Health };
         var clock = new PoolClock();
-        var backend = new ScriptedBackend(replicas, canReplace, clock.Time) { StartDelay = startDelay ?? (_ => TimeSpan.Zero) };
+        var backend = new ScriptedBackend(replicas, canReplace, clock.Time) { StartDelay = startDelay ?? (_ => TimeSpan.Zero), ReplacementDelay = replacementDelay };
         clock.Backend = backend;
         var http = new HttpClient(clock.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
         var pool = new ReplicaPool(name, backend, options, http, NullLogger.Instance, clock.Time);

@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Affinetes.Testing;
 
-namespace Affinetes.ValidatorClient.Tests.Episodes;
+namespace Affinetes.Testing;
 
-/// <summary>Answers of the local LLM server that play the test environments.</summary>
-internal static partial class Players
+/// <summary>Answers of the local LLM server that play the test environments (python-guess, the shapes actor).</summary>
+public static partial class Players
 {
     /// <summary>python-guess by binary search over the hints in the conversation so far.</summary>
     public static LlmReply BinarySearch(ChatRequest request)
