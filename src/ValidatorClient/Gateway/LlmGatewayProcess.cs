@@ -157,7 +157,8 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
                 : throw new EnvironmentOptionsException($"the LLM gateway executable {named} does not exist; publish it with scripts/publish-gateway.sh or fix {PathVariable}");
         }
         var beside = Path.Combine(AppContext.BaseDirectory, ExecutableName);
-        if (File.Exists(beside))
+        // An apphost unpacked from a package may have lost its execute bit (NuGet keeps none): its .dll runs then.
+        if (File.Exists(beside) && (OperatingSystem.IsWindows() || (File.GetUnixFileMode(beside) & UnixFileMode.UserExecute) != 0))
         {
             return beside;
         }
