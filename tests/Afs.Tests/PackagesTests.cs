@@ -104,23 +104,21 @@ public sealed class PackagesTests(GuessHostFixture guess) : IClassFixture<GuessH
     {
         var app = Path.Combine(_work.FullName, "validator");
         Directory.CreateDirectory(app);
-        // Our packages come from the feed only; the rest from nuget.org, read from this machine's package folder when
-        // it has them. That folder must not hold ours, or an earlier pack would be used instead of this one.
+        // The feed beside the machine's own sources (nothing of ours is published elsewhere), extracted into a folder of
+        // this test's; packages already in this machine's package folder are read from there, unless it holds ours
+        // (an earlier pack of the same version).
         var userPackages = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var fallback = Directory.Exists(Path.Combine(userPackages, "affinetes.validatorclient")) ? "" :
             $"<fallbackPackageFolders><add key=\"user\" value=\"{userPackages}\" /></fallbackPackageFolders>";
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
+              <config>
+                <add key="globalPackagesFolder" value="{Path.Combine(_work.FullName, "packages")}" />
+              </config>
               <packageSources>
-                <clear />
-                <add key="feed" value="{Feed}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+                <add key="affinetes-feed" value="{Feed}" />
               </packageSources>
-              <packageSourceMapping>
-                <packageSource key="feed"><package pattern="Affinetes.*" /></packageSource>
-                <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-              </packageSourceMapping>
               {fallback}
             </configuration>
             """);
