@@ -128,6 +128,7 @@ public sealed class EvalEpisodesTests(GuessHostFixture fixture) : IClassFixture<
     [InlineData("--system-prompt hi", "--system-prompt applies to --episodes")]
     [InlineData("--episodes --method evaluate", "it calls no --method")]
     [InlineData("--episodes --max-steps 0", "--max-steps 0: give 1 to 100000")]
+    [InlineData("--episodes --llm-upstream http://127.0.0.1:9/v1", "--episodes: afs calls the model itself and the containers never do")]
     public async Task EpisodeFlags_Misused_AreRefusedBeforeAnythingRuns(string flags, string said)
     {
         var (exit, _, error) = await AfsEnvironmentFixture.AfsAsync(["eval", "--url", fixture.Url, "--tasks", "1-3", "--store", Store, .. flags.Split(' ')]);

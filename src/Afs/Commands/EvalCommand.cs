@@ -221,6 +221,11 @@ internal sealed class EvalCommand : AfsCommand
             {
                 throw new UsageException($"--episodes plays each task as an episode (reset, step, stop); it calls no --method (drop --method {context.Get(_settings.Method)})");
             }
+            if (new Option[] { _networkSide.LlmUpstream, _networkSide.LlmKeyEnv }.FirstOrDefault(context.Given) is { } gateway)
+            {
+                throw new UsageException($"--episodes: afs calls the model itself and the containers never do, so no LLM gateway stands between; " +
+                    $"name the model with --base-url and --model (its key in --api-key-env), not {gateway.Name}");
+            }
             if (context.Get(_maxSteps) is < 1 or > 100_000)
             {
                 throw new UsageException($"--max-steps {context.Get(_maxSteps)}: give 1 to 100000");

@@ -54,7 +54,9 @@ public sealed record EvaluationJob
         var episodes = Request.Episodes is not { } given ? null
             : Model is { } player ? EvaluationService.PlayedBy(given, player)
             : given with { ApiKey = LocalModelKey };
-        Collect(problems, () => (Request with { TaskIds = Request.TaskIds.Count == 0 ? [0] : Request.TaskIds, Episodes = episodes }).Validate());
+        // Typed text is checked as the JSON it reads as (its parameter's type is known only once the environment runs).
+        var kwargs = Request.Kwargs.ToDictionary(kv => kv.Key, kv => kv.Value is CommandLineValue typed ? typed.For(null) : kv.Value, StringComparer.Ordinal);
+        Collect(problems, () => (Request with { TaskIds = Request.TaskIds.Count == 0 ? [0] : Request.TaskIds, Episodes = episodes, Kwargs = kwargs }).Validate());
         if (Request.TaskIds.Count == 0)
         {
             problems.Add("no tasks to evaluate; give task ids, e.g. 1-100,200");
@@ -70,6 +72,10 @@ public sealed record EvaluationJob
         if (LocalModelPort is < 0 or > 65535)
         {
             problems.Add($"the local model's port {LocalModelPort} is out of range; use 1 to 65535, or 0 for any free port");
+        }
+        if (Request.Episodes is not null && (LlmUpstream is not null || LlmKeyVariable is not null))
+        {
+            problems.Add("in episode mode this process calls the model itself (the environment never does), so no LLM gateway stands between: name the model that plays with Model (its BaseUrl), not LlmUpstream or LlmKeyVariable");
         }
         if (Environment.Mode == EnvironmentMode.Url && LlmUpstream is not null)
         {
