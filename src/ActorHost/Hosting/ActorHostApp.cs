@@ -58,12 +58,8 @@ internal static class ActorHostApp
         }
         finally
         {
+            // The interpreter is never finalised (Py_Finalize would wait on threads stuck in C code): the process exits.
             await runtime.DisposeAsync();
-            if (runtime is PythonRuntime { HasStuckWorkers: false })
-            {
-                // Finalising the interpreter would wait on a thread stuck in C code: a stuck host just exits.
-                PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
-            }
         }
         return Environment.ExitCode;
     }
@@ -95,7 +91,6 @@ internal static class ActorHostApp
                     var runtime = new PythonRuntime(ToPythonOptions(options), quiet);
                     runtime.CheckLoadable();
                     Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile} loads with Python {runtime.Installation!.Version} ({runtime.Installation.LibraryPath})");
-                    PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
                     return 0;
             }
         }
@@ -149,6 +144,7 @@ internal static class ActorHostApp
         StrictTypes = options.StrictTypes,
         WriteOffGrace = options.WorkerWriteOff,
         MaxResultBytes = options.MaxResultBytes,
+        HiddenVariables = [HostEnvironment.AuthToken],
     };
 
     /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
