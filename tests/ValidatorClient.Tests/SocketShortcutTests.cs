@@ -79,4 +79,26 @@ public sealed class SocketShortcutTests : IDisposable
         }
         await connection.SendAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}"));
     }
+
+    [Fact]
+    public async Task AShortcutToASocketPathTooLongForAnAddress_IsNotTaken_ThePortIs()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var answering = AnswerOnceAsync(listener, "port");
+        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        // A container named after an image digest: its socket's path is longer than sun_path's 108 bytes.
+        UnixSocketEndpoints.AddShortcut(url, Path.Combine(_directory.FullName, "afs-client-pulled-sha256-" + new string('f', 64) + "-0", "host.sock"));
+        try
+        {
+            using var http = new HttpClient(HttpClients.CreateHandler(verifyTls: true));
+            Assert.Equal("port", await http.GetStringAsync(new Uri(url, "health")).Within());
+            await answering.Within();
+        }
+        finally
+        {
+            UnixSocketEndpoints.RemoveShortcutsInto(_directory.FullName);
+        }
+    }
 }

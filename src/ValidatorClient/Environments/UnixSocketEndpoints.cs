@@ -46,8 +46,20 @@ internal static class UnixSocketEndpoints
     /// <summary>Forgets a socket's host name (its replica is gone).</summary>
     public static void Unregister(Uri baseUrl) => Sockets.TryRemove(baseUrl.Host, out _);
 
-    /// <summary>This client's connections to <paramref name="baseUrl"/> (a published port) go to <paramref name="socketPath"/> instead.</summary>
-    public static void AddShortcut(Uri baseUrl, string socketPath) => Shortcuts[baseUrl.Authority] = socketPath;
+    /// <summary>
+    /// This client's connections to <paramref name="baseUrl"/> (a published port) go to <paramref name="socketPath"/>
+    /// instead; a path longer than a socket address holds (107 bytes: a long container name) keeps the port.
+    /// </summary>
+    public static void AddShortcut(Uri baseUrl, string socketPath)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(socketPath) <= MaxSocketPathBytes)
+        {
+            Shortcuts[baseUrl.Authority] = socketPath;
+        }
+    }
+
+    /// <summary>sun_path holds 108 bytes on Linux, the last one a NUL.</summary>
+    private const int MaxSocketPathBytes = 107;
 
     /// <summary>Forgets the shortcuts to sockets in <paramref name="directory"/> (its container is gone).</summary>
     public static void RemoveShortcutsInto(string directory)
@@ -77,7 +89,7 @@ internal static class UnixSocketEndpoints
             {
                 return await ConnectUnixAsync(shortcut, cancellationToken);
             }
-            catch (SocketException)
+            catch (Exception e) when (e is SocketException or IOException or ArgumentException)
             {
                 // Not there (yet, or a host without socket support): the published port as usual.
             }
