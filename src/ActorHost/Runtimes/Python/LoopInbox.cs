@@ -24,6 +24,9 @@ internal sealed class LoopInbox(CompletionSink sink)
         _wakeFd = bridge.WakeFd;
     }
 
+    /// <summary>The runtime stops: no more wake-ups (the loop stops too).</summary>
+    public void Disconnect() => _wakeFd = -1;
+
     /// <summary>Queues an async call for the loop.</summary>
     public void Submit(WorkItem item)
     {

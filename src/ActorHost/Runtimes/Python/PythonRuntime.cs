@@ -176,6 +176,11 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         {
             return InvokeResult.Success(payload.AsMemory(1));
         }
+        if (payload.Length < 2 || payload[0] != BridgeTags.Fail)
+        {
+            // Not a tagged payload (an async result that was not a str reaches complete() as nothing): a bridge bug.
+            return InvokeResult.Failure(new ErrorDetail { Code = ErrorCodes.ActorError, Message = "internal error of the Python bridge: an answer without its tag", Method = method });
+        }
         using var doc = JsonDocument.Parse(payload.AsMemory(1));
         var e = doc.RootElement;
         string? Text(string name) => e.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
@@ -198,6 +203,7 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         }
         _stopping = true;
         _watchdog?.Dispose();
+        _inbox?.Disconnect();
         if (_pool is null || _bridge is null)
         {
             return;
