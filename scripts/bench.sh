@@ -18,7 +18,7 @@ case "$scenario" in
   host|runtimes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   gateway) scripts/publish-gateway.sh; exec "${bench[@]}" --gateway-binary "$root/artifacts/gateway/linux-x64/affinetes-llm-gateway" "$@" ;;
   episodes) exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
-  client|eval) scripts/setup-machine.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
+  client|eval) scripts/setup-main.sh; exec "${bench[@]}" --host-binary "$root/artifacts/host/linux-x64/affinetes-host" "$@" ;;
   network) scripts/setup-machine.sh; scripts/publish-gateway.sh; exec "${bench[@]}" "$@" ;;
   view) exec "${bench[@]}" "$@" ;;
   *) scripts/setup-machine.sh; exec "${bench[@]}" "$@" ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishes the ActorHost self-contained for linux-x64 (composite ReadyToRun, not trimmed: trimming breaks Python.NET) into
+# Publishes the ActorHost self-contained for linux-x64 (composite ReadyToRun, not trimmed: trimming breaks the C# runtime's Roslyn and reflection binding) into
 # artifacts/host/linux-x64, and writes its content id (.content-id: the first 12 hex digits of a SHA-256 over every
 # file's path and bytes), which names the host-layer image affinetes/host:<version>-<content id>. Images and benchmarks
 # use this output; nothing else is needed in a miner's image. Skipped when the output is newer than every source file.
@@ -14,20 +14,22 @@ if [ -f "$stamp" ] && [ -f "$out/.content-id" ] && [ -z "$(find "$root/src/Actor
   exit 0
 fi
 echo "[host] publishing the ActorHost (self-contained, ReadyToRun; about a minute the first time)" >&2
+# The stamp takes the time the publish started: a source saved while it ran leaves the output stale, as it is.
+started=$(mktemp)
 # A clean publish into a directory of its own, put in place at the end: ReadyToRun intermediates left by a publish with
 # other settings can yield a host that aborts, and a build reading the published host meanwhile (afs build, a test)
 # must find the old one whole or the new one whole, never half of either.
 next="$out.next-$$"
-trap 'rm -rf "$next"' EXIT
+trap 'rm -rf "$next" "$started"' EXIT
 rm -rf "$next" "$root/src/ActorHost/obj/Release/net10.0/linux-x64"
 # Composite ReadyToRun compiles the framework and the host together: generic code shared across them (collections,
-# async state machines over the host's and Python.NET's types) is precompiled instead of jitted at start-up, which
+# async state machines over the host's types) is precompiled instead of jitted at start-up, which
 # saves ~55 ms of CPU per container start (scripts/bench.sh ready) for ~20 MB more in the host layer.
 dotnet publish "$root/src/ActorHost/Affinetes.ActorHost.csproj" -c Release -r linux-x64 --self-contained \
   -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:PublishTrimmed=false -o "$next" -nologo -v quiet -clp:ErrorsOnly >&2
 (cd "$next" && find . -type f ! -name '.published' ! -name '.content-id' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) \
   | sha256sum | cut -c1-12 > "$next/.content-id"
-touch "$next/.published"
+touch -r "$started" "$next/.published"
 old="$out.old-$$"
 if [ -d "$out" ]; then mv "$out" "$old"; fi
 mv "$next" "$out"

@@ -6,10 +6,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if ! { [ -S /var/run/docker.sock ] && docker image inspect affinetes/python:3.11-bookworm >/dev/null 2>&1; } then
   echo "[setup] preparing this machine: Docker engine, a local Python base image, the host layer, a local registry and a test sshd (about five minutes the first time)" >&2
 fi
-"$here/setup-docker.sh"
+"$here/setup-main.sh"  # the engine, the base image and the host layer: all the main job needs
 "$here/setup-python.sh"
-"$here/build-base-images.sh"
-"$here/build-host-image.sh"
 "$here/setup-registry.sh"
 "$here/setup-ssh.sh"
 "$here/setup-browser.sh"

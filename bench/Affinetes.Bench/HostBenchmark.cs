@@ -31,6 +31,21 @@ public static class HostBenchmark
             start.Environment["PATH"] = "/usr/bin:" + Environment.GetEnvironmentVariable("PATH");
             return start;
         }
+        ProcessStartInfo OriginalServer(int port, bool accessLog)
+        {
+            var start = new ProcessStartInfo("/usr/bin/python3") { WorkingDirectory = Path.Combine(benchDir, "original") };
+            var args = new List<string> { "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            if (!accessLog)
+            {
+                args.Add("--no-access-log");
+            }
+            args.ForEach(start.ArgumentList.Add);
+            start.Environment["ENV_FILE"] = envFile;
+            return start;
+        }
+
+        var loadBefore = ClientBenchmark.LoadAverage();
+        StartComparison? starts = withOriginal ? await CompareStartsAsync(Ours, port => OriginalServer(port, accessLog: true)) : null;
         results.Add(await MeasureAsync("affinetes-dotnet ActorHost", Ours, duration));
 
         if (withOriginal)
@@ -39,19 +54,7 @@ public static class HostBenchmark
             // call) and with the access log off. Ratios are taken against the faster of the two.
             foreach (var accessLog in new[] { true, false })
             {
-                ProcessStartInfo Original(int port)
-                {
-                    var start = new ProcessStartInfo("/usr/bin/python3") { WorkingDirectory = Path.Combine(benchDir, "original") };
-                    var args = new List<string> { "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-                    if (!accessLog)
-                    {
-                        args.Add("--no-access-log");
-                    }
-                    args.ForEach(start.ArgumentList.Add);
-                    start.Environment["ENV_FILE"] = envFile;
-                    return start;
-                }
-                results.Add(await MeasureAsync(accessLog ? "original (uvicorn defaults)" : "original (access log off)", Original, duration));
+                results.Add(await MeasureAsync(accessLog ? "original (uvicorn defaults)" : "original (access log off)", port => OriginalServer(port, accessLog), duration));
             }
         }
 
@@ -74,6 +77,14 @@ public static class HostBenchmark
             Console.WriteLine($"cold start: {ours.ColdStartMs:0} ms (target: no slower than the upstream original's ~450 ms measured on this machine; " +
                 $"this lighter stand-in of it: {original.ColdStartMs:0} ms)");
         }
+        if (starts is not null)
+        {
+            Console.WriteLine($"process start to first answered call, median of {StartRounds} alternating rounds: ours {starts.OursMs:0} ms " +
+                $"[{string.Join(", ", starts.OursRunsMs.Select(r => r.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}], the original's server {starts.OriginalMs:0} ms " +
+                $"[{string.Join(", ", starts.OriginalRunsMs.Select(r => r.ToString("0", System.Globalization.CultureInfo.InvariantCulture)))}]: {starts.OursMs / starts.OriginalMs:0.00}x (target <= 0.6x); " +
+                $"our host's CPU at its first answer {starts.OursCpuMs:0} ms, the original's {starts.OriginalCpuMs:0} ms");
+        }
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average (1 min) {loadBefore} before, {ClientBenchmark.LoadAverage()} after");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, JsonSerializer.Serialize(new
         {
@@ -81,9 +92,38 @@ public static class HostBenchmark
             machine = new { cores = Environment.ProcessorCount },
             duration_s = duration.TotalSeconds,
             results,
+            starts,
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"results written to {output}");
         return results.Any(r => r.Echo.Errors > 0 || r.Evaluate.Errors > 0) ? 1 : 0;
+    }
+
+    /// <summary>Rounds of the start comparison: each starts our host, then the original's server.</summary>
+    private const int StartRounds = 7;
+
+    /// <summary>Process start to first answered call, ours and the original's server alternating; medians of the rounds.</summary>
+    public sealed record StartComparison(double OursMs, double OriginalMs, double OursCpuMs, double OriginalCpuMs,
+        IReadOnlyList<double> OursRunsMs, IReadOnlyList<double> OriginalRunsMs);
+
+    private static async Task<StartComparison> CompareStartsAsync(Func<int, ProcessStartInfo> ours, Func<int, ProcessStartInfo> original)
+    {
+        Console.WriteLine($"== process start to first answered call: ours and the original's server, {StartRounds} alternating rounds");
+        var runs = new[] { new List<(double Wall, double Cpu)>(), new List<(double Wall, double Cpu)>() };
+        for (var round = 0; round < StartRounds + 1; round++)
+        {
+            foreach (var (start, i) in new[] { (ours, 0), (original, 1) })
+            {
+                var port = ServerProcess.FreePort();
+                await using var server = await ServerProcess.StartAsync(start(port), port, EchoBody);
+                if (round > 0) // the first round reads the files from disk
+                {
+                    runs[i].Add((server.StartToFirstCall.TotalMilliseconds, server.CpuAtFirstCall.TotalMilliseconds));
+                }
+            }
+        }
+        static double Median(IEnumerable<double> values) => values.Order().ElementAt(StartRounds / 2);
+        return new StartComparison(Median(runs[0].Select(r => r.Wall)), Median(runs[1].Select(r => r.Wall)),
+            Median(runs[0].Select(r => r.Cpu)), Median(runs[1].Select(r => r.Cpu)), [.. runs[0].Select(r => r.Wall)], [.. runs[1].Select(r => r.Wall)]);
     }
 
     private static async Task<ServerResult> MeasureAsync(string name, Func<int, ProcessStartInfo> start, TimeSpan duration)

@@ -36,6 +36,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public string BaseUrl => $"http://127.0.0.1:{Port}";
     public TimeSpan StartToFirstCall { get; private set; }
 
+    /// <summary>The CPU the server had used when it answered its first call (user and system, all its threads).</summary>
+    public TimeSpan CpuAtFirstCall { get; private set; }
+
     private void Append(string text)
     {
         lock (_log)
@@ -91,6 +94,7 @@ public sealed class ServerProcess : IAsyncDisposable
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     server.StartToFirstCall = clock.Elapsed;
+                    server.CpuAtFirstCall = server.CpuTime;
                     return server;
                 }
             }

@@ -22,7 +22,7 @@ public sealed class RuntimeProcessTests : IDisposable
         using var response = await host.Client.PostAsync("/echo", new StringContent("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var maps = MappedFiles(host);
-        Assert.Contains("Python.Runtime.dll", maps);
+        Assert.Contains("libpython3", maps);
         Assert.DoesNotContain("Microsoft.CodeAnalysis", maps);
         Assert.DoesNotContain("Yarp.ReverseProxy", maps);
         Assert.DoesNotContain("OpenAI.dll", maps);
@@ -47,7 +47,7 @@ public sealed class RuntimeProcessTests : IDisposable
         Assert.Equal("""{"status":"success","result":8,"error":null}""", await response.Content.ReadAsStringAsync());
         var maps = MappedFiles(host);
         Assert.DoesNotContain("Microsoft.CodeAnalysis", maps);
-        Assert.DoesNotContain("Python.Runtime.dll", maps);
+        Assert.DoesNotContain("libpython3", maps);
         Assert.Contains("compile cache hit", host.Output);
     }
 

@@ -16,6 +16,7 @@ internal static class ActorHostApp
     /// <summary>Parses options, serves until SIGTERM/Ctrl+C, drains and stops the runtime. Returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        StartupTimeline.Mark("main");
         if (args.Contains("--help") || args.Contains("-h"))
         {
             Console.Out.WriteLine(ActorHostOptions.Usage);
@@ -58,12 +59,8 @@ internal static class ActorHostApp
         }
         finally
         {
+            // The interpreter is never finalised (Py_Finalize would wait on threads stuck in C code): the process exits.
             await runtime.DisposeAsync();
-            if (runtime is PythonRuntime { HasStuckWorkers: false })
-            {
-                // Finalising the interpreter would wait on a thread stuck in C code: a stuck host just exits.
-                PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
-            }
         }
         return Environment.ExitCode;
     }
@@ -95,7 +92,6 @@ internal static class ActorHostApp
                     var runtime = new PythonRuntime(ToPythonOptions(options), quiet);
                     runtime.CheckLoadable();
                     Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile} loads with Python {runtime.Installation!.Version} ({runtime.Installation.LibraryPath})");
-                    PythonEngineShutdown.Run(TimeSpan.FromSeconds(3));
                     return 0;
             }
         }
@@ -149,6 +145,7 @@ internal static class ActorHostApp
         StrictTypes = options.StrictTypes,
         WriteOffGrace = options.WorkerWriteOff,
         MaxResultBytes = options.MaxResultBytes,
+        HiddenVariables = [HostEnvironment.AuthToken],
     };
 
     /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
@@ -197,6 +194,7 @@ internal static class ActorHostApp
     {
         var runtimeLogger = new DeferredLogger();
         var startup = new RuntimeStartup(CreateRuntime(options, runtimeLogger));
+        StartupTimeline.Mark("runtime starting");
         // The host reads its settings from AFFINETES_* and options, never from appsettings files: no file watcher.
         // With the defaults, ASP.NET would watch the working directory (the environment's /app) recursively, which
         // costs start-up time for every directory in it (+140 ms for 20,000) and an inotify instance per container.
@@ -272,6 +270,8 @@ internal static class ActorHostApp
         }
 
         var app = builder.Build();
+        StartupTimeline.Mark("host composed");
+        app.Lifetime.ApplicationStarted.Register(() => StartupTimeline.Mark("listening"));
         if (options.UnixSocket is { } served)
         {
             // The client reaching it runs as another user than the container's; the directory is its private one.

@@ -1,13 +1,14 @@
-using System.Globalization;
 using Affinetes.Protocol;
 
 namespace Affinetes.ActorHost.Hosting;
 
 /// <summary>
 /// Everything the host is configured with. Each setting comes from an environment variable (<c>AFFINETES_*</c>)
-/// or the equivalent command-line option (<c>--env-file</c> ...); the command line wins.
+/// or the equivalent command-line option (<c>--env-file</c> ...); the command line wins. The defaults are the
+/// properties' own; <see cref="Table"/> describes each setting once, and the switches, the usage text and the
+/// binding are made from it.
 /// </summary>
-internal sealed record ActorHostOptions
+internal sealed partial record ActorHostOptions
 {
     public string EnvFile { get; init; } = "/app/env.py";
     public int Port { get; init; } = HostEnvironment.DefaultPort;
@@ -81,141 +82,60 @@ internal sealed record ActorHostOptions
     /// <summary>The runtimes the host has.</summary>
     public static readonly IReadOnlyList<string> Runtimes = [RuntimeNames.Python, RuntimeNames.CSharp, RuntimeNames.Sidecar];
 
-    /// <summary>Command-line options and the setting each stands for.</summary>
-    public static readonly IReadOnlyDictionary<string, string> CommandLineSwitches = new Dictionary<string, string>
-    {
-        ["--env-file"] = "ENV_FILE",
-        ["--port"] = "PORT",
-        ["--bind"] = "BIND",
-        ["--unix-socket"] = "UNIX_SOCKET",
-        ["--llm-socket"] = "LLM_SOCKET",
-        ["--llm-relay-port"] = "LLM_RELAY_PORT",
-        ["--auth-token"] = "AUTH_TOKEN",
-        ["--auth-token-sha256"] = "AUTH_TOKEN_SHA256",
-        ["--max-body-bytes"] = "MAX_BODY_BYTES",
-        ["--max-result-bytes"] = "MAX_RESULT_BYTES",
-        ["--max-concurrency"] = "MAX_CONCURRENCY",
-        ["--call-timeout"] = "CALL_TIMEOUT",
-        ["--shutdown-grace"] = "SHUTDOWN_GRACE",
-        ["--unservable-grace"] = "UNSERVABLE_GRACE",
-        ["--worker-write-off"] = "WORKER_WRITE_OFF",
-        ["--debug"] = "DEBUG",
-        ["--strict-types"] = "STRICT_TYPES",
-        ["--python-workers"] = "PYTHON_WORKERS",
-        ["--python"] = "PYTHON",
-        ["--check"] = "CHECK",
-        ["--lease-seconds"] = "LEASE_SECONDS",
-        ["--compile"] = "COMPILE",
-        ["--runtime"] = "RUNTIME",
-        ["--cache-dir"] = "CACHE_DIR",
-        ["--sidecar-command"] = "SIDECAR_COMMAND",
-        ["--sidecar-port"] = "SIDECAR_PORT",
-        ["--sidecar-methods"] = "SIDECAR_METHODS",
-        ["--sidecar-start-timeout"] = "SIDECAR_START_TIMEOUT",
-    };
+    private static string? _usage;
 
-    public const string Usage = """
-        affinetes-host: serves an environment's Actor (Python env.py, C# Actor.cs) or its own server (sidecar) over HTTP.
-        Options (each also an environment variable AFFINETES_<NAME>):
-          --env-file PATH        the actor: env.py or Actor.cs (ENV_FILE, default /app/env.py)
-          --runtime NAME         python, csharp or sidecar (RUNTIME; default: sidecar when a sidecar command is
-                                 set, csharp for a .cs env file, else python)
-          --port N               port to listen on (PORT, default 8000)
-          --bind ADDRESS         address to listen on (BIND, default all interfaces)
-          --unix-socket PATH     serve on this unix socket as well (UNIX_SOCKET; made connectable by every user)
-          --llm-socket PATH      the LLM gateway's unix socket (LLM_SOCKET), relayed to from 127.0.0.1:--llm-relay-port
-          --llm-relay-port N     port on 127.0.0.1 whose connections go to --llm-socket (LLM_RELAY_PORT)
-          --auth-token TOKEN     require 'Authorization: Bearer TOKEN' on all but GET /health (AUTH_TOKEN)
-          --auth-token-sha256 H  the same, given as the token's SHA-256 in hex (AUTH_TOKEN_SHA256; preferred)
-          --max-body-bytes N     request body limit, 413 beyond (MAX_BODY_BYTES, default 4194304)
-          --max-result-bytes N   result limit: a larger result is refused as result_too_large, never sent
-                                 (MAX_RESULT_BYTES, default 16777216; a caller may ask for less per call)
-          --max-concurrency N    calls in flight, 503 beyond (MAX_CONCURRENCY, default 1024)
-          --call-timeout S       default server-side deadline in seconds (CALL_TIMEOUT, default none)
-          --shutdown-grace S     drain time after SIGTERM (SHUTDOWN_GRACE, default 10)
-          --unservable-grace S   exit (code 4) after S seconds unable to serve (UNSERVABLE_GRACE, default 30)
-          --worker-write-off S   replace a worker whose interrupted call runs S more seconds (WORKER_WRITE_OFF, default 2)
-          --debug true           include tracebacks in errors (DEBUG)
-          --strict-types true    400 for an argument whose JSON type contradicts its annotation (STRICT_TYPES)
-          --python-workers N     threads entering Python (PYTHON_WORKERS, default 4)
-          --python PATH          interpreter to take libpython and sys.path from (PYTHON, default python3)
-          --check true           load the actor (or start the sidecar), check it can be served, exit (CHECK)
-          --compile true         compile Actor.cs into the compile cache, exit (COMPILE; image builds run it)
-          --cache-dir PATH       compiled C# actors (CACHE_DIR, default ~/.cache/affinetes/actors)
-          --sidecar-command CMD  the sidecar's command: a JSON array, or a line run by /bin/sh -c (SIDECAR_COMMAND)
-          --sidecar-port N       the port it listens on (SIDECAR_PORT; default a free one, given to it as PORT)
-          --sidecar-methods A,B  its methods when it serves no /openapi.json (SIDECAR_METHODS)
-          --sidecar-start-timeout S  time to open its port (SIDECAR_START_TIMEOUT, default 60)
-          --lease-seconds S      stop when no request came for S seconds (LEASE_SECONDS; set by clients that remove what they start)
-          --health               ask a running host's /health on PORT, exit 0 when ready (HEALTHCHECK)
-        """;
+    /// <summary>The usage text, made from <see cref="Table"/> (when first asked: the table is another file's static).</summary>
+    public static string Usage => _usage ??= MakeUsage();
 
-    /// <summary>Reads the options from environment variables and command-line arguments.</summary>
-    public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? environment = null)
+    /// <summary>
+    /// Reads the options from the process's variables (<paramref name="variables"/>: the process environment when
+    /// null) and command-line arguments.
+    /// </summary>
+    public static ActorHostOptions Load(IReadOnlyList<string> args, System.Collections.IDictionary? variables = null)
     {
-        var normalized = args.Select(a => a is "--debug" or "--check" or "--strict-types" or "--compile" ? a + "=true" : a).ToArray();
+        var flags = Table.Where(o => o.IsFlag).Select(o => o.Switch).ToHashSet(StringComparer.Ordinal);
+        var normalized = args.Select(a => flags.Contains(a) ? a + "=true" : a).ToArray();
+        var switches = Table.ToDictionary(o => o.Switch, o => o.Name, StringComparer.Ordinal);
         var unknown = normalized.Where(a => a.StartsWith("--", StringComparison.Ordinal))
-            .Select(a => a.Split('=')[0]).FirstOrDefault(a => !CommandLineSwitches.ContainsKey(a));
+            .Select(a => a.Split('=')[0]).FirstOrDefault(a => !switches.ContainsKey(a));
         if (unknown is not null)
         {
             throw new OptionsException($"unknown option {unknown}\n{Usage}");
         }
         var builder = new ConfigurationBuilder();
-        var env = environment ?? Environment.GetEnvironmentVariables();
-        var fromEnvironment = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach (System.Collections.DictionaryEntry entry in env)
+        var fromVariables = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (System.Collections.DictionaryEntry entry in variables ?? Environment.GetEnvironmentVariables())
         {
             var key = (string)entry.Key;
             if (key.StartsWith("AFFINETES_", StringComparison.Ordinal))
             {
-                fromEnvironment[key["AFFINETES_".Length..]] = (string?)entry.Value;
+                fromVariables[key["AFFINETES_".Length..]] = (string?)entry.Value;
             }
         }
-        builder.AddInMemoryCollection(fromEnvironment);
+        builder.AddInMemoryCollection(fromVariables);
         try
         {
-            builder.AddCommandLine(normalized, CommandLineSwitches.ToDictionary(k => k.Key, k => k.Value));
+            builder.AddCommandLine(normalized, switches);
         }
         catch (FormatException e)
         {
             throw new OptionsException($"{e.Message}\n{Usage}");
         }
-        return FromConfiguration(builder.Build());
+        var configuration = builder.Build();
+        var options = new ActorHostOptions();
+        foreach (var option in Table)
+        {
+            if (configuration[option.Name] is { } text && !string.IsNullOrWhiteSpace(text))
+            {
+                options = option.Bind(options, new OptionText(option.Name, text.Trim()));
+            }
+        }
+        return Validated(options);
     }
 
-    private static ActorHostOptions FromConfiguration(IConfiguration c)
+    /// <summary>The checks between settings, once all are bound.</summary>
+    private static ActorHostOptions Validated(ActorHostOptions options)
     {
-        var defaults = new ActorHostOptions();
-        var options = new ActorHostOptions
-        {
-            EnvFile = Text(c, "ENV_FILE") ?? defaults.EnvFile,
-            Port = (int)(Integer(c, "PORT", 0, 65535) ?? defaults.Port),
-            Bind = Text(c, "BIND"),
-            UnixSocket = Text(c, "UNIX_SOCKET"),
-            LlmSocket = Text(c, "LLM_SOCKET"),
-            LlmRelayPort = (int?)Integer(c, "LLM_RELAY_PORT", 1, 65535),
-            AuthToken = Text(c, "AUTH_TOKEN"),
-            AuthTokenSha256 = TokenHash(c, Text(c, "AUTH_TOKEN")),
-            MaxBodyBytes = Integer(c, "MAX_BODY_BYTES", 1024, int.MaxValue) ?? defaults.MaxBodyBytes,
-            MaxResultBytes = Integer(c, "MAX_RESULT_BYTES", 1024, int.MaxValue - 64) ?? defaults.MaxResultBytes,
-            MaxConcurrentCalls = (int)(Integer(c, "MAX_CONCURRENCY", 1, 1_000_000) ?? defaults.MaxConcurrentCalls),
-            CallTimeout = Seconds(c, "CALL_TIMEOUT"),
-            ShutdownGrace = Seconds(c, "SHUTDOWN_GRACE") ?? defaults.ShutdownGrace,
-            UnservableGrace = Seconds(c, "UNSERVABLE_GRACE") ?? defaults.UnservableGrace,
-            WorkerWriteOff = Seconds(c, "WORKER_WRITE_OFF") ?? defaults.WorkerWriteOff,
-            Debug = Flag(c, "DEBUG"),
-            StrictTypes = Flag(c, "STRICT_TYPES"),
-            PythonWorkers = (int)(Integer(c, "PYTHON_WORKERS", 1, 256) ?? defaults.PythonWorkers),
-            PythonExecutable = Text(c, "PYTHON"),
-            CheckOnly = Flag(c, "CHECK"),
-            Lease = Seconds(c, "LEASE_SECONDS"),
-            CompileOnly = Flag(c, "COMPILE"),
-            CacheDirectory = Text(c, "CACHE_DIR") ?? defaults.CacheDirectory,
-            SidecarCommand = Command(c, "SIDECAR_COMMAND"),
-            SidecarPort = (int?)Integer(c, "SIDECAR_PORT", 1, 65535),
-            SidecarMethods = Text(c, "SIDECAR_METHODS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [],
-            SidecarStartTimeout = Seconds(c, "SIDECAR_START_TIMEOUT") ?? defaults.SidecarStartTimeout,
-        };
         if ((options.LlmSocket is null) != (options.LlmRelayPort is null))
         {
             throw new OptionsException("AFFINETES_LLM_SOCKET and AFFINETES_LLM_RELAY_PORT go together: set both (the gateway's socket and the port on 127.0.0.1 to relay from) or neither");
@@ -224,38 +144,43 @@ internal sealed record ActorHostOptions
         {
             throw new OptionsException($"AFFINETES_LLM_RELAY_PORT is {options.Port}, the host's own port; choose another");
         }
-        var named = Text(c, "RUNTIME")?.ToLowerInvariant();
-        if (named is not null && !Runtimes.Contains(named))
+        if (options.AuthToken is { } plain && options.AuthTokenSha256 is { } hash && HostEnvironment.HashAuthToken(plain) != hash)
         {
-            throw new OptionsException($"AFFINETES_RUNTIME / --runtime is '{named}'; use one of {string.Join(", ", Runtimes)}");
+            throw new OptionsException($"{HostEnvironment.AuthToken} and {HostEnvironment.AuthTokenSha256} are both set and do not agree; set only the hash");
         }
-        return named is null ? options : options with { Runtime = named };
+        return options;
     }
 
-    /// <summary>A JSON array of strings (exec form), or a command line for <c>/bin/sh -c</c> (shell form), as in a Dockerfile.</summary>
-    private static string[] Command(IConfiguration c, string key)
+    private static string MakeUsage()
     {
-        var text = Text(c, key);
-        if (text is null)
+        const int helpColumn = 25;
+        const int width = 118;
+        var defaults = new ActorHostOptions();
+        var usage = new System.Text.StringBuilder("""
+            affinetes-host: serves an evaluation environment's Actor (Python env.py, C# Actor.cs) or its own server (sidecar) over HTTP.
+            Options (each also an environment variable AFFINETES_<NAME>):
+
+            """);
+        foreach (var option in Table)
         {
-            return [];
-        }
-        if (!text.StartsWith('['))
-        {
-            return ["/bin/sh", "-c", text];
-        }
-        try
-        {
-            var parts = System.Text.Json.JsonSerializer.Deserialize(text, OptionsJson.Default.StringArray);
-            if (parts is { Length: > 0 } && parts.All(p => !string.IsNullOrEmpty(p)))
+            var head = option.IsFlag ? $"  {option.Switch}" : $"  {option.Switch} {option.Value}";
+            var shown = option.DefaultText ?? option.Show(defaults);
+            var text = $"{option.Help} ({option.Name}{(shown is null ? "" : $", default {shown}")})";
+            var line = head.Length + 2 > helpColumn ? head + "  " : head.PadRight(helpColumn);
+            foreach (var word in text.Split(' '))
             {
-                return parts;
+                if (line.Length + word.Length > width && line.Length > helpColumn)
+                {
+                    usage.AppendLine(line.TrimEnd());
+                    line = new string(' ', helpColumn);
+                }
+                line += word + " ";
             }
+            usage.AppendLine(line.TrimEnd());
         }
-        catch (System.Text.Json.JsonException)
-        {
-        }
-        throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; give a JSON array of strings, e.g. [\"python3\", \"server.py\"], or a shell command line");
+        // A command, not a setting: it asks another host.
+        usage.Append("  --health".PadRight(helpColumn) + "ask a running host's /health on PORT, exit 0 when ready (the image's HEALTHCHECK)");
+        return usage.ToString();
     }
 
     private static string DefaultCacheDirectory()
@@ -265,66 +190,4 @@ internal sealed record ActorHostOptions
             : Path.GetTempPath();
         return Path.Combine(root, "affinetes", "actors");
     }
-
-    private static string? TokenHash(IConfiguration c, string? plain)
-    {
-        var text = Text(c, "AUTH_TOKEN_SHA256");
-        if (text is null)
-        {
-            return null;
-        }
-        if (text.Length != 64 || !text.All(char.IsAsciiHexDigit))
-        {
-            throw new OptionsException($"{HostEnvironment.AuthTokenSha256} / --auth-token-sha256 must be the token's SHA-256 as 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`); it has {text.Length} characters");
-        }
-        var hash = text.ToLowerInvariant();
-        if (plain is not null && HostEnvironment.HashAuthToken(plain) != hash)
-        {
-            throw new OptionsException($"{HostEnvironment.AuthToken} and {HostEnvironment.AuthTokenSha256} are both set and do not agree; set only the hash");
-        }
-        return hash;
-    }
-
-    private static string? Text(IConfiguration c, string key) => string.IsNullOrWhiteSpace(c[key]) ? null : c[key]!.Trim();
-
-    private static long? Integer(IConfiguration c, string key, long min, long max)
-    {
-        var text = Text(c, key);
-        if (text is null)
-        {
-            return null;
-        }
-        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-        {
-            throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; use a whole number from {min} to {max}");
-        }
-        return value;
-    }
-
-    private static TimeSpan? Seconds(IConfiguration c, string key)
-    {
-        var text = Text(c, key);
-        if (text is null)
-        {
-            return null;
-        }
-        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || value <= 0 || value > 86_400)
-        {
-            throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{text}'; use seconds, e.g. '30' or '2.5'");
-        }
-        return TimeSpan.FromSeconds(value);
-    }
-
-    private static bool Flag(IConfiguration c, string key) => Text(c, key)?.ToLowerInvariant() switch
-    {
-        null or "0" or "false" or "no" or "off" => false,
-        "1" or "true" or "yes" or "on" => true,
-        var other => throw new OptionsException($"AFFINETES_{key} / --{key.ToLowerInvariant().Replace('_', '-')} is '{other}'; use true or false"),
-    };
 }
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
-internal sealed partial class OptionsJson : System.Text.Json.Serialization.JsonSerializerContext;
-
-/// <summary>A setting has a value the host cannot use; the message says which and how to fix it.</summary>
-internal sealed class OptionsException(string message) : Exception(message);

@@ -45,6 +45,12 @@ internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness r
             runtime.HealthChanged += OnHealthChanged;
             readiness.MarkReady();
             LogReady(logger, runtime.Methods.Count, string.Join(", ", runtime.Methods.Select(m => m.Name)), startup.Clock.ElapsedMilliseconds, runtime.StartupTimings);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                StartupTimeline.Mark("actor ready");
+                // Once the server listens too (at once when it already does).
+                lifetime.ApplicationStarted.Register(() => LogTimeline(logger, StartupTimeline.Describe()));
+            }
         }
         catch (RuntimeNotInstalledException e)
         {
@@ -91,6 +97,9 @@ internal sealed partial class RuntimeStarter(RuntimeStartup startup, Readiness r
 
     [LoggerMessage(Level = LogLevel.Information, Message = "actor ready: {Count} methods [{Methods}] in {ElapsedMs} ms ({Timings})")]
     private static partial void LogReady(ILogger logger, int count, string methods, long elapsedMs, string timings);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "start-up: {Timeline}")]
+    private static partial void LogTimeline(ILogger logger, string timeline);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "the actor cannot be served: {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);

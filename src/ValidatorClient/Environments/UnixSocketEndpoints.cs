@@ -9,6 +9,13 @@ namespace Affinetes.ValidatorClient.Environments;
 /// its own under <see cref="Domain"/>, and the connect callback of every environment's HTTP handler
 /// (<see cref="HttpClients.CreateHandler"/>) opens that socket instead of a TCP connection for it. The rest of the
 /// client (pool, probes, calls) sees an ordinary <c>http://</c> base URL.
+/// <para>
+/// A container of the local engine with a network serves on a socket too, beside its published port: the port
+/// stays its address (what afs prints, what a browser opens), and this client's own connections to that port
+/// take the socket instead (<see cref="AddShortcut"/>). A published port goes through docker-proxy, a userland
+/// copy of every byte in both directions: 4 replicas at 256 calls in flight reached 59% of the ideal rate through
+/// it against 81% for the same calls through sockets.
+/// </para>
 /// </summary>
 internal static class UnixSocketEndpoints
 {
@@ -16,6 +23,9 @@ internal static class UnixSocketEndpoints
     public const string Domain = "unix.affinetes.invalid";
 
     private static readonly ConcurrentDictionary<string, string> Sockets = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>"127.0.0.1:PORT" of a published port, and the socket of the same container.</summary>
+    private static readonly ConcurrentDictionary<string, string> Shortcuts = new(StringComparer.OrdinalIgnoreCase);
     private static long _next;
 
     /// <summary>The base URL that reaches <paramref name="socketPath"/>; the same path gives the same URL.</summary>
@@ -36,6 +46,33 @@ internal static class UnixSocketEndpoints
     /// <summary>Forgets a socket's host name (its replica is gone).</summary>
     public static void Unregister(Uri baseUrl) => Sockets.TryRemove(baseUrl.Host, out _);
 
+    /// <summary>
+    /// This client's connections to <paramref name="baseUrl"/> (a published port) go to <paramref name="socketPath"/>
+    /// instead; a path longer than a socket address holds (107 bytes: a long container name) keeps the port.
+    /// </summary>
+    public static void AddShortcut(Uri baseUrl, string socketPath)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(socketPath) <= MaxSocketPathBytes)
+        {
+            Shortcuts[baseUrl.Authority] = socketPath;
+        }
+    }
+
+    /// <summary>sun_path holds 108 bytes on Linux, the last one a NUL.</summary>
+    private const int MaxSocketPathBytes = 107;
+
+    /// <summary>Forgets the shortcuts to sockets in <paramref name="directory"/> (its container is gone).</summary>
+    public static void RemoveShortcutsInto(string directory)
+    {
+        foreach (var (authority, path) in Shortcuts)
+        {
+            if (Path.GetDirectoryName(path) == directory)
+            {
+                Shortcuts.TryRemove(authority, out _);
+            }
+        }
+    }
+
     /// <summary>The socket behind <paramref name="host"/>, when it is one of ours.</summary>
     public static bool TryGetSocket(string host, out string socketPath) => Sockets.TryGetValue(host, out socketPath!);
 
@@ -45,6 +82,17 @@ internal static class UnixSocketEndpoints
         if (TryGetSocket(context.DnsEndPoint.Host, out var path))
         {
             return await ConnectUnixAsync(path, cancellationToken);
+        }
+        if (Shortcuts.TryGetValue($"{context.DnsEndPoint.Host}:{context.DnsEndPoint.Port.ToString(CultureInfo.InvariantCulture)}", out var shortcut))
+        {
+            try
+            {
+                return await ConnectUnixAsync(shortcut, cancellationToken);
+            }
+            catch (Exception e) when (e is SocketException or IOException or ArgumentException)
+            {
+                // Not there (yet, or a host without socket support): the published port as usual.
+            }
         }
         var tcp = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try

@@ -3,19 +3,18 @@
 Loaded by the host (embedded CPython through Python.NET). It imports the miner's env.py, builds the method table of
 its Actor, and runs calls:
   * plain methods in call_sync(), on the host's worker threads, one GIL hold serving many calls;
-  * async methods on ONE long-lived asyncio loop (a dedicated thread): submit() queues calls, the loop drains the
-    queue in batches, and each finished task reports back through sink.Complete(call_id, payload).
+  * async methods on ONE long-lived asyncio loop (a dedicated thread): the host queues them on its side and writes a
+    byte to the loop's wake pipe (no GIL needed); the loop then takes every queued call with take() and each finished
+    task reports back through complete(call_id, payload). take and complete are the host's native functions.
 
 Every call answers with a tagged string, never an exception across the boundary:
-  "\\x00" + <result JSON>      success
-  "\\x01" + <error JSON>       {"code","message","type","parameter","traceback"}
+  OK + <result JSON>      success
+  FAIL + <error JSON>     {"code","message","type","parameter","traceback"}
+
+The tags below are the host's too (Runtimes/Python/BridgeTags.cs); a test checks that both sides agree.
 """
 
 import asyncio
-import collections
-import dataclasses
-import datetime
-import decimal
 import enum
 import importlib.util
 import inspect
@@ -26,14 +25,19 @@ import threading
 import traceback
 import types
 import typing
-import uuid
+
+# datetime, decimal, uuid and dataclasses are imported where a result needs them: uuid alone brings platform with it,
+# and together they cost a container start ~10 ms that a plain result never needs.
 
 OK = "\x00"
 FAIL = "\x01"
-CONTINUES = "\x02"  # call_sync: the method returned an awaitable; the loop finishes it and reports through the sink
+CONTINUES = "\x02"  # call_sync: the method returned an awaitable; the loop finishes it and reports through complete()
 
 SHAPE_CALL = 0  # {"method": ..., "args": [...], "kwargs": {...}}
 SHAPE_FLAT = 1  # flat kwargs object, or {"args": [...], "kwargs": {...}}
+
+TAKE_SUBMIT = 0  # take(): (TAKE_SUBMIT, call_id, name, body, shape) starts an async call
+TAKE_CANCEL = 1  # take(): (TAKE_CANCEL, call_id, None, None, None) cancels one
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
@@ -60,7 +64,8 @@ class _ConversionFailed(Exception):
 
 def _to_jsonable(value):
     try:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type):
+            import dataclasses
             return dataclasses.asdict(value)
         to_dict = getattr(value, "to_dict", None)
         if callable(to_dict):
@@ -82,6 +87,9 @@ def _default(value):
     converted = _to_jsonable(value)
     if converted is not value:
         return converted
+    import datetime
+    import decimal
+    import uuid
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, enum.Enum):
@@ -398,11 +406,12 @@ class DeadlineExceeded(BaseException):
 
 
 class Bridge:
-    def __init__(self, env_file, debug, sink, strict=False):
+    def __init__(self, env_file, debug, complete, take, strict=False):
         self.env_file = env_file
         self.debug = bool(debug)
         self.strict = bool(strict)
-        self.sink = sink
+        self._report = complete
+        self._take = take
         self.actor = None
         self.methods = {}
         self.skipped = []
@@ -410,12 +419,12 @@ class Bridge:
         self._loop_thread = None
         self._loop_restarts = 0
         self._stopping = False
-        self._pending = collections.deque()
-        self._drain_scheduled = False
-        self._lock = threading.Lock()
         self._tasks = {}
-        self._cancelled_early = set()
         self._loop_thread_id = None
+        # The host writes a byte here (without the GIL) when calls wait for the loop; the loop then takes them all.
+        self._wake_read, self.wake_fd = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self.wake_fd, False)
 
     # -- start-up ------------------------------------------------------------------------------------------------
 
@@ -473,6 +482,7 @@ class Bridge:
             self._loop_thread_id = threading.get_ident()
             self.loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self.loop)
+            self.loop.add_reader(self._wake_read, self._on_wake)
             ready.set()
             # The loop survives anything raised on it (a task's KeyboardInterrupt or SystemExit escapes run_forever,
             # so does an exception from a callback an actor scheduled): it is run again, its tasks still there.
@@ -489,10 +499,6 @@ class Bridge:
         self._loop_thread = threading.Thread(target=run, name="affinetes-asyncio", daemon=True)
         self._loop_thread.start()
         ready.wait()
-
-    def beat(self):
-        """Thread-safe: the host's heartbeat; the loop reports it ran (a loop that does not run never reports)."""
-        self.loop.call_soon_threadsafe(self.sink.Beat)
 
     def interrupt_loop(self):
         """Raises DeadlineExceeded in the loop's thread at its next bytecode: for a task that never yields (a CPU loop
@@ -512,7 +518,7 @@ class Bridge:
 
     def call_sync(self, call_id, name, body, shape):
         """Runs a plain method on the calling worker thread. Always returns a tagged payload; CONTINUES when the
-        method returned an awaitable, which the loop then finishes (reporting through the sink)."""
+        method returned an awaitable, which the loop then finishes (reporting through complete())."""
         try:
             method = self.methods[name]
             try:
@@ -563,45 +569,24 @@ class Bridge:
 
     # -- async methods -------------------------------------------------------------------------------------------
 
-    def submit(self, call_id, name, body, shape):
-        """Thread-safe: queues one async call; the loop picks it up in its next drain."""
-        self._pending.append((call_id, name, body, shape))
-        with self._lock:
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        self.loop.call_soon_threadsafe(self._drain)
-
-    def cancel(self, call_id):
-        """Thread-safe: cancels the asyncio task of a call (its deadline passed or the caller went away)."""
-        self.loop.call_soon_threadsafe(self._cancel, call_id)
-
-    def _cancel(self, call_id):
-        task = self._tasks.get(call_id)
-        if task is not None:
-            task.cancel()
-        else:
-            # Its drain has not run yet, so it will not start (or it already finished: the id is kept for nothing).
-            if len(self._cancelled_early) >= 10_000:
-                self._cancelled_early.clear()
-            self._cancelled_early.add(call_id)
-
-    def _drain(self):
-        with self._lock:
-            self._drain_scheduled = False
-        pending = self._pending
-        while pending:
-            call_id, name, body, shape = pending.popleft()
+    def _on_wake(self):
+        """On the loop: the host has queued calls (or cancellations, or asks for a heartbeat): take them all."""
+        try:
+            os.read(self._wake_read, 65536)
+        except (BlockingIOError, InterruptedError):
+            pass
+        for kind, call_id, name, body, shape in self._take():
+            if kind == TAKE_CANCEL:
+                task = self._tasks.get(call_id)
+                if task is not None:  # else it has finished already
+                    task.cancel()
+                continue
             try:
                 self._begin(call_id, name, body, shape)
             except BaseException as e:  # one broken call never takes the others of the batch with it
                 self._complete(call_id, _fail("actor_error", f"{type(e).__name__}: {_text(e)}", type(e).__name__))
 
     def _begin(self, call_id, name, body, shape):
-        if self._cancelled_early and call_id in self._cancelled_early:
-            self._cancelled_early.discard(call_id)
-            self._complete(call_id, _fail("deadline_exceeded", "the call was cancelled", "CancelledError"))
-            return
         method = self.methods[name]
         try:
             args, kwargs = _arguments(method, body, shape)
@@ -644,7 +629,7 @@ class Bridge:
 
     def _complete(self, call_id, payload):
         try:
-            self.sink.Complete(call_id, payload)
+            self._report(call_id, payload)
         except BaseException as e:
             _log(f"could not hand call {call_id}'s result to the host: {type(e).__name__}: {_text(e)}")
 
@@ -695,8 +680,23 @@ def _keep_termination_signals():
     signal.signal = guarded
 
 
-def make_bridge(env_file, debug, sink, strict=False, modules_dir=None, max_result_bytes=None):
+def _sync_sys_path(wanted):
+    """The module path the image's python3 has (venvs, dist-packages), in its order, before the interpreter's own."""
+    present = set(sys.path)
+    for at, entry in enumerate(wanted):
+        if entry not in present:
+            sys.path.insert(at, entry)
+            present.add(entry)
+
+
+def make_bridge(env_file, debug, complete, take, strict=False, modules_dir=None, max_result_bytes=None, sys_path=(),
+                hidden_variables=()):
     global _max_result_bytes
+    _sync_sys_path(sys_path)
+    # The host only needs to verify the auth token: the plain variable leaves Python's environment (and the C
+    # environment subprocesses inherit) before env.py is imported. Clients should set only its hash.
+    for name in hidden_variables:
+        os.environ.pop(name, None)
     _max_result_bytes = int(max_result_bytes) if max_result_bytes else None
     # Actor output reaches the container log as it happens, not when a block buffer fills.
     for stream in (sys.stdout, sys.stderr):
@@ -709,4 +709,4 @@ def make_bridge(env_file, debug, sink, strict=False, modules_dir=None, max_resul
     if modules_dir and os.path.isdir(modules_dir) and modules_dir not in sys.path:
         sys.path.append(modules_dir)
     _keep_termination_signals()
-    return Bridge(env_file, debug, sink, strict)
+    return Bridge(env_file, debug, complete, take, strict)

@@ -252,7 +252,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
             AutoRemove = Leased,
         };
         profile.Apply(hostConfig);
-        _network.Apply(name, hostConfig, env);
+        _network.Apply(name, hostConfig, env, localEngine: !engine.IsRemote);
         if (_network.Isolated)
         {
             // No network: nothing to publish; the client reaches the host through its socket (NetworkIsolation).
@@ -355,8 +355,12 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             throw new EnvironmentUnavailableException($"container {container.Name} publishes no port for {HostEnvironment.ContainerPort}");
         }
-        return new ReplicaEndpoint(container.ContainerId, await container.Engine.ReachAsync(port, cancellationToken),
-            container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
+        var reached = await container.Engine.ReachAsync(port, cancellationToken);
+        if (container.StartedHere && !container.Engine.IsRemote && NetworkIsolation.SocketBesidePort(inspected) is { } beside)
+        {
+            UnixSocketEndpoints.AddShortcut(reached, beside); // the port stays its address; our calls skip docker-proxy
+        }
+        return new ReplicaEndpoint(container.ContainerId, reached, container.Engine.Spec is "local" ? container.Name : $"{container.Name}@{container.Engine.Spec}");
     }
 
     private static async Task<bool> ExistsAsync(DockerClient docker, string containerId, CancellationToken cancellationToken)

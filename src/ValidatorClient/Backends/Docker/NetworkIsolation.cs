@@ -12,6 +12,8 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// client's, so no other user of the machine reaches it), and the client calls it through that socket. With a
 /// gateway (any network mode): the gateway's API directory is mounted read-only and the host relays the actor's
 /// 127.0.0.1:PORT to its socket; the container gets the base URL and its token, never the real key.
+/// A container of the local engine with a network serves on such a socket as well: this client calls it there, not
+/// through docker-proxy (<see cref="UnixSocketEndpoints.AddShortcut"/>).
 /// </summary>
 internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess? gateway) : IDisposable
 {
@@ -29,13 +31,19 @@ internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess
     /// <summary>What goes into the container's spec hash: a container of another network or gateway token is never reused.</summary>
     public string SpecText => $"{options.Network}\n{(gateway is null ? "" : HostEnvironment.HashAuthToken(gateway.Token))}";
 
-    /// <summary>Sets the container's network, mounts and environment for replica <paramref name="containerName"/>.</summary>
-    public void Apply(string containerName, HostConfig hostConfig, List<string> env)
+    /// <summary>
+    /// Sets the container's network, mounts and environment for replica <paramref name="containerName"/>;
+    /// <paramref name="localEngine"/>: the engine runs on this machine, so a socket directory of ours can be mounted.
+    /// </summary>
+    public void Apply(string containerName, HostConfig hostConfig, List<string> env, bool localEngine)
     {
         var binds = new List<string>();
-        if (Isolated)
+        if (Isolated || (localEngine && !options.HostNetwork))
         {
-            hostConfig.NetworkMode = "none";
+            if (Isolated)
+            {
+                hostConfig.NetworkMode = "none";
+            }
             var directory = SocketDirectory(containerName);
             binds.Add($"{directory}:{HostSocketMount}");
             env.Add($"{HostEnvironment.UnixSocket}={HostSocketMount}/{HostSocketName}");
@@ -69,6 +77,10 @@ internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess
         return UnixSocketEndpoints.Register(Path.Combine(mount.Source, HostSocketName));
     }
 
+    /// <summary>The socket a container with a network serves on beside its published port, when it has one.</summary>
+    public static string? SocketBesidePort(ContainerInspectResponse inspected) =>
+        inspected.Mounts?.FirstOrDefault(m => m.Destination == HostSocketMount) is { } mount ? Path.Combine(mount.Source, HostSocketName) : null;
+
     private string SocketDirectory(string containerName)
     {
         lock (_gate)
@@ -93,6 +105,7 @@ internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess
     {
         if (_root is not null)
         {
+            UnixSocketEndpoints.RemoveShortcutsInto(Path.Combine(_root, containerName));
             TryDelete(Path.Combine(_root, containerName));
         }
     }
