@@ -69,8 +69,11 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
         Assert.Contains("--health", image.Config.Healthcheck!.Test!);
         Assert.Contains("8000/tcp", image.Config.ExposedPorts!.Keys);
 
-        var leftovers = await fixture.Docker.Images.ListImagesAsync(new ImagesListParameters { All = true });
-        Assert.DoesNotContain(leftovers.SelectMany(i => i.RepoTags ?? []), t => t.StartsWith("affinetes-build/", StringComparison.Ordinal));
+        // The environment image this build made is in the built image's history; its temporary tag must be gone.
+        // (Other tests build at the same time, so the engine's whole list may hold their temporary tags for now.)
+        var history = await fixture.Docker.Images.GetImageHistoryAsync(tag);
+        Assert.Contains(history, h => h.ID.StartsWith("sha256:", StringComparison.Ordinal));
+        Assert.DoesNotContain(history.SelectMany(h => h.Tags ?? []), t => t.StartsWith("affinetes-build/", StringComparison.Ordinal));
 
         await using var container = await fixture.RunReadyAsync(tag);
         Assert.Equal("pong", (await InjectorDockerFixture.CallAsync(container, "ping", "{}")).GetString());
