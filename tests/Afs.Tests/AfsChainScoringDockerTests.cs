@@ -65,7 +65,8 @@ public sealed class AfsChainScoringDockerTests(AfsEvalFixture fixture) : IAsyncL
         var (exit, output, error) = await AfsEnvironmentFixture.AfsAsync(
             "score", "--subtensor", Url, "--netuid", "9", "--tasks", "1-8", "--store", Store, "--out", scores, "--ready-timeout", "60");
         Assert.True(exit == 0, error);
-        Assert.Contains($"evaluating the miners of subnet 9 at {Url} on 8 tasks (1-8)", error);
+        // Said once the miners are read: how many, at which block.
+        Assert.Contains($"afs score: evaluating 5 miners of subnet 9 at {Url} (block #{Block.GetProperty("number").GetInt64()}, 3 with an image) on 8 tasks (1-8), 2 at a time", error);
 
         var document = JsonDocument.Parse(await File.ReadAllTextAsync(scores)).RootElement;
         Assert.Equal(Block.GetProperty("number").GetInt64(), document.GetProperty("block").GetProperty("number").GetInt64());
@@ -102,7 +103,15 @@ public sealed class AfsChainScoringDockerTests(AfsEvalFixture fixture) : IAsyncL
         Assert.Equal("no usable image: 'my miner, version 2' is not a valid image reference: it holds spaces or control characters", garbage.GetProperty("error").GetString());
         var missing = byUid[Uid(Unpullable)];
         Assert.Equal(0, missing.GetProperty("score").GetDouble());
-        Assert.StartsWith($"not started: image {missing.GetProperty("image").GetString()} is not on ", missing.GetProperty("error").GetString());
+        // The pinned image is named with its digest cut, in the reason (where the engine names it again) and the table,
+        // so that the engine's cause, last, is not cut off.
+        var pinned = missing.GetProperty("image").GetString()!;
+        var shortPinned = pinned[..(pinned.IndexOf("@sha256:", StringComparison.Ordinal) + "@sha256:".Length + 12)] + "...";
+        var reason = missing.GetProperty("error").GetString()!;
+        Assert.StartsWith($"not started: image {shortPinned} is not on the local engine and could not be pulled: ", reason);
+        Assert.False(reason.EndsWith("...", StringComparison.Ordinal), reason);
+        Assert.Contains($"\n{Uid(Unpullable)}    {shortPinned}  ", output);
+        Assert.DoesNotContain(pinned, output);
         Assert.Equal(JsonValueKind.Null, missing.GetProperty("run").ValueKind);
 
         // Normalised weights, and the chain's: only the non-zero weights' uids, the largest 65535, the other in proportion
@@ -141,7 +150,7 @@ public sealed class AfsChainScoringDockerTests(AfsEvalFixture fixture) : IAsyncL
         var (exit, output, error) = await AfsEnvironmentFixture.AfsAsync("score", "--subtensor", Url, "--netuid", "10", "--tasks", "1-8", "--store", Store);
         Assert.Equal(1, exit);
         Assert.Equal("", output);
-        Assert.Contains($"afs score: subnet 10 does not exist on this chain (block #{Block.GetProperty("number").GetInt64()})", error, StringComparison.Ordinal);
+        Assert.Equal($"afs score: subnet 10 does not exist on this chain (block #{Block.GetProperty("number").GetInt64()})\n", error);
     }
 
     [Fact]
@@ -151,7 +160,8 @@ public sealed class AfsChainScoringDockerTests(AfsEvalFixture fixture) : IAsyncL
         var (exit, output, error) = await AfsEnvironmentFixture.AfsAsync("score", "--subtensor", $"ws://127.0.0.1:{port}", "--netuid", "9", "--tasks", "1-8", "--store", Store);
         Assert.Equal(5, exit);
         Assert.Equal("", output);
-        Assert.Contains("cannot reach the subtensor node", error, StringComparison.Ordinal);
+        Assert.StartsWith($"afs score: cannot reach the subtensor node at ws://127.0.0.1:{port}/", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
     }
 
     private async Task<double> StoredMeanAsync(string run)
