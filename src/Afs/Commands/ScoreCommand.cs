@@ -5,6 +5,7 @@ using Affinetes.Afs.Cli;
 using Affinetes.Afs.Evaluation;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Jobs;
+using Affinetes.ValidatorClient.Miners;
 using Affinetes.ValidatorClient.Results;
 
 namespace Affinetes.Afs.Commands;
@@ -58,9 +59,17 @@ internal sealed class ScoreCommand : AfsCommand
         _profile.Check(context);
         var network = _networkSide.Check(context, [context.Engines[0]]);
         _networkSide.Llm(context, network, context.Get(_modelSide.BaseUrl) ?? "http://127.0.0.1/v1", context.Get(_modelSide.ApiKeyEnv)); // refuses flags that name no gateway
+        var console = context.Console;
+        var model = _modelSide.Endpoint(context);
         var job = new ScoringJob
         {
-            Miners = source,
+            // Said once the miners are read, so that a subnet that does not exist or a node that does not answer is
+            // the one line the command prints.
+            Miners = new AnnouncedSource(source, set => console.Note(
+                $"evaluating {AfsConsole.Plural(set.Miners.Count, "miner")} of {source.Describe}" +
+                (set.Block is { } block ? $" (block #{block.Number.ToString(CultureInfo.InvariantCulture)}, {set.Miners.Count(m => m.HasImage).ToString(CultureInfo.InvariantCulture)} with an image)" : "") +
+                $" on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), {context.Get(_parallel)} at a time" +
+                (model is null ? $"; {OfflineModel.Label}" : "") + $"; network {network}")),
             Environment = new EnvironmentOptions
             {
                 MemLimit = context.Get(_profile.MemLimit),
@@ -75,7 +84,7 @@ internal sealed class ScoreCommand : AfsCommand
                 LoggerFactory = context.LoggerFactory,
             },
             Request = _settings.Request(context, _modelSide.GivenKwargs(context), null),
-            Model = _modelSide.Endpoint(context),
+            Model = model,
             LocalModelPort = context.Get(_modelSide.BaselinePort),
             LlmUpstream = context.Get(_networkSide.LlmUpstream),
             LlmKeyVariable = context.Get(_networkSide.LlmKeyEnv),
@@ -87,11 +96,8 @@ internal sealed class ScoreCommand : AfsCommand
         // miner) stops with the command.
         await using var client = _profile.Client(context);
         var service = new ScoringService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
-        var console = context.Console;
-        console.Note($"evaluating the miners of {source.Describe} on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), {context.Get(_parallel)} at a time" +
-            (job.Model is null ? $"; {OfflineModel.Label}" : "") + $"; network {network}");
         var report = await service.ScoreAsync(job, new Reporter<MinerScore>(s => console.Note(
-            $"miner {s.Miner.Uid} ({s.Miner.Image ?? "no image"}): score {ResultViews.F(s.Score)}" + (s.Reason is { } why ? $" ({why})" : ""))),
+            $"miner {s.Miner.Uid} ({(s.Miner.Image is { } image ? ImageReference.ShortenDigests(image) : "no image")}): score {ResultViews.F(s.Score)}" + (s.Reason is { } why ? $" ({why})" : ""))),
             new Reporter<string>(console.Note), cancellationToken);
 
         var document = Document(report, tasks);
@@ -114,7 +120,7 @@ internal sealed class ScoreCommand : AfsCommand
         var table = console.Table("UID", "IMAGE", "SCORE", "WEIGHT", "SUCCESS", "CACHED", "RUN", "REASON");
         foreach (var (s, weight) in report.Miners.Zip(report.Weights))
         {
-            table.AddTextRow(s.Miner.Uid, s.Miner.Image ?? "-", ResultViews.F(s.Score), ResultViews.F(weight),
+            table.AddTextRow(s.Miner.Uid, s.Miner.Image is { } image ? ImageReference.ShortenDigests(image) : "-", ResultViews.F(s.Score), ResultViews.F(weight),
                 s.Summary is { } sum ? sum.SuccessRate.ToString("P0", CultureInfo.InvariantCulture) : "-",
                 s.Summary?.FromCache.ToString(CultureInfo.InvariantCulture) ?? "-", s.RunId ?? "-", s.Reason ?? "");
         }
@@ -149,4 +155,17 @@ internal sealed class ScoreCommand : AfsCommand
         // What the Bittensor SDK's set_weights takes (its convert_weights_and_uids_for_emit rule): hand these to the signer.
         chain_weights = report.ChainUids is null ? null : new { uids = report.ChainUids, weights = report.ChainWeights },
     };
+
+    /// <summary>The miners source, telling <paramref name="read"/> what it read before scoring uses it.</summary>
+    private sealed class AnnouncedSource(IMinersSource inner, Action<MinerSet> read) : IMinersSource
+    {
+        public string Describe => inner.Describe;
+
+        public async Task<MinerSet> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            var set = await inner.ReadAsync(cancellationToken);
+            read(set);
+            return set;
+        }
+    }
 }

@@ -110,7 +110,15 @@ public sealed class ScoringService(IAffinetesClient client, IResultStore store, 
     private static bool IsMinersFault(Exception e) => e is AffinetesException and not JobOptionsException and not ResultStoreException and not RunInUseException
         or HttpRequestException or IOException or TimeoutException or OperationCanceledException or System.Text.Json.JsonException;
 
-    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..max] + "...";
+    /// <summary>
+    /// At most <paramref name="max"/> characters, digests cut first: a pinned image is named in a reason once by us and
+    /// again in the engine's words, and two full digests would push the engine's cause, last, out of the limit.
+    /// </summary>
+    private static string Shorten(string text, int max)
+    {
+        text = ImageReference.ShortenDigests(text);
+        return text.Length <= max ? text : text[..max] + "...";
+    }
 
     private static string OneLine(string message) => string.Join("; ", message.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
 }

@@ -96,6 +96,17 @@ public static partial class ImageReference
             : $"the registry host {Quote(host)} is not a host name";
     }
 
+    /// <summary>
+    /// <paramref name="text"/> (a reference, a message) with every <c>sha256:</c> digest cut to its first 12 hex digits
+    /// and "...", as <c>docker images</c> shows ids: for tables and reasons, where a pinned reference would otherwise take
+    /// 64 characters more each time it is named.
+    /// </summary>
+    public static string ShortenDigests(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return LongDigest().Replace(text, "sha256:$1...");
+    }
+
     /// <summary>Untrusted text for a message: at most 80 characters, control characters escaped, in single quotes.</summary>
     internal static string Quote(string text)
     {
@@ -115,6 +126,9 @@ public static partial class ImageReference
 
     [GeneratedRegex("^sha256:[0-9a-f]{64}\\z", RegexOptions.CultureInvariant)]
     private static partial Regex Digest();
+
+    [GeneratedRegex("sha256:([0-9a-f]{12})[0-9a-f]{52}(?![0-9a-f])", RegexOptions.CultureInvariant)]
+    private static partial Regex LongDigest();
 
     [GeneratedRegex("^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])\\z", RegexOptions.CultureInvariant)]
     private static partial Regex HostLabel();

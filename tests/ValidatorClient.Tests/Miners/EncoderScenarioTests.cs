@@ -34,7 +34,7 @@ public sealed class EncoderScenarioTests : IDisposable
         }
         await RunAsync("node", ["generate.mjs", _out], TimeSpan.FromMinutes(2));
 
-        foreach (var name in new[] { "recorded-values.json", "scenario.json" })
+        foreach (var name in new[] { "recorded-values.json", "scenario.json", "scoring-scenario.json" })
         {
             Assert.True(File.ReadAllText(Path.Combine(Committed, name)) == File.ReadAllText(Path.Combine(_out, name)),
                 $"{name} differs from what generate.mjs writes now: run `npm ci && node generate.mjs` in {Encoder} and commit the result");

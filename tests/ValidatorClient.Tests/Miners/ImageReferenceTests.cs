@@ -50,4 +50,13 @@ public sealed class ImageReferenceTests
         // A stranger's long text is shown cut.
         Assert.Contains("...' is not a valid image reference", ImageReference.Check(new string('A', 300))!);
     }
+
+    [Theory]
+    [InlineData("org/miner@sha256:94349ec30cdd2a902c4b533036bf417f2b76e3a3e0cf83dbdab9fd535d566099", "org/miner@sha256:94349ec30cdd...")]
+    [InlineData("image a@sha256:94349ec30cdd2a902c4b533036bf417f2b76e3a3e0cf83dbdab9fd535d566099 failed: manifest for a@sha256:94349ec30cdd2a902c4b533036bf417f2b76e3a3e0cf83dbdab9fd535d566099 not found",
+        "image a@sha256:94349ec30cdd... failed: manifest for a@sha256:94349ec30cdd... not found")]
+    [InlineData("org/miner:v1", "org/miner:v1")]
+    [InlineData("sha256:94349ec30cdd", "sha256:94349ec30cdd")] // already short
+    [InlineData("sha256:94349ec30cdd2a902c4b533036bf417f2b76e3a3e0cf83dbdab9fd535d5660990", "sha256:94349ec30cdd2a902c4b533036bf417f2b76e3a3e0cf83dbdab9fd535d5660990")] // 65 digits: not a digest
+    public void ShortenDigests_CutsEveryFullDigest_LeavesTheRest(string text, string shown) => Assert.Equal(shown, ImageReference.ShortenDigests(text));
 }

@@ -28,20 +28,32 @@ internal static class SubtensorData
 
     public static JsonElement Scenario { get; } = JsonDocument.Parse(Text("scenario.json")).RootElement;
 
+    /// <summary>Subnet 9 with 5 uids at one block, committing the local test images the scoring tests tag (scoring-scenario.json).</summary>
+    public static JsonElement ScoringScenario { get; } = JsonDocument.Parse(Text("scoring-scenario.json")).RootElement;
+
     public static JsonElement RecordedValues { get; } = JsonDocument.Parse(Text("recorded-values.json")).RootElement;
 
     public static JsonElement Recordings { get; } = JsonDocument.Parse(Text("integration_websocket_data.json")).RootElement;
 
     /// <summary>The scenario's blocks A and B, served with <paramref name="metadataHex"/> (default the recorded V14).</summary>
-    public static List<SubtensorBlock> ScenarioBlocks(string? metadataHex = null) =>
+    public static List<SubtensorBlock> ScenarioBlocks(string? metadataHex = null) => Blocks(Scenario, metadataHex);
+
+    /// <summary>The scoring scenario's one block S.</summary>
+    public static List<SubtensorBlock> ScoringBlocks() => Blocks(ScoringScenario, null);
+
+    /// <summary>What the scoring scenario says each uid committed.</summary>
+    public static List<JsonElement> ScoringMiners() =>
+        [.. ScoringScenario.GetProperty("blocks")[0].GetProperty("miners").EnumerateArray()];
+
+    private static List<SubtensorBlock> Blocks(JsonElement scenario, string? metadataHex) =>
     [
-        .. Scenario.GetProperty("blocks").EnumerateArray().Select(b => new SubtensorBlock
+        .. scenario.GetProperty("blocks").EnumerateArray().Select(b => new SubtensorBlock
         {
             Hash = b.GetProperty("hash").GetString()!,
             Number = b.GetProperty("number").GetInt64(),
             ParentHash = b.GetProperty("parentHash").GetString()!,
             MetadataHex = metadataHex ?? MetadataV14Hex,
-            SpecVersion = Scenario.GetProperty("specVersion").GetInt64(),
+            SpecVersion = scenario.GetProperty("specVersion").GetInt64(),
             Storage = b.GetProperty("storage").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.OrdinalIgnoreCase),
         }),
     ];

@@ -88,6 +88,20 @@ public sealed class SubtensorMinersSourceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Read_ScoringScenario_GivesTheCommittedTestImagesAndTheProblems()
+    {
+        // The scenario the scoring tests evaluate: what they expect of it is what the source reads.
+        _node.Blocks.Clear();
+        _node.Blocks.AddRange(SubtensorData.ScoringBlocks());
+        _node.FinalizedHead = null;
+        var set = await Source("ws", netuid: 9).ReadAsync().Within();
+        var block = SubtensorData.ScoringScenario.GetProperty("blocks")[0];
+        Assert.Equal(new ChainBlock(block.GetProperty("number").GetInt64(), block.GetProperty("hash").GetString()!), set.Block);
+        AssertMiners(SubtensorData.ScoringMiners(), set.Miners, kinds: 3); // no-commitment, image, not-an-image
+        Assert.Equal(["affinetes-test/chain-good:v1", "affinetes-test/chain-random:v1"], set.Miners.Select(m => m.Image).OfType<string>().Where(i => !i.StartsWith("127.0.0.1:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Read_Twice_FetchesTheMetadataOnce()
     {
         var source = Source("ws");
@@ -243,7 +257,7 @@ public sealed class SubtensorMinersSourceTests : IAsyncLifetime
     }
 
     /// <summary>Each uid's entry against what the scenario committed (its kind says what the source must make of it).</summary>
-    private static void AssertMiners(List<JsonElement> expected, IReadOnlyList<MinerEntry> miners)
+    private static void AssertMiners(List<JsonElement> expected, IReadOnlyList<MinerEntry> miners, int kinds = 12)
     {
         Assert.Equal(expected.Count, miners.Count);
         for (var uid = 0; uid < expected.Count; uid++)
@@ -288,6 +302,6 @@ public sealed class SubtensorMinersSourceTests : IAsyncLifetime
             }
         }
         // Every case of the scenario is there.
-        Assert.Equal(12, expected.Select(e => e.GetProperty("kind").GetString()).Distinct().Count());
+        Assert.Equal(kinds, expected.Select(e => e.GetProperty("kind").GetString()).Distinct().Count());
     }
 }

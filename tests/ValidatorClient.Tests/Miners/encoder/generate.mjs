@@ -3,6 +3,7 @@
 // encoder. Writes into the directory given as the first argument (default ../Data):
 //   recorded-values.json               every recorded storage value with polkadot's decoding of it (as leaves)
 //   scenario.json                      a 256-uid subnet at two blocks: storage keys and SCALE values
+//   scoring-scenario.json              a 5-uid subnet at one block, committing local test images: the same shape
 //   metadata-without-commitments.txt.gz the recorded metadata re-encoded without the Commitments pallet
 // Usage: npm ci && node generate.mjs [outdir]
 import fs from 'node:fs';
@@ -81,15 +82,56 @@ for (const [seed, methods] of Object.entries(recordings)) {
 recorded.sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 write('recorded-values.json', recorded);
 
-// ---- scenario: subnet 7 with 256 uids at blocks A and B --------------------------------------------------------------
+// ---- the scenarios: a subnet's storage at a block ------------------------------------------------------------------
 
-const netuid = 7;
-const uids = 256;
 const hotkey = uid => blake2AsU8a(stringToU8a(`affinetes scenario hotkey ${uid}`), 256);
 const bytes = text => stringToU8a(text);
 // A Uint8Array given for Bytes would be read as already length-prefixed: BigRaw takes a plain array.
 const raw = b => b.length <= 128 ? { [`Raw${b.length}`]: b } : { BigRaw: Array.from(b) };
 const digest = u8aToHex(blake2AsU8a(stringToU8a('affinetes image'), 256)).slice(2);
+
+/**
+ * The storage of `netuid` with `uids` uids at block `name`: what `commitment(uid, name)` gives each uid that has a
+ * hotkey and a commitment, and the miners as the tests expect them.
+ */
+function blockStorage(name, { netuid, uids, commitment, noCommitment, noHotkey, commitBlockOf }) {
+  const values = {};
+  const put = (key, type, value) => {
+    // A decorated storage function gives the key length-prefixed, as it is passed to a runtime call; and an
+    // integer's toHex() is big-endian, not its SCALE encoding: values are written from toU8a().
+    values[u8aToHex(compactStripLength(key)[1])] = u8aToHex(registry.createType(registry.createLookupType(type), value).toU8a());
+  };
+  const item = (section, method) => storage[section][method];
+  const valueType = entry => entry.meta.type.isMap ? entry.meta.type.asMap.value : entry.meta.type.asPlain;
+  put(item('subtensorModule', 'networksAdded')(netuid), valueType(item('subtensorModule', 'networksAdded')), true);
+  put(item('subtensorModule', 'subnetworkN')(netuid), valueType(item('subtensorModule', 'subnetworkN')), uids);
+  const miners = [];
+  for (let uid = 0; uid < uids; uid++) {
+    const account = hotkey(uid);
+    const ss58 = noHotkey(uid) ? null : encodeAddress(account, 42);
+    if (!noHotkey(uid)) {
+      put(item('subtensorModule', 'keys')(netuid, uid), valueType(item('subtensorModule', 'keys')), account);
+    }
+    let expected = { uid, hotkey: ss58, kind: noHotkey(uid) ? 'no-hotkey' : 'no-commitment' };
+    if (!noHotkey(uid) && !noCommitment(uid)) {
+      const c = commitment(uid, name);
+      const commitBlock = commitBlockOf(uid, name);
+      put(item('commitments', 'commitmentOf')(netuid, account), valueType(item('commitments', 'commitmentOf')),
+        { deposit: 1_000_000 + uid, block: commitBlock, info: { fields: c.fields } });
+      expected = { uid, hotkey: ss58, kind: c.kind, image: c.image ?? null, commitBlock };
+    }
+    miners.push(expected);
+  }
+  return { values, miners };
+}
+
+const hashOf = name => u8aToHex(blake2AsU8a(stringToU8a(`affinetes scenario block ${name}`), 256));
+const systemPallet = metadata.asLatest.pallets.find(p => p.name.toString() === 'System');
+const versionConstant = systemPallet.constants.find(c => c.name.toString() === 'Version');
+const specVersion = registry.createType(registry.createLookupType(versionConstant.type), versionConstant.value).toJSON().specVersion;
+const twox128 = Object.fromEntries(['System', 'Account', 'SubtensorModule', 'Keys', 'Commitments', 'CommitmentOf'].map(n => [n, xxhashAsHex(n, 128)]));
+
+// ---- scenario: subnet 7 with 256 uids at blocks A and B --------------------------------------------------------------
 
 /** What each uid committed at block A (and at B when it changed); the kind names the case the tests assert. */
 function commitment(uid, block) {
@@ -114,51 +156,55 @@ function commitment(uid, block) {
     default: return { kind: 'image', image: uid % 3 === 0 ? `${image}@sha256:${digest}` : image, fields: [raw(bytes(image + (uid % 3 === 0 ? `@sha256:${digest}` : '')))] };
   }
 }
-const noCommitment = uid => uid % 16 === 1;
-const noHotkey = uid => uid === 11;
+const subnet7 = {
+  netuid: 7,
+  uids: 256,
+  commitment,
+  noCommitment: uid => uid % 16 === 1,
+  noHotkey: uid => uid === 11,
+  commitBlockOf: (uid, name) => uid === 7 && name === 'B' ? 4_999_990 : 4_000_000 + uid,
+};
 
-function blockStorage(name) {
-  const values = {};
-  const put = (key, type, value) => {
-    // A decorated storage function gives the key length-prefixed, as it is passed to a runtime call; and an
-    // integer's toHex() is big-endian, not its SCALE encoding: values are written from toU8a().
-    values[u8aToHex(compactStripLength(key)[1])] = u8aToHex(registry.createType(registry.createLookupType(type), value).toU8a());
-  };
-  const item = (section, method) => storage[section][method];
-  const valueType = entry => entry.meta.type.isMap ? entry.meta.type.asMap.value : entry.meta.type.asPlain;
-  put(item('subtensorModule', 'networksAdded')(netuid), valueType(item('subtensorModule', 'networksAdded')), true);
-  put(item('subtensorModule', 'subnetworkN')(netuid), valueType(item('subtensorModule', 'subnetworkN')), uids);
-  const miners = [];
-  for (let uid = 0; uid < uids; uid++) {
-    const account = hotkey(uid);
-    const ss58 = noHotkey(uid) ? null : encodeAddress(account, 42);
-    if (!noHotkey(uid)) {
-      put(item('subtensorModule', 'keys')(netuid, uid), valueType(item('subtensorModule', 'keys')), account);
-    }
-    let expected = { uid, hotkey: ss58, kind: noHotkey(uid) ? 'no-hotkey' : 'no-commitment' };
-    if (!noHotkey(uid) && !noCommitment(uid)) {
-      const c = commitment(uid, name);
-      const commitBlock = uid === 7 && name === 'B' ? 4_999_990 : 4_000_000 + uid;
-      put(item('commitments', 'commitmentOf')(netuid, account), valueType(item('commitments', 'commitmentOf')),
-        { deposit: 1_000_000 + uid, block: commitBlock, info: { fields: c.fields } });
-      expected = { uid, hotkey: ss58, kind: c.kind, image: c.image ?? null, commitBlock };
-    }
-    miners.push(expected);
-  }
-  return { values, miners };
-}
-
-const a = blockStorage('A');
-const b = blockStorage('B');
-const hashOf = name => u8aToHex(blake2AsU8a(stringToU8a(`affinetes scenario block ${name}`), 256));
+const a = blockStorage('A', subnet7);
+const b = blockStorage('B', subnet7);
 write('scenario.json', {
   note: 'Generated by tests/ValidatorClient.Tests/Miners/encoder/generate.mjs with @polkadot/types from the recorded subtensor metadata; do not edit.',
-  netuid,
-  specVersion: registry.createType(registry.createLookupType(metadata.asLatest.pallets.find(p => p.name.toString() === 'System').constants.find(c => c.name.toString() === 'Version').type), metadata.asLatest.pallets.find(p => p.name.toString() === 'System').constants.find(c => c.name.toString() === 'Version').value).toJSON().specVersion,
-  twox128: Object.fromEntries(['System', 'Account', 'SubtensorModule', 'Keys', 'Commitments', 'CommitmentOf'].map(n => [n, xxhashAsHex(n, 128)])),
+  netuid: subnet7.netuid,
+  specVersion,
+  twox128,
   blocks: [
     { name: 'A', number: 5_000_000, hash: hashOf('A'), parentHash: hashOf('parent of A'), storage: a.values, miners: a.miners },
     { name: 'B', number: 5_000_001, hash: hashOf('B'), parentHash: hashOf('A'), storage: b.values, miners: b.miners },
+  ],
+});
+
+// ---- scoring scenario: subnet 9 with 5 uids at one block, whose images the Docker tests evaluate -------------------
+
+// The tests tag their local test images with these names (never pulled: they are on the engine while the tests run);
+// the pinned one is on no engine and names the registry at 127.0.0.1:5000, where it is not either.
+const scoringImages = {
+  1: { kind: 'image', image: 'affinetes-test/chain-good:v1' },
+  3: { kind: 'image', image: 'affinetes-test/chain-random:v1' },
+  4: { kind: 'image', image: `127.0.0.1:5000/affinetes-test/chain-missing@sha256:${digest}` },
+};
+const subnet9 = {
+  netuid: 9,
+  uids: 5,
+  commitment: uid => uid === 2
+    ? { kind: 'not-an-image', fields: [raw(bytes('my miner, version 2'))] }
+    : { ...scoringImages[uid], fields: [raw(bytes(scoringImages[uid].image))] },
+  noCommitment: uid => uid === 0,
+  noHotkey: () => false,
+  commitBlockOf: uid => 5_900_000 + uid,
+};
+const s = blockStorage('S', subnet9);
+write('scoring-scenario.json', {
+  note: 'Generated by tests/ValidatorClient.Tests/Miners/encoder/generate.mjs with @polkadot/types from the recorded subtensor metadata; do not edit.',
+  netuid: subnet9.netuid,
+  specVersion,
+  twox128,
+  blocks: [
+    { name: 'S', number: 6_000_000, hash: hashOf('S'), parentHash: hashOf('parent of S'), storage: s.values, miners: s.miners },
   ],
 });
 
@@ -168,4 +214,4 @@ const v14 = metadata.asV14.toJSON();
 v14.pallets = v14.pallets.filter(p => p.name !== 'Commitments');
 const stripped = new Metadata(new TypeRegistry(), { magicNumber: metadata.magicNumber, metadata: { v14 } });
 fs.writeFileSync(path.join(out, 'metadata-without-commitments.txt.gz'), zlib.gzipSync(Buffer.from(stripped.toHex() + '\n'), { level: 9 }));
-log(`wrote ${recorded.length} recorded values, ${uids} scenario uids at 2 blocks, and a metadata without Commitments to ${out}`);
+log(`wrote ${recorded.length} recorded values, ${subnet7.uids} scenario uids at 2 blocks, ${subnet9.uids} scoring scenario uids at 1 block, and a metadata without Commitments to ${out}`);
