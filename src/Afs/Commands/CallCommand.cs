@@ -80,16 +80,12 @@ internal sealed class CallCommand : AfsCommand
             overall.CancelAfter(limit);
         }
         var clock = Stopwatch.StartNew();
-        if (baseUrl is null && BasilicaAccess.IsBasilica(context, _mode))
-        {
-            // A deployment afs run --mode basilica left running: called at the URL Basilica gives it.
-            using var deployments = BasilicaAccess.Connect(context, _apiUrl);
-            var deployment = await deployments.FindAsync(first, overall.Token);
-            baseUrl = deployment.Url ?? throw new EnvironmentUnavailableException($"basilica deployment {deployment.InstanceName} has no URL yet (state {deployment.State}, phase {deployment.Phase})");
-        }
         try
         {
-            await using var environment = baseUrl is not null
+            // A deployment afs run --mode basilica left running, found by the name it was given (whatever Basilica named it).
+            await using var environment = baseUrl is null && BasilicaAccess.IsBasilica(context, _mode)
+                ? await BasilicaAccess.ConnectAsync(context, _apiUrl, first, token, deadline ?? DefaultReadyWait, overall.Token)
+                : baseUrl is not null
                 ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
                 {
                     Mode = EnvironmentMode.Url,
