@@ -117,7 +117,8 @@ internal sealed class EvalCommand : AfsCommand
         _basilica.Check(context, basilica, resumed is null && !_modelSide.UsesBaseline(context) ? context.Get(_modelSide.BaseUrl) : null, [_networkSide.LlmUpstream, _networkSide.LlmKeyEnv]);
         if (basilica)
         {
-            CheckBasilica(context, target);
+            BasilicaSide.CheckTarget(context, target, context.Get(_replicas));
+            BasilicaSide.RefuseDockerFlags(context, _profile, _networkSide.Network, _hostNetwork);
         }
         else if (target.Kind != TargetKind.Url)
         {
@@ -226,33 +227,19 @@ internal sealed class EvalCommand : AfsCommand
         LlmListen = context.Get(_basilica.LlmListen),
     };
 
-    /// <summary>What Basilica cannot do, refused before anything is created: a directory (it pulls from a registry), a URL, Docker's confinement flags.</summary>
-    private void CheckBasilica(CommandContext context, Target target)
-    {
-        switch (target.Kind)
-        {
-            case TargetKind.Directory:
-                throw new UsageException($"a Basilica deployment pulls its image from a registry: build and push it first (afs build {target.Value} --tag REGISTRY/NAME:TAG --push), " +
-                    "then afs eval REGISTRY/NAME@sha256:... --mode basilica (a reference pinned by digest is cached)");
-            case TargetKind.Url:
-                throw new UsageException($"--mode basilica starts an image on Basilica; '{target.Value}' is a URL (use --mode url)");
-        }
-        BasilicaSide.RefuseDockerFlags(context, _profile, _networkSide.Network, _hostNetwork);
-        if (context.Get(_replicas) is < 1 or > 10)
-        {
-            throw new UsageException($"--replicas {context.Get(_replicas)}: a Basilica deployment has 1 to 10 pods");
-        }
-    }
-
     /// <summary>The deployment as the flags give it; the service adds the model side (the gateway's public URL, or the key when asked).</summary>
-    private EnvironmentOptions BasilicaOptionsFor(CommandContext context, string? image)
+    private EnvironmentOptions BasilicaOptionsFor(CommandContext context, string? image) =>
+        _basilica.Environment(context, _profile, image, context.Get(_replicas), EnvVars(context), Seconds.Value(context, _readyTimeout)!.Value, context.Get(_maxResult));
+
+    /// <summary><c>--env-file</c>, then each <c>--env</c> over it.</summary>
+    private Dictionary<string, string> EnvVars(CommandContext context)
     {
         var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
         foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
         {
             envVars[key] = value;
         }
-        return _basilica.Environment(context, _profile, image, context.Get(_replicas), envVars, Seconds.Value(context, _readyTimeout)!.Value, context.Get(_maxResult));
+        return envVars;
     }
 
     private Target ResolveTarget(CommandContext context, RunInfo? resumed)
@@ -303,11 +290,7 @@ internal sealed class EvalCommand : AfsCommand
         {
             throw new UsageException($"--host-network and --network {network} exclude each other; isolated containers reach the model through afs's LLM gateway (give --network open for the host's network)");
         }
-        var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
-        foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
-        {
-            envVars[key] = value;
-        }
+        var envVars = EnvVars(context);
         var options = new EnvironmentOptions
         {
             Image = image,

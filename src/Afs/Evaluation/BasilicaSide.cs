@@ -18,7 +18,7 @@ internal sealed class BasilicaSide
 
     public Option<double?> ApiRate { get; } = new("--api-rate")
     {
-        Description = "basilica: API requests per second this afs sends at most, bursts of 5 (default 1; Basilica allows about 60 a minute per key); status polls back off besides",
+        Description = "basilica: API requests per second this afs sends at most, after bursts of 15 (default 0.75: never more than 60 in a minute, Basilica's limit per key); status polls back off besides",
     };
 
     public Option<string?> LlmPublicUrl { get; } = new("--llm-public-url")
@@ -63,7 +63,6 @@ internal sealed class BasilicaSide
             }
             return;
         }
-        BasilicaAccess.Options(context, ApiUrl); // the key first: without it nothing else matters
         if (context.Get(ApiUrl) is { } api && (!Uri.TryCreate(api, UriKind.Absolute, out var apiUri) || apiUri.Scheme is not ("http" or "https")))
         {
             throw new UsageException($"--api-url '{api}' is not an http(s) URL; give e.g. {BasilicaOptions.DefaultApiUrl}");
@@ -102,6 +101,24 @@ internal sealed class BasilicaSide
         {
             throw new UsageException($"a Basilica deployment runs the miner's code far from this machine; to reach the model at {modelBaseUrl} give --llm-public-url URL " +
                 "(the LLM gateway at an address Basilica reaches; the key stays here), or --pass-llm-key to hand it the key itself (its code can then read it)");
+        }
+        BasilicaAccess.Options(context, ApiUrl); // the key last: what was typed wrong is said first
+    }
+
+    /// <summary>What Basilica cannot start, refused before anything is created: a directory (it pulls from a registry), a URL, more pods than a deployment has.</summary>
+    public static void CheckTarget(CommandContext context, Target target, int replicas)
+    {
+        switch (target.Kind)
+        {
+            case TargetKind.Directory:
+                throw new UsageException($"a Basilica deployment pulls its image from a registry: build and push it first (afs build {target.Value} --tag REGISTRY/NAME:TAG --push), " +
+                    $"then afs {context.Command} REGISTRY/NAME@sha256:... --mode basilica (a reference pinned by digest is cached)");
+            case TargetKind.Url:
+                throw new UsageException($"--mode basilica starts an image on Basilica; '{target.Value}' is a URL (use --mode url)");
+        }
+        if (replicas is < 1 or > 10)
+        {
+            throw new UsageException($"--replicas {replicas}: a Basilica deployment has 1 to 10 pods");
         }
     }
 

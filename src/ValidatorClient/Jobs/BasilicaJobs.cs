@@ -1,6 +1,7 @@
 using Affinetes.ValidatorClient.Backends.Basilica;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
+using Affinetes.ValidatorClient.Results;
 using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Jobs;
@@ -54,6 +55,10 @@ internal static class BasilicaJobs
         var ttl = options.ReadyTimeout + options.Basilica.TtlBuffer + TimeSpan.FromTicks((long)Math.Min(LongestTtl.Ticks, (double)deadline.Ticks * rounds * (request.Retries + 1)));
         return options with { Basilica = options.Basilica with { Ttl = ttl < LongestTtl ? ttl : LongestTtl } };
     }
+
+    /// <summary><see cref="WithRunTtl(EnvironmentOptions, EvaluationRequest, int)"/> for a stored run being resumed.</summary>
+    public static EnvironmentOptions WithRunTtl(EnvironmentOptions options, RunInfo info) =>
+        WithRunTtl(options, new EvaluationRequest { TaskIds = [1], Concurrency = info.Concurrency, TaskTimeout = info.TaskTimeout, Retries = info.Retries }, info.TaskCount);
 
     /// <summary>The digest of a reference pinned by it (<c>NAME@sha256:HEX</c>); null for a tag, which names whatever was pushed last.</summary>
     public static string? PinnedDigest(string image)

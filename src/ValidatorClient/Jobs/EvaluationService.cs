@@ -134,7 +134,7 @@ public sealed class EvaluationService
                 await BasilicaJobs.PrepareAsync(options.Basilica, options.LoggerFactory ?? _loggers, notes, checkAccess: true, cancellationToken);
             }
             options = ModelWiring.Wire(options, model, job, notes) with { LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory };
-            options = BasilicaJobs.WithRunTtl(options, RequestOf(info), info.TaskCount);
+            options = BasilicaJobs.WithRunTtl(options, info);
             session.Options = options;
             session.Model = model;
             session.Method = JobSettings.Method(JobSettings.Text(settings, JobSettings.MethodDescriptor));
@@ -177,14 +177,6 @@ public sealed class EvaluationService
         _ => $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready",
     };
 
-    /// <summary>The stored run's shape as far as its deployment's TTL needs it.</summary>
-    private static EvaluationRequest RequestOf(RunInfo info) => new()
-    {
-        TaskIds = [1],
-        Concurrency = info.Concurrency,
-        TaskTimeout = info.TaskTimeout,
-        Retries = info.Retries,
-    };
 
     private EvaluationRequest Request(EvaluationJob job, EnvironmentOptions options, ModelEndpoint model, MethodDescriptor? method, string? digest, string? gatewayBaseUrl)
     {

@@ -280,8 +280,9 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     public async Task AKilledValidatorsDeployment_IsDeletedByTheNextJob_ALiveOnesIsNot()
     {
         // What a validator killed with SIGKILL leaves: a deployment, and its note naming a process that is gone.
-        using var gone = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        using var gone = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
         var goneStarted = gone.StartTime.ToUniversalTime();
+        gone.Kill();
         await gone.WaitForExitAsync().Within();
         var left = await CreateDirectlyAsync("afs-left-by-killed-0123456789");
         var alive = await CreateDirectlyAsync("afs-of-a-live-validator-0123456789");

@@ -56,11 +56,13 @@ public sealed record BasilicaOptions
     /// <summary>
     /// Requests per second this process sends to the API with this key, all its environments together (a token
     /// bucket refilled at this rate; Basilica allows about 60 a minute per key). Requests past it wait their turn.
+    /// With <see cref="ApiBurst"/>, the defaults (0.75 a second, bursts of 15) never send more than 60 in any minute:
+    /// a burst of starts (a scoring cycle's deployments) goes at once, polls then keep to the rate.
     /// </summary>
-    public double ApiRequestsPerSecond { get; init; } = 1;
+    public double ApiRequestsPerSecond { get; init; } = 0.75;
 
     /// <summary>Requests the bucket of <see cref="ApiRequestsPerSecond"/> lets through at once after a quiet spell.</summary>
-    public int ApiBurst { get; init; } = 5;
+    public int ApiBurst { get; init; } = 15;
 
     /// <summary>
     /// Put the model's real API key into the deployment (as the Python original does) when no LLM gateway stands
