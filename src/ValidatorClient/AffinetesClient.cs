@@ -116,7 +116,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         var logs = options.LoggerFactory ?? loggerFactory;
         var logger = logs.CreateLogger("Affinetes.ValidatorClient");
         var perCall = options.Mode == EnvironmentMode.Basilica && options.Basilica.FreshDeploymentPerCall;
-        var name = options.Image ?? string.Join(", ", options.BaseUrls);
+        var name = options.Image ?? (options.ConnectOnly ? options.ContainerName : null) ?? string.Join(", ", options.BaseUrls);
         // The LLM gateway first: its token and socket go into the containers' settings.
         var gateway = options.Llm is null ? null : await _gateways.RegisterAsync(options, name, cancellationToken);
         var http = createHttp(options);
@@ -124,7 +124,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             EnvironmentMode.Url => new UrlBackend(options),
             EnvironmentMode.Docker => new DockerBackend(options, cpu, memory, _caps.Value, logs.CreateLogger<DockerBackend>(), gateway),
-            EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), callDeadline, perCall),
+            EnvironmentMode.Basilica => new BasilicaBackend(options, cpu, memory, logs.CreateLogger<BasilicaBackend>(), gateway, callDeadline, perCall),
             _ => throw new EnvironmentOptionsException($"{options.Mode.ToString().ToLowerInvariant()} mode is not available in this version"),
         };
         var pool = new ReplicaPool(name, backend, options, http, logger);

@@ -13,11 +13,12 @@ namespace Affinetes.Afs.Tests;
 public sealed class AfsBasilicaTests(AfsEnvironmentFixture fixture) : IAsyncLifetime
 {
     private BasilicaContractServer _server = null!;
+    private IAsyncDisposable _token = null!;
 
     public async Task InitializeAsync()
     {
         _server = await BasilicaContractServer.StartAsync().Within(what: "starting the contract server");
-        Environment.SetEnvironmentVariable("BASILICA_API_TOKEN", _server.Token);
+        _token = await BasilicaTokenScope.EnterAsync(_server.Token);
     }
 
     public async Task DisposeAsync()
@@ -28,7 +29,7 @@ public sealed class AfsBasilicaTests(AfsEnvironmentFixture fixture) : IAsyncLife
         }
         finally
         {
-            Environment.SetEnvironmentVariable("BASILICA_API_TOKEN", null);
+            await _token.DisposeAsync();
             await _server.DisposeAsync();
         }
     }
@@ -105,5 +106,94 @@ public sealed class AfsBasilicaTests(AfsEnvironmentFixture fixture) : IAsyncLife
         var (downExit, _, downError) = await AfsEnvironmentFixture.AfsAsync("basilica", "rm", "--all-mine", "--api-url", $"http://127.0.0.1:{port}");
         Assert.Equal(5, downExit);
         Assert.Contains($"cannot reach the Basilica API at http://127.0.0.1:{port}/", downError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NamesTheUserGave_CallMethodsLogsStop_FindTheDeploymentWhateverBasilicaNamedIt()
+    {
+        _server.RenameInstances = true;
+        var (runExit, runOutput, runError) = await AfsAsync("run", fixture.Image, "--mode", "basilica", "--name", "bb", "--replicas", "2");
+        Assert.True(runExit == 0, runError);
+        var instance = Assert.Single(_server.LiveDeployments);
+        Assert.True(Guid.TryParse(instance, out _));
+        Assert.Contains($"environment {instance} is ready", runOutput, StringComparison.Ordinal);
+
+        var (callExit, callOutput, callError) = await AfsAsync("call", "bb", "generate", "--arg", "task_id=5", "--mode", "basilica", "--compact");
+        Assert.True(callExit == 0, callError);
+        Assert.Contains("\"task_id\":5", callOutput, StringComparison.Ordinal);
+
+        var (methodsExit, methodsOutput, methodsError) = await AfsAsync("methods", "bb", "--mode", "basilica");
+        Assert.True(methodsExit == 0, methodsError);
+        Assert.Contains("generate(", methodsOutput, StringComparison.Ordinal);
+
+        var (logsExit, logsOutput, logsError) = await AfsAsync("logs", "bb", "--mode", "basilica", "--tail", "50");
+        Assert.True(logsExit == 0, logsError);
+        Assert.False(string.IsNullOrWhiteSpace(logsOutput));
+
+        var (lsExit, lsOutput, _) = await AfsAsync("basilica", "ls");
+        Assert.Equal(0, lsExit);
+        Assert.Matches(new Regex($@"^bb\s+{instance}\s+Active\s+ready\s+2/2\s", RegexOptions.Multiline), lsOutput);
+        Assert.Equal(0, _server.Ledger.Count(e => e.Action == "delete")); // none of these deleted it
+
+        var (stopExit, stopOutput, stopError) = await AfsAsync("stop", "bb", "--mode", "basilica");
+        Assert.True(stopExit == 0, stopError);
+        Assert.Contains($"deleted basilica deployment bb ({instance})", stopOutput, StringComparison.Ordinal);
+        Assert.Empty(_server.LiveDeployments);
+
+        var (goneExit, _, goneError) = await AfsAsync("call", "bb", "generate", "--arg", "task_id=5", "--mode", "basilica");
+        Assert.Equal(1, goneExit);
+        Assert.Contains("no deployment is named 'bb'", goneError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadInput_OneClearLineEach_TheDocumentedExitCode_NothingCreated()
+    {
+        var miners = Path.Combine(Path.GetTempPath(), $"affinetes-miners-{Guid.NewGuid():N}.json");
+        var work = Directory.CreateTempSubdirectory("affinetes-afs-bad-input-");
+        var store = Path.Combine(work.FullName, "results.db");
+        await File.WriteAllTextAsync(miners, $"{{\"1\": \"{fixture.Image}\"}}");
+        try
+        {
+            async Task ExpectAsync(int exit, string said, params string[] args)
+            {
+                var (code, output, error) = await AfsEnvironmentFixture.AfsAsync([.. args, "--store", store]);
+                Assert.True(code == exit, $"afs {string.Join(' ', args)}: exit {code}, {error}");
+                // The failure is one line, the last (an opening note may come before it), and no stack trace.
+                var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                Assert.Contains(said, lines[^1], StringComparison.Ordinal);
+                Assert.Single(lines, l => l.Contains(said, StringComparison.Ordinal));
+                Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+                Assert.DoesNotContain(_server.Token, output + error, StringComparison.Ordinal);
+            }
+            var api = _server.Url;
+            Environment.SetEnvironmentVariable("BASILICA_API_TOKEN", null);
+            await ExpectAsync(1, "needs your Basilica API key in $BASILICA_API_TOKEN", "eval", fixture.Image, "--mode", "basilica", "--tasks", "1", "--api-url", api);
+            await ExpectAsync(1, "needs your Basilica API key in $BASILICA_API_TOKEN", "score", miners, "--mode", "basilica", "--tasks", "1", "--api-url", api);
+
+            Environment.SetEnvironmentVariable("BASILICA_API_TOKEN", "basilica_wrong_key_4711");
+            await ExpectAsync(1, "401 HTTP_401: the API key was refused; set BASILICA_API_TOKEN", "score", miners, "--mode", "basilica", "--tasks", "1", "--api-url", api);
+            await ExpectAsync(1, "401 HTTP_401: the API key was refused; set BASILICA_API_TOKEN", "eval", fixture.Image, "--mode", "basilica", "--tasks", "1", "--api-url", api);
+
+            Environment.SetEnvironmentVariable("BASILICA_API_TOKEN", _server.Token);
+            var down = $"http://127.0.0.1:{DockerEngine.FreeLoopbackPort()}";
+            await ExpectAsync(5, $"cannot reach the Basilica API at {down}/", "score", miners, "--mode", "basilica", "--tasks", "1", "--api-url", down);
+            await ExpectAsync(1, "--max-deployments 0: give 1 to 64", "score", miners, "--mode", "basilica", "--tasks", "1", "--max-deployments", "0", "--api-url", api);
+            await ExpectAsync(1, "--max-deployments applies to --mode basilica", "score", miners, "--tasks", "1", "--max-deployments", "2");
+            await ExpectAsync(1, "--llm-public-url 'ftp://gw.example.org/v1' is not an http(s) URL", "eval", fixture.Image, "--mode", "basilica", "--tasks", "1",
+                "--llm-public-url", "ftp://gw.example.org/v1", "--api-url", api);
+            await ExpectAsync(1, "--llm-public-url 'gateway' is not an http(s) URL", "score", miners, "--mode", "basilica", "--tasks", "1",
+                "--llm-public-url", "gateway", "--api-url", api);
+            await ExpectAsync(1, "--pids-limit confines Docker containers", "eval", fixture.Image, "--mode", "basilica", "--tasks", "1", "--pids-limit", "64", "--api-url", api);
+            await ExpectAsync(1, "to reach the model at https://llm.example.org/v1 give --llm-public-url URL", "eval", fixture.Image, "--mode", "basilica", "--tasks", "1",
+                "--base-url", "https://llm.example.org/v1", "--api-url", api);
+            Assert.Empty(_server.Ledger);
+            Assert.DoesNotContain(_server.Requests, r => r.StartsWith("POST ", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(miners);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            work.Delete(recursive: true);
+        }
     }
 }

@@ -54,6 +54,8 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
             RetryDelay = TimeSpan.FromMilliseconds(50),
             StateDirectory = _state.FullName,
             Progress = progress,
+            ApiRequestsPerSecond = 50, // these tests are not about the rate: polls at the pace of their phases
+            ApiBurst = 50,
         },
     };
 
@@ -236,6 +238,28 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
         var docker = await GenerateAsync(new EnvironmentOptions { Image = fixture.ArithImage });
         var basilica = await GenerateAsync(Options(fixture.ArithImage));
         Assert.Equal(docker, basilica);
+    }
+
+    [Fact]
+    public async Task ApiRequests_OfEveryEnvironmentWithOneKey_ShareOneBucket_PastItsBurstTheyWait()
+    {
+        var basilica = Options("x").Basilica with { ApiRequestsPerSecond = 0.5, ApiBurst = 2 };
+        var logger = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(_logs))).CreateLogger("test");
+        // Two clients of the same API and key (as two environments of one validator): one bucket of 2.
+        using var first = new Backends.Basilica.BasilicaDeployments(basilica, logger);
+        using var second = new Backends.Basilica.BasilicaDeployments(basilica, logger);
+        await first.ListMineAsync().Within();
+        await second.ListMineAsync().Within();
+        lock (_logs)
+        {
+            Assert.DoesNotContain(_logs, l => l.StartsWith("5008 ", StringComparison.Ordinal));
+        }
+        await first.ListMineAsync().Within(TimeSpan.FromSeconds(30), "the third request, after the bucket refilled");
+        lock (_logs)
+        {
+            Assert.Contains(_logs, l => l.StartsWith("5008 ", StringComparison.Ordinal)); // the third waited its turn
+        }
+        Assert.Equal(3, _server.Requests.Count(r => r == "GET /deployments"));
     }
 
     private sealed class SynchronousProgress(Action<BasilicaStatus> report) : IProgress<BasilicaStatus>

@@ -68,7 +68,7 @@ public sealed class NetworkOptionsTests
             new EnvironmentOptions { Image = "x:1", Llm = Llm, HostNetwork = true }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("give the LLM upstream too", Assert.Throws<EnvironmentOptionsException>(
             new EnvironmentOptions { Image = "x:1", Network = ContainerNetwork.AllowList("api.github.com") }.Validate).Message, StringComparison.Ordinal);
-        Assert.Contains("Docker-mode options", Assert.Throws<EnvironmentOptionsException>(
+        Assert.Contains("url mode takes network open and no LLM gateway", Assert.Throws<EnvironmentOptionsException>(
             new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = ["http://127.0.0.1:1"], Network = ContainerNetwork.Isolated }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("is not an http(s) URL", Assert.Throws<EnvironmentOptionsException>(
             new EnvironmentOptions { Image = "x:1", Llm = new LlmAccessOptions { Upstream = "llm.chutes.ai" } }.Validate).Message, StringComparison.Ordinal);
@@ -76,6 +76,26 @@ public sealed class NetworkOptionsTests
             new EnvironmentOptions { Image = "x:1", Llm = Llm with { KeyVariable = "MY-KEY" } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("at least 1", Assert.Throws<EnvironmentOptionsException>(
             new EnvironmentOptions { Image = "x:1", Llm = Llm with { BudgetTokens = 0 } }.Validate).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OnBasilica_TheGatewayNeedsAPublicUrl_WhichIsHttp_AndExcludesPassingTheKey()
+    {
+        var basilica = new EnvironmentOptions { Mode = EnvironmentMode.Basilica, Image = "x:1", Basilica = new BasilicaOptions { ApiUrl = "http://127.0.0.1:1", Token = "basilica_k" } };
+        Assert.Contains("set LlmAccessOptions.PublicBaseUrl", Assert.Throws<EnvironmentOptionsException>((basilica with { Llm = Llm }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("network isolated confines Docker containers", Assert.Throws<EnvironmentOptionsException>(
+            (basilica with { Network = ContainerNetwork.Isolated }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("is not an http(s) base URL", Assert.Throws<EnvironmentOptionsException>(
+            (basilica with { Llm = Llm with { PublicBaseUrl = "ftp://gw.example/v1" } }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("is not ADDRESS:PORT", Assert.Throws<EnvironmentOptionsException>(
+            (basilica with { Llm = Llm with { PublicBaseUrl = "https://gw.example/v1", Listen = "gw:80" } }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("choose one", Assert.Throws<EnvironmentOptionsException>(
+            (basilica with { Llm = Llm with { PublicBaseUrl = "https://gw.example/v1" }, Basilica = basilica.Basilica with { PassLlmKey = true } }).Validate).Message, StringComparison.Ordinal);
+        Assert.Contains("for environments far from this machine (basilica mode)", Assert.Throws<EnvironmentOptionsException>(
+            new EnvironmentOptions { Image = "x:1", Llm = Llm with { PublicBaseUrl = "https://gw.example/v1" } }.Validate).Message, StringComparison.Ordinal);
+        (basilica with { Llm = Llm with { PublicBaseUrl = "https://gw.example" } }).Validate();
+        Assert.Equal("https://gw.example/v1", (Llm with { PublicBaseUrl = "https://gw.example/" }).ResolvedPublicBaseUrl);
+        Assert.Equal("127.0.0.1:8791", (Llm with { PublicBaseUrl = "https://gw.example/v1" }).ResolvedListen);
     }
 
     [Fact]

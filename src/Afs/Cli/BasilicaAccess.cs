@@ -30,12 +30,19 @@ internal static class BasilicaAccess
 
     public static bool IsBasilica(CommandContext context, Option<string> mode) => context.Get(mode) == Basilica;
 
-    /// <summary>The library's Basilica options for this command; their validation says what is missing (the key ...).</summary>
-    public static BasilicaOptions Options(CommandContext context, Option<string?> apiUrl, TimeSpan? ttl = null) => new()
+    /// <summary>The library's Basilica options for this command; a missing key is said in afs's words, other problems by the library's validation.</summary>
+    public static BasilicaOptions Options(CommandContext context, Option<string?> apiUrl, TimeSpan? ttl = null)
     {
-        ApiUrl = context.Get(apiUrl),
-        Ttl = ttl,
-    };
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("BASILICA_API_TOKEN")))
+        {
+            throw new UsageException("--mode basilica needs your Basilica API key in $BASILICA_API_TOKEN (export BASILICA_API_TOKEN=basilica_...; afs never takes it on the command line)");
+        }
+        return new BasilicaOptions
+        {
+            ApiUrl = context.Get(apiUrl),
+            Ttl = ttl,
+        };
+    }
 
     /// <summary>This user's deployments on the API the command names; the options' validation says what is missing (the key ...).</summary>
     public static BasilicaDeployments Connect(CommandContext context, Option<string?> apiUrl)
@@ -48,6 +55,34 @@ internal static class BasilicaAccess
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    /// <summary>
+    /// The running deployment called <paramref name="name"/> (the name given to <c>afs run --name</c>, or Basilica's
+    /// own), through the library's connect-only load: called at its URL, never deleted by this command.
+    /// </summary>
+    public static async Task<IEnvironment> ConnectAsync(CommandContext context, Option<string?> apiUrl, string name, string? token, TimeSpan readyWait, CancellationToken cancellationToken)
+    {
+        var options = new EnvironmentOptions
+        {
+            Mode = EnvironmentMode.Basilica,
+            ConnectOnly = true,
+            ContainerName = name,
+            Cleanup = false,
+            AuthToken = token,
+            ReadyTimeout = readyWait,
+            LoggerFactory = context.LoggerFactory,
+            Basilica = Options(context, apiUrl),
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (EnvironmentOptionsException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        return await ValidatorClient.AffinetesClient.LoadEnvAsync(options, cancellationToken);
     }
 
     /// <summary>Where the deployment the user calls <paramref name="name"/> (the name given to afs run, or Basilica's) answers.</summary>

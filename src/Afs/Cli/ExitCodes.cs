@@ -19,7 +19,7 @@ internal static class ExitCodes
     public const int BadCall = 3;
     /// <summary>The call's <c>--timeout</c> passed.</summary>
     public const int DeadlineExceeded = 4;
-    /// <summary>The environment is not running, cannot start or does not answer; or the Docker engine or the subtensor node cannot be reached.</summary>
+    /// <summary>The environment is not running, cannot start or does not answer (a Basilica deployment that failed or never became ready); or the Docker engine, the Basilica API or the subtensor node cannot be reached.</summary>
     public const int Unavailable = 5;
     /// <summary>Ctrl+C or SIGTERM.</summary>
     public const int Cancelled = 130;
@@ -50,7 +50,7 @@ internal static class ErrorReport
         RemoteActorException => (ExitCodes.RemoteError, e.Message),
         ValidatorClient.Results.RunInUseException used => (ExitCodes.Failure, $"run {used.RunId} is being run by another afs right now{(used.ProcessId is { } pid ? $" (process {pid})" : "")}; " +
             "wait for it to end or stop it (Ctrl+C keeps its results), then resume"),
-        EnvironmentUnavailableException or ValidatorClient.Episodes.EpisodeLostException => (ExitCodes.Unavailable, e.Message),
+        EnvironmentUnavailableException or BasilicaDeploymentException or ValidatorClient.Episodes.EpisodeLostException => (ExitCodes.Unavailable, e.Message),
         ValidatorClient.Miners.MinersSourceException { IsRetryable: true } => (ExitCodes.Unavailable, e.Message),
         DockerEngineException { StatusCode: { } status } x => (ExitCodes.Failure, $"the Docker engine at {x.Where} answered {status}: {x.Message}"),
         DockerEngineException x => (ExitCodes.Unavailable, $"cannot reach the Docker engine at {x.Where}: {x.Message}"),

@@ -80,14 +80,12 @@ internal sealed class CallCommand : AfsCommand
             overall.CancelAfter(limit);
         }
         var clock = Stopwatch.StartNew();
-        if (baseUrl is null && BasilicaAccess.IsBasilica(context, _mode))
-        {
-            // A deployment afs run --mode basilica left running: called at the URL Basilica gives it.
-            baseUrl = await BasilicaAccess.UrlOfAsync(context, _apiUrl, first, overall.Token);
-        }
         try
         {
-            await using var environment = baseUrl is not null
+            // A deployment afs run --mode basilica left running, found by the name it was given (whatever Basilica named it).
+            await using var environment = baseUrl is null && BasilicaAccess.IsBasilica(context, _mode)
+                ? await BasilicaAccess.ConnectAsync(context, _apiUrl, first, token, deadline ?? DefaultReadyWait, overall.Token)
+                : baseUrl is not null
                 ? await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
                 {
                     Mode = EnvironmentMode.Url,

@@ -13,14 +13,15 @@ namespace Affinetes.Afs.Commands;
 /// <c>afs eval IMAGE|DIR|--url URL --tasks 1-100</c>: maps its options to the library's <see cref="EvaluationJob"/>
 /// (a directory is built into an image first), runs it through <see cref="EvaluationService"/>, shows the progress,
 /// writes each result as a JSON line to <c>--out</c>, and renders the summary. Without <c>--base-url</c> the model
-/// side is the offline baseline served by afs itself, and the run says so.
+/// side is the offline baseline served by afs itself, and the run says so. With <c>--mode basilica</c> the image runs
+/// on one Basilica deployment (<c>--replicas</c> pods) for every task, deleted at the end, on Ctrl+C and on failure.
 /// </summary>
 internal sealed class EvalCommand : AfsCommand
 {
     private readonly Argument<string?> _target = new("target") { Description = "image (my-env:dev), environment directory (built first) or URL of a running host", Arity = ArgumentArity.ZeroOrOne };
     private readonly Option<string?> _url = new("--url") { Description = "evaluate a host already running at this URL (url mode)" };
     private readonly Option<string?> _mode = new("--mode") { Description = "docker, basilica or url (default: url for a URL, else docker)" };
-    private readonly Option<int> _replicas = new("--replicas") { Description = "containers serving the tasks (docker mode)", DefaultValueFactory = _ => 1 };
+    private readonly Option<int> _replicas = new("--replicas") { Description = "containers serving the tasks (docker mode); pods of the deployment (basilica, 1 to 10)", DefaultValueFactory = _ => 1 };
     private readonly Option<string?> _out = new("--out", "-o") { Description = "file that gets one JSON line per task as it finishes (appended to on --resume)" };
     private readonly Option<string?> _resume = new("--resume") { Description = "resume stored run RUN (afs runs lists them): only its tasks without a result run, with its own method, kwargs, model, concurrency, timeout, retries, replicas and network" };
     private readonly Option<string?> _store = StoreOption.Create();
@@ -38,6 +39,7 @@ internal sealed class EvalCommand : AfsCommand
     private readonly Option<int?> _maxSteps = new("--max-steps") { Description = "steps at most per episode (with --episodes; default 30)" };
     private readonly Option<string?> _systemPrompt = new("--system-prompt") { Description = "what the model is told before an episode's first observation (with --episodes)" };
     private readonly Option<bool> _noTranscripts = new("--no-transcripts") { Description = "keep no transcripts of the model calls (afs view shows none); the usage figures stay" };
+    private readonly BasilicaSide _basilica = new();
 
     public EvalCommand()
         : base("eval", "Evaluate an environment on a task set in parallel; results are stored, cached and resumable.")
@@ -64,10 +66,13 @@ internal sealed class EvalCommand : AfsCommand
         Options.Add(_maxSteps);
         Options.Add(_systemPrompt);
         Options.Add(_noTranscripts);
+        _basilica.AddTo(this);
         AddHostOption("repeatable: replicas are spread over them");
     }
 
-    protected override string CancelledMessage(CommandContext context) => "cancelled before any task ran; the containers it had started are removed";
+    protected override string CancelledMessage(CommandContext context) => context.Get(_mode) == BasilicaAccess.Basilica
+        ? "cancelled before any task ran; the deployment it had created is deleted"
+        : "cancelled before any task ran; the containers it had started are removed";
 
     protected override async Task<int> ExecuteAsync(CommandContext context, CancellationToken cancellationToken)
     {
@@ -79,7 +84,8 @@ internal sealed class EvalCommand : AfsCommand
         if (resumeId is not null)
         {
             var given = _settings.RunShaping.Concat([_modelSide.Kw, _modelSide.BaseUrl, _modelSide.Model, _replicas, _networkSide.Network, _networkSide.LlmUpstream, _maxResult,
-                    _episodes, _maxSteps, _systemPrompt, _noTranscripts])
+                    _episodes, _maxSteps, _systemPrompt, _noTranscripts,
+                    _basilica.LlmPublicUrl, _basilica.LlmListen, _basilica.PassLlmKey])
                 .Where(context.Given).Select(o => o.Name).ToList();
             if (given.Count > 0)
             {
@@ -97,6 +103,12 @@ internal sealed class EvalCommand : AfsCommand
             throw new UsageException($"--replicas {context.Get(_replicas)}: give 1 or more");
         }
 
+        if (resumeId is null)
+        {
+            // The Basilica options first: a missing key or a bad URL fails before anything is opened or started.
+            _basilica.Check(context, context.Get(_mode) == BasilicaAccess.Basilica, _modelSide.UsesBaseline(context) ? null : context.Get(_modelSide.BaseUrl),
+                [_networkSide.LlmUpstream, _networkSide.LlmKeyEnv]);
+        }
         // A resume reads a store that exists; a new run makes one when there is none.
         await using var store = await ResultStore.OpenAsync(resumeId is null ? context.Get(_store) : StoreOption.Existing(context, _store), context.LoggerFactory, cancellationToken);
         RunInfo? resumed = null;
@@ -110,14 +122,22 @@ internal sealed class EvalCommand : AfsCommand
             }
         }
         var target = ResolveTarget(context, resumed);
-        if (target.Kind != TargetKind.Url)
+        // A resumed run keeps its mode; a new one takes --mode.
+        var basilica = resumed is null ? context.Get(_mode) == BasilicaAccess.Basilica : resumed.Settings.GetValueOrDefault("environment.mode") == BasilicaAccess.Basilica;
+        _basilica.Check(context, basilica, resumed is null && !_modelSide.UsesBaseline(context) ? context.Get(_modelSide.BaseUrl) : null, [_networkSide.LlmUpstream, _networkSide.LlmKeyEnv]);
+        if (basilica)
+        {
+            BasilicaSide.CheckTarget(context, target, context.Get(_replicas));
+            BasilicaSide.RefuseDockerFlags(context, _profile, _networkSide.Network, _hostNetwork);
+        }
+        else if (target.Kind != TargetKind.Url)
         {
             _networkSide.Check(context, context.Engines);
             _profile.Check(context); // before building the image, not a minute later
         }
         // Opened before anything starts: a path that cannot be written fails the command before a run is recorded.
         await using var jsonLines = OpenOut(context.Get(_out), append: resumed is not null);
-        if (target.Kind != TargetKind.Url)
+        if (target.Kind != TargetKind.Url && !basilica)
         {
             foreach (var engine in context.Engines)
             {
@@ -135,8 +155,8 @@ internal sealed class EvalCommand : AfsCommand
         await using var client = _profile.Client(context);
         var service = new EvaluationService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
         var notes = new Reporter<string>(context.Console.Note);
-        var environment = EnvironmentOptionsFor(context, target, image);
-        if (resumed is null && _modelSide.UsesBaseline(context) && environment.Hosts.Any(h => !EnvironmentOptions.IsLocalEngine(h)) && environment.Mode != EnvironmentMode.Url)
+        var environment = basilica ? BasilicaOptionsFor(context, image) : EnvironmentOptionsFor(context, target, image);
+        if (resumed is null && _modelSide.UsesBaseline(context) && environment.Hosts.Any(h => !EnvironmentOptions.IsLocalEngine(h)) && environment.Mode == EnvironmentMode.Docker)
         {
             context.Console.Note("the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
         }
@@ -147,7 +167,7 @@ internal sealed class EvalCommand : AfsCommand
         context.Console.Note($"run {run.Id}: {AfsConsole.Plural(run.TaskCount, "task")}" +
             (run.AlreadyDone > 0 ? $", {run.AlreadyDone} done before" : "") +
             $", {run.CacheHits} from the cache, {run.ToRun} to run, {run.Request.Concurrency} at a time over {AfsConsole.Plural(session.Environment?.Replicas.Count ?? 0, "replica")}" +
-            (run.Request.ImageDigest is null ? " (no image digest in url mode: nothing is served from the cache)" : "") +
+            (run.Request.ImageDigest is null && session.Options.Mode == EnvironmentMode.Url ? " (no image digest in url mode: nothing is served from the cache)" : "") +
             $", each within {CallDeadlines.Describe(run.Request.TaskTimeout)}");
 
         var stored = 0;
@@ -167,8 +187,15 @@ internal sealed class EvalCommand : AfsCommand
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw new CommandCancelledException($"interrupted: {stored} results of run {run.Id} are kept in {store.Path}{(session.Environment is null || target.Kind == TargetKind.Url ? "" : ", the containers are removed")}; " +
+            throw new CommandCancelledException($"interrupted: {stored} results of run {run.Id} are kept in {store.Path}" +
+                $"{(session.Environment is null || target.Kind == TargetKind.Url ? "" : basilica ? ", the deployment is deleted" : ", the containers are removed")}; " +
                 $"resume with: afs eval --resume {run.Id}{StoreOption.Flag(context, _store)}", cancellationToken);
+        }
+        catch (BasilicaDeploymentException e)
+        {
+            // Basilica lost the deployment mid-run (its pods crashed, or it was deleted elsewhere): what ran is kept.
+            throw new EnvironmentUnavailableException($"{e.Message}\n{stored} results of run {run.Id} are kept in {store.Path}; " +
+                $"resume with: afs eval --resume {run.Id}{StoreOption.Flag(context, _store)}{(context.Get(_basilica.ApiUrl) is { } api ? $" --api-url {api}" : "")}");
         }
 
         var report = await session.ReportAsync(cancellationToken);
@@ -211,6 +238,8 @@ internal sealed class EvalCommand : AfsCommand
         LocalModelPort = context.Get(_modelSide.BaselinePort),
         LlmUpstream = context.Get(_networkSide.LlmUpstream),
         LlmKeyVariable = context.Get(_networkSide.LlmKeyEnv),
+        LlmPublicUrl = context.Get(_basilica.LlmPublicUrl),
+        LlmListen = context.Get(_basilica.LlmListen),
     };
 
     private void CheckEpisodeFlags(CommandContext context)
@@ -256,6 +285,21 @@ internal sealed class EvalCommand : AfsCommand
         SystemPrompt = context.Get(_systemPrompt),
     };
 
+    /// <summary>The deployment as the flags give it; the service adds the model side (the gateway's public URL, or the key when asked).</summary>
+    private EnvironmentOptions BasilicaOptionsFor(CommandContext context, string? image) =>
+        _basilica.Environment(context, _profile, image, context.Get(_replicas), EnvVars(context), Seconds.Value(context, _readyTimeout)!.Value, context.Get(_maxResult));
+
+    /// <summary><c>--env-file</c>, then each <c>--env</c> over it.</summary>
+    private Dictionary<string, string> EnvVars(CommandContext context)
+    {
+        var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
+        foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
+        {
+            envVars[key] = value;
+        }
+        return envVars;
+    }
+
     private Target ResolveTarget(CommandContext context, RunInfo? resumed)
     {
         var given = context.Get(_target);
@@ -273,8 +317,6 @@ internal sealed class EvalCommand : AfsCommand
         }
         switch (context.Get(_mode))
         {
-            case "basilica":
-                throw new UsageException("afs eval does not provision on Basilica itself yet: start a deployment with 'afs run IMAGE --mode basilica', then evaluate it with 'afs eval --url URL' (its URL is in 'afs basilica ls'); or use --mode docker");
             case "url" when target.Kind != TargetKind.Url:
                 throw new UsageException($"--mode url needs a URL (--url http://127.0.0.1:8000); '{text}' is not one");
             case "docker" when target.Kind == TargetKind.Url:
@@ -282,7 +324,7 @@ internal sealed class EvalCommand : AfsCommand
         }
         if (target.Kind == TargetKind.Url && context.Get(_replicas) != 1)
         {
-            throw new UsageException("--replicas applies to docker mode; a URL is one running host");
+            throw new UsageException("--replicas applies to docker and basilica modes; a URL is one running host");
         }
         return target;
     }
@@ -306,11 +348,7 @@ internal sealed class EvalCommand : AfsCommand
         {
             throw new UsageException($"--host-network and --network {network} exclude each other; isolated containers reach the model through afs's LLM gateway (give --network open for the host's network)");
         }
-        var envVars = context.Get(_envFile) is { } file ? EnvFile.Read(file) : [];
-        foreach (var (key, value) in KeyValues.Parse(context.Get(_env), "--env", secret: true))
-        {
-            envVars[key] = value;
-        }
+        var envVars = EnvVars(context);
         var options = new EnvironmentOptions
         {
             Image = image,

@@ -13,6 +13,8 @@ internal sealed class MethodsCommand : AfsCommand
     private readonly Argument<string?> _name = new("name") { Description = "the environment's name (afs ps lists them)", Arity = ArgumentArity.ZeroOrOne };
     private readonly Option<string?> _url = new("--url") { Description = "ask a host at this URL instead, e.g. http://127.0.0.1:8000" };
     private readonly Option<string?> _authToken = new("--auth-token") { Description = "bearer token the environment requires (default: $AFFINETES_AUTH_TOKEN)" };
+    private readonly Option<string> _mode = BasilicaAccess.ModeOption();
+    private readonly Option<string?> _apiUrl = BasilicaAccess.ApiUrlOption();
 
     public MethodsCommand()
         : base("methods", "List an environment's methods: signatures, parameters and docstrings.")
@@ -20,6 +22,8 @@ internal sealed class MethodsCommand : AfsCommand
         Arguments.Add(_name);
         Options.Add(_url);
         Options.Add(_authToken);
+        Options.Add(_mode);
+        Options.Add(_apiUrl);
         AddHostOption("repeatable: any running replica on them answers");
     }
 
@@ -41,7 +45,9 @@ internal sealed class MethodsCommand : AfsCommand
                 ReadyTimeout = ReadyWait,
                 LoggerFactory = context.LoggerFactory,
             }, cancellationToken)
-            : await RunningReplicas.ConnectToFirstReadyAsync(name!, context, token, ReadyWait, cancellationToken);
+            : BasilicaAccess.IsBasilica(context, _mode)
+                ? await BasilicaAccess.ConnectAsync(context, _apiUrl, name!, token, ReadyWait, cancellationToken)
+                : await RunningReplicas.ConnectToFirstReadyAsync(name!, context, token, ReadyWait, cancellationToken);
         var methods = await environment.ListMethodsAsync(cancellationToken);
         var console = context.Console;
         if (context.Json)

@@ -134,7 +134,7 @@ internal sealed class RunCommand : AfsCommand
             Lease = Seconds.Value(context, _lease) ?? new EnvironmentOptions().Lease,
             LoggerFactory = context.LoggerFactory,
             Mode = basilica ? EnvironmentMode.Basilica : EnvironmentMode.Docker,
-            Basilica = BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)),
+            Basilica = basilica ? BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)) : new BasilicaOptions(),
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine (or built)
         if (target.Kind == TargetKind.Directory)

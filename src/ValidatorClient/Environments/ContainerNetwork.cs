@@ -92,9 +92,11 @@ public sealed record ContainerNetwork
 
 /// <summary>
 /// The LLM an environment may use, through the LLM gateway the client starts (<c>affinetes-llm-gateway</c>, one per
-/// upstream and key, stopped when the client is disposed): the container gets the gateway's base URL and a token of
-/// its own as <c>OPENAI_BASE_URL</c>/<c>AFFINETES_LLM_BASE_URL</c> and <c>OPENAI_API_KEY</c>/<c>CHUTES_API_KEY</c>;
-/// the real key stays in the gateway. Docker mode on a local engine.
+/// upstream, key and listen address, stopped when the client is disposed): the container gets the gateway's base URL
+/// and a token of its own as <c>OPENAI_BASE_URL</c>/<c>AFFINETES_LLM_BASE_URL</c> and
+/// <c>OPENAI_API_KEY</c>/<c>CHUTES_API_KEY</c>; the real key stays in the gateway. Docker mode on a local engine
+/// (relayed through a bind-mounted unix socket), or Basilica mode with <see cref="PublicBaseUrl"/> (the gateway then
+/// also listens on <see cref="Listen"/>, and the deployment is given the public URL).
 /// </summary>
 public sealed record LlmAccessOptions
 {
@@ -133,6 +135,30 @@ public sealed record LlmAccessOptions
     /// <summary>The gateway executable; default: <c>$AFFINETES_GATEWAY_PATH</c>, next to this program, or a checkout's <c>artifacts/gateway/linux-x64</c>.</summary>
     public string? GatewayExecutable { get; init; }
 
+    /// <summary>
+    /// Basilica mode: the gateway's OpenAI-compatible base URL as environments far from this machine reach it, e.g.
+    /// <c>https://llm-gw.validator.example/v1</c> behind the validator's own TLS proxy, which forwards to
+    /// <see cref="Listen"/>; <c>/v1</c> is added when it does not end so. Deployments get it and a token of their
+    /// own, never the key; a task's calls go to <c>{base without /v1}/tasks/{task}/v1</c>.
+    /// </summary>
+    public string? PublicBaseUrl { get; init; }
+
+    /// <summary>
+    /// With <see cref="PublicBaseUrl"/>: the TCP address (<c>ADDRESS:PORT</c>) the gateway listens on besides its unix
+    /// socket, where the proxy of the public URL sends requests; default <see cref="DefaultListen"/>.
+    /// </summary>
+    public string? Listen { get; init; }
+
+    /// <summary>Where the gateway listens for a public URL unless <see cref="Listen"/> says otherwise.</summary>
+    public const string DefaultListen = "127.0.0.1:8791";
+
+    /// <summary><see cref="PublicBaseUrl"/> ending in <c>/v1</c>; null without one.</summary>
+    internal string? ResolvedPublicBaseUrl => PublicBaseUrl is not { } url ? null
+        : url.TrimEnd('/').EndsWith(Protocol.GatewayRoutes.Api, StringComparison.Ordinal) ? url.TrimEnd('/') : url.TrimEnd('/') + Protocol.GatewayRoutes.Api;
+
+    /// <summary>The TCP address the gateway listens on; null when it listens on its unix socket only.</summary>
+    internal string? ResolvedListen => PublicBaseUrl is null ? Listen : Listen ?? DefaultListen;
+
     internal void Validate()
     {
         if (!Uri.TryCreate(Upstream, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -147,5 +173,21 @@ public sealed record LlmAccessOptions
         {
             throw new EnvironmentOptionsException("LLM limits (concurrency, requests per minute, max tokens, budget) must be at least 1 when set");
         }
+        if (PublicBaseUrl is { } publicUrl && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var reachable) || reachable.Scheme is not ("http" or "https")
+            || reachable.Query.Length > 0 || reachable.Fragment.Length > 0))
+        {
+            throw new EnvironmentOptionsException($"the LLM gateway's public URL '{publicUrl}' is not an http(s) base URL; give the address at which the environments reach this machine's gateway, e.g. https://llm-gw.example.org/v1");
+        }
+        if (ResolvedListen is { } listen && !IsListenAddress(listen))
+        {
+            throw new EnvironmentOptionsException($"the LLM gateway's listen address '{listen}' is not ADDRESS:PORT; give e.g. 127.0.0.1:8791 (the port the public URL's proxy forwards to, 1 to 65535)");
+        }
+    }
+
+    private static bool IsListenAddress(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        return colon > 0 && System.Net.IPAddress.TryParse(text[..colon].Trim('[', ']'), out _)
+            && int.TryParse(text[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535;
     }
 }

@@ -58,7 +58,8 @@ public interface IEnvironment : IAsyncDisposable
     IAsyncEnumerable<ReplicaLogLine> ReadLogsAsync(bool follow, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The LLM gateway's base URL as this environment's actor reaches it (<c>http://127.0.0.1:PORT/v1</c>), to pass
+    /// The LLM gateway's base URL as this environment's actor reaches it (<c>http://127.0.0.1:PORT/v1</c>, or the
+    /// gateway's public URL on Basilica), to pass
     /// as an <c>evaluate(base_url=...)</c> argument; null when the environment has no gateway (<see cref="EnvironmentOptions.Llm"/>).
     /// <see cref="GatewayRoutes.TaskBaseUrl"/> of it counts a task's calls apart.
     /// </summary>
@@ -158,7 +159,10 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
 
     public IReadOnlyList<ReplicaEndpoint> Replicas => _pool.Endpoints;
 
-    public string? LlmBaseUrl => _gateway is null ? null : Gateway.GatewayAccess.BaseUrl(Gateway.GatewayAccess.RelayPort);
+    public string? LlmBaseUrl => _gateway?.ActorBaseUrl;
+
+    /// <summary>Where it runs (the evaluation services watch a Basilica deployment for its loss).</summary>
+    internal IBackend Backend => _backend;
 
     public async Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
         _gateway is null ? null : await _gateway.Gateway.UsageAsync(_gateway.Name, cancellationToken);

@@ -75,7 +75,10 @@ public sealed record EnvironmentOptions
     /// <summary>Stop and remove what this environment started when it is disposed.</summary>
     public bool Cleanup { get; init; } = true;
 
-    /// <summary>Attach to running containers named <see cref="ContainerName"/> instead of starting any.</summary>
+    /// <summary>
+    /// Attach to running containers named <see cref="ContainerName"/> instead of starting any; in basilica mode, to the
+    /// running deployment its environment was given that name for (or Basilica's own name), which is never deleted.
+    /// </summary>
     public bool ConnectOnly { get; init; }
 
     /// <summary>Run containers in the engine host's network (the actor then listens on a free port of 127.0.0.1).</summary>
@@ -91,7 +94,7 @@ public sealed record EnvironmentOptions
     /// </summary>
     public ContainerNetwork Network { get; init; } = ContainerNetwork.Open;
 
-    /// <summary>Docker mode: the LLM the actor may use, through the client's LLM gateway; none when null.</summary>
+    /// <summary>The LLM the actor may use, through the client's LLM gateway (Docker mode; basilica mode at the gateway's public URL); none when null.</summary>
     public LlmAccessOptions? Llm { get; init; }
 
     /// <summary>An ssh configuration file for <c>ssh://</c> hosts (passed as <c>ssh -F</c>); default: the user's own.</summary>
@@ -162,9 +165,30 @@ public sealed record EnvironmentOptions
     {
         ArgumentNullException.ThrowIfNull(Network);
         var isolated = Network.Mode == NetworkMode.Isolated;
-        if (Mode != EnvironmentMode.Docker && (isolated || Llm is not null))
+        if (Mode == EnvironmentMode.Url && (isolated || Llm is not null))
         {
-            throw new EnvironmentOptionsException($"network isolation and the LLM gateway are Docker-mode options; {Mode.ToString().ToLowerInvariant()} mode takes network open and no LLM gateway");
+            throw new EnvironmentOptionsException("network isolation and the LLM gateway are for environments the client starts; url mode takes network open and no LLM gateway");
+        }
+        if (Mode == EnvironmentMode.Basilica)
+        {
+            if (Network.Mode != NetworkMode.Open)
+            {
+                throw new EnvironmentOptionsException($"network {Network} confines Docker containers; a Basilica deployment's network is Basilica's: use network open (the model is reached through the LLM gateway's public URL)");
+            }
+            if (Llm is { PublicBaseUrl: null })
+            {
+                throw new EnvironmentOptionsException("a Basilica deployment runs far from this machine and reaches the LLM gateway only at a public URL: set LlmAccessOptions.PublicBaseUrl (where Basilica reaches this machine's gateway) and Listen");
+            }
+            if (Llm is not null && Basilica.PassLlmKey)
+            {
+                throw new EnvironmentOptionsException("the LLM gateway keeps the key on this machine and passing the key hands it to the deployment: choose one (BasilicaOptions.PassLlmKey or LlmAccessOptions.PublicBaseUrl)");
+            }
+            Llm?.Validate();
+            return;
+        }
+        if (Llm?.PublicBaseUrl is not null)
+        {
+            throw new EnvironmentOptionsException("a public URL of the LLM gateway is for environments far from this machine (basilica mode); Docker containers reach the gateway through their relay: leave PublicBaseUrl unset");
         }
         if (isolated && HostNetwork)
         {
@@ -244,9 +268,9 @@ public sealed record EnvironmentOptions
         Hardening.Validate();
         if (Mode == EnvironmentMode.Basilica)
         {
-            if (ConnectOnly || HostNetwork)
+            if (HostNetwork)
             {
-                throw new EnvironmentOptionsException("basilica mode runs deployments on Basilica: connect-only and host network are Docker options");
+                throw new EnvironmentOptionsException("basilica mode runs deployments on Basilica: the host network is a Docker option");
             }
             if (Replicas > 10)
             {

@@ -8,7 +8,8 @@ namespace Affinetes.ValidatorClient.Gateway;
 
 /// <summary>
 /// One <c>affinetes-llm-gateway</c> process started by this client: its API on a unix socket in a directory that
-/// containers get bind-mounted read-only, its admin API on an owner-only socket beside it (in a 0700 directory). The
+/// containers get bind-mounted read-only (and on a TCP address when environments far away reach it through a public
+/// URL), its admin API on an owner-only socket beside it (in a 0700 directory). The
 /// real key reaches it only through its environment (the variable is named on its command line, never the value).
 /// Killed, and its directory removed, when disposed or when this process exits.
 /// </summary>
@@ -76,6 +77,12 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         foreach (var arg in new[] { "--upstream", access.Upstream, "--unix-socket", Path.Combine(api, ApiSocketName), "--admin-unix-socket", Path.Combine(root, "admin.sock"), "--exit-with-stdin" })
         {
             start.ArgumentList.Add(arg);
+        }
+        if (access.ResolvedListen is { } listen)
+        {
+            // Environments far from this machine (Basilica) reach it there, through the proxy of its public URL; tokens guard it.
+            start.ArgumentList.Add("--listen");
+            start.ArgumentList.Add(listen);
         }
         // The key goes by the variable's name: the gateway reads the value from the environment it inherits.
         if (access.KeyVariable is not null && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(access.KeyVariable)))
@@ -279,9 +286,24 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
     private static partial void LogGatewayLine(ILogger logger, string line);
 }
 
-/// <summary>An environment's registration with a gateway: its name there and its token, and what its containers get.</summary>
-internal sealed record GatewayAccess(LlmGatewayProcess Gateway, string Name, string Token, IReadOnlyList<string> EgressHosts)
+/// <summary>
+/// An environment's registration with a gateway: its name there and its token, and what its containers get; with a
+/// <paramref name="PublicBaseUrl"/>, what a deployment far from this machine gets instead.
+/// </summary>
+internal sealed record GatewayAccess(LlmGatewayProcess Gateway, string Name, string Token, IReadOnlyList<string> EgressHosts, string? PublicBaseUrl = null)
 {
+    /// <summary>The gateway's base URL as the environment's actor reaches it: the public one, else the relay on its own 127.0.0.1.</summary>
+    public string ActorBaseUrl => PublicBaseUrl ?? BaseUrl(RelayPort);
+
+    /// <summary>The variables of a deployment that reaches the gateway at its public URL: the base URL and the token under the usual names.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> RemoteVariables() =>
+    [
+        new("OPENAI_BASE_URL", ActorBaseUrl),
+        new("AFFINETES_LLM_BASE_URL", ActorBaseUrl),
+        new("OPENAI_API_KEY", Token),
+        new("CHUTES_API_KEY", Token),
+    ];
+
     /// <summary>Where containers find the gateway's directory (read-only mount).</summary>
     public const string MountPath = "/run/affinetes/llm";
 

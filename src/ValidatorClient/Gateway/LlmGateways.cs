@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Affinetes.ValidatorClient.Gateway;
 
 /// <summary>
-/// The LLM gateways of one client: one process per upstream and key variable, started when the first environment
+/// The LLM gateways of one client: one process per upstream, key variable and TCP address, started when the first environment
 /// asks for it and stopped when the client is disposed. Each environment is registered with its limits and gets a
 /// token of its own, removed when the environment is released.
 /// </summary>
@@ -31,12 +31,12 @@ internal sealed class LlmGateways(ILoggerFactory loggerFactory) : IAsyncDisposab
             EgressHosts = options.Network.EgressHosts.Count == 0 ? null : options.Network.EgressHosts,
             RecordExchanges = access.RecordExchanges ? null : false,
         }, cancellationToken);
-        return new GatewayAccess(gateway, name, token, options.Network.EgressHosts);
+        return new GatewayAccess(gateway, name, token, options.Network.EgressHosts, access.ResolvedPublicBaseUrl);
     }
 
     private async Task<LlmGatewayProcess> GatewayAsync(LlmAccessOptions access, CancellationToken cancellationToken)
     {
-        var key = $"{access.Upstream}\n{access.KeyVariable}\n{access.GatewayExecutable}";
+        var key = $"{access.Upstream}\n{access.KeyVariable}\n{access.GatewayExecutable}\n{access.ResolvedListen}";
         while (true)
         {
             var entry = _gateways.GetOrAdd(key, _ => new Lazy<Task<LlmGatewayProcess>>(

@@ -45,6 +45,20 @@ public sealed record EvaluationJob
     /// <summary>The variable of this process holding the gateway upstream's key; default the model's <see cref="ModelEndpoint.ApiKeyVariable"/> when the upstream is a real endpoint.</summary>
     public string? LlmKeyVariable { get; init; }
 
+    /// <summary>
+    /// Basilica mode: the LLM gateway's base URL as the deployment reaches it from Basilica (see
+    /// <see cref="LlmAccessOptions.PublicBaseUrl"/>), e.g. behind this validator's own TLS proxy. The deployment gets
+    /// it and a token of its own (revoked when it is deleted), never the key; each task's calls go to its own path and
+    /// their usage is stored with its result. The gateway's upstream is <see cref="LlmUpstream"/>, else the model's endpoint.
+    /// </summary>
+    public string? LlmPublicUrl { get; init; }
+
+    /// <summary>With <see cref="LlmPublicUrl"/>: the TCP address the gateway listens on (<c>ADDRESS:PORT</c>), where the public URL leads; default <see cref="LlmAccessOptions.DefaultListen"/>.</summary>
+    public string? LlmListen { get; init; }
+
+    /// <summary>Set by a scoring cycle, which sweeps once for all its miners.</summary>
+    internal bool SkipBasilicaSweep { get; init; }
+
     /// <summary>Checks the job; throws <see cref="JobOptionsException"/> listing every problem at once.</summary>
     public void Validate()
     {
@@ -81,9 +95,44 @@ public sealed record EvaluationJob
         {
             problems.Add("the LLM gateway runs beside containers the client starts; a host at a URL gets its model settings where it runs");
         }
+        if (LlmPublicUrl is { } publicUrl && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var reachable) || reachable.Scheme is not ("http" or "https")))
+        {
+            problems.Add($"the LLM gateway's public URL '{publicUrl}' is not an http(s) URL; give the address at which Basilica reaches this machine's gateway, e.g. https://llm-gw.example.org/v1");
+        }
+        else if (LlmPublicUrl is not null && Environment.Mode != EnvironmentMode.Basilica)
+        {
+            problems.Add("a public URL of the LLM gateway is for Basilica deployments; Docker containers reach the gateway through their relay");
+        }
+        if (LlmListen is not null && LlmPublicUrl is null)
+        {
+            problems.Add("the LLM gateway's listen address goes with its public URL: give the public URL too");
+        }
+        if (Environment.Mode == EnvironmentMode.Basilica)
+        {
+            BasilicaModelProblems(problems);
+        }
         if (problems.Count > 0)
         {
             throw new JobOptionsException(problems);
+        }
+    }
+
+    /// <summary>How a Basilica deployment reaches the model: through the gateway's public URL, with the key itself when asked, or not at all.</summary>
+    private void BasilicaModelProblems(List<string> problems)
+    {
+        var gateway = LlmPublicUrl is not null || Environment.Llm is not null;
+        if (!gateway && (LlmUpstream is not null || LlmKeyVariable is not null))
+        {
+            problems.Add("a Basilica deployment reaches the LLM gateway only at a public URL: give the gateway's public URL too");
+        }
+        if (gateway && Environment.Basilica.PassLlmKey)
+        {
+            problems.Add("the LLM gateway keeps the key on this machine and passing the key hands it to the deployment: choose one");
+        }
+        if (!gateway && !Environment.Basilica.PassLlmKey && Model is { LocalOnly: false } model)
+        {
+            problems.Add($"a Basilica deployment runs the miner's code far from this machine; to reach the model at {model.BaseUrl} it needs the LLM gateway " +
+                "at a public URL (the key stays here) or, explicitly, the key itself (BasilicaOptions.PassLlmKey: the miner's code can then read it)");
         }
     }
 

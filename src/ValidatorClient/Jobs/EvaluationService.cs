@@ -50,6 +50,12 @@ public sealed class EvaluationService
         var session = new EvaluationSession(_store);
         try
         {
+            var basilica = job.Environment.Mode == EnvironmentMode.Basilica;
+            if (basilica && !job.SkipBasilicaSweep)
+            {
+                // A wrong key or an unreachable API fails here, before the model or anything else is started.
+                await BasilicaJobs.PrepareAsync(job.Environment.Basilica, job.Environment.LoggerFactory ?? _loggers, notes, checkAccess: true, cancellationToken);
+            }
             var model = job.Model ?? await StartLocalModelAsync(session, job.LocalModelPort, anyPortIfTaken: true, notes, cancellationToken);
             if (job.Request.Episodes is not null)
             {
@@ -57,30 +63,34 @@ public sealed class EvaluationService
                 return session;
             }
             var options = ModelWiring.Wire(job.Environment, model, job, notes) with { LoggerFactory = job.Environment.LoggerFactory ?? _options.LoggerFactory };
+            options = BasilicaJobs.WithRunTtl(options, job.Request, job.Request.DistinctTaskIds().Count);
             session.Options = options;
             session.Model = model;
             var image = options.Mode == EnvironmentMode.Docker ? options.Image : null;
-            var digest = image is null ? null : await TryImageIdAsync(options, image, cancellationToken);
+            var digest = basilica ? BasilicaJobs.PinnedDigest(options.Image!) : image is null ? null : await TryImageIdAsync(options, image, cancellationToken);
+            if (basilica && digest is null && job.Request.UseCache)
+            {
+                notes?.Report($"{options.Image} is not pinned by digest (NAME@sha256:...): Basilica pulls whatever its tag names at the time, so nothing is served from the cache for it");
+            }
+            image ??= basilica ? options.Image : null;
             if (digest is not null && job.Request.UseCache && CachedPlan(job, options, model, digest) is { } cachedOnly)
             {
                 // Every task has a stored result for this image, method and kwargs: no environment is started.
-                notes?.Report($"every task of {image} is in the cache; no replica is started");
+                notes?.Report($"every task of {image} is in the cache; no {(basilica ? "deployment" : "replica")} is started");
                 session.Method = cachedOnly.Method;
                 session.Run = await EvaluationRunner.Create(new UnstartedEnvironment(image!), _store, _loggers).StartAsync(cachedOnly.Request, cancellationToken);
                 session.Own(RunLock.Take(_store.Path, session.Run.Id));
                 return session;
             }
-            notes?.Report(options.Mode == EnvironmentMode.Url
-                ? $"connecting to {string.Join(", ", options.BaseUrls)}"
-                : $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready");
+            notes?.Report(Starting(options));
             var environment = await _client.LoadEnvAsync(options, cancellationToken);
             session.Own(environment);
             session.Environment = environment;
-            digest ??= image is null ? null : await TryImageIdAsync(options, image, cancellationToken);
+            digest ??= image is null || basilica ? digest : await TryImageIdAsync(options, image, cancellationToken);
             var method = await MethodAsync(environment, job.Request.Method, notes, cancellationToken);
             session.Method = method;
             var request = Request(job, options, model, method, digest, ModelWiring.GatewayBaseUrl(options));
-            session.Run = await EvaluationRunner.Create(environment, _store, _loggers).StartAsync(request, cancellationToken);
+            session.Run = BasilicaJobs.Watch(await EvaluationRunner.Create(environment, _store, _loggers).StartAsync(request, cancellationToken), environment);
             session.Own(RunLock.Take(_store.Path, session.Run.Id));
             return session;
         }
@@ -170,20 +180,25 @@ public sealed class EvaluationService
                 Model = model,
                 LlmUpstream = JobSettings.Text(settings, JobSettings.LlmUpstream),
                 LlmKeyVariable = JobSettings.Text(settings, JobSettings.LlmKeyVariable),
+                LlmPublicUrl = JobSettings.Text(settings, JobSettings.LlmPublicUrl),
+                LlmListen = JobSettings.Text(settings, JobSettings.LlmListen),
             };
             var episodes = info.Method == EpisodeSettings.MethodName;
+            if (options.Mode == EnvironmentMode.Basilica)
+            {
+                await BasilicaJobs.PrepareAsync(options.Basilica, options.LoggerFactory ?? _loggers, notes, checkAccess: true, cancellationToken);
+            }
             options = (episodes ? options : ModelWiring.Wire(options, model, job, notes)) with { LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory };
+            options = BasilicaJobs.WithRunTtl(options, info);
             session.Options = options;
             session.Model = model;
             session.Method = JobSettings.Method(JobSettings.Text(settings, JobSettings.MethodDescriptor));
-            notes?.Report(options.Mode == EnvironmentMode.Url
-                ? $"connecting to {string.Join(", ", options.BaseUrls)}"
-                : $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready");
+            notes?.Report(Starting(options));
             var started = await _client.LoadEnvAsync(options, cancellationToken);
             session.Own(started);
             session.Environment = started;
             var runner = new ConcurrentEvaluationRunner(started, Store, _loggers);
-            session.Run = await runner.ResumeAsync(runId, episodes ? stored => PlayedBy(stored, model) : null, cancellationToken);
+            session.Run = BasilicaJobs.Watch(await runner.ResumeAsync(runId, episodes ? stored => PlayedBy(stored, model) : null, cancellationToken), started);
             return session;
         }
         catch
@@ -205,8 +220,19 @@ public sealed class EvaluationService
 
     /// <summary>The network and where the containers' model calls go, for the opening note.</summary>
     public static string Describe(EnvironmentOptions options) =>
-        $"network {options.Network}" + (options.Llm is not { } llm ? "" : $"; model calls through the LLM gateway to {llm.Upstream}" +
-            (llm.KeyVariable is { } key && !string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable(key)) ? $" with the key in ${key} (kept out of the containers)" : " without an API key"));
+        (options.Mode == EnvironmentMode.Basilica ? $"on Basilica at {options.Basilica.ResolvedApiUrl.TrimEnd('/')}" : $"network {options.Network}")
+        + (options.Llm is not { } llm ? "" : $"; model calls through the LLM gateway{(llm.ResolvedPublicBaseUrl is { } url ? $" at {url}" : "")} to {llm.Upstream}" +
+            (llm.KeyVariable is { } key && !string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable(key))
+                ? $" with the key in ${key} (kept out of the {(options.Mode == EnvironmentMode.Basilica ? "deployment" : "containers")})" : " without an API key"));
+
+    private static string Starting(EnvironmentOptions options) => options.Mode switch
+    {
+        EnvironmentMode.Url => $"connecting to {string.Join(", ", options.BaseUrls)}",
+        EnvironmentMode.Basilica => $"creating a Basilica deployment of {options.Image} with {Plural(options.Replicas, "replica")} ({Describe(options)}; TTL " +
+            $"{options.Basilica.Ttl?.TotalSeconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture) ?? "default"} s) and waiting until ready",
+        _ => $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready",
+    };
+
 
     private EvaluationRequest Request(EvaluationJob job, EnvironmentOptions options, ModelEndpoint model, MethodDescriptor? method, string? digest, string? gatewayBaseUrl)
     {
@@ -261,6 +287,7 @@ public sealed class EvaluationService
             Hosts = JobSettings.Text(settings, JobSettings.Hosts) is { Length: > 0 } hosts && given.Hosts.SequenceEqual(["local"]) ? hosts.Split('\n') : given.Hosts,
             HostNetwork = given.HostNetwork || JobSettings.Flag(settings, JobSettings.HostNetwork),
             MaxResultBytes = JobSettings.Long(settings, JobSettings.MaxResultBytes) ?? given.MaxResultBytes,
+            Basilica = JobSettings.Flag(settings, JobSettings.BasilicaPassLlmKey) ? given.Basilica with { PassLlmKey = true } : given.Basilica,
         };
     }
 

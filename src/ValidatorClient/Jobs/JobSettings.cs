@@ -25,6 +25,9 @@ internal static class JobSettings
     public const string ModelKeyVariable = "model.api_key_env";
     public const string LlmUpstream = "llm.upstream";
     public const string LlmKeyVariable = "llm.api_key_env";
+    public const string LlmPublicUrl = "llm.public_url";
+    public const string LlmListen = "llm.listen";
+    public const string BasilicaPassLlmKey = "basilica.pass_llm_key";
     public const string MethodDescriptor = "method.descriptor";
 
     public static Dictionary<string, string> Of(EvaluationJob job, EnvironmentOptions options, ModelEndpoint model, Protocol.MethodDescriptor? method)
@@ -51,6 +54,12 @@ internal static class JobSettings
         }
         Put(settings, LlmUpstream, job.LlmUpstream);
         Put(settings, LlmKeyVariable, job.LlmKeyVariable);
+        Put(settings, LlmPublicUrl, job.LlmPublicUrl);
+        Put(settings, LlmListen, job.LlmListen);
+        if (options.Mode == EnvironmentMode.Basilica)
+        {
+            settings[BasilicaPassLlmKey] = options.Basilica.PassLlmKey ? "true" : "false";
+        }
         if (method is not null)
         {
             settings[MethodDescriptor] = JsonSerializer.Serialize(method, ProtocolJson.Wire.MethodDescriptor);

@@ -17,6 +17,10 @@ internal static class ModelWiring
         {
             return environment; // its model settings are where it runs
         }
+        if (environment.Mode == EnvironmentMode.Basilica)
+        {
+            return WireBasilica(environment, model, job, notes);
+        }
         var upstream = job.LlmUpstream ?? (environment.Network.Mode == NetworkMode.Isolated ? model.BaseUrl : null);
         if (upstream is null && job.LlmKeyVariable is not null)
         {
@@ -54,6 +58,53 @@ internal static class ModelWiring
     }
 
     /// <summary>
+    /// A deployment far from this machine: the gateway at its public URL (the key stays here), else the key itself
+    /// when the options ask for it (said on every run), else no key (a local model's placeholder is harmless).
+    /// </summary>
+    private static EnvironmentOptions WireBasilica(EnvironmentOptions environment, ModelEndpoint model, EvaluationJob job, IProgress<string>? notes)
+    {
+        var llm = environment.Llm ?? (job.LlmPublicUrl is not { } publicUrl ? null : new LlmAccessOptions
+        {
+            Upstream = job.LlmUpstream ?? model.BaseUrl,
+            KeyVariable = job.LlmKeyVariable ?? (job.LlmUpstream is null && model.LocalOnly ? null : model.ApiKeyVariable),
+            PublicBaseUrl = publicUrl,
+            Listen = job.LlmListen,
+        });
+        var variables = new Dictionary<string, string>(environment.EnvVars, StringComparer.Ordinal);
+        var keyVariable = model.ApiKeyVariable ?? ModelEndpoint.DefaultApiKeyVariable;
+        if (llm is null && model.LocalOnly)
+        {
+            variables.TryAdd(keyVariable, model.PlaceholderKey ?? "local-model-takes-any-key");
+            notes?.Report($"the local model answers on this machine's {new Uri(model.BaseUrl).Authority}, which a Basilica deployment cannot reach: " +
+                "methods that call the model get no answer unless the LLM gateway is given a public URL");
+        }
+        else if (llm is null && environment.Basilica.PassLlmKey)
+        {
+            if (System.Environment.GetEnvironmentVariable(keyVariable) is { Length: > 0 } key)
+            {
+                variables.TryAdd(keyVariable, key);
+                var warning = $"warning: the model's API key (${keyVariable}) is passed into the Basilica deployment, where the miner's code can read and spend it; " +
+                    "the LLM gateway at a public URL keeps it on this machine";
+                notes?.Report(warning);
+                LogKeyPassed(environment, warning);
+            }
+            else
+            {
+                notes?.Report($"${keyVariable} is not set, so the Basilica deployment gets no API key for {model.BaseUrl}");
+            }
+        }
+        return environment with { Llm = llm, EnvVars = variables };
+    }
+
+    private static void LogKeyPassed(EnvironmentOptions environment, string warning)
+    {
+        if (environment.LoggerFactory is { } loggers)
+        {
+            JobsLog.KeyPassedIntoDeployment(loggers.CreateLogger("Affinetes.ValidatorClient.Jobs"), warning);
+        }
+    }
+
+    /// <summary>
     /// The kwargs every task gets and the run's label: the caller's (typed by the method's parameters), then
     /// <c>base_url</c> and <c>model</c>: an endpoint's always, a local model's where the method declares them; the
     /// gateway's base URL stands for the endpoint when there is a gateway.
@@ -82,6 +133,10 @@ internal static class ModelWiring
     }
 
     /// <summary>The gateway's base URL as the environment's actors reach it (a constant, so kwargs stay equal from run to run).</summary>
-    public static string? GatewayBaseUrl(EnvironmentOptions options) =>
-        options.Mode != EnvironmentMode.Url && options.Llm is not null ? Gateway.GatewayAccess.BaseUrl(Gateway.GatewayAccess.RelayPort) : null;
+    public static string? GatewayBaseUrl(EnvironmentOptions options) => options.Mode switch
+    {
+        EnvironmentMode.Url => null,
+        EnvironmentMode.Basilica => options.Llm?.ResolvedPublicBaseUrl,
+        _ => options.Llm is null ? null : Gateway.GatewayAccess.BaseUrl(Gateway.GatewayAccess.RelayPort),
+    };
 }

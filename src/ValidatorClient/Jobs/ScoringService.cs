@@ -31,23 +31,45 @@ public sealed class ScoringService(IAffinetesClient client, IResultStore store, 
         ArgumentNullException.ThrowIfNull(job);
         job.Validate();
         var miners = await job.Miners.ReadAsync(cancellationToken);
+        if (job.Environment.Mode == EnvironmentMode.Basilica)
+        {
+            // A wrong key or an unreachable API fails the cycle here, not every miner; what killed validators left goes first.
+            await BasilicaJobs.PrepareAsync(job.Environment.Basilica, job.Environment.LoggerFactory ?? options?.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+                notes, checkAccess: true, cancellationToken);
+        }
         await using var local = job.Model is null ? await StartLocalModelAsync(job, notes, cancellationToken) : null;
         var model = job.Model ?? local!.Endpoint;
         var scores = new MinerScore[miners.Miners.Count];
         using var gate = new SemaphoreSlim(job.MinersConcurrency);
-        await Task.WhenAll(miners.Miners.Select(async (miner, i) =>
+        // A failure that is not a miner's (the store, the Basilica key) ends the cycle: the other miners stop too.
+        using var cycle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Exception? failure = null;
+        try
         {
-            await gate.WaitAsync(cancellationToken);
-            try
+            await Task.WhenAll(miners.Miners.Select(async (miner, i) =>
             {
-                scores[i] = await ScoreOneAsync(job, model, miner, cancellationToken);
-                scored?.Report(scores[i]);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        }));
+                await gate.WaitAsync(cycle.Token);
+                try
+                {
+                    scores[i] = await ScoreOneAsync(job, model, miner, cycle.Token);
+                    scored?.Report(scores[i]);
+                }
+                catch (Exception e) when (!cycle.IsCancellationRequested)
+                {
+                    Interlocked.CompareExchange(ref failure, e, null);
+                    await cycle.CancelAsync();
+                    throw;
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+        catch (Exception) when (failure is not null && !cancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
         return ScoreReport.Of(miners.Block, scores, job.Request.Method, model);
     }
 
@@ -71,6 +93,9 @@ public sealed class ScoringService(IAffinetesClient client, IResultStore store, 
             Model = model,
             LlmUpstream = job.LlmUpstream,
             LlmKeyVariable = job.LlmKeyVariable,
+            LlmPublicUrl = job.LlmPublicUrl,
+            LlmListen = job.LlmListen,
+            SkipBasilicaSweep = true,
         };
         EvaluationSession session;
         try
@@ -83,7 +108,7 @@ public sealed class ScoringService(IAffinetesClient client, IResultStore store, 
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsMinersFault(e))
         {
-            return new MinerScore(miner, null, null, 0, null, $"not started: {OneLine(Shorten(e.Message, 300))}");
+            return new MinerScore(miner, BasilicaJobs.PinnedDigest(image), null, 0, null, $"not started: {Reason(e)}");
         }
         await using (session)
         {
@@ -101,14 +126,22 @@ public sealed class ScoringService(IAffinetesClient client, IResultStore store, 
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && IsMinersFault(e) && e is not ResultStoreException)
             {
-                return new MinerScore(miner, session.Run.Request.ImageDigest, session.Run.Id, 0, null, $"evaluation failed: {OneLine(Shorten(e.Message, 300))}");
+                return new MinerScore(miner, session.Run.Request.ImageDigest, session.Run.Id, 0, null, $"evaluation failed: {Reason(e)}");
             }
         }
     }
 
-    /// <summary>What a miner's image can cause: its own 0, never the cycle's end. A store that cannot be written is the validator's problem.</summary>
+    /// <summary>
+    /// What a miner's image can cause: its own 0, never the cycle's end. A store that cannot be written, and a Basilica
+    /// key refused, out of funds or over quota, or an API that cannot be reached, are the validator's problem: they
+    /// end the cycle rather than give every miner 0.
+    /// </summary>
     private static bool IsMinersFault(Exception e) => e is AffinetesException and not JobOptionsException and not ResultStoreException and not RunInUseException
-        or HttpRequestException or IOException or TimeoutException or OperationCanceledException or System.Text.Json.JsonException;
+            and not BasilicaApiException { StatusCode: 401 or 402 or 403 } && !Backends.Basilica.BasilicaApi.IsUnreachable(e)
+        || e is HttpRequestException or IOException or TimeoutException or OperationCanceledException or System.Text.Json.JsonException;
+
+    /// <summary>Why, in one line: Basilica's phase, message and recent events whole; anything else shortened.</summary>
+    private static string Reason(Exception e) => OneLine(Shorten(e.Message, e is BasilicaDeploymentException ? 1200 : 300));
 
     /// <summary>
     /// At most <paramref name="max"/> characters, digests cut first: a pinned image is named in a reason once by us and
@@ -147,7 +180,16 @@ public sealed record ScoringJob
     /// <summary>See <see cref="EvaluationJob.LlmKeyVariable"/>.</summary>
     public string? LlmKeyVariable { get; init; }
 
-    /// <summary>Miners evaluated at the same time (1 to 64).</summary>
+    /// <summary>See <see cref="EvaluationJob.LlmPublicUrl"/> (Basilica mode: every miner's deployment gets a token of its own).</summary>
+    public string? LlmPublicUrl { get; init; }
+
+    /// <summary>See <see cref="EvaluationJob.LlmListen"/>.</summary>
+    public string? LlmListen { get; init; }
+
+    /// <summary>
+    /// Miners evaluated at the same time (1 to 64); in Basilica mode the deployments alive at once across miners
+    /// (each miner's image on its own deployment; Basilica allows about 60 API requests a minute per key, so keep it low).
+    /// </summary>
     public int MinersConcurrency { get; init; } = 2;
 
     /// <summary>Checks the job; throws <see cref="JobOptionsException"/> listing every problem.</summary>
@@ -166,6 +208,8 @@ public sealed record ScoringJob
             LocalModelPort = LocalModelPort,
             LlmUpstream = LlmUpstream,
             LlmKeyVariable = LlmKeyVariable,
+            LlmPublicUrl = LlmPublicUrl,
+            LlmListen = LlmListen,
         }.Validate());
         if (problems.Count > 0)
         {

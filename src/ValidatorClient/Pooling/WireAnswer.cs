@@ -18,6 +18,13 @@ internal static class WireAnswer
         {
             return success;
         }
+        if (status is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout && Parse(body) is null)
+        {
+            // Not the host's answer: a proxy in front of it (Basilica's ingress, a load balancer) has no replica to
+            // send the call to. The actor never ran it: another replica may, and the health monitor looks at this one.
+            throw new HttpRequestException($"a proxy in front of the environment answered {(int)status} without the host's answer" +
+                (body.Length == 0 ? "" : $": {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 200)).Trim()}"), null, status);
+        }
         var answer = Parse(body) ?? throw new RemoteActorException(method, null, body.Length == 0
             ? $"the environment answered {(int)status} with an empty body"
             : $"the environment answered {(int)status} with non-JSON: {System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, 300))}", (int)status, null);

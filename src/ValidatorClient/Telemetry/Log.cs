@@ -54,9 +54,18 @@ internal static partial class Log
     [LoggerMessage(5005, LogLevel.Information, "basilica deployment {Name} {Outcome}")]
     public static partial void DeploymentDeleted(ILogger logger, string name, string outcome);
 
-    [LoggerMessage(5006, LogLevel.Error, "deleting basilica deployment {Name} failed: {Reason}; afs basilica rm --all-mine removes it, else its TTL ends it at {ExpiresAt}")]
+    [LoggerMessage(5006, LogLevel.Error, "deleting basilica deployment {Name} failed: {Reason}; the next Basilica job of this user (or BasilicaDeployments.DeleteAllMineAsync) removes it, else its TTL ends it at {ExpiresAt}")]
     public static partial void DeploymentDeleteFailed(ILogger logger, string name, string reason, string expiresAt);
 
-    [LoggerMessage(5007, LogLevel.Warning, "basilica {Request} is retried (attempt {Attempt}) in {DelayMs:0} ms: {Reason}")]
+    [LoggerMessage(5008, LogLevel.Debug, "basilica requests to {Api} wait for the API rate (BasilicaOptions.ApiRequestsPerSecond)")]
+    public static partial void BasilicaRateWait(ILogger logger, string api);
+
+    [LoggerMessage(5009, LogLevel.Warning, "basilica deployment {Name} of a process that is gone ({Owner}) is deleted: {Outcome}")]
+    public static partial void AbandonedDeploymentRemoved(ILogger logger, string name, string owner, string outcome);
+
+    [LoggerMessage(5010, LogLevel.Warning, "basilica deployment {Name} is lost: {Reason}")]
+    public static partial void DeploymentLost(ILogger logger, string name, string reason);
+
+    [LoggerMessage(5007, LogLevel.Information, "basilica {Request} is retried (attempt {Attempt}) in {DelayMs:0} ms: {Reason}")]
     public static partial void BasilicaRetry(ILogger logger, string request, int attempt, string reason, double delayMs);
 }

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging;
 namespace Affinetes.Testing.Basilica;
 
 /// <summary>An answer the server gives instead of the real one, to the next <see cref="Times"/> requests that match.</summary>
-/// <param name="Method">HTTP method (<c>POST</c>, <c>GET</c>, <c>DELETE</c>).</param>
+/// <param name="Method">HTTP method (<c>POST</c>, <c>GET</c>, <c>DELETE</c>), or <c>*</c> for any (a burst of 429s hits whatever comes).</param>
 /// <param name="PathPrefix">The request path starts with it, e.g. <c>/deployments</c>.</param>
 /// <param name="Status">The status to answer.</param>
 /// <param name="Body">The body (null: Basilica's error JSON for the status; empty: no body at all).</param>
@@ -26,11 +26,26 @@ public sealed record ScriptedFault(string Method, string PathPrefix, int Status,
 /// <summary>One create or delete the server saw.</summary>
 public sealed record LedgerEntry(string Action, string InstanceName, DateTimeOffset At);
 
+/// <summary>How the deployments of one image behave, as real images do on Basilica.</summary>
+public abstract record ImageBehaviour
+{
+    /// <summary>Its pods start but never pass their readiness probe: the deployment stays in <c>health_check</c>.</summary>
+    public sealed record NeverReady : ImageBehaviour;
+
+    /// <summary>Ready, then its pods crash this long after (the deployment goes <c>Failed</c>, CrashLoopBackOff).</summary>
+    public sealed record DiesAfter(TimeSpan After) : ImageBehaviour;
+}
+
 /// <summary>
 /// A local Basilica: the deployments API of <c>shared/reference/basilica-api.md</c> (bearer auth, Basilica's error
 /// bodies, empty-bodied 401s, 200 for an active name, renamed instances, the state/phase lifecycle, events, logs,
 /// TTL) on 127.0.0.1, each deployment backed by real containers in the local Docker engine, published on 127.0.0.1
 /// behind an ingress (YARP) whose address is the deployment's <c>url</c>. Keeps a ledger of every create and delete.
+/// The faults a real API has can be scripted: error answers (429 bursts, 503 on create or delete, empty-bodied 401s:
+/// <see cref="Inject"/>), renamed instances, images that never become ready or die while they serve
+/// (<see cref="Script"/>, <see cref="KillAsync"/>), proxies that refuse chunked bodies. It stands for a registry too:
+/// a reference pinned by digest (<c>NAME@sha256:HEX</c>) is served by the local image whose id is that digest (an
+/// engine has no registry digests for images it built).
 /// </summary>
 public sealed partial class BasilicaContractServer : IAsyncDisposable
 {
@@ -45,6 +60,8 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
     private readonly ConcurrentQueue<JsonObject> _createBodies = new();
     private readonly ConcurrentBag<Task> _terminations = [];
     private readonly List<ScriptedFault> _faults = [];
+    private readonly ConcurrentDictionary<string, ImageBehaviour> _behaviours = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _createFraming = new();
     private readonly Lock _gate = new();
 
     private BasilicaContractServer(WebApplication app)
@@ -75,6 +92,52 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
 
     /// <summary>Deployments not deleted yet.</summary>
     public IReadOnlyCollection<string> LiveDeployments => [.. _deployments.Keys];
+
+    /// <summary>How each create's body came: <c>sized</c> (Content-Length) or <c>chunked</c>.</summary>
+    public IReadOnlyList<string> CreateFraming => [.. _createFraming];
+
+    /// <summary>Answer 411 to a body sent chunked, as some proxies in front of an API do.</summary>
+    public bool RequireSizedBodies { get; set; }
+
+    /// <summary>Extra <c>/etc/hosts</c> lines of every container, e.g. <c>host.docker.internal:host-gateway</c> (Docker 20.10+), so that a pod reaches the test machine as a Basilica pod reaches a public URL.</summary>
+    public IList<string> ContainerExtraHosts { get; } = new List<string>();
+
+    /// <summary>The environment of each deployment's pods, by instance name (what a pod could read).</summary>
+    public IReadOnlyDictionary<string, Dictionary<string, string>> DeploymentEnv => _createdEnv;
+
+    private readonly ConcurrentDictionary<string, Dictionary<string, string>> _createdEnv = new(StringComparer.Ordinal);
+
+    /// <summary>Deployments of <paramref name="image"/> behave as <paramref name="behaviour"/> says.</summary>
+    public void Script(string image, ImageBehaviour behaviour) => _behaviours[image] = behaviour;
+
+    /// <summary>
+    /// The deployment's pods crash: their containers are killed, the ingress has no ready pod, and the deployment goes
+    /// <c>Failed</c> (CrashLoopBackOff) with events saying why, as when a miner's process dies under load.
+    /// </summary>
+    public async Task KillAsync(string instanceName, string why = "OOMKilled")
+    {
+        if (!_deployments.TryGetValue(instanceName, out var d))
+        {
+            return;
+        }
+        foreach (var pod in d.Pods)
+        {
+            pod.Ready = false;
+        }
+        foreach (var id in d.ContainerIds.ToArray())
+        {
+            try
+            {
+                await _docker.Containers.KillContainerAsync(id, new Docker.DotNet.Models.ContainerKillParameters());
+            }
+            catch (DockerApiException)
+            {
+            }
+        }
+        d.Event("Warning", "BackOff", $"Back-off restarting failed container: {why}");
+        d.Event("Warning", "Unhealthy", "Liveness probe failed: connection refused");
+        d.Move("Failed", "failed", $"CrashLoopBackOff: container terminated ({why})", null);
+    }
 
     /// <summary>Queues an answer for the next matching request(s).</summary>
     public void Inject(ScriptedFault fault)
@@ -163,7 +226,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
     {
         lock (_gate)
         {
-            var fault = _faults.FirstOrDefault(f => f.Left > 0 && f.Method.Equals(method, StringComparison.OrdinalIgnoreCase)
+            var fault = _faults.FirstOrDefault(f => f.Left > 0 && (f.Method == "*" || f.Method.Equals(method, StringComparison.OrdinalIgnoreCase))
                 && path.Value!.StartsWith(f.PathPrefix, StringComparison.Ordinal));
             if (fault is not null && --fault.Left == 0)
             {
@@ -210,6 +273,12 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
 
     private async Task<IResult> CreateAsync(HttpContext context)
     {
+        var chunked = context.Request.ContentLength is null;
+        _createFraming.Enqueue(chunked ? "chunked" : "sized");
+        if (chunked && RequireSizedBodies)
+        {
+            return ErrorResult(411, "BASILICA_API_LENGTH_REQUIRED", "a body must come with its Content-Length");
+        }
         JsonObject body;
         try
         {
@@ -246,6 +315,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
         var readinessPath = (string?)body["healthCheck"]?["readiness"]?["path"] ?? "/health";
         var deployment = new ContractDeployment(instanceName, name, image, replicas, port, env, Nanocpus(cpu), Bytes(memory), ttl, readinessPath);
         _deployments[instanceName] = deployment;
+        _createdEnv[instanceName] = env;
         _createBodies.Enqueue(body);
         _ledger.Enqueue(new LedgerEntry("create", instanceName, DateTimeOffset.UtcNow));
         deployment.Lifecycle = Task.Run(() => RunAsync(deployment));
@@ -294,7 +364,8 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
             await Task.Delay(PhaseDelay, token);
             d.Move("Pending", "pulling", $"pulling image {d.Image}", 20);
             d.Event("Normal", "Pulling", $"Pulling image \"{d.Image}\"");
-            if (!await ImagePresentAsync(d.Image, token))
+            d.ResolvedImage = await ResolveImageAsync(d.Image, token);
+            if (d.ResolvedImage is null)
             {
                 d.Event("Warning", "Failed", $"Failed to pull image \"{d.Image}\": manifest unknown");
                 d.Event("Warning", "BackOff", $"Back-off pulling image \"{d.Image}\"");
@@ -304,9 +375,10 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
             d.Event("Normal", "Pulled", $"Successfully pulled image \"{d.Image}\"");
             await Task.Delay(PhaseDelay, token);
             d.Move("Active", "starting", "starting containers", 50);
-            for (var i = 0; i < d.Desired; i++)
+            // Kubernetes starts a deployment's pods at once, not one after the other.
+            var pods = await Task.WhenAll(Enumerable.Range(0, d.Desired).Select(i => StartContainerAsync(d, i, token)));
+            foreach (var (i, (id, port)) in pods.Index())
             {
-                var (id, port) = await StartContainerAsync(d, i, token);
                 d.Pods.Enqueue(new ContractPod(id, port));
                 d.Event("Normal", "Started", $"Started container {i}");
             }
@@ -314,6 +386,17 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
             await Task.Delay(PhaseDelay, token);
             d.Move("Active", "health_check", "waiting for readiness probes", 80);
             await Task.Delay(PhaseDelay, token);
+            var behaviour = _behaviours.GetValueOrDefault(d.Image);
+            if (behaviour is ImageBehaviour.NeverReady)
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    d.Event("Warning", "Unhealthy", $"Readiness probe failed: Get \"http://pod:{d.Port}{d.ReadinessPath}\": connection refused");
+                    d.Move("Active", "health_check", "readiness probe failed", 80);
+                    await Task.Delay(TimeSpan.FromSeconds(1), token);
+                }
+                return;
+            }
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
             while (d.Pods.Any(p => !p.Ready))
             {
@@ -344,6 +427,11 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                 d.Touch();
                 await Task.Delay(200, token);
             }
+            if (behaviour is ImageBehaviour.DiesAfter dies)
+            {
+                await Task.Delay(dies.After, token);
+                await KillAsync(d.InstanceName, "OOMKilled");
+            }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
@@ -355,17 +443,24 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
         }
     }
 
-    private async Task<bool> ImagePresentAsync(string image, CancellationToken cancellationToken)
+    /// <summary>The local image a reference names (a pinned one by the image id it names); null when there is none, as a registry without it.</summary>
+    private async Task<string?> ResolveImageAsync(string image, CancellationToken cancellationToken)
     {
-        try
+        var at = image.LastIndexOf('@');
+        foreach (var candidate in at < 0 ? [image] : new[] { image, image[(at + 1)..] })
         {
-            await _docker.Images.InspectImageAsync(image, cancellationToken);
-            return true;
+            try
+            {
+                return (await _docker.Images.InspectImageAsync(candidate, cancellationToken)).ID;
+            }
+            catch (DockerImageNotFoundException)
+            {
+            }
+            catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
+            {
+            }
         }
-        catch (DockerImageNotFoundException)
-        {
-            return false;
-        }
+        return null;
     }
 
     private async Task<(string Id, int Port)> StartContainerAsync(ContractDeployment d, int index, CancellationToken cancellationToken)
@@ -374,7 +469,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
         var created = await _docker.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters
         {
             Name = $"basilica-{d.InstanceName}-{index}",
-            Image = d.Image,
+            Image = d.ResolvedImage ?? d.Image,
             Env = [.. d.Env.Select(kv => $"{kv.Key}={kv.Value}")],
             Labels = new Dictionary<string, string> { [DockerEngine.TestLabel] = "true", [InstanceLabel] = d.InstanceName },
             ExposedPorts = new Dictionary<string, Docker.DotNet.Models.EmptyStruct> { [port] = default },
@@ -386,6 +481,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                 },
                 NanoCPUs = d.NanoCpus,
                 Memory = d.MemoryBytes,
+                ExtraHosts = [.. ContainerExtraHosts],
             },
         }, CancellationToken.None);
         d.ContainerIds.Enqueue(created.ID); // known before it starts, so a delete removes it whatever happens next
@@ -405,7 +501,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
         foreach (var id in d.ContainerIds.ToArray())
         {
             using var stream = await _docker.Containers.GetContainerLogsAsync(id,
-                new Docker.DotNet.Models.ContainerLogsParameters { ShowStdout = true, ShowStderr = true }, context.RequestAborted);
+                new Docker.DotNet.Models.ContainerLogsParameters { ShowStdout = true, ShowStderr = true, Tail = context.Request.Query["tail"].FirstOrDefault() ?? "all" }, context.RequestAborted);
             var (stdout, stderr) = await stream.ReadOutputToEndAsync(context.RequestAborted);
             foreach (var (text, kind) in new[] { (stdout, "stdout"), (stderr, "stderr") })
             {

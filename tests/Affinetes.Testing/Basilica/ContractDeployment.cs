@@ -43,6 +43,7 @@ internal sealed class ContractDeployment(string instanceName, string requestedNa
     public string? Message { get; private set; }
     public int? Progress { get; private set; }
     public string? Url { get; set; }
+    public string? ResolvedImage { get; set; }
     public ConcurrentQueue<string> ContainerIds { get; } = new();
     public ConcurrentQueue<ContractPod> Pods { get; } = new();
     public CancellationTokenSource Stopping { get; } = new();

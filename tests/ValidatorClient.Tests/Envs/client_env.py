@@ -43,3 +43,18 @@ class Actor:
         """Allocates (and touches) mb MiB: past the container's memory limit the kernel kills it."""
         blocks = [bytearray(1 << 20) for _ in range(mb)]
         return len(blocks)
+
+    def llm_score(self, task_id: int, model: str = "m", base_url: str = ""):
+        """One chat completion at base_url (else OPENAI_BASE_URL) with OPENAI_API_KEY: score 1 when it answered 200."""
+        import json
+        import urllib.error
+        import urllib.request
+        url = (base_url or os.environ["OPENAI_BASE_URL"]).rstrip("/") + "/chat/completions"
+        body = json.dumps({"model": model, "messages": [{"role": "user", "content": f"task {task_id}"}]}).encode()
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return {"task_id": task_id, "score": 1.0 if response.status == 200 else 0.0, "success": response.status == 200}
+        except urllib.error.HTTPError as e:
+            return {"task_id": task_id, "score": 0.0, "success": False, "status": e.code, "body": e.read().decode()[:300]}

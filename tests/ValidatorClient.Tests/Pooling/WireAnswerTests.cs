@@ -79,7 +79,19 @@ public sealed class WireAnswerTests
 
     [Fact]
     public void NonJson_SaysWhatCame() =>
-        Assert.Contains("non-JSON: <html>", Assert.Throws<RemoteActorException>(() => WireAnswer.Read("m", HttpStatusCode.BadGateway, Body("<html>bad gateway</html>"), null)).Message);
+        Assert.Contains("non-JSON: <html>", Assert.Throws<RemoteActorException>(() => WireAnswer.Read("m", HttpStatusCode.InternalServerError, Body("<html>oops</html>"), null)).Message);
+
+    [Theory]
+    [InlineData(HttpStatusCode.BadGateway, "<html>bad gateway</html>")]
+    [InlineData(HttpStatusCode.ServiceUnavailable, "no healthy upstream")]
+    [InlineData(HttpStatusCode.GatewayTimeout, "")]
+    public void AProxysAnswer_WithoutTheHosts_IsATransportFailure_NotTheActors(HttpStatusCode status, string body)
+    {
+        // Basilica's ingress (or any proxy) with no ready pod behind it: the actor never ran the call.
+        var e = Assert.Throws<HttpRequestException>(() => WireAnswer.Read("m", status, Body(body), null));
+        Assert.Equal(status, e.StatusCode);
+        Assert.Contains($"a proxy in front of the environment answered {(int)status}", e.Message, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData("{\"error\":{\"code\":\"overloaded\",\"message\":\"busy\"}}", "overloaded")]

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using System.Threading.RateLimiting;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -15,6 +16,9 @@ namespace Affinetes.ValidatorClient.Backends.Basilica;
 /// The Basilica deployments API over HTTP. Transient failures (429, 503, errors marked <c>retryable</c>, reset or
 /// refused connections) are retried with jittered exponential back-off on one Polly pipeline; other errors raise
 /// <see cref="BasilicaApiException"/> with Basilica's code and message. The key goes in each request's header only.
+/// Every request, retries included, first takes a token from the bucket this process keeps for the API and key
+/// (<see cref="BasilicaOptions.ApiRequestsPerSecond"/>). Bodies are sent with their length (no chunked encoding,
+/// which some fronting proxies refuse).
 /// </summary>
 internal sealed class BasilicaApi : IDisposable
 {
@@ -23,6 +27,7 @@ internal sealed class BasilicaApi : IDisposable
     private readonly Uri _root;
     private readonly AuthenticationHeaderValue _auth;
     private readonly ResiliencePipeline _retry;
+    private readonly RateLimiter _rate;
     private readonly ILogger _logger;
 
     public BasilicaApi(BasilicaOptions options, ILogger logger, HttpClient? http = null)
@@ -31,6 +36,7 @@ internal sealed class BasilicaApi : IDisposable
         _logger = logger;
         _root = new Uri(options.ResolvedApiUrl);
         _auth = new AuthenticationHeaderValue("Bearer", options.ResolvedToken);
+        _rate = BasilicaRateLimits.For(_root.ToString(), options.ResolvedToken!, options.ApiRequestsPerSecond, options.ApiBurst);
         _ownsHttp = http is null;
         _http = http ?? new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), PooledConnectionIdleTimeout = TimeSpan.FromSeconds(60) })
         {
@@ -58,6 +64,11 @@ internal sealed class BasilicaApi : IDisposable
             .Build();
     }
 
+    private const string UnreachableMark = "affinetes.basilica.unreachable";
+
+    /// <summary>Whether <paramref name="e"/> says the API could not be reached at all (after the retries).</summary>
+    public static bool IsUnreachable(Exception e) => e is EnvironmentUnavailableException && e.Data.Contains(UnreachableMark);
+
     /// <summary>The API root, for messages.</summary>
     public Uri Root => _root;
 
@@ -65,8 +76,16 @@ internal sealed class BasilicaApi : IDisposable
     public Task<Deployment> CreateAsync(CreateDeploymentRequest request, CancellationToken cancellationToken) =>
         SendAsync($"create {request.InstanceName}", () => new HttpRequestMessage(HttpMethod.Post, "deployments")
         {
-            Content = JsonContent.Create(request, options: BasilicaJson.Options),
+            Content = SizedJson(request),
         }, ReadAsync<Deployment>, cancellationToken);
+
+    /// <summary>A JSON body with its Content-Length.</summary>
+    private static ByteArrayContent SizedJson<T>(T value)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, BasilicaJson.Options));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        return content;
+    }
 
     public Task<Deployment> GetAsync(string instanceName, CancellationToken cancellationToken) =>
         SendAsync($"get {instanceName}", () => new HttpRequestMessage(HttpMethod.Get, $"deployments/{Uri.EscapeDataString(instanceName)}"), ReadAsync<Deployment>, cancellationToken);
@@ -101,11 +120,12 @@ internal sealed class BasilicaApi : IDisposable
     }
 
     /// <summary><c>GET /deployments/{name}/logs</c> (server-sent events): each line's message.</summary>
-    public async IAsyncEnumerable<string> LogsAsync(string instanceName, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<string> LogsAsync(string instanceName, bool follow, int? tail, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get,
-            new Uri(_root, $"deployments/{Uri.EscapeDataString(instanceName)}/logs?follow={(follow ? "true" : "false")}"));
+            new Uri(_root, $"deployments/{Uri.EscapeDataString(instanceName)}/logs?follow={(follow ? "true" : "false")}{(tail is { } n ? $"&tail={n}" : "")}"));
         request.Headers.Authorization = _auth;
+        (await AcquireAsync(cancellationToken)).Dispose(); // a bucket's token is spent, not given back
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         await ThrowOnErrorAsync(response, $"logs {instanceName}", cancellationToken);
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -135,6 +155,7 @@ internal sealed class BasilicaApi : IDisposable
                 using var request = build();
                 request.RequestUri = new Uri(_root, request.RequestUri!.OriginalString);
                 request.Headers.Authorization = _auth;
+                (await AcquireAsync(ctx.CancellationToken)).Dispose(); // a bucket's token is spent, not given back
                 using var response = await _http.SendAsync(request, ctx.CancellationToken);
                 await ThrowOnErrorAsync(response, what, ctx.CancellationToken);
                 return await read(response, ctx.CancellationToken);
@@ -142,12 +163,27 @@ internal sealed class BasilicaApi : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new EnvironmentUnavailableException($"cannot reach the Basilica API at {_root} ({what})", reason: e.Message, inner: e);
+            var unreachable = new EnvironmentUnavailableException($"cannot reach the Basilica API at {_root} ({what})", reason: e.Message, inner: e);
+            unreachable.Data[UnreachableMark] = true;
+            throw unreachable;
         }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
         }
+    }
+
+    /// <summary>A token of the bucket: waits (in order) while the API and key are at their rate.</summary>
+    private async ValueTask<RateLimitLease> AcquireAsync(CancellationToken cancellationToken)
+    {
+        var lease = _rate.AttemptAcquire();
+        if (lease.IsAcquired)
+        {
+            return lease;
+        }
+        lease.Dispose();
+        Log.BasilicaRateWait(_logger, _root.ToString());
+        return await _rate.AcquireAsync(1, cancellationToken);
     }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) =>

@@ -3,26 +3,24 @@ using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
-using Polly.Timeout;
 
 namespace Affinetes.ValidatorClient.Backends.Basilica;
 
 /// <summary>
 /// Replicas as ONE Basilica deployment with <see cref="EnvironmentOptions.Replicas"/> pods behind its URL, created
 /// once per load and reused by every call (Basilica's ingress spreads calls over the pods; the pool's slots all
-/// reach that URL, so a call whose pod fails is sent again through it). Created with a TTL, noted as ours before it
-/// is asked for, polled with back-off until Basilica says it is ready, and deleted (retried until gone) when the
-/// environment is released or its start fails or is cancelled. Pods cannot be replaced from here: Kubernetes
-/// restarts them.
+/// reach that URL, so a call whose pod fails is sent again through it). Created with a TTL, noted as ours (with the
+/// process that will delete it) before it is asked for, waited for until Basilica says it is ready
+/// (<see cref="DeploymentReadiness"/>), and deleted (retried until gone) when the environment is released or its
+/// start fails or is cancelled. Pods cannot be replaced from here: Kubernetes restarts them; a deployment Basilica
+/// reports failed or gone while it serves is <see cref="Lost"/>. With <see cref="EnvironmentOptions.ConnectOnly"/> it
+/// finds a running deployment by the name its environment was given (or Basilica's) and never deletes it.
 /// </summary>
 internal sealed class BasilicaBackend : IBackend
 {
     /// <summary>The deadline assumed for calls when none is configured (the validators' <c>_timeout=360</c>).</summary>
     internal static readonly TimeSpan AssumedCallDeadline = TimeSpan.FromSeconds(360);
 
-    private static readonly TimeSpan LongestPoll = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DiagnoseEvery = TimeSpan.FromSeconds(5);
 
     private readonly EnvironmentOptions _options;
@@ -31,9 +29,11 @@ internal sealed class BasilicaBackend : IBackend
     private readonly ILogger _logger;
     private readonly TimeSpan? _callDeadline;
     private readonly bool _perCall;
+    private readonly Gateway.GatewayAccess? _gateway;
     private readonly BasilicaApi _api;
     private readonly OwnedDeployments _owned;
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource<BasilicaDeploymentException> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Deployment? _deployment;
     private string? _instanceName;
     private Task? _released;
@@ -43,14 +43,17 @@ internal sealed class BasilicaBackend : IBackend
     /// <param name="cpu">Parsed CPU limit.</param>
     /// <param name="memory">Parsed memory limit.</param>
     /// <param name="logger">Where phases and deletes are logged.</param>
+    /// <param name="gateway">The environment's registration with the LLM gateway (its public URL and token go into the deployment); null without one.</param>
     /// <param name="callDeadline">The one call this deployment serves (fresh deployment per call), for its TTL.</param>
     /// <param name="perCall">The environment deploys per call: this backend provides no replicas, it only checks the key.</param>
-    public BasilicaBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, ILogger logger, TimeSpan? callDeadline = null, bool perCall = false)
+    public BasilicaBackend(EnvironmentOptions options, CpuQuantity? cpu, MemoryQuantity? memory, ILogger logger, Gateway.GatewayAccess? gateway = null,
+        TimeSpan? callDeadline = null, bool perCall = false)
     {
         _options = options;
         _cpu = cpu;
         _memory = memory;
         _logger = logger;
+        _gateway = gateway;
         _callDeadline = callDeadline;
         _perCall = perCall;
         _api = new BasilicaApi(options.Basilica, logger);
@@ -63,8 +66,14 @@ internal sealed class BasilicaBackend : IBackend
 
     public bool CanReplace => false;
 
-    /// <summary>The name Basilica gave the deployment, once created.</summary>
+    /// <summary>The name Basilica gave the deployment, once created (or found).</summary>
     public string? InstanceName => _instanceName;
+
+    /// <summary>
+    /// Completes when Basilica reports the deployment failed or gone while it serves (its pods crashed, it was deleted
+    /// elsewhere, its TTL passed): with its phase, message and recent events. Noticed when its replicas stop answering.
+    /// </summary>
+    public Task<BasilicaDeploymentException> Lost => _lost.Task;
 
     /// <summary>
     /// Basilica's <c>ttlSeconds</c>: <see cref="BasilicaOptions.Ttl"/> when set, else the ready timeout + the longest
@@ -78,6 +87,11 @@ internal sealed class BasilicaBackend : IBackend
         if (_perCall)
         {
             await _api.ListAsync(cancellationToken); // a wrong key or an unreachable API fails the load, not the first call
+            return;
+        }
+        if (_options.ConnectOnly)
+        {
+            await ConnectAsync(cancellationToken);
             return;
         }
         var image = _options.Image!;
@@ -99,7 +113,9 @@ internal sealed class BasilicaBackend : IBackend
                 Readiness: new DeploymentProbe(_options.AuthToken is null ? WireRoutes.Ready : WireRoutes.Health,
                     InitialDelaySeconds: 1, PeriodSeconds: 2, TimeoutSeconds: 3, FailureThreshold: 3)),
         };
-        var noted = new OwnedDeployment(requested, requested, image, _api.Root.ToString(), DateTimeOffset.UtcNow, request.TtlSeconds, _options.ContainerName);
+        // A deployment to be deleted names this process: if it is killed, the next Basilica job of this user deletes it.
+        var noted = new OwnedDeployment(requested, requested, image, _api.Root.ToString(), DateTimeOffset.UtcNow, request.TtlSeconds, _options.ContainerName,
+            _options.Cleanup ? ProcessOwner.Current : null);
         _owned.Note(noted);
         Log.DeploymentCreating(_logger, requested, image, request.Replicas, request.TtlSeconds);
         Deployment created;
@@ -133,7 +149,7 @@ internal sealed class BasilicaBackend : IBackend
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _deployment = await WaitUntilReadyAsync(created, cancellationToken);
+            _deployment = await new DeploymentReadiness(_api, _options.Basilica, _options.ReadyTimeout, _logger).WaitAsync(created, cancellationToken);
             if (!Uri.TryCreate(_deployment.Url, UriKind.Absolute, out _))
             {
                 throw new DeploymentNotReadyException(_deployment, $"is ready but has no URL ('{_deployment.Url}')");
@@ -157,6 +173,26 @@ internal sealed class BasilicaBackend : IBackend
         Log.DeploymentReady(_logger, created.InstanceName, _deployment.Url!, clock.Elapsed.TotalMilliseconds);
     }
 
+    /// <summary>Connect-only: the running deployment of that name (the one its environment was given, or Basilica's), never deleted from here.</summary>
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        using var deployments = new BasilicaDeployments(_options.Basilica, _logger);
+        var found = await deployments.FindAsync(_options.ContainerName!, cancellationToken);
+        if (found.Url is not { } url || !Uri.TryCreate(url, UriKind.Absolute, out _))
+        {
+            throw new EnvironmentUnavailableException($"basilica deployment {found.InstanceName} has no URL yet (state {found.State ?? "?"}, phase {found.Phase ?? "?"}); wait until it is ready");
+        }
+        if (found.State is { } state && !state.Equals("Active", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new EnvironmentUnavailableException($"basilica deployment {found.InstanceName} is {state} (phase {found.Phase ?? "?"}{(string.IsNullOrEmpty(found.Message) ? "" : ": " + found.Message)})");
+        }
+        lock (_gate)
+        {
+            _instanceName = found.InstanceName;
+        }
+        _deployment = new Deployment { InstanceName = found.InstanceName, State = found.State, Url = url, Phase = found.Phase, Message = found.Message };
+    }
+
     private Dictionary<string, string> Env()
     {
         var env = new Dictionary<string, string>(_options.EnvVars, StringComparer.Ordinal);
@@ -169,89 +205,15 @@ internal sealed class BasilicaBackend : IBackend
         {
             env[HostEnvironment.MaxResultBytes] = _options.MaxResultBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (_gateway is not null)
+        {
+            // The gateway's public URL and this deployment's own token, never the upstream's key.
+            foreach (var (name, value) in _gateway.RemoteVariables())
+            {
+                env[name] = value;
+            }
+        }
         return env;
-    }
-
-    /// <summary>Polls the deployment (back-off from the poll interval to 10 s, starting over at each change) until ready, failed, or the ready timeout.</summary>
-    private async Task<Deployment> WaitUntilReadyAsync(Deployment created, CancellationToken cancellationToken)
-    {
-        var poll = new Poll(this, created);
-        var pipeline = new ResiliencePipelineBuilder<Deployment>()
-            .AddTimeout(new TimeoutStrategyOptions { Timeout = _options.ReadyTimeout })
-            .AddRetry(new RetryStrategyOptions<Deployment>
-            {
-                ShouldHandle = new PredicateBuilder<Deployment>().Handle<NotReadyYetException>(),
-                MaxRetryAttempts = int.MaxValue,
-                DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(poll.NextDelay()),
-            })
-            .Build();
-        poll.Observe(created);
-        if (created.IsReady)
-        {
-            return created;
-        }
-        try
-        {
-            return await pipeline.ExecuteAsync(static (p, ct) => p.CheckAsync(ct), poll, cancellationToken);
-        }
-        catch (TimeoutRejectedException)
-        {
-            throw new DeploymentNotReadyException(poll.Last, $"did not become ready within {_options.ReadyTimeout.TotalSeconds:0.###} s");
-        }
-    }
-
-    /// <summary>One status poll: logs and reports each change; ready returns, failed throws, anything else polls again.</summary>
-    private sealed class Poll(BasilicaBackend backend, Deployment first)
-    {
-        private string? _seen;
-        private int _sinceChange;
-
-        public Deployment Last { get; private set; } = first;
-
-        public TimeSpan NextDelay()
-        {
-            var delay = backend._options.Basilica.StatusPollInterval * Math.Pow(2, Math.Min(_sinceChange++, 10));
-            return delay < LongestPoll ? delay : LongestPoll;
-        }
-
-        public void Observe(Deployment deployment)
-        {
-            Last = deployment;
-            var status = deployment.ToStatus();
-            var key = $"{status.State}/{status.Phase}/{status.ReadyReplicas}/{status.Progress}/{status.Message}";
-            if (key == _seen)
-            {
-                return;
-            }
-            _seen = key;
-            _sinceChange = 0;
-            Log.DeploymentStatus(backend._logger, status.InstanceName, status.State, status.Phase ?? "-", status.ReadyReplicas, status.DesiredReplicas,
-                status.Progress is { } p ? $" {p:0.#}%" : "", string.IsNullOrEmpty(status.Message) ? "" : ": " + status.Message);
-            backend._options.Basilica.Progress?.Report(status);
-        }
-
-        public async ValueTask<Deployment> CheckAsync(CancellationToken cancellationToken)
-        {
-            var deployment = await backend._api.GetAsync(Last.InstanceName, cancellationToken);
-            Observe(deployment);
-            if (deployment.IsFailed)
-            {
-                throw new DeploymentNotReadyException(deployment, "failed");
-            }
-            if (deployment.IsGone)
-            {
-                throw new DeploymentNotReadyException(deployment, $"is {deployment.State} before it was ready");
-            }
-            return deployment.IsReady ? deployment : throw new NotReadyYetException();
-        }
-    }
-
-    private sealed class NotReadyYetException : Exception;
-
-    /// <summary>Basilica says the deployment will not be ready (failed, gone, or too slow).</summary>
-    private sealed class DeploymentNotReadyException(Deployment last, string what) : Exception(what)
-    {
-        public Deployment Last { get; } = last;
     }
 
     private async Task<IReadOnlyList<string>> RecentEventsAsync(string instanceName)
@@ -274,7 +236,10 @@ internal sealed class BasilicaBackend : IBackend
         return Task.FromResult(new ReplicaEndpoint($"{deployment.InstanceName}/{index}", new Uri(url), $"{deployment.InstanceName} (basilica, slot {index})"));
     }
 
-    /// <summary>Whether Basilica still runs the deployment; asked at most every 5 s (the API is rate limited).</summary>
+    /// <summary>
+    /// Whether Basilica still runs the deployment; asked at most every 5 s (the API is rate limited). A deployment
+    /// failed or gone is <see cref="Lost"/>, with its recent events.
+    /// </summary>
     public async Task<EnvironmentUnavailableException?> DiagnoseAsync(ReplicaEndpoint replica, CancellationToken cancellationToken)
     {
         var name = _instanceName;
@@ -291,11 +256,12 @@ internal sealed class BasilicaBackend : IBackend
             _diagnosis = (DateTime.UtcNow, _diagnosis.Verdict);
         }
         EnvironmentUnavailableException? verdict;
+        Deployment? last = null;
         try
         {
-            var deployment = await _api.GetAsync(name, cancellationToken);
-            verdict = deployment.IsFailed || deployment.IsGone
-                ? new EnvironmentUnavailableException($"basilica deployment {name} is {deployment.State} (phase {deployment.Phase ?? "unknown"})", reason: deployment.Message)
+            last = await _api.GetAsync(name, cancellationToken);
+            verdict = last.IsFailed || last.IsGone
+                ? new EnvironmentUnavailableException($"basilica deployment {name} is {last.State} (phase {last.Phase ?? "unknown"})", reason: last.Message)
                 : null;
         }
         catch (BasilicaApiException e) when (e.StatusCode == 404)
@@ -310,6 +276,13 @@ internal sealed class BasilicaBackend : IBackend
         {
             _diagnosis = (DateTime.UtcNow, verdict);
         }
+        if (verdict is not null && !_lost.Task.IsCompleted)
+        {
+            var events = await RecentEventsAsync(name);
+            var what = last is null ? "is gone while it served" : $"is {last.State} while it served";
+            Log.DeploymentLost(_logger, name, verdict.Message);
+            _lost.TrySetResult(new BasilicaDeploymentException(name, last?.Phase ?? "gone", last?.Message ?? verdict.Message, events, what));
+        }
         return verdict;
     }
 
@@ -318,7 +291,7 @@ internal sealed class BasilicaBackend : IBackend
 
     /// <summary>The deployment's log lines (all pods), through slot 0 only so that they are read once.</summary>
     public IAsyncEnumerable<string> ReadLogsAsync(ReplicaEndpoint replica, bool follow, CancellationToken cancellationToken) =>
-        _instanceName is { } name && replica.Id == $"{name}/0" ? _api.LogsAsync(name, follow, cancellationToken) : AsyncEnumerable.Empty<string>();
+        _instanceName is { } name && replica.Id == $"{name}/0" ? _api.LogsAsync(name, follow, null, cancellationToken) : AsyncEnumerable.Empty<string>();
 
     /// <summary>Deletes the deployment (retrying transient failures until it is gone or 404) and forgets the note; never throws.</summary>
     private async Task ReleaseAsync(string instanceName)
@@ -336,13 +309,16 @@ internal sealed class BasilicaBackend : IBackend
         }
     }
 
-    /// <summary>Deletes the deployment when the environment removes what it starts; once, however many callers dispose at once.</summary>
+    /// <summary>
+    /// Deletes the deployment when the environment removes what it starts (never one it only connected to); once,
+    /// however many callers dispose at once.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         Task release;
         lock (_gate)
         {
-            release = _released ??= _options.Cleanup && _instanceName is { } name ? ReleaseAsync(name) : Task.CompletedTask;
+            release = _released ??= _options.Cleanup && !_options.ConnectOnly && _instanceName is { } name ? ReleaseAsync(name) : Task.CompletedTask;
         }
         await release;
         _api.Dispose();

@@ -40,6 +40,9 @@ internal sealed record Deployment
     public bool IsReady => string.Equals(State, "Active", StringComparison.OrdinalIgnoreCase)
         && Replicas is { Desired: > 0 } r && r.Ready >= r.Desired;
 
+    /// <summary>Basilica created its objects (not yet ready, maybe).</summary>
+    public bool IsActive => string.Equals(State, "Active", StringComparison.OrdinalIgnoreCase);
+
     public bool IsFailed => string.Equals(State, "Failed", StringComparison.OrdinalIgnoreCase)
         || string.Equals(Phase, "failed", StringComparison.OrdinalIgnoreCase);
 

@@ -1,4 +1,5 @@
 using Affinetes.ValidatorClient.Environments;
+using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -14,13 +15,15 @@ public sealed class BasilicaDeployments : IDisposable
 {
     private readonly BasilicaApi _api;
     private readonly OwnedDeployments _owned;
+    private readonly ILogger _logger;
 
     /// <summary>Reaches the API of <paramref name="options"/> (its URL, key and state directory); validated here.</summary>
     public BasilicaDeployments(BasilicaOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _api = new BasilicaApi(options, logger ?? NullLogger.Instance);
+        _logger = logger ?? NullLogger.Instance;
+        _api = new BasilicaApi(options, _logger);
         _owned = new OwnedDeployments(options.ResolvedStateDirectory);
     }
 
@@ -71,7 +74,7 @@ public sealed class BasilicaDeployments : IDisposable
             {
                 return Describe(sent, notes.GetValueOrDefault(sent.InstanceName));
             }
-            throw new BasilicaApiException(404, e.Code, $"no deployment is named '{name}', by Basilica or as the name given to afs run --name (afs basilica ls lists them)", false, $"find {name}");
+            throw new BasilicaApiException(404, e.Code, $"no deployment is named '{name}', by Basilica or as the name its environment was given on this machine (ListMineAsync lists both)", false, $"find {name}");
         }
     }
 
@@ -96,9 +99,31 @@ public sealed class BasilicaDeployments : IDisposable
         return outcomes;
     }
 
-    /// <summary>A deployment's log lines (all its pods), and the new ones until cancelled when <paramref name="follow"/>.</summary>
-    public IAsyncEnumerable<string> ReadLogsAsync(string instanceName, bool follow, CancellationToken cancellationToken = default) =>
-        _api.LogsAsync(instanceName, follow, cancellationToken);
+    /// <summary>
+    /// Deletes the deployments noted on this machine whose owner process is gone (a validator killed with SIGKILL, or
+    /// one that crashed, cannot delete what it created) and forgets their notes; returns what it deleted or found gone.
+    /// Deployments of live processes, of other machines, and those kept on purpose (no cleanup) are left alone.
+    /// Basilica jobs call this before they create anything.
+    /// </summary>
+    public async Task<IReadOnlyList<(BasilicaDeployment Deployment, bool Deleted)>> RemoveAbandonedAsync(CancellationToken cancellationToken = default)
+    {
+        var abandoned = Notes().Values.Where(n => n.Owner is { IsGoneFromThisMachine: true }).ToList();
+        if (abandoned.Count == 0)
+        {
+            return [];
+        }
+        return await Task.WhenAll(abandoned.Select(async note =>
+        {
+            var deleted = await _api.DeleteAsync(note.InstanceName, cancellationToken);
+            _owned.Forget(note.InstanceName);
+            Log.AbandonedDeploymentRemoved(_logger, note.InstanceName, note.Owner!.ToString(), deleted ? "deleted" : "it was gone already");
+            return (new BasilicaDeployment(note.InstanceName, note.Name, note.RequestedName, note.Image, null, null, null, 0, 0, null, note.CreatedAt, note.ExpiresAt), deleted);
+        }));
+    }
+
+    /// <summary>A deployment's log lines (all its pods; the last <paramref name="tail"/> when given), and the new ones until cancelled when <paramref name="follow"/>.</summary>
+    public IAsyncEnumerable<string> ReadLogsAsync(string instanceName, bool follow, int? tail = null, CancellationToken cancellationToken = default) =>
+        _api.LogsAsync(instanceName, follow, tail, cancellationToken);
 
     /// <summary>A deployment's recent events (scheduling, pulling, failures), newest last.</summary>
     public Task<IReadOnlyList<string>> RecentEventsAsync(string instanceName, int limit = 10, CancellationToken cancellationToken = default) =>

@@ -53,6 +53,24 @@ public sealed record BasilicaOptions
     /// <summary>The directory where deployments this user's clients created are noted until deleted (<c>afs basilica ls</c> reads it); default under the local application data.</summary>
     public string? StateDirectory { get; init; }
 
+    /// <summary>
+    /// Requests per second this process sends to the API with this key, all its environments together (a token
+    /// bucket refilled at this rate; Basilica allows about 60 a minute per key). Requests past it wait their turn.
+    /// With <see cref="ApiBurst"/>, the defaults (0.75 a second, bursts of 15) never send more than 60 in any minute:
+    /// a burst of starts (a scoring cycle's deployments) goes at once, polls then keep to the rate.
+    /// </summary>
+    public double ApiRequestsPerSecond { get; init; } = 0.75;
+
+    /// <summary>Requests the bucket of <see cref="ApiRequestsPerSecond"/> lets through at once after a quiet spell.</summary>
+    public int ApiBurst { get; init; } = 15;
+
+    /// <summary>
+    /// Put the model's real API key into the deployment (as the Python original does) when no LLM gateway stands
+    /// between: the miner's code can then read and use it. Off by default; an evaluation on Basilica reaches its
+    /// model through the gateway at a public URL (<see cref="LlmAccessOptions.PublicBaseUrl"/>) instead.
+    /// </summary>
+    public bool PassLlmKey { get; init; }
+
     internal string ResolvedApiUrl =>
         (ApiUrl ?? NonEmpty(System.Environment.GetEnvironmentVariable("BASILICA_API_URL")) ?? DefaultApiUrl).TrimEnd('/') + "/";
 
@@ -82,6 +100,11 @@ public sealed record BasilicaOptions
         {
             throw new EnvironmentOptionsException("basilica: the TTL buffer, poll interval and retry delay must not be negative (the poll interval above zero), retries 0 or more");
         }
+        if (!(ApiRequestsPerSecond is >= 0.01 and <= 1000) || ApiBurst is < 1 or > 1000)
+        {
+            throw new EnvironmentOptionsException($"basilica API rate is {ApiRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)} requests per second with bursts of {ApiBurst}; " +
+                "use a rate of 0.01 to 1000 (Basilica allows about 1 a second per key) and bursts of 1 to 1000");
+        }
     }
 
     /// <summary>Every setting but the key, which shows as <c>***</c> when set.</summary>
@@ -91,7 +114,9 @@ public sealed record BasilicaOptions
             .Append(", Ttl = ").Append(Ttl).Append(", TtlBuffer = ").Append(TtlBuffer)
             .Append(", FreshDeploymentPerCall = ").Append(FreshDeploymentPerCall)
             .Append(", StatusPollInterval = ").Append(StatusPollInterval).Append(", RetryDelay = ").Append(RetryDelay)
-            .Append(", MaxRetries = ").Append(MaxRetries).Append(", StateDirectory = ").Append(StateDirectory);
+            .Append(", MaxRetries = ").Append(MaxRetries).Append(", StateDirectory = ").Append(StateDirectory)
+            .Append(", ApiRequestsPerSecond = ").Append(ApiRequestsPerSecond).Append(", ApiBurst = ").Append(ApiBurst)
+            .Append(", PassLlmKey = ").Append(PassLlmKey);
         return true;
     }
 }

@@ -10,7 +10,12 @@ namespace Affinetes.ValidatorClient.Backends.Basilica;
 /// <param name="CreatedAt">When it was asked for.</param>
 /// <param name="TtlSeconds">The TTL it was given.</param>
 /// <param name="Name">The name the user gave the environment (<see cref="Environments.EnvironmentOptions.ContainerName"/>), when one was given.</param>
-internal sealed record OwnedDeployment(string InstanceName, string RequestedName, string Image, string ApiUrl, DateTimeOffset CreatedAt, long TtlSeconds, string? Name = null)
+/// <param name="Owner">
+/// The process that deletes it when it is done, when it is to be deleted at all (an environment without cleanup, as
+/// <c>afs run</c> leaves running, has none): once that process is gone, the next Basilica job removes it.
+/// </param>
+internal sealed record OwnedDeployment(string InstanceName, string RequestedName, string Image, string ApiUrl, DateTimeOffset CreatedAt, long TtlSeconds,
+    string? Name = null, ProcessOwner? Owner = null)
 {
     public DateTimeOffset ExpiresAt => CreatedAt.AddSeconds(TtlSeconds);
 }
@@ -19,7 +24,9 @@ internal sealed record OwnedDeployment(string InstanceName, string RequestedName
 /// How deployments are known as ours: their names start with <see cref="Prefix"/>, and each one is noted in a file
 /// from before it is asked for until it is deleted. A client killed at any point thus leaves either a prefixed name
 /// in Basilica's list or a note (which also covers a server that renamed it), and <c>afs basilica rm --all-mine</c>
-/// finds it. Basilica's API has no labels, so these two marks stand for them.
+/// finds it. Basilica's API has no labels, so these two marks stand for them. A note also names the process that
+/// will delete the deployment (<see cref="ProcessOwner"/>), so that what a killed validator left is found and removed
+/// by the next one (<see cref="BasilicaDeployments.RemoveAbandonedAsync"/>) rather than living until its TTL.
 /// </summary>
 internal sealed class OwnedDeployments(string directory)
 {
