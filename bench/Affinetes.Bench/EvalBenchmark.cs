@@ -208,7 +208,7 @@ public static class EvalBenchmark
     {
         Console.WriteLine($"== store alone: {StoreResults:N0} results in batches of {StoreBatch:N0}");
         await using var store = await ResultStore.OpenAsync(path);
-        var sqlite = (SqliteResultStore)store;
+        var sqlite = store;
         var tasks = Enumerable.Range(1, StoreResults).Select(i => (long)i).ToList();
         sqlite.CreateRun(new NewRun("bench", new EvaluationRequest { TaskIds = tasks, ImageDigest = "sha256:bench" }, """{"model":"m"}"""), tasks);
         var results = tasks.Select(t => new TaskResult

@@ -122,7 +122,7 @@ public static class ViewBenchmark
     private static async Task<(string Big, List<string> Small)> SeedAsync(string path, int results)
     {
         await using var opened = await ResultStore.OpenAsync(path);
-        var store = (SqliteResultStore)opened;
+        var store = opened;
         var random = new Random(26);
         var prompt = "Ada has 47 apples. A friend gives Ada 120 more apples. Ada buys 3 boxes holding 12 apples each. Ada gives away 30 apples. How many apples does Ada have now? ";
         var reply = string.Concat(Enumerable.Repeat("Let me work through it step by step. ", 16)) + "Answer: 173";

@@ -11,7 +11,7 @@ namespace Affinetes.Afs.Tests;
 /// </summary>
 public sealed class SeededStore : IAsyncDisposable
 {
-    private SeededStore(string directory, IResultStore store)
+    private SeededStore(string directory, ResultStore store)
     {
         Directory = directory;
         Store = store;
@@ -21,9 +21,9 @@ public sealed class SeededStore : IAsyncDisposable
 
     public string Path => System.IO.Path.Combine(Directory, "results.db");
 
-    public IResultStore Store { get; }
+    public ResultStore Store { get; }
 
-    internal SqliteResultStore Sqlite => (SqliteResultStore)Store;
+    internal ResultStore Sqlite => Store;
 
     public static async Task<SeededStore> CreateAsync()
     {

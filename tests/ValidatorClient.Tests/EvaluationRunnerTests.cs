@@ -64,7 +64,7 @@ public sealed class TempStore : IAsyncDisposable
 
     public string Path => System.IO.Path.Combine(_directory, "results.db");
 
-    public Task<IResultStore> OpenAsync() => ResultStore.OpenAsync(Path).Within(what: "opening the store");
+    public Task<ResultStore> OpenAsync() => ResultStore.OpenAsync(Path).Within(what: "opening the store");
 
     public ValueTask DisposeAsync()
     {

@@ -23,7 +23,7 @@ public sealed class ResultQueriesTests
         Duration = TimeSpan.FromMilliseconds(10 * taskId),
     };
 
-    private static void Add(SqliteResultStore store, string id, string model, string label, params TaskResult[] results)
+    private static void Add(ResultStore store, string id, string model, string label, params TaskResult[] results)
     {
         store.CreateRun(new NewRun(id, new EvaluationRequest { TaskIds = [], Environment = "arith:" + model, ImageDigest = "sha256:" + id, Label = label },
             JsonSerializer.Serialize(new { model })), [.. results.Select(r => r.TaskId)]);
@@ -39,7 +39,7 @@ public sealed class ResultQueriesTests
     {
         await using var temp = new TempStore();
         await using var opened = await temp.OpenAsync();
-        var store = (SqliteResultStore)opened;
+        var store = opened;
         TaskResult[] weak = [Result(1, 0.25), Result(2, 0.5), Result(3, 0, failed: true), Result(4, 1)];
         Add(store, "r-weak", "weak", "miner 1", weak);
         Add(store, "r-strong", "strong", "miner_2", Result(1, 1), Result(2, 1));
@@ -73,7 +73,7 @@ public sealed class ResultQueriesTests
     {
         await using var temp = new TempStore();
         await using var opened = await temp.OpenAsync();
-        var store = (SqliteResultStore)opened;
+        var store = opened;
         Add(store, "r", "m", "l", [.. Enumerable.Range(1, 30).Select(i => Result(i, i % 4 / 4.0, failed: i % 10 == 0))]);
         var queries = ResultQueries.Of(opened);
 
@@ -92,7 +92,7 @@ public sealed class ResultQueriesTests
     {
         await using var temp = new TempStore();
         await using var opened = await temp.OpenAsync();
-        var store = (SqliteResultStore)opened;
+        var store = opened;
         Add(store, "a", "m", "l", Result(1, 1), Result(2, 0.25), Result(3, 0.5), Result(4, 0.75), Result(5, 0.5));
         Add(store, "b", "m", "l", Result(1, 1), Result(2, 0.5), Result(3, 0.75), Result(4, 0.25), Result(6, 1));
         var queries = ResultQueries.Of(opened);

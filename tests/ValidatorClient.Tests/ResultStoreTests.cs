@@ -101,7 +101,7 @@ public sealed class ResultStoreTests
     {
         await using var temp = new TempStore();
         await using var store = await temp.OpenAsync();
-        var sqlite = (SqliteResultStore)store;
+        var sqlite = store;
         sqlite.CreateRun(new NewRun("with", new EvaluationRequest
         {
             TaskIds = [],
@@ -139,14 +139,14 @@ public sealed class ResultStoreTests
     public async Task ALaterMigration_KeepsEveryStoredResult()
     {
         await using var temp = new TempStore();
-        var first = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var first = ResultStore.Open(temp.Path, Schema.Migrations, null);
         first.CreateRun(Run("r1"), [1, 2]);
         using (var writer = first.OpenWriter("r1"))
         {
             writer.Write([Result(1, 0.25), Result(2, 0.75)]);
         }
         string[] next = [.. Schema.Migrations, "ALTER TABLE results ADD COLUMN reviewer TEXT"];
-        var upgraded = SqliteResultStore.Open(temp.Path, next, null);
+        var upgraded = ResultStore.Open(temp.Path, next, null);
         Assert.Equal((long)next.Length, StoreFile.Scalar(temp.Path, "PRAGMA user_version"));
         Assert.Equal([0.25, 0.75], (await upgraded.GetResultsAsync("r1")).Select(r => r.Score));
         Assert.Equal(2L, StoreFile.Scalar(temp.Path, "SELECT COUNT(*) FROM results WHERE reviewer IS NULL"));
@@ -156,7 +156,7 @@ public sealed class ResultStoreTests
     public async Task Writer_ABatchIsOneTransaction_AllOfItOrNone()
     {
         await using var temp = new TempStore();
-        var store = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var store = ResultStore.Open(temp.Path, Schema.Migrations, null);
         store.CreateRun(Run("r1"), [1, 2, 3, 4]);
         using var writer = store.OpenWriter("r1");
         writer.Write([Result(1)]);
@@ -171,7 +171,7 @@ public sealed class ResultStoreTests
     public async Task Writer_KeepsTheFirstResultOfATask_AndEveryFailedAttempt()
     {
         await using var temp = new TempStore();
-        var store = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var store = ResultStore.Open(temp.Path, Schema.Migrations, null);
         store.CreateRun(Run("r1"), [1, 2]);
         using (var writer = store.OpenWriter("r1"))
         {
@@ -193,7 +193,7 @@ public sealed class ResultStoreTests
     {
         // TimeSpan.FromMilliseconds truncates: ~6% of durations came back one tick short (12.3455 ms as 12.3454 ms).
         await using var temp = new TempStore();
-        var store = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var store = ResultStore.Open(temp.Path, Schema.Migrations, null);
         var random = new Random(7);
         var durations = Enumerable.Range(0, 500).Select(_ => TimeSpan.FromTicks(random.NextInt64(1, 100_000_000))).ToList();
         store.CreateRun(Run("r1"), [.. Enumerable.Range(1, durations.Count).Select(i => (long)i)]);
@@ -209,8 +209,8 @@ public sealed class ResultStoreTests
     public async Task ConcurrentWriters_FromTwoOpenings_OfOneFile_LoseNothing()
     {
         await using var temp = new TempStore();
-        var a = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
-        var b = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var a = ResultStore.Open(temp.Path, Schema.Migrations, null);
+        var b = ResultStore.Open(temp.Path, Schema.Migrations, null);
         var writers = Enumerable.Range(0, 4).Select(i => Task.Run(() =>
         {
             var store = i % 2 == 0 ? a : b;
@@ -233,7 +233,7 @@ public sealed class ResultStoreTests
     public async Task Cache_FindsOnlySuccessfulResults_OfTheSameEvaluation()
     {
         await using var temp = new TempStore();
-        var store = SqliteResultStore.Open(temp.Path, Schema.Migrations, null);
+        var store = ResultStore.Open(temp.Path, Schema.Migrations, null);
         store.CreateRun(Run("r1"), [1, 2, 3]);
         using (var writer = store.OpenWriter("r1"))
         {

@@ -44,7 +44,7 @@ public sealed class TranscriptStoreTests
     {
         await using var temp = new TempStore();
         await using var store = await temp.OpenAsync();
-        var sqlite = (SqliteResultStore)store;
+        var sqlite = store;
         sqlite.CreateRun(Run("r"), [1, 2]);
         using (var writer = sqlite.OpenWriter("r"))
         {
@@ -68,7 +68,7 @@ public sealed class TranscriptStoreTests
     {
         await using var temp = new TempStore();
         await using var store = await temp.OpenAsync();
-        var sqlite = (SqliteResultStore)store;
+        var sqlite = store;
         sqlite.CreateRun(Run("first"), [1]);
         using (var writer = sqlite.OpenWriter("first"))
         {
@@ -95,7 +95,7 @@ public sealed class TranscriptStoreTests
     public async Task StoreOfSchema3_Upgraded_ItsRunsKeepTranscripts_AndTheirResultsReadAsBefore()
     {
         await using var temp = new TempStore();
-        var old = SqliteResultStore.Open(temp.Path, [.. Schema.Migrations.Take(3)], null);
+        var old = ResultStore.Open(temp.Path, [.. Schema.Migrations.Take(3)], null);
         using (var connection = old.Connect())
         using (var command = connection.CreateCommand())
         {

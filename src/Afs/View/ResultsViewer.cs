@@ -15,7 +15,7 @@ namespace Affinetes.Afs.View;
 /// (read through the library at each request), a run's tasks as CSV and JSON, the live section of a running run as
 /// server-sent events, and the viewer's style sheet and script from the binary.
 /// </summary>
-internal sealed partial class ResultsViewer(IResultStore store, ILogger logger, TimeProvider? time = null)
+internal sealed partial class ResultsViewer(ResultStore store, ILogger logger, TimeProvider? time = null)
 {
     /// <summary>How often a running run's live section is read again for its page.</summary>
     public static readonly TimeSpan LiveInterval = TimeSpan.FromSeconds(1);

@@ -8,7 +8,7 @@ namespace Affinetes.Afs.View;
 /// side by side (<c>compare.html</c>), each run's CSV and JSON, and the style sheet (<c>assets/view.css</c>). Every
 /// link is relative, so the folder opens from disk (<c>file://</c>) or from any web server; no script is needed.
 /// </summary>
-internal sealed class StaticExport(IResultStore store, TimeProvider time)
+internal sealed class StaticExport(ResultStore store, TimeProvider time)
 {
     private readonly ViewPages _pages = new(store, time);
     private readonly ResultQueries _queries = ResultQueries.Of(store);

@@ -7,7 +7,7 @@ namespace Affinetes.Afs.View;
 /// the library (figures from the covering index, task tables a page at a time), renders the page and wraps it in the
 /// layout. A page that cannot be found is a 404 page saying what is missing.
 /// </summary>
-internal sealed class ViewPages(IResultStore store, TimeProvider time)
+internal sealed class ViewPages(ResultStore store, TimeProvider time)
 {
     private readonly ResultQueries _queries = ResultQueries.Of(store);
 

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Affinetes.ValidatorClient.Evaluation;
 
 /// <summary>Plans runs (store, cache, resume); <see cref="EvaluationRun"/> executes them.</summary>
-internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, SqliteResultStore? store, ILoggerFactory? loggerFactory) : IEvaluationRunner
+internal sealed class ConcurrentEvaluationRunner(IEnvironment environment, ResultStore? store, ILoggerFactory? loggerFactory) : IEvaluationRunner
 {
     private readonly ILogger _logger = (ILogger?)loggerFactory?.CreateLogger<EvaluationRun>() ?? NullLogger.Instance;
 

@@ -31,7 +31,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(20);
 
     private readonly IEnvironment _environment;
-    private readonly SqliteResultStore? _store;
+    private readonly ResultStore? _store;
     private readonly ILogger _logger;
     private readonly KeyValuePair<string, object?>[] _kwargs;
     private readonly IReadOnlyList<TaskResult> _cached;
@@ -49,7 +49,7 @@ internal sealed partial class EvaluationRun : IEvaluationRun
     private int _fromCache;
 
     public EvaluationRun(string id, EvaluationRequest request, IReadOnlyDictionary<string, JsonElement> kwargs, IEnvironment environment,
-        SqliteResultStore? store, ILogger logger, int alreadyDone, IReadOnlyList<TaskResult> cached, IReadOnlyList<long> pending)
+        ResultStore? store, ILogger logger, int alreadyDone, IReadOnlyList<TaskResult> cached, IReadOnlyList<long> pending)
     {
         Id = id;
         Request = request;

@@ -88,15 +88,9 @@ public static class EvaluationRunner
     /// <see cref="ResultStore.OpenAsync"/>) every result is stored, cached results are served and runs can be
     /// resumed; without one, results are only yielded.
     /// </summary>
-    public static IEvaluationRunner Create(IEnvironment environment, IResultStore? store = null, ILoggerFactory? loggerFactory = null)
+    public static IEvaluationRunner Create(IEnvironment environment, ResultStore? store = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        var sqlite = store switch
-        {
-            null => null,
-            SqliteResultStore s => s,
-            _ => throw new ArgumentException("the store must come from ResultStore.OpenAsync", nameof(store)),
-        };
-        return new ConcurrentEvaluationRunner(environment, sqlite, loggerFactory);
+        return new ConcurrentEvaluationRunner(environment, store, loggerFactory);
     }
 }

@@ -141,7 +141,7 @@ public sealed record TaskResult
     /// <summary>
     /// What the task said to the model and got back through the LLM gateway (stored with the result unless
     /// <see cref="EvaluationRequest.RecordTranscripts"/> is false); null when nothing was recorded. Read back one task
-    /// at a time with <see cref="IResultStore.GetResultAsync"/> (<see cref="IResultStore.GetResultsAsync"/> leaves it out).
+    /// at a time with <see cref="ResultStore.GetResultAsync"/> (<see cref="ResultStore.GetResultsAsync"/> leaves it out).
     /// </summary>
     public LlmTranscript? Transcript { get; init; }
 

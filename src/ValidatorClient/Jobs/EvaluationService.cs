@@ -19,24 +19,22 @@ namespace Affinetes.ValidatorClient.Jobs;
 public sealed class EvaluationService
 {
     private readonly IAffinetesClient _client;
-    private readonly IResultStore _store;
+    private readonly ResultStore _store;
     private readonly EvaluationServiceOptions _options;
     private readonly ILoggerFactory _loggers;
 
     /// <param name="client">Starts the environments (its caps and its LLM gateway apply).</param>
     /// <param name="store">Where runs and results are kept (from <see cref="ResultStore.OpenAsync"/>).</param>
     /// <param name="options">The local model, logging.</param>
-    public EvaluationService(IAffinetesClient client, IResultStore store, EvaluationServiceOptions? options = null)
+    public EvaluationService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(store);
         _client = client;
-        _store = store as SqliteResultStore ?? throw new ArgumentException("the store must come from ResultStore.OpenAsync", nameof(store));
+        _store = store;
         _options = options ?? new EvaluationServiceOptions();
         _loggers = _options.LoggerFactory ?? NullLoggerFactory.Instance;
     }
-
-    private SqliteResultStore Store => (SqliteResultStore)_store;
 
     /// <summary>
     /// Starts <paramref name="job"/>: validated first (nothing is started for a job that cannot run), then the model,
@@ -197,7 +195,7 @@ public sealed class EvaluationService
             var started = await _client.LoadEnvAsync(options, cancellationToken);
             session.Own(started);
             session.Environment = started;
-            var runner = new ConcurrentEvaluationRunner(started, Store, _loggers);
+            var runner = new ConcurrentEvaluationRunner(started, _store, _loggers);
             session.Run = BasilicaJobs.Watch(await runner.ResumeAsync(runId, episodes ? stored => PlayedBy(stored, model) : null, cancellationToken), started);
             return session;
         }
@@ -255,7 +253,7 @@ public sealed class EvaluationService
     /// </summary>
     private (EvaluationRequest Request, MethodDescriptor Method)? CachedPlan(EvaluationJob job, EnvironmentOptions options, ModelEndpoint model, string digest)
     {
-        if (JobSettings.Method(Store.LatestSetting(digest, job.Request.Method, JobSettings.MethodDescriptor)) is not { } method)
+        if (JobSettings.Method(_store.LatestSetting(digest, job.Request.Method, JobSettings.MethodDescriptor)) is not { } method)
         {
             return null;
         }
@@ -263,7 +261,7 @@ public sealed class EvaluationService
         request.Validate();
         var tasks = request.DistinctTaskIds();
         var (text, _) = CanonicalJson.Of(request.Kwargs);
-        return Store.FindCached(digest, request.Method, request.TaskIdParameter, text, tasks).Count == tasks.Count ? (request, method) : null;
+        return _store.FindCached(digest, request.Method, request.TaskIdParameter, text, tasks).Count == tasks.Count ? (request, method) : null;
     }
 
     private static EnvironmentOptions Stored(RunInfo info, EnvironmentOptions given)

@@ -13,10 +13,10 @@ namespace Affinetes.ValidatorClient.Jobs;
 public sealed class EvaluationSession : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
-    private readonly IResultStore _store;
+    private readonly ResultStore _store;
     private int _disposed;
 
-    internal EvaluationSession(IResultStore store) => _store = store;
+    internal EvaluationSession(ResultStore store) => _store = store;
 
     /// <summary>The run: its id (for resuming and showing it), its plan, progress and results.</summary>
     public IEvaluationRun Run { get; internal set; } = null!;

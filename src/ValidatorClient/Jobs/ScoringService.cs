@@ -14,7 +14,7 @@ namespace Affinetes.ValidatorClient.Jobs;
 /// never stops the others. Weights are the scores normalised to sum 1, and in the chain's form (u16, the largest
 /// 65535). Results go to the store, so an unchanged image is served from it next cycle. <c>afs score</c> is this.
 /// </summary>
-public sealed class ScoringService(IAffinetesClient client, IResultStore store, EvaluationServiceOptions? options = null)
+public sealed class ScoringService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null)
 {
     /// <summary>How weights are made from scores, as reports say it.</summary>
     public const string Normalisation = "weight = score / sum of all scores (scores are mean task scores, failed tasks 0); every weight is 0 when every score is 0";

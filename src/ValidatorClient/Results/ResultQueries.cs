@@ -12,14 +12,16 @@ namespace Affinetes.ValidatorClient.Results;
 /// </summary>
 public sealed class ResultQueries
 {
-    private readonly SqliteResultStore store;
+    private readonly ResultStore store;
 
-    private ResultQueries(SqliteResultStore store) => this.store = store;
+    private ResultQueries(ResultStore store) => this.store = store;
 
     /// <summary>The queries over a store <see cref="ResultStore.OpenAsync"/> opened.</summary>
-    public static ResultQueries Of(IResultStore store) => store is SqliteResultStore sqlite
-        ? new ResultQueries(sqlite)
-        : throw new ArgumentException("the store must come from ResultStore.OpenAsync", nameof(store));
+    public static ResultQueries Of(ResultStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return new ResultQueries(store);
+    }
 
     public Task<List<RunInfo>> ListRunsAsync(RunFilter filter, CancellationToken cancellationToken) => Task.Run(() =>
     {
@@ -51,12 +53,12 @@ public sealed class ResultQueries
         if (filter.From is { } from)
         {
             where.Add("u.created_at >= $from");
-            parameters.Add(("$from", SqliteResultStore.FormatTime(from)));
+            parameters.Add(("$from", ResultStore.FormatTime(from)));
         }
         if (filter.Before is { } before)
         {
             where.Add("u.created_at < $before");
-            parameters.Add(("$before", SqliteResultStore.FormatTime(before)));
+            parameters.Add(("$before", ResultStore.FormatTime(before)));
         }
         if (filter.Ids is { } ids)
         {
@@ -190,7 +192,7 @@ public sealed class ResultQueries
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT COUNT(*) FROM results WHERE run_id = $run AND started_at >= $since";
         command.Parameters.AddWithValue("$run", runId);
-        command.Parameters.AddWithValue("$since", SqliteResultStore.FormatTime(since));
+        command.Parameters.AddWithValue("$since", ResultStore.FormatTime(since));
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }, cancellationToken);
 
@@ -202,7 +204,7 @@ public sealed class ResultQueries
         command.Parameters.AddWithValue("$run", runId);
         using var reader = command.ExecuteReader();
         return reader.Read()
-            ? new RunProgress(SqliteResultStore.ParseTime(reader.GetString(0)), SqliteResultStore.ParseTime(reader.GetString(1)), reader.GetInt32(2),
+            ? new RunProgress(ResultStore.ParseTime(reader.GetString(0)), ResultStore.ParseTime(reader.GetString(1)), reader.GetInt32(2),
                 reader.GetInt32(3), reader.GetInt32(4), reader.GetInt32(5), reader.GetInt32(6), reader.GetInt32(7))
             : null;
     }, cancellationToken);

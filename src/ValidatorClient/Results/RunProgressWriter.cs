@@ -22,16 +22,16 @@ internal sealed partial class RunProgressWriter : IAsyncDisposable
             from_cache = excluded.from_cache, completed = excluded.completed, failed = excluded.failed, in_flight = excluded.in_flight, retries = excluded.retries
         """;
 
-    private readonly SqliteResultStore _store;
+    private readonly ResultStore _store;
     private readonly string _runId;
     private readonly Func<EvaluationProgress> _progress;
     private readonly ILogger _logger;
-    private readonly string _startedAt = SqliteResultStore.FormatTime(DateTimeOffset.UtcNow);
+    private readonly string _startedAt = ResultStore.FormatTime(DateTimeOffset.UtcNow);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _writing;
     private int _warned;
 
-    public RunProgressWriter(SqliteResultStore store, string runId, Func<EvaluationProgress> progress, ILogger logger)
+    public RunProgressWriter(ResultStore store, string runId, Func<EvaluationProgress> progress, ILogger logger)
     {
         _store = store;
         _runId = runId;
@@ -66,7 +66,7 @@ internal sealed partial class RunProgressWriter : IAsyncDisposable
             command.CommandText = Upsert;
             command.Parameters.AddWithValue("$run", _runId);
             command.Parameters.AddWithValue("$started", _startedAt);
-            command.Parameters.AddWithValue("$now", SqliteResultStore.FormatTime(DateTimeOffset.UtcNow));
+            command.Parameters.AddWithValue("$now", ResultStore.FormatTime(DateTimeOffset.UtcNow));
             command.Parameters.AddWithValue("$before", progress.AlreadyDone);
             command.Parameters.AddWithValue("$cached", progress.FromCache);
             command.Parameters.AddWithValue("$completed", progress.Completed);

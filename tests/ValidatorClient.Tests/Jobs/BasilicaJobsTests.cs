@@ -25,7 +25,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     private readonly TempStore _temp = new();
     private readonly List<string> _logs = [];
     private BasilicaContractServer _server = null!;
-    private IResultStore _store = null!;
+    private ResultStore _store = null!;
 
     public async Task InitializeAsync()
     {

@@ -28,7 +28,7 @@ public sealed class ChainScoringDockerTests : IAsyncLifetime
     private readonly string _id = Guid.NewGuid().ToString("N")[..10];
     private readonly TempStore _temp = new();
     private readonly DockerClient _docker = DockerEngine.CreateClient();
-    private IResultStore _store = null!;
+    private ResultStore _store = null!;
     private SubtensorRpcServer _node = null!;
 
     private string Good => $"affinetes-test/client-eval-good:{_id}";

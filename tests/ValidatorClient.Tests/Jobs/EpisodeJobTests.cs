@@ -14,7 +14,7 @@ public sealed class EpisodeJobTests(GuessRunnerFixture fixture) : IClassFixture<
 {
     private const string KeyVariable = "AFFINETES_EPISODE_JOB_TEST_KEY";
     private readonly TempStore _temp = new();
-    private IResultStore _store = null!;
+    private ResultStore _store = null!;
 
     public async Task InitializeAsync() => _store = await _temp.OpenAsync();
 

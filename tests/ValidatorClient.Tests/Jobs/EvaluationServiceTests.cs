@@ -12,7 +12,7 @@ namespace Affinetes.ValidatorClient.Tests.Jobs;
 public sealed class EvaluationServiceTests(EvalHostFixture fixture) : IClassFixture<EvalHostFixture>, IAsyncLifetime
 {
     private readonly TempStore _temp = new();
-    private IResultStore _store = null!;
+    private ResultStore _store = null!;
 
     public async Task InitializeAsync() => _store = await _temp.OpenAsync();
 

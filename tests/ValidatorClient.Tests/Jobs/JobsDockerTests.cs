@@ -15,7 +15,7 @@ public sealed class JobsDockerTests(DockerModeFixture fixture) : IAsyncLifetime
 {
     private readonly TempStore _temp = new();
     private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("affinetes-jobs-");
-    private IResultStore _store = null!;
+    private ResultStore _store = null!;
 
     public async Task InitializeAsync() => _store = await _temp.OpenAsync();
 

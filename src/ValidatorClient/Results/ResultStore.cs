@@ -13,27 +13,50 @@ namespace Affinetes.ValidatorClient.Results;
 internal sealed record NewRun(string Id, EvaluationRequest Request, string Kwargs);
 
 /// <summary>
-/// The results store in one SQLite file, in WAL mode: readers never wait for the writer, each batch of results is
-/// one transaction (all of its rows or none of them, also when the writer is killed), and several processes may
-/// use one file (a writer waits up to 30 s for another's transaction).
+/// Where evaluation results are kept: runs, their tasks and one result per task, in one SQLite file in WAL mode.
+/// Written only by the evaluation runner (<see cref="EvaluationRunner.Create"/>, the jobs); read by whoever lists or
+/// shows runs (<see cref="ResultQueries"/>). Readers never wait for the writer, each batch of results is one
+/// transaction (all of its rows or none of them, also when the writer is killed), and several processes may use one
+/// file (a writer waits up to 30 s for another's transaction). Sealed: the runner's cache, resume and locks rely on
+/// this store's schema, so there is no second implementation to plug in.
 /// </summary>
-internal sealed partial class SqliteResultStore : IResultStore
+public sealed partial class ResultStore : IAsyncDisposable
 {
+    /// <summary>The environment variable that overrides <see cref="DefaultPath"/>.</summary>
+    public const string PathVariable = "AFFINETES_RESULTS_DB";
+
+    /// <summary>
+    /// <c>$AFFINETES_RESULTS_DB</c> when set, else <c>affinetes/results.db</c> under the user's data directory
+    /// (<c>$XDG_DATA_HOME</c> or <c>~/.local/share</c> on Linux, <c>%LOCALAPPDATA%</c> on Windows).
+    /// </summary>
+    public static string DefaultPath =>
+        System.Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } path
+            ? path
+            : System.IO.Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData, System.Environment.SpecialFolderOption.DoNotVerify), "affinetes", "results.db");
+
+    /// <summary>
+    /// Opens (and creates, or upgrades to the current schema) the store at <paramref name="path"/>, or at
+    /// <see cref="DefaultPath"/>. Throws <see cref="ResultStoreException"/> when the file cannot be a store.
+    /// </summary>
+    public static Task<ResultStore> OpenAsync(string? path = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Open(path ?? DefaultPath, Schema.Migrations, loggerFactory), cancellationToken);
+
     internal const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
 
     private readonly string _connectionString;
     private readonly ILogger _logger;
 
-    private SqliteResultStore(string path, string connectionString, ILogger logger)
+    private ResultStore(string path, string connectionString, ILogger logger)
     {
         Path = path;
         _connectionString = connectionString;
         _logger = logger;
     }
 
+    /// <summary>The store's file.</summary>
     public string Path { get; }
 
-    public static SqliteResultStore Open(string path, IReadOnlyList<string> migrations, ILoggerFactory? loggerFactory)
+    internal static ResultStore Open(string path, IReadOnlyList<string> migrations, ILoggerFactory? loggerFactory)
     {
         var full = System.IO.Path.GetFullPath(path);
         try
@@ -54,7 +77,7 @@ internal sealed partial class SqliteResultStore : IResultStore
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        var store = new SqliteResultStore(full, connectionString, (ILogger?)loggerFactory?.CreateLogger<SqliteResultStore>() ?? NullLogger.Instance);
+        var store = new ResultStore(full, connectionString, (ILogger?)loggerFactory?.CreateLogger<ResultStore>() ?? NullLogger.Instance);
         try
         {
             using var connection = store.Connect();
@@ -87,9 +110,11 @@ internal sealed partial class SqliteResultStore : IResultStore
         return connection;
     }
 
+    /// <summary>The newest runs first.</summary>
     public Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default) =>
         Task.Run<IReadOnlyList<RunInfo>>(() => QueryRuns("", "LIMIT $limit", ("$limit", limit)), cancellationToken);
 
+    /// <summary>One run, or null when the store has none of that id.</summary>
     public Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default) =>
         Task.Run(() => QueryRuns("WHERE u.id = $id", "", ("$id", runId)).SingleOrDefault(), cancellationToken);
 
@@ -160,6 +185,7 @@ internal sealed partial class SqliteResultStore : IResultStore
         return runs;
     }
 
+    /// <summary>A run's results, by task id (without their transcripts: <see cref="GetResultAsync"/> reads one task's).</summary>
     public Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default) =>
         Task.Run<IReadOnlyList<TaskResult>>(() =>
         {
@@ -203,6 +229,10 @@ internal sealed partial class SqliteResultStore : IResultStore
             }
         }, cancellationToken);
 
+    /// <summary>
+    /// One task's result with its failed attempts, usage and transcript (a result served from the cache has the
+    /// transcript of the result it copies), or null when the run has no result for that task.
+    /// </summary>
     public Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
         Task.Run(() =>
         {
@@ -450,6 +480,10 @@ internal sealed partial class SqliteResultStore : IResultStore
         transaction.Commit();
     }
 
+    /// <summary>
+    /// What each task of a run used through the LLM gateway (environments with <see cref="Environments.EnvironmentOptions.Llm"/>
+    /// whose method got the gateway's <c>base_url</c>); empty when none was counted.
+    /// </summary>
     public Task<IReadOnlyDictionary<long, LlmTaskUsage>> GetLlmUsageAsync(string runId, CancellationToken cancellationToken = default) =>
         Task.Run<IReadOnlyDictionary<long, LlmTaskUsage>>(() =>
         {
@@ -496,6 +530,7 @@ internal sealed partial class SqliteResultStore : IResultStore
         _ => RunStatus.Running,
     };
 
+    /// <summary>Nothing to release: every operation opens its own connection and closes it.</summary>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     private static partial class Log
@@ -540,8 +575,8 @@ internal sealed partial class ResultWriter : IDisposable
         _rollback = Prepare("ROLLBACK");
         _insert = Prepare(InsertResult);
         _insertError = Prepare(InsertError);
-        _addUsage = Prepare(SqliteResultStore.AddUsageSql);
-        _addTranscript = Prepare(SqliteResultStore.AddTranscriptSql);
+        _addUsage = Prepare(ResultStore.AddUsageSql);
+        _addTranscript = Prepare(ResultStore.AddTranscriptSql);
     }
 
     private sqlite3_stmt Prepare(string sql)
@@ -568,7 +603,7 @@ internal sealed partial class ResultWriter : IDisposable
                 Check(raw.sqlite3_bind_int(s, 6, result.Success ? 1 : 0));
                 Check(result.Value is { } value ? raw.sqlite3_bind_text(s, 7, JsonMarshal.GetRawUtf8Value(value)) : raw.sqlite3_bind_null(s, 7));
                 Check(raw.sqlite3_bind_int(s, 8, result.Attempts));
-                result.StartedAt.UtcDateTime.TryFormat(time, out var length, SqliteResultStore.TimeFormat, CultureInfo.InvariantCulture);
+                result.StartedAt.UtcDateTime.TryFormat(time, out var length, ResultStore.TimeFormat, CultureInfo.InvariantCulture);
                 Check(raw.sqlite3_bind_text(s, 9, time[..length]));
                 Check(raw.sqlite3_bind_double(s, 10, result.Duration.TotalMilliseconds));
                 Check(result.CachedFrom is { } source ? raw.sqlite3_bind_int64(s, 11, source) : raw.sqlite3_bind_null(s, 11));

@@ -6,7 +6,7 @@ namespace Affinetes.ValidatorClient.Results;
 /// Transcripts in the store: a task's exchanges with the model, gzip-compressed JSON parts beside its result (part 0
 /// written with the result by <see cref="ResultWriter"/>, later parts appended), read back in order as one transcript.
 /// </summary>
-internal sealed partial class SqliteResultStore
+public sealed partial class ResultStore
 {
     private static (string Run, long Task)? SourceOf(SqliteConnection connection, long resultId)
     {

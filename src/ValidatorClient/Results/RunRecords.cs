@@ -1,41 +1,8 @@
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
-using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Results;
 
-/// <summary>
-/// Where evaluation results are kept: runs, their tasks and one result per task. Written only by the evaluation
-/// runner; read by whoever lists or shows runs.
-/// </summary>
-public interface IResultStore : IAsyncDisposable
-{
-    /// <summary>The store's file.</summary>
-    string Path { get; }
-
-    /// <summary>The newest runs first.</summary>
-    Task<IReadOnlyList<RunInfo>> ListRunsAsync(int limit = 50, CancellationToken cancellationToken = default);
-
-    /// <summary>One run, or null when the store has none of that id.</summary>
-    Task<RunInfo?> GetRunAsync(string runId, CancellationToken cancellationToken = default);
-
-    /// <summary>A run's results, by task id (without their transcripts: <see cref="GetResultAsync"/> reads one task's).</summary>
-    Task<IReadOnlyList<TaskResult>> GetResultsAsync(string runId, CancellationToken cancellationToken = default);
-
-    /// <summary>
-    /// One task's result with its failed attempts, usage and transcript (a result served from the cache has the
-    /// transcript of the result it copies), or null when the run has no result for that task.
-    /// </summary>
-    async Task<TaskResult?> GetResultAsync(string runId, long taskId, CancellationToken cancellationToken = default) =>
-        (await GetResultsAsync(runId, cancellationToken)).FirstOrDefault(r => r.TaskId == taskId);
-
-    /// <summary>
-    /// What each task of a run used through the LLM gateway (environments with <see cref="EnvironmentOptions.Llm"/>
-    /// whose method got the gateway's <c>base_url</c>); empty when none was counted.
-    /// </summary>
-    Task<IReadOnlyDictionary<long, LlmTaskUsage>> GetLlmUsageAsync(string runId, CancellationToken cancellationToken = default) =>
-        Task.FromResult<IReadOnlyDictionary<long, LlmTaskUsage>>(new Dictionary<long, LlmTaskUsage>());
-}
 
 /// <summary>One task's use of the LLM through the gateway, as stored with its run.</summary>
 /// <param name="Requests">Requests forwarded to the upstream.</param>
@@ -112,28 +79,6 @@ public sealed record RunInfo
     public double? SuccessRate { get; init; }
 }
 
-/// <summary>Opens results stores.</summary>
-public static class ResultStore
-{
-    /// <summary>The environment variable that overrides <see cref="DefaultPath"/>.</summary>
-    public const string PathVariable = "AFFINETES_RESULTS_DB";
-
-    /// <summary>
-    /// <c>$AFFINETES_RESULTS_DB</c> when set, else <c>affinetes/results.db</c> under the user's data directory
-    /// (<c>$XDG_DATA_HOME</c> or <c>~/.local/share</c> on Linux, <c>%LOCALAPPDATA%</c> on Windows).
-    /// </summary>
-    public static string DefaultPath =>
-        System.Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } path
-            ? path
-            : System.IO.Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData, System.Environment.SpecialFolderOption.DoNotVerify), "affinetes", "results.db");
-
-    /// <summary>
-    /// Opens (and creates, or upgrades to the current schema) the store at <paramref name="path"/>, or at
-    /// <see cref="DefaultPath"/>. Throws <see cref="ResultStoreException"/> when the file cannot be a store.
-    /// </summary>
-    public static Task<IResultStore> OpenAsync(string? path = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default) =>
-        Task.Run<IResultStore>(() => SqliteResultStore.Open(path ?? DefaultPath, Schema.Migrations, loggerFactory), cancellationToken);
-}
 
 /// <summary>The results store cannot be used: not a store, a newer schema, a run that does not exist.</summary>
 public sealed class ResultStoreException(string message, Exception? inner = null) : AffinetesException(message, inner);
