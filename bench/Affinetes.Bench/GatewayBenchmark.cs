@@ -153,9 +153,9 @@ public static class GatewayBenchmark
         public async Task<string> RegisterAsync()
         {
             using var admin = new HttpClient { BaseAddress = AdminAddress, Timeout = TimeSpan.FromSeconds(10) };
-            using var response = await admin.PostAsJsonAsync(GatewayRoutes.Environments.TrimStart('/'), new GatewayEnvironment { Name = "bench" }, GatewayJson.Default.GatewayEnvironment);
+            using var response = await admin.PostAsJsonAsync(GatewayRoutes.Tenants.TrimStart('/'), new GatewayTenant { Name = "bench" }, GatewayJson.Default.GatewayTenant);
             response.EnsureSuccessStatusCode();
-            return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayEnvironmentCreated))!.Token;
+            return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayTenantCreated))!.Token;
         }
 
         public async ValueTask DisposeAsync()

@@ -24,10 +24,10 @@ public static class GatewayRoutes
     /// <summary><c>GET</c>: 200 while the gateway serves (both listeners, no token).</summary>
     public const string Health = "/health";
 
-    /// <summary>Admin: <c>POST</c> registers a <see cref="GatewayEnvironment"/> (answers <see cref="GatewayEnvironmentCreated"/>), <c>GET</c> lists them.</summary>
-    public const string Environments = "/admin/environments";
+    /// <summary>Admin: <c>POST</c> registers a <see cref="GatewayTenant"/> (answers <see cref="GatewayTenantCreated"/>), <c>GET</c> lists them.</summary>
+    public const string Tenants = "/admin/tenants";
 
-    /// <summary>Admin: <c>GET</c> the <see cref="GatewayUsage"/> of every environment; <c>/admin/usage/{name}</c> one <see cref="EnvironmentUsage"/>.</summary>
+    /// <summary>Admin: <c>GET</c> the <see cref="GatewayUsage"/> of every tenant; <c>/admin/usage/{name}</c> one <see cref="TenantUsage"/>.</summary>
     public const string Usage = "/admin/usage";
 
     /// <summary>
@@ -96,10 +96,10 @@ public static class GatewayErrorCodes
 }
 
 /// <summary>
-/// One environment's access to the LLM: the token it presents and its limits. Registered through
-/// <see cref="GatewayRoutes.Environments"/> or the gateway's config file. Null limits mean none.
+/// A tenant of the gateway: one environment's access to the LLM: the token it presents and its limits. Registered through
+/// <see cref="GatewayRoutes.Tenants"/> or the gateway's config file. Null limits mean none.
 /// </summary>
-public sealed record GatewayEnvironment
+public sealed record GatewayTenant
 {
     /// <summary>Unique name, used in usage figures and admin paths (letters, digits, <c>. _ -</c>).</summary>
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -126,16 +126,16 @@ public sealed record GatewayEnvironment
 }
 
 /// <summary>Answer of registering an environment: its name and the token to hand to it (shown only here).</summary>
-public sealed record GatewayEnvironmentCreated
+public sealed record GatewayTenantCreated
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("token")] public required string Token { get; init; }
 }
 
-/// <summary>The gateway's config file: environments known from the start (each with its token).</summary>
+/// <summary>The gateway's config file: tenants known from the start (each with its token).</summary>
 public sealed record GatewayConfig
 {
-    [JsonPropertyName("environments")] public IReadOnlyList<GatewayEnvironment> Environments { get; init; } = [];
+    [JsonPropertyName("tenants")] public IReadOnlyList<GatewayTenant> Tenants { get; init; } = [];
 }
 
 /// <summary>Latency of the requests counted, in milliseconds, from arrival at the gateway to the last byte sent back.</summary>
@@ -165,7 +165,7 @@ public sealed record TaskUsage
 }
 
 /// <summary>Usage of one environment: its totals, what the gateway refused, and the same per task.</summary>
-public sealed record EnvironmentUsage
+public sealed record TenantUsage
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
     [JsonPropertyName("requests")] public long Requests { get; init; }
@@ -198,7 +198,7 @@ public sealed record TaskRecord
 
     /// <summary>
     /// The task's exchanges with the model, oldest first (requests the gateway refused included); empty when the
-    /// environment's registration said <see cref="GatewayEnvironment.RecordExchanges"/> false.
+    /// environment's registration said <see cref="GatewayTenant.RecordExchanges"/> false.
     /// </summary>
     [JsonPropertyName("exchanges")] public IReadOnlyList<ExchangeRecord> Exchanges { get; init; } = [];
 
@@ -292,17 +292,17 @@ public sealed record CollectedTasks
 /// <summary>Body of <c>GET /admin/usage</c>.</summary>
 public sealed record GatewayUsage
 {
-    [JsonPropertyName("environments")] public required IReadOnlyList<EnvironmentUsage> Environments { get; init; }
+    [JsonPropertyName("tenants")] public required IReadOnlyList<TenantUsage> Tenants { get; init; }
 }
 
 /// <summary>Source-generated JSON metadata for the gateway's admin contract.</summary>
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(GatewayEnvironment))]
-[JsonSerializable(typeof(IReadOnlyList<GatewayEnvironment>))]
-[JsonSerializable(typeof(GatewayEnvironmentCreated))]
+[JsonSerializable(typeof(GatewayTenant))]
+[JsonSerializable(typeof(IReadOnlyList<GatewayTenant>))]
+[JsonSerializable(typeof(GatewayTenantCreated))]
 [JsonSerializable(typeof(GatewayConfig))]
 [JsonSerializable(typeof(GatewayUsage))]
-[JsonSerializable(typeof(EnvironmentUsage))]
+[JsonSerializable(typeof(TenantUsage))]
 [JsonSerializable(typeof(TaskCollection))]
 [JsonSerializable(typeof(CollectedTasks))]
 [JsonSerializable(typeof(IReadOnlyList<ExchangeRecord>))]

@@ -48,7 +48,7 @@ public static class AffinetesClient
     /// waiting at most <paramref name="limit"/> (default 20 s). The library installs no signal handler unless this is
     /// called; applications on the Generic Host dispose their <see cref="IAffinetesClient"/> instead.
     /// </summary>
-    public static void ReleaseEnvironmentsOnExit(TimeSpan? limit = null) => EnvironmentRegistry.HookProcessExit(limit ?? TimeSpan.FromSeconds(20));
+    public static void ReleaseEnvironmentsOnExit(TimeSpan? limit = null) => TenantRegistry.HookProcessExit(limit ?? TimeSpan.FromSeconds(20));
 }
 
 /// <summary>Settings of a client, bindable from configuration (section <c>Affinetes</c> with <c>AddAffinetes</c>).</summary>
@@ -105,7 +105,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             _live.Add(environment);
         }
-        EnvironmentRegistry.Add(environment);
+        TenantRegistry.Add(environment);
         return environment;
     }
 
@@ -165,7 +165,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             _live.Remove(environment);
         }
-        EnvironmentRegistry.Remove(environment);
+        TenantRegistry.Remove(environment);
     }
 
     public async ValueTask DisposeAsync()

@@ -43,11 +43,11 @@ public sealed class InProcessGateway : IAsyncDisposable
     }
 
     /// <summary>Registers <paramref name="policy"/> and returns <paramref name="inner"/> fronted by the gateway, with the token its actor presents.</summary>
-    public async Task<(IEnvironment Environment, string Token)> FrontAsync(IEnvironment inner, GatewayEnvironment policy)
+    public async Task<(IEnvironment Environment, string Token)> FrontAsync(IEnvironment inner, GatewayTenant policy)
     {
-        using var response = await Admin.PostAsJsonAsync(GatewayRoutes.Environments, policy, GatewayJson.Default.GatewayEnvironment).Within(what: "registering with the gateway");
+        using var response = await Admin.PostAsJsonAsync(GatewayRoutes.Tenants, policy, GatewayJson.Default.GatewayTenant).Within(what: "registering with the gateway");
         response.EnsureSuccessStatusCode();
-        var created = (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayEnvironmentCreated))!;
+        var created = (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayTenantCreated))!;
         return (new Fronted(inner, this, created.Name), created.Token);
     }
 
@@ -82,8 +82,8 @@ public sealed class InProcessGateway : IAsyncDisposable
 
         public IAsyncEnumerable<ReplicaLogLine> ReadLogsAsync(bool follow, CancellationToken cancellationToken = default) => inner.ReadLogsAsync(follow, cancellationToken);
 
-        public async Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
-            await gateway.Admin.GetFromJsonAsync($"{GatewayRoutes.Usage}/{name}", GatewayJson.Default.EnvironmentUsage, cancellationToken);
+        public async Task<TenantUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
+            await gateway.Admin.GetFromJsonAsync($"{GatewayRoutes.Usage}/{name}", GatewayJson.Default.TenantUsage, cancellationToken);
 
         public async Task<IReadOnlyDictionary<string, TaskRecord>> CollectLlmTasksAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken = default)
         {

@@ -71,7 +71,7 @@ public sealed class ViewFixture : IAsyncLifetime
                 return LlmReply.Text($"{task}, as asked.\nAnswer: {task}") with { Reasoning = "The user names the task.", Usage = (24, 6) };
             });
             await using var gateway = await InProcessGateway.StartAsync(upstream.BaseUrl);
-            var (chatEnvironment, token) = await gateway.FrontAsync(environment, new Protocol.GatewayEnvironment { Name = "view-chat" });
+            var (chatEnvironment, token) = await gateway.FrontAsync(environment, new Protocol.GatewayTenant { Name = "view-chat" });
             var chat = await EvaluationRunner.Create(chatEnvironment, store).StartAsync(new EvaluationRequest
             {
                 Method = "converse",

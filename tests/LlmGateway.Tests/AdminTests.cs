@@ -9,16 +9,16 @@ public sealed class AdminTests
     public async Task Register_IssuesAToken_RemoveRevokesIt_AndTheApiIsNotOnTheAdminListener()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", MaxConcurrency = 4, AllowedModels = ["m"] });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", MaxConcurrency = 4, AllowedModels = ["m"] });
         using var client = gateway.Api(token);
 
-        using var list = await gateway.Admin.GetAsync(GatewayRoutes.Environments).Within();
+        using var list = await gateway.Admin.GetAsync(GatewayRoutes.Tenants).Within();
         var listed = await list.Content.ReadAsStringAsync();
         using var apiOnAdmin = await gateway.Admin.GetAsync("/v1/models").Within();
         using var before = await client.GetAsync("/v1/models").Within();
-        using var removed = await gateway.Admin.DeleteAsync($"{GatewayRoutes.Environments}/arith").Within();
+        using var removed = await gateway.Admin.DeleteAsync($"{GatewayRoutes.Tenants}/arith").Within();
         using var after = await client.GetAsync("/v1/models").Within();
-        using var removedAgain = await gateway.Admin.DeleteAsync($"{GatewayRoutes.Environments}/arith").Within();
+        using var removedAgain = await gateway.Admin.DeleteAsync($"{GatewayRoutes.Tenants}/arith").Within();
 
         Assert.StartsWith("afgw-", token);
         Assert.True(token.Length >= 40);
@@ -44,7 +44,7 @@ public sealed class AdminTests
     {
         await using var gateway = await StartAsync();
 
-        using var response = await gateway.Admin.PostAsync(GatewayRoutes.Environments, Json(body)).Within();
+        using var response = await gateway.Admin.PostAsync(GatewayRoutes.Tenants, Json(body)).Within();
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains(expected, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString());
@@ -54,11 +54,11 @@ public sealed class AdminTests
     public async Task Register_SameNameOrToken_Returns409()
     {
         await using var gateway = await StartAsync();
-        await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", Token = "given-token-given-token-given-token" });
+        await gateway.RegisterAsync(new GatewayTenant { Name = "arith", Token = "given-token-given-token-given-token" });
 
-        using var sameName = await gateway.Admin.PostAsJsonAsync(GatewayRoutes.Environments, new GatewayEnvironment { Name = "arith" }, GatewayJson.Default.GatewayEnvironment).Within();
-        using var sameToken = await gateway.Admin.PostAsJsonAsync(GatewayRoutes.Environments,
-            new GatewayEnvironment { Name = "other", Token = "given-token-given-token-given-token" }, GatewayJson.Default.GatewayEnvironment).Within();
+        using var sameName = await gateway.Admin.PostAsJsonAsync(GatewayRoutes.Tenants, new GatewayTenant { Name = "arith" }, GatewayJson.Default.GatewayTenant).Within();
+        using var sameToken = await gateway.Admin.PostAsJsonAsync(GatewayRoutes.Tenants,
+            new GatewayTenant { Name = "other", Token = "given-token-given-token-given-token" }, GatewayJson.Default.GatewayTenant).Within();
 
         Assert.Equal(HttpStatusCode.Conflict, sameName.StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, sameToken.StatusCode);
@@ -68,7 +68,7 @@ public sealed class AdminTests
     public async Task ConfigFile_EnvironmentsWork_WithTheirTokens()
     {
         const string Token = "config-token-config-token-config-token";
-        await using var gateway = await StartAsync(null, new GatewayEnvironment { Name = "from-config", Token = Token, MaxTokensPerRequest = 64 });
+        await using var gateway = await StartAsync(null, new GatewayTenant { Name = "from-config", Token = Token, MaxTokensPerRequest = 64 });
         using var client = gateway.Api(Token);
 
         using var response = await client.PostAsync("/v1/chat/completions", Json(ChatBody())).Within();
@@ -77,6 +77,6 @@ public sealed class AdminTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(64, JsonDocument.Parse(Assert.Single(gateway.Upstream.Requests).Body).RootElement.GetProperty("max_tokens").GetInt32());
         var all = (await usage.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayUsage))!;
-        Assert.Equal(1, Assert.Single(all.Environments).Requests);
+        Assert.Equal(1, Assert.Single(all.Tenants).Requests);
     }
 }

@@ -1,4 +1,4 @@
-using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Tenants;
 
 namespace Affinetes.LlmGateway.Tests;
 

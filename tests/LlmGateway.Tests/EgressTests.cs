@@ -77,7 +77,7 @@ public sealed class EgressTests
     {
         await using var echo = new EchoServer();
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", EgressHosts = [$"127.0.0.1:{echo.Port}"] });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", EgressHosts = [$"127.0.0.1:{echo.Port}"] });
 
         var endpoints = new (Socket Socket, EndPoint EndPoint)[]
         {
@@ -107,8 +107,8 @@ public sealed class EgressTests
         await using var allowed = new EchoServer();
         await using var other = new EchoServer();
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", EgressHosts = [$"127.0.0.1:{allowed.Port}"] });
-        var noEgress = await gateway.RegisterAsync(new GatewayEnvironment { Name = "isolated" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", EgressHosts = [$"127.0.0.1:{allowed.Port}"] });
+        var noEgress = await gateway.RegisterAsync(new GatewayTenant { Name = "isolated" });
         var gatewayEndpoint = new IPEndPoint(IPAddress.Loopback, gateway.ApiAddress.Port);
 
         async Task<string> StatusAsync(string target, string? authorization)

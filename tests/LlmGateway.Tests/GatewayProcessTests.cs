@@ -46,7 +46,7 @@ public sealed class GatewayProcessTests
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(directory, "admin.sock")));
 
             using var adminClient = new HttpClient { BaseAddress = new Uri(admin.Single(a => a.StartsWith("http", StringComparison.Ordinal))) };
-            using var registered = await adminClient.PostAsync(GatewayRoutes.Environments, Json("""{"name":"arith"}""")).Within();
+            using var registered = await adminClient.PostAsync(GatewayRoutes.Tenants, Json("""{"name":"arith"}""")).Within();
             var token = JsonDocument.Parse(await registered.Content.ReadAsStringAsync()).RootElement.GetProperty("token").GetString();
             using var client = new HttpClient { BaseAddress = new Uri(api.Single(a => a.StartsWith("http", StringComparison.Ordinal))) };
             client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);

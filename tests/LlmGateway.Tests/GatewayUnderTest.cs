@@ -40,7 +40,7 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     public string SocketPath { get; }
     public HttpClient Admin { get; }
 
-    public static async Task<GatewayUnderTest> StartAsync(Func<ChatRequest, LlmReply>? responder = null, params GatewayEnvironment[] configured)
+    public static async Task<GatewayUnderTest> StartAsync(Func<ChatRequest, LlmReply>? responder = null, params GatewayTenant[] configured)
     {
         var upstream = await LocalLlmServer.StartAsync(responder);
         var key = "sk-upstream-" + Guid.NewGuid().ToString("N");
@@ -49,7 +49,7 @@ public sealed class GatewayUnderTest : IAsyncDisposable
         if (configured.Length > 0)
         {
             config = Path.Combine(directory, "gateway.json");
-            await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new GatewayConfig { Environments = configured }, GatewayJson.Default.GatewayConfig));
+            await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new GatewayConfig { Tenants = configured }, GatewayJson.Default.GatewayConfig));
         }
         var logs = new CapturedLogs();
         var server = GatewayServer.Create(new GatewayOptions
@@ -74,18 +74,18 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     }
 
     /// <summary>Registers an environment through the admin API and returns its token.</summary>
-    public async Task<string> RegisterAsync(GatewayEnvironment environment)
+    public async Task<string> RegisterAsync(GatewayTenant environment)
     {
-        using var response = await Admin.PostAsJsonAsync(GatewayRoutes.Environments, environment, GatewayJson.Default.GatewayEnvironment).Within(what: "registering");
+        using var response = await Admin.PostAsJsonAsync(GatewayRoutes.Tenants, environment, GatewayJson.Default.GatewayTenant).Within(what: "registering");
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayEnvironmentCreated))!.Token;
+        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayTenantCreated))!.Token;
     }
 
-    public async Task<EnvironmentUsage> UsageAsync(string name)
+    public async Task<TenantUsage> UsageAsync(string name)
     {
         using var response = await Admin.GetAsync($"{GatewayRoutes.Usage}/{name}").Within(what: "reading usage");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.EnvironmentUsage))!;
+        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.TenantUsage))!;
     }
 
     /// <summary>An HTTP client for the API with <paramref name="token"/> as its bearer token.</summary>

@@ -12,8 +12,8 @@ public sealed class LimitsTests
     public async Task RequestRate_BeyondRequestsPerMinute_Returns429WithRetryAfter_OtherEnvironmentsUnaffected()
     {
         await using var gateway = await StartAsync();
-        var limited = await gateway.RegisterAsync(new GatewayEnvironment { Name = "limited", RequestsPerMinute = 2 });
-        var other = await gateway.RegisterAsync(new GatewayEnvironment { Name = "other" });
+        var limited = await gateway.RegisterAsync(new GatewayTenant { Name = "limited", RequestsPerMinute = 2 });
+        var other = await gateway.RegisterAsync(new GatewayTenant { Name = "other" });
         using var client = gateway.Api(limited);
         using var otherClient = gateway.Api(other);
 
@@ -39,7 +39,7 @@ public sealed class LimitsTests
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var gateway = await StartAsync(request => request.LastUserMessage == "hold" ? LlmReply.Text("held") with { Hold = release.Task } : LlmReply.Text("quick"));
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", MaxConcurrency = 2 });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", MaxConcurrency = 2 });
         using var client = gateway.Api(token);
 
         var held = Enumerable.Range(0, 2).Select(_ => client.PostAsync("/v1/chat/completions", Json(ChatBody("hold")))).ToList();
@@ -66,7 +66,7 @@ public sealed class LimitsTests
     public async Task Budget_OnceSpent_Returns429InsufficientQuota_AndNothingMoreReachesUpstream()
     {
         await using var gateway = await StartAsync(_ => LlmReply.Text("four") with { Usage = (15, 5) });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", BudgetTokens = 30 });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", BudgetTokens = 30 });
         using var client = gateway.Api(token);
 
         using var first = await client.PostAsync("/v1/chat/completions", Json(ChatBody())).Within();   // 20 used

@@ -10,7 +10,7 @@ public sealed class ProxyTests
     public async Task OpenAiSdk_ChatThroughGateway_UpstreamSeesRealKeyNotTheEnvironmentToken()
     {
         await using var gateway = await StartAsync(request => LlmReply.Text($"you asked: {request.LastUserMessage}"));
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
 
         var completion = (await gateway.OpenAi(token).CompleteChatAsync([SdkMessage.CreateUserMessage("What is 2+2?")]).Within()).Value;
 
@@ -24,7 +24,7 @@ public sealed class ProxyTests
     public async Task UnknownOrMissingToken_Returns401InOpenAiShape_AndNothingReachesUpstream()
     {
         await using var gateway = await StartAsync();
-        await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
 
         foreach (var token in new[] { "afgw-not-a-token-the-gateway-issued", null })
         {
@@ -49,7 +49,7 @@ public sealed class ProxyTests
             ? LlmReply.Text($"you sent {request.Authorization} to me")
             : LlmReply.Error(401, $"Incorrect API key provided: {request.Authorization}", "invalid_request_error", "invalid_api_key")
                 with { Headers = new Dictionary<string, string> { ["X-Echo"] = $"got {request.Authorization}" } });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using var response = await client.PostAsync("/v1/chat/completions", Json(ChatBody())).Within();
@@ -76,7 +76,7 @@ public sealed class ProxyTests
     public async Task Model_OutsideTheAllowList_Returns403_AndAnAllowedOnePasses()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", AllowedModels = ["allowed-model"] });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", AllowedModels = ["allowed-model"] });
         using var client = gateway.Api(token);
 
         using var refused = await client.PostAsync("/v1/chat/completions", Json(ChatBody(model: "expensive-model"))).Within();
@@ -98,7 +98,7 @@ public sealed class ProxyTests
     public async Task MaxTokens_AboveTheLimit_Returns400_AndARequestWithoutOneIsSentWithTheLimit()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith", MaxTokensPerRequest = 100 });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith", MaxTokensPerRequest = 100 });
         using var client = gateway.Api(token);
 
         using var over = await client.PostAsync("/v1/chat/completions", Json(ChatBody(extra: ""","max_tokens":500"""))).Within();
@@ -125,7 +125,7 @@ public sealed class ProxyTests
     public async Task PathsTheGatewayDoesNotForward_Return404_WithoutReachingUpstream()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using var files = await client.GetAsync("/v1/files").Within();
@@ -148,7 +148,7 @@ public sealed class ProxyTests
     public async Task UnixSocket_ServesTheApi_AndAnyUserMayConnect()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.ApiOverUnixSocket(token);
 
         using var response = await client.PostAsync("/v1/chat/completions", Json(ChatBody())).Within();
@@ -163,7 +163,7 @@ public sealed class ProxyTests
     public async Task UpstreamDown_Returns502InOpenAiShape_AndCountsAnError()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         await gateway.Upstream.DisposeAsync(); // nothing listens on the upstream's port any more
         using var client = gateway.Api(token);
 

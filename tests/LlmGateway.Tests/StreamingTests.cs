@@ -30,7 +30,7 @@ public sealed class StreamingTests
     {
         var rest = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var gateway = await StartAsync(_ => LlmReply.Text("one two three") with { HoldAfterFirstChunk = rest.Task });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using var response = await client.SendAsync(StreamRequest(ChatBody(extra: ""","stream":true""")), HttpCompletionOption.ResponseHeadersRead).Within();
@@ -51,7 +51,7 @@ public sealed class StreamingTests
     public async Task Stream_WithoutUsageAsked_GatewayCountsTheUpstreamsUsage_AndTheClientSeesNoExtraChunk()
     {
         await using var gateway = await StartAsync(_ => LlmReply.Text("a b c d") with { Usage = (11, 4) });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using var response = await client.SendAsync(StreamRequest(ChatBody(extra: ""","stream":true""")), HttpCompletionOption.ResponseHeadersRead).Within();
@@ -71,7 +71,7 @@ public sealed class StreamingTests
     public async Task OpenAiSdk_Stream_ReceivesTheUsageChunkItAskedFor_AndGatewayFiguresMatchIt()
     {
         await using var gateway = await StartAsync(_ => LlmReply.Text("the answer is four") with { Usage = (21, 4) });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
 
         var text = new StringBuilder();
         ChatTokenUsage? reported = null;
@@ -97,7 +97,7 @@ public sealed class StreamingTests
     public async Task Stream_WithUsageInEveryChunk_CountsTheLastReportOnce()
     {
         await using var gateway = await StartAsync(_ => LlmReply.Text("a b c") with { Usage = (7, 3), UsageInEveryChunk = true });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using var response = await client.SendAsync(StreamRequest(ChatBody(extra: ""","stream":true,"stream_options":{"include_usage":true}""")), HttpCompletionOption.ResponseHeadersRead).Within();

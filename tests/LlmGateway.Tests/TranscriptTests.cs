@@ -28,7 +28,7 @@ public sealed class TranscriptTests
         await using var gateway = await StartAsync(request => request.LastUserMessage == "stream please"
             ? LlmReply.Text("streamed words arrive") with { Reasoning = "let me think", Usage = (9, 3) }
             : LlmReply.Text("Answer: 4") with { Usage = (20, 4) });
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using (await ChatAsync(client, "7", """{"model":"local-test-model","messages":[{"role":"system","content":"Be careful."},{"role":"user","content":"2+2?"}]}"""))
@@ -59,8 +59,8 @@ public sealed class TranscriptTests
     public async Task RecordingOff_OnlyUsageIsKept_AndARefusedRequestIsInTheTranscriptWithItsReason()
     {
         await using var gateway = await StartAsync(_ => LlmReply.Text("ok"));
-        var quiet = await gateway.RegisterAsync(new GatewayEnvironment { Name = "quiet", RecordExchanges = false });
-        var strict = await gateway.RegisterAsync(new GatewayEnvironment { Name = "strict", AllowedModels = ["local-test-model"] });
+        var quiet = await gateway.RegisterAsync(new GatewayTenant { Name = "quiet", RecordExchanges = false });
+        var strict = await gateway.RegisterAsync(new GatewayTenant { Name = "strict", AllowedModels = ["local-test-model"] });
         using var quietClient = gateway.Api(quiet);
         using var strictClient = gateway.Api(strict);
 
@@ -86,7 +86,7 @@ public sealed class TranscriptTests
         await using var gateway = await StartAsync(request => request.LastUserMessage == "fail"
             ? LlmReply.Error(500, "upstream broke for " + request.Authorization)
             : LlmReply.Text("you sent " + request.Authorization));
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
 
         using (await ChatAsync(client, "3", ChatBody("hello")))

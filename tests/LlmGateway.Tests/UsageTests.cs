@@ -11,8 +11,8 @@ public sealed class UsageTests
         await using var gateway = await StartAsync(request => request.LastUserMessage == "fail"
             ? LlmReply.Error(500, "upstream broke")
             : LlmReply.Text("ok") with { Usage = (int.Parse(request.LastUserMessage.Split(' ')[0]), int.Parse(request.LastUserMessage.Split(' ')[1])) });
-        var arith = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
-        var logic = await gateway.RegisterAsync(new GatewayEnvironment { Name = "logic" });
+        var arith = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
+        var logic = await gateway.RegisterAsync(new GatewayTenant { Name = "logic" });
         using var arithClient = gateway.Api(arith);
         using var logicClient = gateway.Api(logic);
 
@@ -56,7 +56,7 @@ public sealed class UsageTests
     public async Task BadTaskId_Returns400_AndIsNotForwarded()
     {
         await using var gateway = await StartAsync();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "arith" });
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "arith" });
         using var client = gateway.Api(token);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Json(ChatBody()) };
         request.Headers.Add(GatewayHeaders.Task, new string('x', 200));

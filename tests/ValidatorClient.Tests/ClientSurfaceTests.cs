@@ -163,7 +163,7 @@ public sealed class ClientSurfaceTests : IAsyncLifetime
     public void Library_InstallsNoSignalHandler_UnlessAsked()
     {
         // Loading environments never touches the process's signals: only the opt-in does (afs uses it).
-        var hooked = typeof(AffinetesClient).Assembly.GetType("Affinetes.ValidatorClient.Environments.EnvironmentRegistry")!
+        var hooked = typeof(AffinetesClient).Assembly.GetType("Affinetes.ValidatorClient.Environments.TenantRegistry")!
             .GetField("_limit", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
         Assert.Null(hooked.GetValue(null));
     }

@@ -314,7 +314,7 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         await using var upstream = await LocalLlmServer.StartAsync(_ => LlmReply.Text("hardened pong"));
         await using var gateway = await LlmGatewayProcess.StartAsync(new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = null },
             NullLogger.Instance, CancellationToken.None).Within();
-        var token = await gateway.RegisterAsync(new GatewayEnvironment { Name = "hardened" }, CancellationToken.None).Within();
+        var token = await gateway.RegisterAsync(new GatewayTenant { Name = "hardened" }, CancellationToken.None).Within();
         var access = new GatewayAccess(gateway, "hardened", token, []);
         var root = Directory.CreateTempSubdirectory("affinetes-hardened-");
         var socketDirectory = Directory.CreateDirectory(Path.Combine(root.FullName, "replica")).FullName;

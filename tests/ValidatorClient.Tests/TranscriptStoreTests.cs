@@ -128,7 +128,7 @@ public sealed class TranscriptRunTests
         await using var host = HostProcess.Start(new Dictionary<string, string> { ["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "Envs", "chat_env.py") });
         await host.WaitReadyAsync();
         await using var inner = await EvalHostFixture.LoadAsync(host.Port);
-        var (environment, token) = await gateway.FrontAsync(inner, new GatewayEnvironment { Name = "chat" });
+        var (environment, token) = await gateway.FrontAsync(inner, new GatewayTenant { Name = "chat" });
         await using var temp = new TempStore();
         await using var store = await temp.OpenAsync();
         var runner = EvaluationRunner.Create(environment, store);

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Tenants;
 using Affinetes.LlmGateway.Proxy;
 using Affinetes.LlmGateway.Usage;
 using Affinetes.Protocol;
@@ -10,16 +10,16 @@ namespace Affinetes.LlmGateway.Admin;
 /// The admin API, served only on the admin listener: register and remove environments (issuing their tokens) and
 /// read usage. Whoever starts the gateway talks to it; environments never reach it.
 /// </summary>
-internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILogger<AdminEndpoints> logger)
+internal sealed partial class AdminEndpoints(ITenantRegistry registry, ILogger<AdminEndpoints> logger)
 {
     public void Map(IEndpointRouteBuilder routes)
     {
-        routes.MapPost(GatewayRoutes.Environments, RegisterAsync);
-        routes.MapGet(GatewayRoutes.Environments, (HttpContext context) => WriteAsync(context, registry.All.Select(e => e.Policy).ToList(), GatewayJson.Default.IReadOnlyListGatewayEnvironment));
-        routes.MapGet(GatewayRoutes.Environments + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
-            ? WriteAsync(context, found.Policy, GatewayJson.Default.GatewayEnvironment)
+        routes.MapPost(GatewayRoutes.Tenants, RegisterAsync);
+        routes.MapGet(GatewayRoutes.Tenants, (HttpContext context) => WriteAsync(context, registry.All.Select(e => e.Policy).ToList(), GatewayJson.Default.IReadOnlyListGatewayTenant));
+        routes.MapGet(GatewayRoutes.Tenants + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
+            ? WriteAsync(context, found.Policy, GatewayJson.Default.GatewayTenant)
             : NotFound(context, name));
-        routes.MapDelete(GatewayRoutes.Environments + "/{name}", (HttpContext context, string name) =>
+        routes.MapDelete(GatewayRoutes.Tenants + "/{name}", (HttpContext context, string name) =>
         {
             if (!registry.Remove(name))
             {
@@ -30,9 +30,9 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
             return Task.CompletedTask;
         });
         routes.MapGet(GatewayRoutes.Usage, (HttpContext context) => WriteAsync(context,
-            new GatewayUsage { Environments = [.. registry.All.Select(e => e.Usage.Snapshot(e.Name, e.Policy.BudgetTokens))] }, GatewayJson.Default.GatewayUsage));
+            new GatewayUsage { Tenants = [.. registry.All.Select(e => e.Usage.Snapshot(e.Name, e.Policy.BudgetTokens))] }, GatewayJson.Default.GatewayUsage));
         routes.MapGet(GatewayRoutes.Usage + "/{name}", (HttpContext context, string name) => registry.FindByName(name) is { } found
-            ? WriteAsync(context, found.Usage.Snapshot(found.Name, found.Policy.BudgetTokens), GatewayJson.Default.EnvironmentUsage)
+            ? WriteAsync(context, found.Usage.Snapshot(found.Name, found.Policy.BudgetTokens), GatewayJson.Default.TenantUsage)
             : NotFound(context, name));
         routes.MapPost(GatewayRoutes.Usage + "/{name}" + GatewayRoutes.CollectSuffix, CollectAsync);
     }
@@ -63,7 +63,7 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
     }
 
     /// <summary>Each named task's usage and exchanges, which the environment then forgets.</summary>
-    private static Dictionary<string, TaskRecord> Collect(TenantEnvironment environment, IReadOnlyList<string> tasks)
+    private static Dictionary<string, TaskRecord> Collect(Tenant environment, IReadOnlyList<string> tasks)
     {
         var usage = environment.Usage.Collect(tasks);
         if (environment.Transcripts?.Collect(tasks) is not { Count: > 0 } transcripts)
@@ -82,10 +82,10 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
 
     private async Task RegisterAsync(HttpContext context)
     {
-        GatewayEnvironment? policy;
+        GatewayTenant? policy;
         try
         {
-            policy = await JsonSerializer.DeserializeAsync(context.Request.Body, GatewayJson.Default.GatewayEnvironment, context.RequestAborted);
+            policy = await JsonSerializer.DeserializeAsync(context.Request.Body, GatewayJson.Default.GatewayTenant, context.RequestAborted);
         }
         catch (JsonException e)
         {
@@ -102,7 +102,7 @@ internal sealed partial class AdminEndpoints(IEnvironmentRegistry registry, ILog
             var created = registry.Register(policy);
             LogRegistered(policy.Name);
             context.Response.StatusCode = StatusCodes.Status201Created;
-            await JsonSerializer.SerializeAsync(context.Response.Body, created, GatewayJson.Default.GatewayEnvironmentCreated, context.RequestAborted);
+            await JsonSerializer.SerializeAsync(context.Response.Body, created, GatewayJson.Default.GatewayTenantCreated, context.RequestAborted);
         }
         catch (RegistrationException e)
         {

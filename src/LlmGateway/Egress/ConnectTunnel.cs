@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
-using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Tenants;
 using Microsoft.AspNetCore.Connections;
 
 namespace Affinetes.LlmGateway.Egress;
@@ -16,7 +16,7 @@ namespace Affinetes.LlmGateway.Egress;
 /// no forward proxy, so this sits in front of Kestrel's HTTP layer as connection middleware: a connection whose first
 /// bytes are <c>CONNECT </c> is a tunnel; any other goes on to HTTP untouched.
 /// </summary>
-internal sealed partial class ConnectTunnel(IEnvironmentRegistry registry, ILogger<ConnectTunnel> logger)
+internal sealed partial class ConnectTunnel(ITenantRegistry registry, ILogger<ConnectTunnel> logger)
 {
     private const int MaxHeadBytes = 16 * 1024;
     private static readonly TimeSpan FirstBytesTimeout = TimeSpan.FromSeconds(30);

@@ -1,7 +1,7 @@
 namespace Affinetes.LlmGateway.Hosting;
 
 /// <summary>The executable: parse the command line, start the gateway, print where it listens, serve until SIGTERM.</summary>
-public static class GatewayApp
+internal static class GatewayApp
 {
     /// <summary>Returns the exit code: 0 after a clean stop, 2 for unusable options.</summary>
     public static async Task<int> RunAsync(string[] args)

@@ -8,7 +8,7 @@ namespace Affinetes.LlmGateway.Hosting;
 /// The real upstream API key. Kept out of <see cref="GatewayOptions"/> so that no record printing, log line or
 /// exception message can show it: its <see cref="ToString"/> hides it.
 /// </summary>
-public sealed class UpstreamKey(string value)
+internal sealed class UpstreamKey(string value)
 {
     /// <summary>The key itself; read only where the upstream request's Authorization header is set.</summary>
     public string Value { get; } = value;
@@ -17,7 +17,7 @@ public sealed class UpstreamKey(string value)
 }
 
 /// <summary>Everything the gateway is started with (command line; the upstream key from an environment variable).</summary>
-public sealed record GatewayOptions
+internal sealed record GatewayOptions
 {
     /// <summary>The environment variable the upstream key is read from unless <c>--upstream-key-env</c> names another.</summary>
     public const string DefaultKeyVariable = "AFFINETES_GATEWAY_UPSTREAM_KEY";
@@ -54,7 +54,7 @@ public sealed record GatewayOptions
 }
 
 /// <summary>The command line of <c>affinetes-llm-gateway</c>, parsed with System.CommandLine.</summary>
-public static class GatewayCommandLine
+internal static class GatewayCommandLine
 {
     private static readonly Option<string> UpstreamOption = new("--upstream")
     {
@@ -176,4 +176,4 @@ public static class GatewayCommandLine
 }
 
 /// <summary>A setting the gateway cannot use; the message says which and how to fix it.</summary>
-public sealed class OptionsException(string message) : Exception(message);
+internal sealed class OptionsException(string message) : Exception(message);

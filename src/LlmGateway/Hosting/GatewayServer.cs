@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Affinetes.LlmGateway.Admin;
 using Affinetes.LlmGateway.Egress;
-using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Tenants;
 using Affinetes.LlmGateway.Proxy;
 using Affinetes.Protocol;
 using Microsoft.AspNetCore.Connections.Features;
@@ -14,7 +14,7 @@ namespace Affinetes.LlmGateway.Hosting;
 /// The gateway composed: Kestrel with the API listeners (TCP and unix sockets, CONNECT tunnels in front) and the
 /// admin listener, the environment registry, the admin API and the YARP-based proxy endpoint.
 /// </summary>
-public sealed class GatewayServer : IAsyncDisposable
+internal sealed class GatewayServer : IAsyncDisposable
 {
     /// <summary>Marks a connection accepted on the admin listener (connection item key).</summary>
     private const string AdminConnection = "affinetes.gateway.admin";
@@ -37,7 +37,7 @@ public sealed class GatewayServer : IAsyncDisposable
     public GatewayOptions Options => _options;
 
     /// <summary>The registered environments (the admin API and the config file fill it).</summary>
-    public IEnvironmentRegistry Environments => _app.Services.GetRequiredService<IEnvironmentRegistry>();
+    public ITenantRegistry Environments => _app.Services.GetRequiredService<ITenantRegistry>();
 
     /// <summary>Base addresses of the API once started: <c>http://127.0.0.1:PORT</c>, <c>unix:/path</c>.</summary>
     public IReadOnlyList<string> ApiAddresses => [.. _apiListeners.Select(Address)];
@@ -71,7 +71,7 @@ public sealed class GatewayServer : IAsyncDisposable
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownGrace);
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton<IEnvironmentRegistry, EnvironmentRegistry>();
+        builder.Services.AddSingleton<ITenantRegistry, TenantRegistry>();
         builder.Services.AddSingleton<ConnectTunnel>();
         builder.Services.AddSingleton<ProxyEndpoint>();
         builder.Services.AddSingleton<AdminEndpoints>();
@@ -210,7 +210,7 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             throw new OptionsException($"--config {file} cannot be read: {e.Message}");
         }
-        foreach (var environment in config.Environments)
+        foreach (var environment in config.Tenants)
         {
             if (environment.Token is null)
             {

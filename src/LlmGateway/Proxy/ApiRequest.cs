@@ -5,7 +5,7 @@ using Affinetes.Protocol;
 namespace Affinetes.LlmGateway.Proxy;
 
 /// <summary>The OpenAI endpoints the gateway forwards; everything else answers 404.</summary>
-public enum ApiEndpoint
+internal enum ApiEndpoint
 {
     ChatCompletions,
     Completions,
@@ -19,10 +19,10 @@ public enum ApiEndpoint
 /// <param name="Stream">Whether the answer is an SSE stream.</param>
 /// <param name="UsageAdded">The gateway added <c>stream_options.include_usage</c>, so the usage-only chunk is not the client's to see.</param>
 /// <param name="Body">The bytes to forward.</param>
-public sealed record InspectedBody(string? Model, bool Stream, bool UsageAdded, ReadOnlyMemory<byte> Body);
+internal sealed record InspectedBody(string? Model, bool Stream, bool UsageAdded, ReadOnlyMemory<byte> Body);
 
 /// <summary>Reads and, where the environment's policy says so, completes a request body.</summary>
-public static class ApiRequest
+internal static class ApiRequest
 {
     /// <summary>The endpoint for a method and the path after <c>/v1</c>, and the model id of <c>GET /models/{id}</c>.</summary>
     public static ApiEndpoint? Match(string method, string path, out string? modelId)

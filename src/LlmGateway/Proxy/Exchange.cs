@@ -4,7 +4,7 @@ using Affinetes.LlmGateway.Usage;
 namespace Affinetes.LlmGateway.Proxy;
 
 /// <summary>What one forwarded request learned on its way back: the upstream's status and the usage it reported.</summary>
-public sealed class Exchange(bool expectsUsage, bool usageAdded)
+internal sealed class Exchange(bool expectsUsage, bool usageAdded)
 {
     /// <summary>A completion or embedding, whose answer should carry <c>usage</c> (a model list does not).</summary>
     public bool ExpectsUsage { get; } = expectsUsage;

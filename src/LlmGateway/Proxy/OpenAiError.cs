@@ -6,7 +6,7 @@ namespace Affinetes.LlmGateway.Proxy;
 /// An error the gateway answers itself, in OpenAI's shape <c>{"error":{"message","type","param","code"}}</c> so
 /// that OpenAI SDKs raise their usual exception types (401 AuthenticationError, 429 RateLimitError ...).
 /// </summary>
-public sealed record OpenAiError(int Status, string Code, string Type, string Message, string? Param = null)
+internal sealed record OpenAiError(int Status, string Code, string Type, string Message, string? Param = null)
 {
     /// <summary>Seconds to send as <c>Retry-After</c>, for rate and concurrency limits.</summary>
     public TimeSpan? RetryAfter { get; init; }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
-using Affinetes.LlmGateway.Environments;
+using Affinetes.LlmGateway.Tenants;
 using Affinetes.LlmGateway.Hosting;
 using Affinetes.LlmGateway.Transcripts;
 using Affinetes.Protocol;
@@ -17,14 +17,14 @@ namespace Affinetes.LlmGateway.Proxy;
 internal sealed partial class ProxyEndpoint : IDisposable
 {
     private readonly GatewayOptions _options;
-    private readonly IEnvironmentRegistry _registry;
+    private readonly ITenantRegistry _registry;
     private readonly IHttpForwarder _forwarder;
     private readonly ILogger<ProxyEndpoint> _logger;
     private readonly HttpMessageInvoker _upstream;
     private readonly ForwarderRequestConfig _requestConfig;
     private readonly string _upstreamPrefix;
 
-    public ProxyEndpoint(GatewayOptions options, IEnvironmentRegistry registry, IHttpForwarder forwarder, ILogger<ProxyEndpoint> logger)
+    public ProxyEndpoint(GatewayOptions options, ITenantRegistry registry, IHttpForwarder forwarder, ILogger<ProxyEndpoint> logger)
     {
         _options = options;
         _registry = registry;
@@ -220,11 +220,11 @@ internal sealed partial class ProxyEndpoint : IDisposable
         request.ContentLength = segment.Count;
     }
 
-    private async Task RejectAsync(HttpContext context, TenantEnvironment environment, OpenAiError error) =>
+    private async Task RejectAsync(HttpContext context, Tenant environment, OpenAiError error) =>
         await RejectAsync(context, environment, default, error);
 
     /// <summary>Answers <paramref name="error"/> and counts it; a task's refusal goes into its transcript too.</summary>
-    private async Task RejectAsync(HttpContext context, TenantEnvironment environment, Refusal refusal, OpenAiError error)
+    private async Task RejectAsync(HttpContext context, Tenant environment, Refusal refusal, OpenAiError error)
     {
         environment.Usage.Reject(error.Code);
         LogRejected(environment.Name, context.Request.Method, context.Request.Path.Value, error.Status, error.Code);

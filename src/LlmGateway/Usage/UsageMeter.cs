@@ -3,13 +3,13 @@ using Affinetes.Protocol;
 namespace Affinetes.LlmGateway.Usage;
 
 /// <summary>Token counts of one answer, as the upstream reported them in <c>usage</c>.</summary>
-public readonly record struct TokenCounts(long Prompt, long Completion, long Total);
+internal readonly record struct TokenCounts(long Prompt, long Completion, long Total);
 
 /// <summary>
 /// One environment's usage: requests, errors, tokens and latency in total and per task, and the requests the gateway
 /// refused by reason. Cheap to record (one short lock); <see cref="Snapshot"/> gives the admin API's figures.
 /// </summary>
-public sealed class UsageMeter
+internal sealed class UsageMeter
 {
     /// <summary>Tasks tracked per environment; later task ids are counted under <see cref="OtherTasks"/>.</summary>
     private const int MaxTasks = 20_000;
@@ -83,12 +83,12 @@ public sealed class UsageMeter
     }
 
     /// <summary>The figures as the admin API shows them.</summary>
-    public EnvironmentUsage Snapshot(string name, long? budget)
+    public TenantUsage Snapshot(string name, long? budget)
     {
         lock (_gate)
         {
             var total = _total.ToTask();
-            return new EnvironmentUsage
+            return new TenantUsage
             {
                 Name = name,
                 Requests = total.Requests,

@@ -66,7 +66,7 @@ public interface IEnvironment : IAsyncDisposable
     string? LlmBaseUrl => null;
 
     /// <summary>What the environment used through the LLM gateway (tokens as the upstream reported them, requests, errors, latency, per task not collected yet); null without a gateway.</summary>
-    Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) => Task.FromResult<EnvironmentUsage?>(null);
+    Task<TenantUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) => Task.FromResult<TenantUsage?>(null);
 
     /// <summary>
     /// What the named tasks used through the LLM gateway since they were last collected (calls made at their
@@ -164,7 +164,7 @@ public sealed class AffinetesEnvironment : DynamicObject, IEnvironment
     /// <summary>Where it runs (the evaluation services watch a Basilica deployment for its loss).</summary>
     internal IBackend Backend => _backend;
 
-    public async Task<EnvironmentUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
+    public async Task<TenantUsage?> GetLlmUsageAsync(CancellationToken cancellationToken = default) =>
         _gateway is null ? null : await _gateway.Gateway.UsageAsync(_gateway.Name, cancellationToken);
 
     public async Task<IReadOnlyDictionary<string, TaskRecord>> CollectLlmTasksAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken = default) =>

@@ -7,7 +7,7 @@ namespace Affinetes.ValidatorClient.Environments;
 /// Every live environment of this process, so that <see cref="AffinetesClient.ReleaseEnvironmentsOnExit"/> can release
 /// them on Ctrl+C, SIGTERM and process exit. Nothing is hooked unless that opt-in is called.
 /// </summary>
-internal static class EnvironmentRegistry
+internal static class TenantRegistry
 {
     private static readonly ConcurrentDictionary<IAsyncDisposable, byte> Live = new();
     private static readonly Lock HookLock = new();

@@ -191,14 +191,14 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
     }
 
     /// <summary>Registers an environment; returns its token.</summary>
-    public async Task<string> RegisterAsync(GatewayEnvironment environment, CancellationToken cancellationToken)
+    public async Task<string> RegisterAsync(GatewayTenant environment, CancellationToken cancellationToken)
     {
-        using var response = await _admin.PostAsJsonAsync(GatewayRoutes.Environments, environment, GatewayJson.Default.GatewayEnvironment, cancellationToken);
+        using var response = await _admin.PostAsJsonAsync(GatewayRoutes.Tenants, environment, GatewayJson.Default.GatewayTenant, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             throw new EnvironmentOptionsException($"the LLM gateway refused the environment's limits ({(int)response.StatusCode}): {await response.Content.ReadAsStringAsync(cancellationToken)}");
         }
-        var created = await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayEnvironmentCreated, cancellationToken);
+        var created = await response.Content.ReadFromJsonAsync(GatewayJson.Default.GatewayTenantCreated, cancellationToken);
         return created!.Token;
     }
 
@@ -211,7 +211,7 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
         }
         try
         {
-            using var response = await _admin.DeleteAsync($"{GatewayRoutes.Environments}/{name}", CancellationToken.None);
+            using var response = await _admin.DeleteAsync($"{GatewayRoutes.Tenants}/{name}", CancellationToken.None);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
@@ -229,11 +229,11 @@ internal sealed partial class LlmGatewayProcess : IAsyncDisposable
     }
 
     /// <summary>The usage of one environment as the gateway counted it.</summary>
-    public async Task<EnvironmentUsage> UsageAsync(string name, CancellationToken cancellationToken)
+    public async Task<TenantUsage> UsageAsync(string name, CancellationToken cancellationToken)
     {
         using var response = await _admin.GetAsync($"{GatewayRoutes.Usage}/{name}", cancellationToken);
         response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.EnvironmentUsage, cancellationToken))!;
+        return (await response.Content.ReadFromJsonAsync(GatewayJson.Default.TenantUsage, cancellationToken))!;
     }
 
     private void KillOnExit(object? sender, EventArgs e) => Kill();

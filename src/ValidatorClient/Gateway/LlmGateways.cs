@@ -20,7 +20,7 @@ internal sealed class LlmGateways(ILoggerFactory loggerFactory) : IAsyncDisposab
         var access = options.Llm!;
         var gateway = await GatewayAsync(access, cancellationToken);
         var name = $"{new string([.. environmentName.Split('/').Last().Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '-').Take(48)])}-{Guid.NewGuid().ToString("N")[..8]}";
-        var token = await gateway.RegisterAsync(new GatewayEnvironment
+        var token = await gateway.RegisterAsync(new GatewayTenant
         {
             Name = name,
             AllowedModels = access.AllowedModels.Count == 0 ? null : access.AllowedModels,

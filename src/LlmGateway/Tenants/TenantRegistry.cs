@@ -2,55 +2,55 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Affinetes.Protocol;
 
-namespace Affinetes.LlmGateway.Environments;
+namespace Affinetes.LlmGateway.Tenants;
 
 /// <summary>The environments the gateway serves, found by the token they present or by name.</summary>
-public interface IEnvironmentRegistry
+internal interface ITenantRegistry
 {
     /// <summary>Registers <paramref name="policy"/>, generating its token when it has none. Throws <see cref="RegistrationException"/> for bad or clashing input.</summary>
-    GatewayEnvironmentCreated Register(GatewayEnvironment policy);
+    GatewayTenantCreated Register(GatewayTenant policy);
 
     /// <summary>Removes an environment; its token stops working at once. False when there is none of that name.</summary>
     bool Remove(string name);
 
     /// <summary>The environment whose token is <paramref name="token"/>, or null.</summary>
-    TenantEnvironment? FindByToken(string token);
+    Tenant? FindByToken(string token);
 
     /// <summary>The environment named <paramref name="name"/>, or null.</summary>
-    TenantEnvironment? FindByName(string name);
+    Tenant? FindByName(string name);
 
     /// <summary>Every registered environment, by name.</summary>
-    IReadOnlyList<TenantEnvironment> All { get; }
+    IReadOnlyList<Tenant> All { get; }
 }
 
 /// <summary>A registration the gateway refused; <see cref="Conflict"/> when the name or token is taken.</summary>
-public sealed class RegistrationException(string message, bool conflict = false) : Exception(message)
+internal sealed class RegistrationException(string message, bool conflict = false) : Exception(message)
 {
     public bool Conflict { get; } = conflict;
 }
 
-internal sealed class EnvironmentRegistry : IEnvironmentRegistry
+internal sealed class TenantRegistry : ITenantRegistry
 {
     /// <summary>Shortest token accepted from a caller; generated ones are 43 characters (256 random bits).</summary>
     private const int MinTokenLength = 24;
 
-    private readonly ConcurrentDictionary<string, TenantEnvironment> _byToken = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, TenantEnvironment> _byName = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Tenant> _byToken = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Tenant> _byName = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    public IReadOnlyList<TenantEnvironment> All => [.. _byName.Values.OrderBy(e => e.Name, StringComparer.Ordinal)];
+    public IReadOnlyList<Tenant> All => [.. _byName.Values.OrderBy(e => e.Name, StringComparer.Ordinal)];
 
-    public GatewayEnvironmentCreated Register(GatewayEnvironment policy)
+    public GatewayTenantCreated Register(GatewayTenant policy)
     {
         Validate(policy);
         var token = policy.Token ?? "afgw-" + Base64UrlToken();
-        var environment = new TenantEnvironment(policy with { Token = null }, token);
+        var environment = new Tenant(policy with { Token = null }, token);
         lock (_gate)
         {
             if (_byName.ContainsKey(policy.Name))
             {
                 environment.Dispose();
-                throw new RegistrationException($"an environment named '{policy.Name}' is registered already; remove it first (DELETE {GatewayRoutes.Environments}/{policy.Name}) or choose another name", conflict: true);
+                throw new RegistrationException($"an environment named '{policy.Name}' is registered already; remove it first (DELETE {GatewayRoutes.Tenants}/{policy.Name}) or choose another name", conflict: true);
             }
             if (_byToken.ContainsKey(token))
             {
@@ -60,7 +60,7 @@ internal sealed class EnvironmentRegistry : IEnvironmentRegistry
             _byName[policy.Name] = environment;
             _byToken[token] = environment;
         }
-        return new GatewayEnvironmentCreated { Name = policy.Name, Token = token };
+        return new GatewayTenantCreated { Name = policy.Name, Token = token };
     }
 
     public bool Remove(string name)
@@ -77,13 +77,13 @@ internal sealed class EnvironmentRegistry : IEnvironmentRegistry
         }
     }
 
-    public TenantEnvironment? FindByToken(string token) => _byToken.GetValueOrDefault(token);
+    public Tenant? FindByToken(string token) => _byToken.GetValueOrDefault(token);
 
-    public TenantEnvironment? FindByName(string name) => _byName.GetValueOrDefault(name);
+    public Tenant? FindByName(string name) => _byName.GetValueOrDefault(name);
 
     private static string Base64UrlToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static void Validate(GatewayEnvironment policy)
+    private static void Validate(GatewayTenant policy)
     {
         if (string.IsNullOrEmpty(policy.Name) || policy.Name.Length > 128 || !policy.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
         {

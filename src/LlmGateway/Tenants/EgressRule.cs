@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Affinetes.LlmGateway.Environments;
+namespace Affinetes.LlmGateway.Tenants;
 
 /// <summary>One entry of an environment's egress allow-list: <c>host</c> (port 443), <c>host:port</c>, or <c>*.domain[:port]</c>.</summary>
-public sealed record EgressRule(string Host, int Port)
+internal sealed record EgressRule(string Host, int Port)
 {
     private const int DefaultPort = 443;
 

@@ -3,17 +3,17 @@ using Affinetes.LlmGateway.Transcripts;
 using Affinetes.LlmGateway.Usage;
 using Affinetes.Protocol;
 
-namespace Affinetes.LlmGateway.Environments;
+namespace Affinetes.LlmGateway.Tenants;
 
 /// <summary>One registered environment: its policy, its limiters and its usage.</summary>
-public sealed class TenantEnvironment : IDisposable
+internal sealed class Tenant : IDisposable
 {
     private readonly HashSet<string>? _allowedModels;
     private readonly ConcurrencyLimiter? _concurrency;
     private readonly TokenBucketRateLimiter? _rate;
     private readonly IReadOnlyList<EgressRule> _egress;
 
-    internal TenantEnvironment(GatewayEnvironment policy, string token)
+    internal Tenant(GatewayTenant policy, string token)
     {
         Policy = policy;
         Token = token;
@@ -41,7 +41,7 @@ public sealed class TenantEnvironment : IDisposable
     public string Name => Policy.Name;
 
     /// <summary>The registration, without its token.</summary>
-    public GatewayEnvironment Policy { get; }
+    public GatewayTenant Policy { get; }
 
     internal string Token { get; }
 
