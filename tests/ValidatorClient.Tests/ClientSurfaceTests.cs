@@ -120,11 +120,11 @@ public sealed class ClientSurfaceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Logging_GoesToTheLoggerFactoryOfTheOptions()
+    public async Task Logging_GoesToTheLoggerFactoryGivenWithTheLoad()
     {
         var lines = new List<string>();
         using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(lines)));
-        await using (var env = await AffinetesClient.LoadEnvAsync(Url with { LoggerFactory = factory }).Within())
+        await using (var env = await AffinetesClient.LoadEnvAsync(Url, factory).Within())
         {
             await env.CallAsync("echo").Within();
         }

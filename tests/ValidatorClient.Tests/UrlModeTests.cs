@@ -318,7 +318,7 @@ public sealed class EnvironmentOptionsTests
     public async Task UnknownDockerHost_IsRejected()
     {
         var e = await Assert.ThrowsAsync<EnvironmentOptionsException>(() =>
-            AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Image = "x:y", Hosts = ["ftp://somewhere"] }));
+            AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Image = "x:y", Docker = new DockerOptions { Hosts = ["ftp://somewhere"] } }));
         Assert.Contains("is not one of: local", e.Message);
     }
 }
