@@ -34,7 +34,7 @@ internal static class BasilicaBenchmark
             var basilicaOptions = new BasilicaOptions { ApiUrl = server.Url, Token = server.Token, StateDirectory = state.FullName, ApiRequestsPerSecond = apiRate };
             var service = new EvaluationService(client, store);
 
-            var onDocker = new EnvironmentOptions { Image = image.Tag, Replicas = 2, Network = ContainerNetwork.Open };
+            var onDocker = new EnvironmentOptions { Image = image.Tag, Replicas = 2, Docker = new DockerOptions { Network = ContainerNetwork.Open } };
             var onBasilica = new EnvironmentOptions { Mode = EnvironmentMode.Basilica, Image = image.Tag, Replicas = 2, Basilica = basilicaOptions };
             // Warm-up, not measured: the first container start of an image pays for the engine's caches, the first
             // deployment for this process's JIT of the contract server and its ingress.

@@ -24,8 +24,8 @@ public static class NetworkBenchmark
         var configurations = new (string What, EnvironmentOptions Options)[]
         {
             ("open (port on 127.0.0.1)", new EnvironmentOptions { Image = image.Tag }),
-            ("isolated (unix socket)", new EnvironmentOptions { Image = image.Tag, Network = ContainerNetwork.Isolated }),
-            ("isolated + LLM gateway", new EnvironmentOptions { Image = image.Tag, Network = ContainerNetwork.Isolated, Llm = llm }),
+            ("isolated (unix socket)", new EnvironmentOptions { Image = image.Tag, Docker = new DockerOptions { Network = ContainerNetwork.Isolated } }),
+            ("isolated + LLM gateway", new EnvironmentOptions { Image = image.Tag, Docker = new DockerOptions { Network = ContainerNetwork.Isolated }, Llm = llm }),
         };
         var results = new List<NetworkResult>();
         foreach (var (what, options) in configurations)

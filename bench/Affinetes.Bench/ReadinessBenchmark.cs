@@ -24,7 +24,7 @@ public static class ReadinessBenchmark
     /// <summary>Measures 1 and <paramref name="replicas"/> replicas of <paramref name="image"/>, alternating, <paramref name="runs"/> times.</summary>
     public static async Task<List<ReadyResult>> MeasureAsync(string image, int replicas, int runs, bool hostNetwork = false)
     {
-        var options = new EnvironmentOptions { Image = image, ReadyTimeout = TimeSpan.FromSeconds(90), HostNetwork = hostNetwork };
+        var options = new EnvironmentOptions { Image = image, ReadyTimeout = TimeSpan.FromSeconds(90), Docker = new DockerOptions { HostNetwork = hostNetwork } };
         await TimeReadyAsync(options with { Replicas = 1 }); // unmeasured: the first start after a build reads the image from disk
         var results = new List<ReadyResult>();
         var samples = new Dictionary<int, List<Sample>> { [1] = [], [replicas] = [] };

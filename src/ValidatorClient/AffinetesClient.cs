@@ -30,14 +30,28 @@ public static class AffinetesClient
 
     /// <summary>
     /// Provisions the environment and returns it once its replicas are ready (see <see cref="IAffinetesClient.LoadEnvAsync"/>).
-    /// Its log messages go to <see cref="EnvironmentOptions.LoggerFactory"/>.
+    /// It logs nothing; <see cref="LoadEnvAsync(EnvironmentOptions, ILoggerFactory?, CancellationToken)"/> says where it logs.
     /// </summary>
-    public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
-        Shared.LoadEnvAsync(options, cancellationToken);
+    public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options) =>
+        Shared.LoadEnvAsync(options, null, CancellationToken.None);
 
     /// <summary>
-    /// A client whose environments log to <paramref name="loggerFactory"/> unless their options name another. Dispose it
-    /// to release the environments it loaded and stop its LLM gateways.
+    /// Provisions the environment and returns it once its replicas are ready (see <see cref="IAffinetesClient.LoadEnvAsync"/>).
+    /// It logs nothing; <see cref="LoadEnvAsync(EnvironmentOptions, ILoggerFactory?, CancellationToken)"/> says where it logs.
+    /// </summary>
+    public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken) =>
+        Shared.LoadEnvAsync(options, null, cancellationToken);
+
+    /// <summary>
+    /// Provisions the environment and returns it once its replicas are ready (see <see cref="IAffinetesClient.LoadEnvAsync"/>);
+    /// it logs what it does (replicas started, unhealthy, replaced ...) to <paramref name="loggerFactory"/> (nowhere when null).
+    /// </summary>
+    public static Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default) =>
+        Shared.LoadEnvAsync(options, loggerFactory, cancellationToken);
+
+    /// <summary>
+    /// A client whose environments log to <paramref name="loggerFactory"/>. Dispose it to release the environments it
+    /// loaded and stop its LLM gateways.
     /// </summary>
     public static IAffinetesClient Create(ILoggerFactory? loggerFactory = null, AffinetesClientOptions? options = null) =>
         new EnvironmentLoader(loggerFactory ?? NullLoggerFactory.Instance, HttpClients.Create, options ?? new AffinetesClientOptions());
@@ -69,17 +83,31 @@ public sealed class AffinetesClientOptions
     /// <summary>Docker mode: containers this client creates per second at most (default 10, bursts of as many); further creations wait their turn.</summary>
     public double MaxContainerCreationsPerSecond { get; set; } = 10;
 
-    /// <summary>Checks the caps; throws <see cref="EnvironmentOptionsException"/> saying how to fix them.</summary>
+    /// <summary>
+    /// Checks the settings; throws one <see cref="EnvironmentOptionsException"/> whose
+    /// <see cref="EnvironmentOptionsException.Errors"/> lists every problem, each saying how to fix it.
+    /// </summary>
     public void Validate()
     {
+        if (Errors() is { Count: > 0 } errors)
+        {
+            throw new EnvironmentOptionsException(errors, "the client options");
+        }
+    }
+
+    /// <summary>Every problem of the settings; none when they can be used.</summary>
+    internal List<string> Errors()
+    {
+        var errors = new List<string>();
         if (MaxLiveContainers < 1 || MaxLiveContainersPerEngine < 1)
         {
-            throw new EnvironmentOptionsException($"container limits must be at least 1 (max live containers {MaxLiveContainers}, per engine {MaxLiveContainersPerEngine})");
+            errors.Add($"container limits must be at least 1 (max live containers {MaxLiveContainers}, per engine {MaxLiveContainersPerEngine})");
         }
         if (!(MaxContainerCreationsPerSecond >= 0.01) || double.IsInfinity(MaxContainerCreationsPerSecond))
         {
-            throw new EnvironmentOptionsException($"container creations per second is {MaxContainerCreationsPerSecond}; use a rate of at least 0.01, e.g. 10");
+            errors.Add($"container creations per second is {MaxContainerCreationsPerSecond}; use a rate of at least 0.01, e.g. 10");
         }
+        return errors;
     }
 }
 
@@ -92,7 +120,11 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
     private readonly Gateway.LlmGateways _gateways = new(loggerFactory);
     private readonly Lock _gate = new();
 
-    public async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default)
+    public Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
+        LoadEnvAsync(options, null, cancellationToken);
+
+    /// <summary>Loads an environment that logs to <paramref name="logs"/>, or to this client's logger factory when null.</summary>
+    internal async Task<IEnvironment> LoadEnvAsync(EnvironmentOptions options, ILoggerFactory? logs, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Parse();
@@ -100,7 +132,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         {
             options = options with { DefaultCallTimeout = fallback };
         }
-        var environment = await LoadCoreAsync(options, callDeadline: null, cancellationToken);
+        var environment = await LoadCoreAsync(options, logs ?? loggerFactory, callDeadline: null, cancellationToken);
         lock (_gate)
         {
             _live.Add(environment);
@@ -110,10 +142,9 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
     }
 
     /// <summary>Provisions one environment; in basilica mode with a fresh deployment per call, one that deploys at each call.</summary>
-    private async Task<AffinetesEnvironment> LoadCoreAsync(EnvironmentOptions options, TimeSpan? callDeadline, CancellationToken cancellationToken)
+    private async Task<AffinetesEnvironment> LoadCoreAsync(EnvironmentOptions options, ILoggerFactory logs, TimeSpan? callDeadline, CancellationToken cancellationToken)
     {
         var (cpu, memory) = options.Parse();
-        var logs = options.LoggerFactory ?? loggerFactory;
         var logger = logs.CreateLogger("Affinetes.ValidatorClient");
         var perCall = options.Mode == EnvironmentMode.Basilica && options.Basilica.FreshDeploymentPerCall;
         var name = options.Image ?? (options.ConnectOnly ? options.ContainerName : null) ?? string.Join(", ", options.BaseUrls);
@@ -154,7 +185,7 @@ internal sealed class EnvironmentLoader(ILoggerFactory loggerFactory, Func<Envir
         // Isolation: each call gets its own one-pod deployment, deleted when the call ends; its TTL covers that call's deadline.
         var oneCallOptions = options with { Replicas = 1, MinReadyReplicas = null, LogFile = null, Basilica = options.Basilica with { FreshDeploymentPerCall = false } };
         Func<TimeSpan?, CancellationToken, Task<AffinetesEnvironment>>? fresh = perCall
-            ? (deadline, ct) => LoadCoreAsync(oneCallOptions, deadline, ct)
+            ? (deadline, ct) => LoadCoreAsync(oneCallOptions, logs, deadline, ct)
             : null;
         return new AffinetesEnvironment(name, backend, pool, http, options, logger, Forget, fresh, gateway);
     }

@@ -45,7 +45,6 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
         Image = image,
         Replicas = replicas,
         ReadyTimeout = TimeSpan.FromSeconds(60),
-        LoggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(_logs))),
         Basilica = new BasilicaOptions
         {
             ApiUrl = _server.Url,
@@ -59,8 +58,9 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
         },
     };
 
-    private static Task<IEnvironment> LoadAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
-        AffinetesClient.LoadEnvAsync(options, cancellationToken).Within(TimeSpan.FromMinutes(2), $"loading {options.Image} on basilica");
+    /// <summary>Loads with the environment's log lines going to the test's list.</summary>
+    private Task<IEnvironment> LoadAsync(EnvironmentOptions options, CancellationToken cancellationToken = default) =>
+        AffinetesClient.LoadEnvAsync(options, LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(_logs))), cancellationToken).Within(TimeSpan.FromMinutes(2), $"loading {options.Image} on basilica");
 
     private static Dictionary<string, object?> Kw(params (string, object?)[] pairs) => pairs.ToDictionary(p => p.Item1, p => p.Item2);
 

@@ -6,7 +6,9 @@ using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Telemetry;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Affinetes.ValidatorClient.Tests;
 
@@ -120,11 +122,11 @@ public sealed class ClientSurfaceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Logging_GoesToTheLoggerFactoryOfTheOptions()
+    public async Task Logging_GoesToTheLoggerFactoryGivenWithTheLoad()
     {
         var lines = new List<string>();
         using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(lines)));
-        await using (var env = await AffinetesClient.LoadEnvAsync(Url with { LoggerFactory = factory }).Within())
+        await using (var env = await AffinetesClient.LoadEnvAsync(Url, factory).Within())
         {
             await env.CallAsync("echo").Within();
         }
@@ -166,5 +168,40 @@ public sealed class ClientSurfaceTests : IAsyncLifetime
         var hooked = typeof(AffinetesClient).Assembly.GetType("Affinetes.ValidatorClient.Environments.TenantRegistry")!
             .GetField("_limit", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
         Assert.Null(hooked.GetValue(null));
+    }
+}
+
+/// <summary>The client's settings from configuration are checked when the host starts, every problem at once.</summary>
+[Trait(Tiers.Name, Tiers.Unit)]
+public sealed class DependencyInjectionValidationTests
+{
+    private static IHost Build(Dictionary<string, string?> section)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(section.ToDictionary(kv => $"Affinetes:{kv.Key}", kv => kv.Value))
+            .Build();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddAffinetes(configuration.GetSection("Affinetes"));
+        return builder.Build();
+    }
+
+    [Fact]
+    public async Task ABadSection_FailsTheHostsStart_ListingEveryProblem()
+    {
+        using var host = Build(new() { ["MaxLiveContainers"] = "0", ["MaxContainerCreationsPerSecond"] = "0" });
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync()).Within();
+        Assert.Equal(typeof(AffinetesClientOptions), e.OptionsType);
+        Assert.Collection(e.Failures,
+            f => Assert.StartsWith("container limits must be at least 1 (max live containers 0", f, StringComparison.Ordinal),
+            f => Assert.StartsWith("container creations per second is 0", f, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AGoodSection_StartsAndStops()
+    {
+        using var host = Build(new() { ["MaxLiveContainers"] = "8", ["DefaultCallTimeout"] = "00:06:00" });
+        await host.StartAsync().Within();
+        Assert.Equal(8, host.Services.GetRequiredService<IOptions<AffinetesClientOptions>>().Value.MaxLiveContainers);
+        await host.StopAsync().Within();
     }
 }

@@ -88,14 +88,14 @@ public sealed class ContainerProfileTests
             TmpSize = tmp ?? ContainerHardening.DefaultTmpSize,
             WritablePaths = path is null ? [] : [path],
         };
-        var e = Assert.Throws<EnvironmentOptionsException>(() => new EnvironmentOptions { Image = "x:1", Hardening = hardening }.Validate());
+        var e = Assert.Throws<EnvironmentOptionsException>(() => new EnvironmentOptions { Image = "x:1", Docker = new DockerOptions { Hardening = hardening } }.Validate());
         Assert.Contains(expected, e.Message);
     }
 
     [Fact]
     public void BadCapability_IsRefused() =>
         Assert.Contains("not a capability name", Assert.Throws<EnvironmentOptionsException>(() =>
-            new EnvironmentOptions { Image = "x:1", Hardening = new ContainerHardening { AddCapabilities = ["net raw"] } }.Validate()).Message);
+            new EnvironmentOptions { Image = "x:1", Docker = new DockerOptions { Hardening = new ContainerHardening { AddCapabilities = ["net raw"] } } }.Validate()).Message);
 
     [Fact]
     public async Task Caps_BadValues_AreRefusedBeforeAnyEngineIsAsked()

@@ -266,7 +266,7 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
                 {
                     Filters = new Dictionary<string, IDictionary<string, bool>> { ["reference"] = new Dictionary<string, bool> { [remote] = true } },
                 }).Within());
-                await using var env = await LoadAsync(new EnvironmentOptions { Image = reference, Pull = pull });
+                await using var env = await LoadAsync(new EnvironmentOptions { Image = reference, Docker = new DockerOptions { Pull = pull } });
                 Assert.Equal(7, (await env.CallAsync("echo", [7]).Within()).GetProperty("x").GetInt32());
                 await fixture.Docker.Images.TagImageAsync(reference, new ImageTagParameters { RepositoryName = repository, Tag = tag }).Within();
             }
@@ -302,7 +302,7 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     [Fact]
     public async Task MissingImage_WithPullNever_SaysSo()
     {
-        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "affinetes-test/does-not-exist:1", Pull = PullPolicy.Never }));
+        var e = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "affinetes-test/does-not-exist:1", Docker = new DockerOptions { Pull = PullPolicy.Never } }));
         Assert.Equal("image affinetes-test/does-not-exist:1 is not on the local engine and pulling is off", e.Message);
         var pulled = await Assert.ThrowsAsync<EnvironmentUnavailableException>(() => LoadAsync(new EnvironmentOptions { Image = "127.0.0.1:5000/affinetes-test/does-not-exist:1" }));
         // The registry's answer in words, not the engine's JSON around it.
@@ -356,7 +356,7 @@ public sealed class DockerModeTests(DockerModeFixture fixture)
     [Fact]
     public async Task HostNetwork_ServesOnAFreeLoopbackPort()
     {
-        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, HostNetwork = true });
+        await using var env = await LoadAsync(new EnvironmentOptions { Image = fixture.ClientImage, Docker = new DockerOptions { HostNetwork = true } });
         Assert.Equal("127.0.0.1", env.Replicas[0].BaseUrl.Host);
         Assert.Equal(4, (await env.CallAsync("echo", [4])).GetProperty("x").GetInt32());
     }

@@ -27,10 +27,8 @@ public sealed class HardeningTests(DockerModeFixture fixture)
 
     /// <summary>Loads with the environment's log lines going to <paramref name="logs"/>.</summary>
     private static Task<IEnvironment> LoadAsync(EnvironmentOptions options, List<string> logs, string what) =>
-        AffinetesClient.LoadEnvAsync(options with
-        {
-            LoggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(logs))),
-        }).Within(TimeSpan.FromMinutes(2), what);
+        AffinetesClient.LoadEnvAsync(options, LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(logs))))
+            .Within(TimeSpan.FromMinutes(2), what);
 
     private static void AssertRefused(JsonElement answer, int errno, string what)
     {
@@ -49,7 +47,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
         await using var env = await LoadAsync(new EnvironmentOptions
         {
             Image = fixture.HardeningImage,
-            Hardening = new ContainerHardening { LogMaxSize = "1Mi", LogMaxFiles = 2 },
+            Docker = new DockerOptions { Hardening = new ContainerHardening { LogMaxSize = "1Mi", LogMaxFiles = 2 } },
         }, logs, "loading the hardening environment");
         var inspected = await fixture.Docker.Containers.InspectContainerAsync(env.Replicas[0].Id);
         Assert.Equal("json-file", inspected.HostConfig!.LogConfig!.Type);
@@ -77,7 +75,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
         await using var env = await LoadAsync(new EnvironmentOptions
         {
             Image = fixture.HardeningImage,
-            Hardening = new ContainerHardening { PidsLimit = 64, TmpSize = "16Mi" },
+            Docker = new DockerOptions { Hardening = new ContainerHardening { PidsLimit = 64, TmpSize = "16Mi" } },
         }, logs, "loading the hardening environment");
 
         AssertRefused(await Call(env, "write_file", ("path", "/probe")), EROFS, "writing to /");
@@ -135,15 +133,18 @@ public sealed class HardeningTests(DockerModeFixture fixture)
             Image = fixture.HardeningImage,
             MemLimit = "300Mi",
             CpuLimit = "0.5",
-            Hardening = new ContainerHardening
+            Docker = new DockerOptions
             {
-                WritableRootFilesystem = true,
-                WritablePaths = ["/scratch"],
-                KeepImageUser = true,
-                AddCapabilities = ["net_raw"],
-                AllowNewPrivileges = true,
-                PidsLimit = 300,
-                OpenFilesLimit = 1024,
+                Hardening = new ContainerHardening
+                {
+                    WritableRootFilesystem = true,
+                    WritablePaths = ["/scratch"],
+                    KeepImageUser = true,
+                    AddCapabilities = ["net_raw"],
+                    AllowNewPrivileges = true,
+                    PidsLimit = 300,
+                    OpenFilesLimit = 1024,
+                },
             },
         }, logs, "loading the relaxed hardening environment");
 
@@ -192,7 +193,7 @@ public sealed class HardeningTests(DockerModeFixture fixture)
         await using var env = await AffinetesClient.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.WritingImage,
-            Hardening = new ContainerHardening { WritablePaths = ["/var/lib/state"] },
+            Docker = new DockerOptions { Hardening = new ContainerHardening { WritablePaths = ["/var/lib/state"] } },
         }).Within(TimeSpan.FromMinutes(2), "loading it with a writable path");
         Assert.Equal("written", (await Call(env, "state")).GetString());
     }

@@ -40,7 +40,7 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.ProbeImage,
-            Network = network ?? ContainerNetwork.Isolated,
+            Docker = new DockerOptions { Network = network ?? ContainerNetwork.Isolated },
             Llm = (limits ?? (llm => llm))(new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = null }),
         }).Within(LoadLimit);
 
@@ -91,7 +91,7 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         await using var env = await client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.ArithImage,
-            Network = ContainerNetwork.Isolated,
+            Docker = new DockerOptions { Network = ContainerNetwork.Isolated },
             Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = variable },
         }).Within(LoadLimit);
         var challenge = await env.CallAsync("generate", kwargs: Kw(("task_id", 7)));
@@ -150,7 +150,7 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
         await using var env = await client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = fixture.ProbeImage,
-            Network = ContainerNetwork.Isolated,
+            Docker = new DockerOptions { Network = ContainerNetwork.Isolated },
             // The caller's own copy of the key in the container's settings is replaced by the token too.
             EnvVars = new Dictionary<string, string> { ["CHUTES_API_KEY"] = "placeholder" },
             Llm = new LlmAccessOptions { Upstream = upstream.BaseUrl.ToString(), KeyVariable = variable, AllowedModels = ["m"] },
@@ -288,7 +288,7 @@ public sealed class NetworkIsolationTests(NetworkIsolationFixture fixture)
             {
                 Image = fixture.ProbeImage,
                 Replicas = 2,
-                Network = ContainerNetwork.Isolated,
+                Docker = new DockerOptions { Network = ContainerNetwork.Isolated },
             }).Within(LoadLimit);
             Assert.Equal(2, env.Replicas.Count);
             var pids = new HashSet<string>();

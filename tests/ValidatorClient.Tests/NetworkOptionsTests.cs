@@ -45,8 +45,7 @@ public sealed class NetworkOptionsTests
         var options = new EnvironmentOptions
         {
             Image = "x:1",
-            Hosts = [host],
-            Network = isolated ? ContainerNetwork.Isolated : ContainerNetwork.Open,
+            Docker = new DockerOptions { Hosts = [host], Network = isolated ? ContainerNetwork.Isolated : ContainerNetwork.Open },
             Llm = gateway ? Llm : null,
         };
         if (expected is null)
@@ -63,13 +62,13 @@ public sealed class NetworkOptionsTests
     public void ContradictoryOptions_AreRefused_SayingWhatToDrop()
     {
         Assert.Contains("exclude each other", Assert.Throws<EnvironmentOptionsException>(
-            new EnvironmentOptions { Image = "x:1", Network = ContainerNetwork.Isolated, HostNetwork = true }.Validate).Message, StringComparison.Ordinal);
+            new EnvironmentOptions { Image = "x:1", Docker = new DockerOptions { Network = ContainerNetwork.Isolated, HostNetwork = true } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("drop the host network", Assert.Throws<EnvironmentOptionsException>(
-            new EnvironmentOptions { Image = "x:1", Llm = Llm, HostNetwork = true }.Validate).Message, StringComparison.Ordinal);
+            new EnvironmentOptions { Image = "x:1", Llm = Llm, Docker = new DockerOptions { HostNetwork = true } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("give the LLM upstream too", Assert.Throws<EnvironmentOptionsException>(
-            new EnvironmentOptions { Image = "x:1", Network = ContainerNetwork.AllowList("api.github.com") }.Validate).Message, StringComparison.Ordinal);
+            new EnvironmentOptions { Image = "x:1", Docker = new DockerOptions { Network = ContainerNetwork.AllowList("api.github.com") } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("url mode takes network open and no LLM gateway", Assert.Throws<EnvironmentOptionsException>(
-            new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = ["http://127.0.0.1:1"], Network = ContainerNetwork.Isolated }.Validate).Message, StringComparison.Ordinal);
+            new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = ["http://127.0.0.1:1"], Docker = new DockerOptions { Network = ContainerNetwork.Isolated } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("is not an http(s) URL", Assert.Throws<EnvironmentOptionsException>(
             new EnvironmentOptions { Image = "x:1", Llm = new LlmAccessOptions { Upstream = "llm.chutes.ai" } }.Validate).Message, StringComparison.Ordinal);
         Assert.Contains("is not an environment variable name", Assert.Throws<EnvironmentOptionsException>(
@@ -84,7 +83,7 @@ public sealed class NetworkOptionsTests
         var basilica = new EnvironmentOptions { Mode = EnvironmentMode.Basilica, Image = "x:1", Basilica = new BasilicaOptions { ApiUrl = "http://127.0.0.1:1", Token = "basilica_k" } };
         Assert.Contains("set LlmAccessOptions.PublicBaseUrl", Assert.Throws<EnvironmentOptionsException>((basilica with { Llm = Llm }).Validate).Message, StringComparison.Ordinal);
         Assert.Contains("network isolated confines Docker containers", Assert.Throws<EnvironmentOptionsException>(
-            (basilica with { Network = ContainerNetwork.Isolated }).Validate).Message, StringComparison.Ordinal);
+            (basilica with { Docker = new DockerOptions { Network = ContainerNetwork.Isolated } }).Validate).Message, StringComparison.Ordinal);
         Assert.Contains("is not an http(s) base URL", Assert.Throws<EnvironmentOptionsException>(
             (basilica with { Llm = Llm with { PublicBaseUrl = "ftp://gw.example/v1" } }).Validate).Message, StringComparison.Ordinal);
         Assert.Contains("is not ADDRESS:PORT", Assert.Throws<EnvironmentOptionsException>(
@@ -105,7 +104,7 @@ public sealed class NetworkOptionsTests
         var e = await Assert.ThrowsAsync<EnvironmentOptionsException>(() => client.LoadEnvAsync(new EnvironmentOptions
         {
             Image = "x:1",
-            Network = ContainerNetwork.Isolated,
+            Docker = new DockerOptions { Network = ContainerNetwork.Isolated },
             Llm = Llm with { GatewayExecutable = "/nonexistent/affinetes-llm-gateway" },
         })).Within();
         Assert.Contains("scripts/publish-gateway.sh", e.Message, StringComparison.Ordinal);

@@ -15,8 +15,7 @@ public sealed class SshEngineTests(SshEngineFixture fixture)
     private EnvironmentOptions Options(string sshConfig) => new()
     {
         Image = fixture.Image,
-        Hosts = [SshEngineFixture.Host],
-        SshConfigFile = sshConfig,
+        Docker = new DockerOptions { Hosts = [SshEngineFixture.Host], SshConfigFile = sshConfig },
         ReadyTimeout = TimeSpan.FromSeconds(90),
     };
 

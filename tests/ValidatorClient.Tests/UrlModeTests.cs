@@ -315,10 +315,90 @@ public sealed class EnvironmentOptionsTests
     }
 
     [Fact]
+    public void OneProblem_IsTheMessage_AsItWas()
+    {
+        var e = Assert.Throws<EnvironmentOptionsException>(() => new EnvironmentOptions { Image = "x", Replicas = 0 }.Validate());
+        Assert.Equal("replicas is 0; use 1 to 64", e.Message);
+        Assert.Equal(["replicas is 0; use 1 to 64"], e.Errors);
+    }
+
+    [Fact]
+    public void EveryProblem_IsCollected_InOneException_OnOneLine()
+    {
+        var options = new EnvironmentOptions
+        {
+            Image = "x",
+            Replicas = 0,
+            CpuLimit = "1.5x",
+            Docker = new DockerOptions { Hardening = new ContainerHardening { PidsLimit = 1 } },
+        };
+        var e = Assert.Throws<EnvironmentOptionsException>(options.Validate);
+        Assert.Equal(3, e.Errors.Count);
+        Assert.StartsWith("replicas is 0", e.Errors[0], StringComparison.Ordinal);
+        Assert.StartsWith("pids limit is 1", e.Errors[1], StringComparison.Ordinal);
+        Assert.StartsWith("cpu limit '1.5x' is not a CPU quantity", e.Errors[2], StringComparison.Ordinal);
+        Assert.Equal($"3 problems with the environment options: {e.Errors[0]}; {e.Errors[1]}; {e.Errors[2]}", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void EveryProblem_OfTheSubRecords_IsCollected_Too()
+    {
+        var options = new EnvironmentOptions
+        {
+            Mode = EnvironmentMode.Basilica,
+            Image = "x",
+            Replicas = 11,
+            Health = new ReplicaHealthOptions { FailureRateThreshold = 2 },
+            Docker = new DockerOptions { HostNetwork = true },
+            Basilica = new BasilicaOptions { ApiUrl = "ftp://basilica.example", Token = "basilica_k", Ttl = TimeSpan.FromSeconds(10) },
+            Llm = new LlmAccessOptions { Upstream = "llm.example" },
+        };
+        var e = Assert.Throws<EnvironmentOptionsException>(options.Validate);
+        string[] expected =
+        [
+            "health: failure rate threshold is 2",
+            "the host network is a Docker option",
+            "a basilica deployment has 1 to 10",
+            "basilica API URL 'ftp://basilica.example' is not an http(s) URL",
+            "basilica TTL is 10 s",
+            "set LlmAccessOptions.PublicBaseUrl",
+            "LLM upstream 'llm.example' is not an http(s) URL",
+        ];
+        Assert.Equal(expected.Length, e.Errors.Count);
+        Assert.All(expected, part => Assert.Contains(e.Errors, error => error.Contains(part, StringComparison.Ordinal)));
+        Assert.StartsWith($"{expected.Length} problems with the environment options: ", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ClientOptions_OneProblemAsItWas_SeveralTogether()
+    {
+        Assert.Equal("container creations per second is 0; use a rate of at least 0.01, e.g. 10",
+            Assert.Throws<EnvironmentOptionsException>(new AffinetesClientOptions { MaxContainerCreationsPerSecond = 0 }.Validate).Message);
+        var e = Assert.Throws<EnvironmentOptionsException>(new AffinetesClientOptions { MaxLiveContainers = 0, MaxContainerCreationsPerSecond = 0 }.Validate);
+        Assert.Equal(2, e.Errors.Count);
+        Assert.Equal($"2 problems with the client options: {e.Errors[0]}; {e.Errors[1]}", e.Message);
+        Assert.StartsWith("container limits must be at least 1", e.Errors[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AJob_ListsEachProblemOfItsEnvironment()
+    {
+        var job = new ValidatorClient.Jobs.EvaluationJob
+        {
+            Environment = new EnvironmentOptions { Image = "x", Replicas = 0, MemLimit = "lots" },
+            Request = new Evaluation.EvaluationRequest { TaskIds = [1] },
+        };
+        var e = Assert.Throws<ValidatorClient.Jobs.JobOptionsException>(job.Validate);
+        Assert.Contains(e.Problems, p => p.StartsWith("replicas is 0", StringComparison.Ordinal));
+        Assert.Contains(e.Problems, p => p.StartsWith("memory limit 'lots'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UnknownDockerHost_IsRejected()
     {
         var e = await Assert.ThrowsAsync<EnvironmentOptionsException>(() =>
-            AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Image = "x:y", Hosts = ["ftp://somewhere"] }));
+            AffinetesClient.LoadEnvAsync(new EnvironmentOptions { Image = "x:y", Docker = new DockerOptions { Hosts = ["ftp://somewhere"] } }));
         Assert.Contains("is not one of: local", e.Message);
     }
 }

@@ -71,7 +71,6 @@ internal static class BasilicaAccess
             Cleanup = false,
             AuthToken = token,
             ReadyTimeout = readyWait,
-            LoggerFactory = context.LoggerFactory,
             Basilica = Options(context, apiUrl),
         };
         try
@@ -82,7 +81,7 @@ internal static class BasilicaAccess
         {
             throw new UsageException(e.Message);
         }
-        return await ValidatorClient.AffinetesClient.LoadEnvAsync(options, cancellationToken);
+        return await ValidatorClient.AffinetesClient.LoadEnvAsync(options, context.LoggerFactory, cancellationToken);
     }
 
     /// <summary>Where the deployment the user calls <paramref name="name"/> (the name given to afs run, or Basilica's) answers.</summary>

@@ -68,7 +68,7 @@ internal sealed class ContainerProfileOptions
     /// </summary>
     public void Check(CommandContext context)
     {
-        new EnvironmentOptions { Image = "check", MemLimit = context.Get(MemLimit), CpuLimit = context.Get(CpuLimit), Hardening = Hardening(context) }.Validate();
+        new EnvironmentOptions { Image = "check", MemLimit = context.Get(MemLimit), CpuLimit = context.Get(CpuLimit), Docker = new DockerOptions { Hardening = Hardening(context) } }.Validate();
         CapsOptions(context);
     }
 

@@ -32,13 +32,11 @@ internal static class RunningReplicas
             ConnectOnly = true,
             ContainerName = c.ContainerName,
             Image = c.Image,
-            Hosts = [c.Engine],
-            SshConfigFile = Engines.SshConfigFile,
+            Docker = new DockerOptions { Hosts = [c.Engine], SshConfigFile = Engines.SshConfigFile },
             AuthToken = token,
             ReadyTimeout = readyWait,
             Cleanup = false,
-            LoggerFactory = context.LoggerFactory,
-        }, losers.Token)).ToList();
+        }, context.LoggerFactory, losers.Token)).ToList();
         var pending = attempts.ToList();
         Exception? last = null;
         while (pending.Count > 0)

@@ -92,8 +92,7 @@ internal sealed class CallCommand : AfsCommand
                     BaseUrls = [baseUrl],
                     AuthToken = token,
                     ReadyTimeout = deadline ?? DefaultReadyWait,
-                    LoggerFactory = context.LoggerFactory,
-                }, overall.Token)
+                }, context.LoggerFactory, overall.Token)
                 : await RunningReplicas.ConnectToFirstReadyAsync(first, context, token, deadline ?? DefaultReadyWait, overall.Token);
             var (kwargs, descriptor) = given.Count == 0 && (deadline is not null || noDeadline)
                 ? (given, null)

@@ -153,10 +153,10 @@ internal sealed class EvalCommand : AfsCommand
 
         // Its own client (the caps the flags ask for): its LLM gateway stops with the command.
         await using var client = _profile.Client(context);
-        var service = new EvaluationService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
+        var service = new EvaluationService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory) }, context.LoggerFactory);
         var notes = new Reporter<string>(context.Console.Note);
         var environment = basilica ? BasilicaOptionsFor(context, image) : EnvironmentOptionsFor(context, target, image);
-        if (resumed is null && _modelSide.UsesBaseline(context) && environment.Hosts.Any(h => !EnvironmentOptions.IsLocalEngine(h)) && environment.Mode == EnvironmentMode.Docker)
+        if (resumed is null && _modelSide.UsesBaseline(context) && environment.Docker.Hosts.Any(h => !EnvironmentOptions.IsLocalEngine(h)) && environment.Mode == EnvironmentMode.Docker)
         {
             context.Console.Note("the offline baseline listens on this machine's 127.0.0.1, which containers on another engine cannot reach; give --base-url for them");
         }
@@ -340,7 +340,7 @@ internal sealed class EvalCommand : AfsCommand
             {
                 throw new UsageException("--llm-upstream starts the LLM gateway for containers afs starts; a host at a URL gets its model settings where it runs");
             }
-            return new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [target.Value], ReadyTimeout = readyTimeout, MaxResultBytes = maxResult, LoggerFactory = context.LoggerFactory };
+            return new EnvironmentOptions { Mode = EnvironmentMode.Url, BaseUrls = [target.Value], ReadyTimeout = readyTimeout, MaxResultBytes = maxResult };
         }
         var network = _networkSide.Parse(context);
         _networkSide.Llm(context, network, context.Get(_modelSide.BaseUrl) ?? "http://127.0.0.1/v1", context.Get(_modelSide.ApiKeyEnv)); // refuses flags that name no gateway
@@ -353,18 +353,20 @@ internal sealed class EvalCommand : AfsCommand
         {
             Image = image,
             Replicas = context.Get(_replicas),
-            Hosts = context.Engines,
-            SshConfigFile = Engines.SshConfigFile,
             EnvVars = envVars,
             MemLimit = context.Get(_profile.MemLimit),
             CpuLimit = context.Get(_profile.CpuLimit),
-            Hardening = _profile.Hardening(context),
-            Network = network,
-            HostNetwork = context.Get(_hostNetwork),
             ReadyTimeout = readyTimeout,
             MaxResultBytes = maxResult,
             Cleanup = true,
-            LoggerFactory = context.LoggerFactory,
+            Docker = new DockerOptions
+            {
+                Hosts = context.Engines,
+                SshConfigFile = Engines.SshConfigFile,
+                Hardening = _profile.Hardening(context),
+                Network = network,
+                HostNetwork = context.Get(_hostNetwork),
+            },
         };
         options.Validate();
         return options;

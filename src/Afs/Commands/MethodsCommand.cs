@@ -43,8 +43,7 @@ internal sealed class MethodsCommand : AfsCommand
                 BaseUrls = [url],
                 AuthToken = token,
                 ReadyTimeout = ReadyWait,
-                LoggerFactory = context.LoggerFactory,
-            }, cancellationToken)
+            }, context.LoggerFactory, cancellationToken)
             : BasilicaAccess.IsBasilica(context, _mode)
                 ? await BasilicaAccess.ConnectAsync(context, _apiUrl, name!, token, ReadyWait, cancellationToken)
                 : await RunningReplicas.ConnectToFirstReadyAsync(name!, context, token, ReadyWait, cancellationToken);

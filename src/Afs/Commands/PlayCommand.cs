@@ -69,8 +69,7 @@ internal sealed class PlayCommand : AfsCommand
                 BaseUrls = [baseUrl],
                 AuthToken = token,
                 ReadyTimeout = ReadyWait,
-                LoggerFactory = context.LoggerFactory,
-            }, cancellationToken)
+            }, context.LoggerFactory, cancellationToken)
             : await RunningReplicas.ConnectToFirstReadyAsync(name!, context, token, ReadyWait, cancellationToken);
         var kwargs = await ResetArgumentsAsync(environment, name ?? baseUrl!, context.Get(_args), cancellationToken);
 

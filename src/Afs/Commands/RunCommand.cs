@@ -115,26 +115,28 @@ internal sealed class RunCommand : AfsCommand
         var options = new EnvironmentOptions
         {
             Image = target.Kind == TargetKind.Directory ? "directory:latest" : target.Value,
-            Network = network,
             Llm = llm,
             ContainerName = context.Get(_name),
             EnvVars = envVars,
             Replicas = context.Get(_replicas),
             MemLimit = context.Get(_profile.MemLimit),
             CpuLimit = context.Get(_profile.CpuLimit),
-            Hardening = _profile.Hardening(context),
-            Hosts = engines,
-            SshConfigFile = Engines.SshConfigFile,
             AuthToken = context.Get(_authToken) ?? NonEmpty(Environment.GetEnvironmentVariable("AFFINETES_AUTH_TOKEN")),
-            HostNetwork = context.Get(_hostNetwork),
-            ForceRecreate = context.Get(_forceRecreate),
-            Pull = Enum.Parse<PullPolicy>(context.Get(_pull)!, ignoreCase: true),
             ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
             Cleanup = remove,
             Lease = Seconds.Value(context, _lease) ?? new EnvironmentOptions().Lease,
-            LoggerFactory = context.LoggerFactory,
             Mode = basilica ? EnvironmentMode.Basilica : EnvironmentMode.Docker,
             Basilica = basilica ? BasilicaAccess.Options(context, _apiUrl, Seconds.Value(context, _ttl)) : new BasilicaOptions(),
+            Docker = new DockerOptions
+            {
+                Hosts = engines,
+                SshConfigFile = Engines.SshConfigFile,
+                Network = network,
+                Hardening = _profile.Hardening(context),
+                HostNetwork = context.Get(_hostNetwork),
+                ForceRecreate = context.Get(_forceRecreate),
+                Pull = Enum.Parse<PullPolicy>(context.Get(_pull)!, ignoreCase: true),
+            },
         };
         options.Validate(); // bad quantities and counts fail here, before anything is asked of an engine (or built)
         if (target.Kind == TargetKind.Directory)

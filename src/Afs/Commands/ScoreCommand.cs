@@ -89,7 +89,7 @@ internal sealed class ScoreCommand : AfsCommand
                 (set.Block is { } block ? $" (block #{block.Number.ToString(CultureInfo.InvariantCulture)}, {set.Miners.Count(m => m.HasImage).ToString(CultureInfo.InvariantCulture)} with an image)" : "") +
                 $" on {AfsConsole.Plural(tasks.Count, "task")} ({TaskIds.Format(tasks)}), " +
                 (basilica ? $"{AfsConsole.Plural(minersConcurrency, "deployment")} on Basilica at once" : $"{minersConcurrency} at a time") +
-                (model is null ? $"; {OfflineModel.Label}" : "") + (basilica ? "" : $"; network {environment.Network}") +
+                (model is null ? $"; {OfflineModel.Label}" : "") + (basilica ? "" : $"; network {environment.Docker.Network}") +
                 (every is { } interval ? $"; every {Describe(interval)} until Ctrl+C" : ""))),
             Environment = environment,
             Request = _settings.Request(context, _modelSide.GivenKwargs(context), null),
@@ -109,7 +109,7 @@ internal sealed class ScoreCommand : AfsCommand
         // One client for every miner, so that the caps count all their containers; its LLM gateway (a token per
         // miner) stops with the command.
         await using var client = _profile.Client(context);
-        var service = new ScoringService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
+        var service = new ScoringService(client, store, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory) }, context.LoggerFactory);
         var scored = new Reporter<MinerScore>(s => console.Note(
             $"miner {s.Miner.Uid} ({(s.Miner.Image is { } image ? ImageReference.ShortenDigests(image) : "no image")}): score {ResultViews.F(s.Score)}" +
             (s.Summary is { FromCache: > 0 } sum ? $", {sum.FromCache} of {sum.Tasks} tasks from the store{(sum.FromCache == sum.Tasks ? " (image unchanged)" : "")}" : "") +
@@ -231,14 +231,16 @@ internal sealed class ScoreCommand : AfsCommand
         {
             MemLimit = context.Get(_profile.MemLimit),
             CpuLimit = context.Get(_profile.CpuLimit),
-            Hardening = _profile.Hardening(context),
-            Hosts = [context.Engines[0]],
-            SshConfigFile = Engines.SshConfigFile,
-            Network = network,
             ReadyTimeout = Seconds.Value(context, _readyTimeout)!.Value,
             MaxResultBytes = context.Get(_maxResult) ?? new EnvironmentOptions().MaxResultBytes,
             Cleanup = true,
-            LoggerFactory = context.LoggerFactory,
+            Docker = new DockerOptions
+            {
+                Hosts = [context.Engines[0]],
+                SshConfigFile = Engines.SshConfigFile,
+                Hardening = _profile.Hardening(context),
+                Network = network,
+            },
         };
     }
 

@@ -64,13 +64,13 @@ internal sealed class ValidateCommand : AfsCommand
         await Engines.RequireReachableAsync(context.Engines[0], cancellationToken);
         var image = target.Kind == TargetKind.Directory ? await Targets.BuildAsync(target.Value, context, cancellationToken) : target.Value;
         await using var client = AffinetesClient.Create(context.LoggerFactory);
-        var service = new ValidationService(client, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory), LoggerFactory = context.LoggerFactory });
+        var service = new ValidationService(client, new EvaluationServiceOptions { LocalModel = new OfflineModel(context.LoggerFactory) }, context.LoggerFactory);
         ValidationReport report;
         try
         {
             report = await service.ValidateAsync(new ValidationJob
             {
-                Environment = new EnvironmentOptions { Image = image, Hosts = [context.Engines[0]], SshConfigFile = Engines.SshConfigFile, Cleanup = true, LoggerFactory = context.LoggerFactory },
+                Environment = new EnvironmentOptions { Image = image, Docker = new DockerOptions { Hosts = [context.Engines[0]], SshConfigFile = Engines.SshConfigFile }, Cleanup = true },
                 TaskIds = [.. Enumerable.Range(1, count).Select(i => (long)i)],
                 Method = context.Get(_method)!,
                 MinScore = min,

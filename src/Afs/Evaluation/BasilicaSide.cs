@@ -150,7 +150,6 @@ internal sealed class BasilicaSide
             ReadyTimeout = readyTimeout,
             MaxResultBytes = maxResultBytes ?? new EnvironmentOptions().MaxResultBytes,
             Cleanup = true,
-            LoggerFactory = context.LoggerFactory,
             Basilica = Options(context),
         };
         try

@@ -13,7 +13,8 @@ public static class AffinetesServiceCollectionExtensions
     /// <summary>
     /// Adds <see cref="IAffinetesClient"/> (a singleton): environments log through the application's
     /// <see cref="ILoggerFactory"/>, call their replicas with clients from <see cref="IHttpClientFactory"/>, and are
-    /// released when the application stops (the container disposes the client).
+    /// released when the application stops (the container disposes the client). The client's settings are checked
+    /// when the host starts: bad ones fail its start with an <see cref="OptionsValidationException"/> listing every problem.
     /// </summary>
     public static IServiceCollection AddAffinetes(this IServiceCollection services) => services.AddAffinetes(_ => { });
 
@@ -21,7 +22,8 @@ public static class AffinetesServiceCollectionExtensions
     public static IServiceCollection AddAffinetes(this IServiceCollection services, Action<AffinetesClientOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<AffinetesClientOptions>().Configure(configure);
+        services.AddOptions<AffinetesClientOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AffinetesClientOptions>, AffinetesClientOptionsValidator>());
         services.AddHttpClient(HttpClients.Name).ConfigurePrimaryHttpMessageHandler(() => HttpClients.CreateHandler(verifyTls: true));
         services.AddHttpClient(HttpClients.InsecureName).ConfigurePrimaryHttpMessageHandler(() => HttpClients.CreateHandler(verifyTls: false));
         services.TryAddSingleton<IAffinetesClient>(provider =>

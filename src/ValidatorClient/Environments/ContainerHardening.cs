@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Affinetes.ValidatorClient.Environments;
 
 /// <summary>
-/// How Docker-mode containers are confined (<see cref="EnvironmentOptions.Hardening"/>). By default every container
+/// How Docker-mode containers are confined (<see cref="DockerOptions.Hardening"/>). By default every container
 /// runs with all capabilities dropped, <c>no-new-privileges</c>, Docker's default seccomp profile (never unconfined),
 /// a read-only root filesystem with a size-limited tmpfs on <c>/tmp</c>, a non-root user (<see cref="NonRootUser"/>
 /// when the image's own user is root), <see cref="PidsLimit"/> processes and threads, <see cref="OpenFilesLimit"/>
@@ -79,60 +79,71 @@ public sealed partial record ContainerHardening
     internal IReadOnlyList<string> Capabilities =>
         [.. AddCapabilities.Select(c => c.Trim().ToUpperInvariant()).Select(c => c.StartsWith("CAP_", StringComparison.Ordinal) ? c[4..] : c).Distinct(StringComparer.Ordinal)];
 
-    /// <summary>Checks the settings; returns the tmpfs size in bytes or throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
+    /// <summary>Checks the settings; returns the tmpfs size in bytes or throws <see cref="EnvironmentOptionsException"/> listing every problem.</summary>
     internal long Validate()
+    {
+        var errors = new List<string>();
+        var tmpBytes = CollectErrors(errors);
+        if (errors.Count > 0)
+        {
+            throw new EnvironmentOptionsException(errors);
+        }
+        return tmpBytes;
+    }
+
+    /// <summary>Adds every problem of the settings to <paramref name="errors"/>; returns the tmpfs size in bytes (0 when it does not parse).</summary>
+    internal long CollectErrors(List<string> errors)
     {
         if (PidsLimit is < 32 or > 4_194_304)
         {
-            throw new EnvironmentOptionsException($"pids limit is {PidsLimit}; use 32 to 4194304 (the host alone runs about 30 threads; default {DefaultPidsLimit})");
+            errors.Add($"pids limit is {PidsLimit}; use 32 to 4194304 (the host alone runs about 30 threads; default {DefaultPidsLimit})");
         }
         if (OpenFilesLimit is < 256 or > 1_048_576)
         {
-            throw new EnvironmentOptionsException($"open files limit is {OpenFilesLimit}; use 256 to 1048576 (default {DefaultOpenFilesLimit})");
+            errors.Add($"open files limit is {OpenFilesLimit}; use 256 to 1048576 (default {DefaultOpenFilesLimit})");
         }
-        long tmpBytes;
+        long tmpBytes = 0;
         try
         {
             tmpBytes = MemoryQuantity.Parse(TmpSize).Bytes;
+            if (tmpBytes < 1L << 20)
+            {
+                errors.Add($"tmp size '{TmpSize}' is below 1Mi; the host needs a writable /tmp, use e.g. '64Mi' or more");
+            }
         }
         catch (FormatException e)
         {
-            throw new EnvironmentOptionsException($"tmp size: {e.Message.Replace("memory limit", "size", StringComparison.Ordinal)}");
+            errors.Add($"tmp size: {e.Message.Replace("memory limit", "size", StringComparison.Ordinal)}");
         }
-        if (tmpBytes < 1L << 20)
-        {
-            throw new EnvironmentOptionsException($"tmp size '{TmpSize}' is below 1Mi; the host needs a writable /tmp, use e.g. '64Mi' or more");
-        }
-        long logBytes;
         try
         {
-            logBytes = MemoryQuantity.Parse(LogMaxSize).Bytes;
+            var logBytes = MemoryQuantity.Parse(LogMaxSize).Bytes;
+            if (logBytes is < 1L << 20 or > 1L << 30)
+            {
+                errors.Add($"log size '{LogMaxSize}' must be from 1Mi to 1Gi (default {DefaultLogMaxSize})");
+            }
         }
         catch (FormatException e)
         {
-            throw new EnvironmentOptionsException($"log size: {e.Message.Replace("memory limit", "size", StringComparison.Ordinal)}");
-        }
-        if (logBytes is < 1L << 20 or > 1L << 30)
-        {
-            throw new EnvironmentOptionsException($"log size '{LogMaxSize}' must be from 1Mi to 1Gi (default {DefaultLogMaxSize})");
+            errors.Add($"log size: {e.Message.Replace("memory limit", "size", StringComparison.Ordinal)}");
         }
         if (LogMaxFiles is < 1 or > 100)
         {
-            throw new EnvironmentOptionsException($"log files is {LogMaxFiles}; use 1 to 100 (default {DefaultLogMaxFiles})");
+            errors.Add($"log files is {LogMaxFiles}; use 1 to 100 (default {DefaultLogMaxFiles})");
         }
         foreach (var path in WritablePaths)
         {
             if (!path.StartsWith('/') || path.TrimEnd('/').Length == 0 || path.Contains(':', StringComparison.Ordinal) || path.Contains(',', StringComparison.Ordinal)
                 || path.Split('/').Any(part => part is "." or ".."))
             {
-                throw new EnvironmentOptionsException($"writable path '{path}' must be an absolute directory other than / without ':', ',', '.' or '..', e.g. /var/cache/app");
+                errors.Add($"writable path '{path}' must be an absolute directory other than / without ':', ',', '.' or '..', e.g. /var/cache/app");
             }
         }
         foreach (var capability in Capabilities)
         {
             if (!CapabilityName().IsMatch(capability))
             {
-                throw new EnvironmentOptionsException($"capability '{capability}' is not a capability name; use e.g. NET_RAW, CHOWN or SYS_PTRACE");
+                errors.Add($"capability '{capability}' is not a capability name; use e.g. NET_RAW, CHOWN or SYS_PTRACE");
             }
         }
         return tmpBytes;

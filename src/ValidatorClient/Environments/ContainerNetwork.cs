@@ -159,28 +159,29 @@ public sealed record LlmAccessOptions
     /// <summary>The TCP address the gateway listens on; null when it listens on its unix socket only.</summary>
     internal string? ResolvedListen => PublicBaseUrl is null ? Listen : Listen ?? DefaultListen;
 
-    internal void Validate()
+    /// <summary>Adds every problem of the settings to <paramref name="errors"/>.</summary>
+    internal void CollectErrors(List<string> errors)
     {
         if (!Uri.TryCreate(Upstream, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {
-            throw new EnvironmentOptionsException($"LLM upstream '{Upstream}' is not an http(s) URL; give e.g. https://llm.chutes.ai/v1");
+            errors.Add($"LLM upstream '{Upstream}' is not an http(s) URL; give e.g. https://llm.chutes.ai/v1");
         }
         if (KeyVariable is not null && (KeyVariable.Length == 0 || !KeyVariable.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')))
         {
-            throw new EnvironmentOptionsException($"LLM key variable '{KeyVariable}' is not an environment variable name; use e.g. CHUTES_API_KEY");
+            errors.Add($"LLM key variable '{KeyVariable}' is not an environment variable name; use e.g. CHUTES_API_KEY");
         }
         if (MaxConcurrency is < 1 || RequestsPerMinute is < 1 || MaxTokensPerRequest is < 1 || BudgetTokens is < 1)
         {
-            throw new EnvironmentOptionsException("LLM limits (concurrency, requests per minute, max tokens, budget) must be at least 1 when set");
+            errors.Add("LLM limits (concurrency, requests per minute, max tokens, budget) must be at least 1 when set");
         }
         if (PublicBaseUrl is { } publicUrl && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var reachable) || reachable.Scheme is not ("http" or "https")
             || reachable.Query.Length > 0 || reachable.Fragment.Length > 0))
         {
-            throw new EnvironmentOptionsException($"the LLM gateway's public URL '{publicUrl}' is not an http(s) base URL; give the address at which the environments reach this machine's gateway, e.g. https://llm-gw.example.org/v1");
+            errors.Add($"the LLM gateway's public URL '{publicUrl}' is not an http(s) base URL; give the address at which the environments reach this machine's gateway, e.g. https://llm-gw.example.org/v1");
         }
         if (ResolvedListen is { } listen && !IsListenAddress(listen))
         {
-            throw new EnvironmentOptionsException($"the LLM gateway's listen address '{listen}' is not ADDRESS:PORT; give e.g. 127.0.0.1:8791 (the port the public URL's proxy forwards to, 1 to 65535)");
+            errors.Add($"the LLM gateway's listen address '{listen}' is not ADDRESS:PORT; give e.g. 127.0.0.1:8791 (the port the public URL's proxy forwards to, 1 to 65535)");
         }
     }
 

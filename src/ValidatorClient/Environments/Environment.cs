@@ -90,7 +90,7 @@ public interface IEnvironment : IAsyncDisposable
 public sealed record ReplicaLogLine(string Replica, string Line);
 
 /// <summary>
-/// The environment behind <see cref="AffinetesClient.LoadEnvAsync"/>. Also a dynamic object, so validators write
+/// The environment behind <see cref="IAffinetesClient.LoadEnvAsync"/>. Also a dynamic object, so validators write
 /// what they wrote in Python: <c>dynamic env = await AffinetesClient.LoadEnvAsync(...);
 /// await env.evaluate(task_id: 1, model: "m", _timeout: 360)</c>. Public so that its own members
 /// (<c>CallAsync</c>, <c>DisposeAsync</c> ...) stay reachable through <c>dynamic</c>; any other name is a remote method.

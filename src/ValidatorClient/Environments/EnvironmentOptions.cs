@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace Affinetes.ValidatorClient.Environments;
 
 /// <summary>How an environment is provisioned.</summary>
@@ -53,18 +51,10 @@ public sealed record EnvironmentOptions
 
     public int Replicas { get; init; } = 1;
 
-    /// <summary>Docker engines to spread replicas over: <c>local</c>, <c>unix:///path</c>, <c>tcp://host:2375</c>, <c>ssh://user@host[:port]</c>.</summary>
-    public IReadOnlyList<string> Hosts { get; init; } = ["local"];
-
     public LoadBalance LoadBalance { get; init; } = LoadBalance.RoundRobin;
 
     /// <summary>Container name (replica i &gt; 0 gets <c>-i</c>); a container of that name is reused when its spec matches.</summary>
     public string? ContainerName { get; init; }
-
-    /// <summary>Remove and recreate a container of the same name even when its spec matches.</summary>
-    public bool ForceRecreate { get; init; }
-
-    public PullPolicy Pull { get; init; } = PullPolicy.Missing;
 
     /// <summary>Memory limit: <c>"8Gi"</c>, <c>"512Mi"</c>, <c>"1g"</c>.</summary>
     public string? MemLimit { get; init; }
@@ -81,24 +71,8 @@ public sealed record EnvironmentOptions
     /// </summary>
     public bool ConnectOnly { get; init; }
 
-    /// <summary>Run containers in the engine host's network (the actor then listens on a free port of 127.0.0.1).</summary>
-    public bool HostNetwork { get; init; }
-
-    /// <summary>Docker mode: how containers are confined (hardened by default; see <see cref="ContainerHardening"/> for the defaults and relaxations).</summary>
-    public ContainerHardening Hardening { get; init; } = new();
-
-    /// <summary>
-    /// Docker mode: what the containers may reach. <see cref="ContainerNetwork.Open"/> (default), or
-    /// <see cref="ContainerNetwork.Isolated"/>: no network, the host reached through a unix socket, the LLM only
-    /// through the gateway (<see cref="Llm"/>); <see cref="ContainerNetwork.AllowList"/> adds HTTPS to named hosts.
-    /// </summary>
-    public ContainerNetwork Network { get; init; } = ContainerNetwork.Open;
-
     /// <summary>The LLM the actor may use, through the client's LLM gateway (Docker mode; basilica mode at the gateway's public URL); none when null.</summary>
     public LlmAccessOptions? Llm { get; init; }
-
-    /// <summary>An ssh configuration file for <c>ssh://</c> hosts (passed as <c>ssh -F</c>); default: the user's own.</summary>
-    public string? SshConfigFile { get; init; }
 
     /// <summary>URL mode: the server(s) to call.</summary>
     public IReadOnlyList<string> BaseUrls { get; init; } = [];
@@ -124,11 +98,8 @@ public sealed record EnvironmentOptions
     /// <summary>A file the containers' log lines are appended to as they come, prefixed with the replica.</summary>
     public string? LogFile { get; init; }
 
-    /// <summary>Where the environment logs what it does (replicas started, unhealthy, replaced ...); none when null.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
-
     /// <summary>
-    /// How many replicas must be ready before <see cref="AffinetesClient.LoadEnvAsync"/> returns; the others join the
+    /// How many replicas must be ready before <see cref="IAffinetesClient.LoadEnvAsync"/> returns; the others join the
     /// pool as they become ready. Default: all of them.
     /// </summary>
     public int? MinReadyReplicas { get; init; }
@@ -153,7 +124,14 @@ public sealed record EnvironmentOptions
     /// <summary>Basilica mode: the API, its key, TTL and isolation (<see cref="BasilicaOptions"/>).</summary>
     public BasilicaOptions Basilica { get; init; } = new();
 
-    /// <summary>Checks the options once; throws <see cref="EnvironmentOptionsException"/> saying how to fix.</summary>
+    /// <summary>Docker mode: the engines, pulls, the host network, hardening and network of the containers (<see cref="DockerOptions"/>).</summary>
+    public DockerOptions Docker { get; init; } = new();
+
+    /// <summary>
+    /// Checks the options once, their sub-records (<see cref="Docker"/>, <see cref="Health"/>, <see cref="Basilica"/>,
+    /// <see cref="Llm"/>) with them; throws one <see cref="EnvironmentOptionsException"/> whose
+    /// <see cref="EnvironmentOptionsException.Errors"/> lists every problem, each saying how to fix it.
+    /// </summary>
     public void Validate() => Parse();
 
     /// <summary>Engines whose containers can share unix sockets with this process (bind mounts of its directories): this machine's.</summary>
@@ -161,136 +139,168 @@ public sealed record EnvironmentOptions
         || (host.StartsWith("tcp://", StringComparison.Ordinal) && Uri.TryCreate(host, UriKind.Absolute, out var uri)
             && (uri.Host == "localhost" || (System.Net.IPAddress.TryParse(uri.Host, out var address) && System.Net.IPAddress.IsLoopback(address))));
 
-    private void ValidateNetwork()
-    {
-        ArgumentNullException.ThrowIfNull(Network);
-        var isolated = Network.Mode == NetworkMode.Isolated;
-        if (Mode == EnvironmentMode.Url && (isolated || Llm is not null))
-        {
-            throw new EnvironmentOptionsException("network isolation and the LLM gateway are for environments the client starts; url mode takes network open and no LLM gateway");
-        }
-        if (Mode == EnvironmentMode.Basilica)
-        {
-            if (Network.Mode != NetworkMode.Open)
-            {
-                throw new EnvironmentOptionsException($"network {Network} confines Docker containers; a Basilica deployment's network is Basilica's: use network open (the model is reached through the LLM gateway's public URL)");
-            }
-            if (Llm is { PublicBaseUrl: null })
-            {
-                throw new EnvironmentOptionsException("a Basilica deployment runs far from this machine and reaches the LLM gateway only at a public URL: set LlmAccessOptions.PublicBaseUrl (where Basilica reaches this machine's gateway) and Listen");
-            }
-            if (Llm is not null && Basilica.PassLlmKey)
-            {
-                throw new EnvironmentOptionsException("the LLM gateway keeps the key on this machine and passing the key hands it to the deployment: choose one (BasilicaOptions.PassLlmKey or LlmAccessOptions.PublicBaseUrl)");
-            }
-            Llm?.Validate();
-            return;
-        }
-        if (Llm?.PublicBaseUrl is not null)
-        {
-            throw new EnvironmentOptionsException("a public URL of the LLM gateway is for environments far from this machine (basilica mode); Docker containers reach the gateway through their relay: leave PublicBaseUrl unset");
-        }
-        if (isolated && HostNetwork)
-        {
-            throw new EnvironmentOptionsException("an isolated network and the host network exclude each other; drop one (isolated containers reach the LLM through the gateway, without the host network)");
-        }
-        if (Llm is not null && HostNetwork)
-        {
-            throw new EnvironmentOptionsException("the LLM gateway is relayed on each container's own 127.0.0.1, which the host network does not give; drop the host network (the gateway makes it unneeded)");
-        }
-        if (Network.EgressHosts.Count > 0 && Llm is null)
-        {
-            throw new EnvironmentOptionsException($"network {Network} goes through the LLM gateway's proxy: give the LLM upstream too (Llm, or afs --llm-upstream URL)");
-        }
-        if ((isolated || Llm is not null) && Hosts.FirstOrDefault(h => !IsLocalEngine(h)) is { } remote)
-        {
-            throw new EnvironmentOptionsException(
-                $"{(isolated ? $"network {Network}" : "the LLM gateway")} needs a Docker engine on this machine (the client and the gateway reach the containers through bind-mounted unix sockets), and {remote} is not; " +
-                "use network open without the gateway for that engine, or run the validator on the engine's machine");
-        }
-        Llm?.Validate();
-    }
-
-    /// <summary>Checks the options and returns the parsed quantities.</summary>
+    /// <summary>Checks the options and returns the parsed quantities; throws <see cref="EnvironmentOptionsException"/> listing every problem.</summary>
     internal (CpuQuantity? Cpu, MemoryQuantity? Memory) Parse()
     {
+        var errors = new List<string>();
+        var quantities = CollectErrors(errors);
+        if (errors.Count > 0)
+        {
+            throw new EnvironmentOptionsException(errors);
+        }
+        return quantities;
+    }
+
+    /// <summary>Adds every problem of the options to <paramref name="errors"/>; returns the quantities that parsed.</summary>
+    private (CpuQuantity? Cpu, MemoryQuantity? Memory) CollectErrors(List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(Docker);
+        ArgumentNullException.ThrowIfNull(Health);
+        ArgumentNullException.ThrowIfNull(Basilica);
         if (Replicas is < 1 or > 64)
         {
-            throw new EnvironmentOptionsException($"replicas is {Replicas}; use 1 to 64");
+            errors.Add($"replicas is {Replicas}; use 1 to 64");
         }
         if (MinReadyReplicas is { } min && (min < 1 || min > Replicas))
         {
-            throw new EnvironmentOptionsException($"min ready replicas is {min}; use 1 to the number of replicas ({Replicas})");
+            errors.Add($"min ready replicas is {min}; use 1 to the number of replicas ({Replicas})");
         }
         if (Mode != EnvironmentMode.Url && string.IsNullOrWhiteSpace(Image) && !ConnectOnly)
         {
-            throw new EnvironmentOptionsException($"{Mode.ToString().ToLowerInvariant()} mode needs an image");
+            errors.Add($"{Mode.ToString().ToLowerInvariant()} mode needs an image");
         }
         if (Mode == EnvironmentMode.Url)
         {
             if (BaseUrls.Count == 0)
             {
-                throw new EnvironmentOptionsException("url mode needs at least one base URL, e.g. http://127.0.0.1:8000");
+                errors.Add("url mode needs at least one base URL, e.g. http://127.0.0.1:8000");
             }
             foreach (var url in BaseUrls)
             {
                 if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
                 {
-                    throw new EnvironmentOptionsException($"base URL '{url}' is not an http(s) URL");
+                    errors.Add($"base URL '{url}' is not an http(s) URL");
                 }
             }
         }
         if (ConnectOnly && string.IsNullOrWhiteSpace(ContainerName))
         {
-            throw new EnvironmentOptionsException("connect-only needs the container name to attach to");
-        }
-        if (Hosts.Count == 0)
-        {
-            throw new EnvironmentOptionsException("hosts is empty; use [\"local\"] or name Docker engines");
+            errors.Add("connect-only needs the container name to attach to");
         }
         if (ReadyTimeout <= TimeSpan.Zero)
         {
-            throw new EnvironmentOptionsException("ready timeout must be positive");
+            errors.Add("ready timeout must be positive");
         }
         if (DefaultCallTimeout is { } callTimeout && callTimeout <= TimeSpan.Zero)
         {
-            throw new EnvironmentOptionsException("default call timeout must be positive");
+            errors.Add("default call timeout must be positive");
         }
         if (MaxResultBytes is < 1024 or > int.MaxValue - 65536)
         {
-            throw new EnvironmentOptionsException($"the result size limit is {MaxResultBytes} bytes; use 1 KiB to 2 GiB");
+            errors.Add($"the result size limit is {MaxResultBytes} bytes; use 1 KiB to 2 GiB");
         }
         if (Lease < TimeSpan.FromSeconds(10))
         {
-            throw new EnvironmentOptionsException($"lease is {Lease.TotalSeconds:0.###} s; use 10 s or more");
+            errors.Add($"lease is {Lease.TotalSeconds:0.###} s; use 10 s or more");
         }
-        Health.Validate();
-        Hardening.Validate();
+        Health.CollectErrors(errors);
+        Docker.CollectErrors(errors);
         if (Mode == EnvironmentMode.Basilica)
         {
-            if (HostNetwork)
+            if (Docker.HostNetwork)
             {
-                throw new EnvironmentOptionsException("basilica mode runs deployments on Basilica: the host network is a Docker option");
+                errors.Add("basilica mode runs deployments on Basilica: the host network is a Docker option");
             }
             if (Replicas > 10)
             {
-                throw new EnvironmentOptionsException($"replicas is {Replicas}; a basilica deployment has 1 to 10");
+                errors.Add($"replicas is {Replicas}; a basilica deployment has 1 to 10");
             }
-            Basilica.Validate();
+            Basilica.CollectErrors(errors);
         }
-        ValidateNetwork();
-        if (Lease < Health.ProbeInterval * 3)
+        CollectNetworkErrors(errors);
+        // Checked only once the lease itself is long enough, so that one short lease is one problem.
+        if (Lease >= TimeSpan.FromSeconds(10) && Lease < Health.ProbeInterval * 3)
         {
-            throw new EnvironmentOptionsException($"lease ({Lease.TotalSeconds:0.###} s) must be at least three probe intervals ({Health.ProbeInterval.TotalSeconds:0.###} s each), or the lease runs out between renewals");
+            errors.Add($"lease ({Lease.TotalSeconds:0.###} s) must be at least three probe intervals ({Health.ProbeInterval.TotalSeconds:0.###} s each), or the lease runs out between renewals");
         }
+        CpuQuantity? cpu = null;
+        MemoryQuantity? memory = null;
         try
         {
-            return (CpuLimit is null ? null : CpuQuantity.Parse(CpuLimit), MemLimit is null ? null : MemoryQuantity.Parse(MemLimit));
+            cpu = CpuLimit is null ? null : CpuQuantity.Parse(CpuLimit);
         }
         catch (FormatException e)
         {
-            throw new EnvironmentOptionsException(e.Message);
+            errors.Add(e.Message);
         }
+        try
+        {
+            memory = MemLimit is null ? null : MemoryQuantity.Parse(MemLimit);
+        }
+        catch (FormatException e)
+        {
+            errors.Add(e.Message);
+        }
+        return (cpu, memory);
+    }
+
+    /// <summary>
+    /// The network, the host network and the LLM gateway together: what each mode allows. Url and basilica modes
+    /// start no container, so they take network open; each mode's refusal is said once, without the Docker advice
+    /// that would follow from it.
+    /// </summary>
+    private void CollectNetworkErrors(List<string> errors)
+    {
+        var network = Docker.Network;
+        var isolated = network.Mode == NetworkMode.Isolated;
+        if (Mode == EnvironmentMode.Url)
+        {
+            if (isolated || Llm is not null)
+            {
+                errors.Add("network isolation and the LLM gateway are for environments the client starts; url mode takes network open and no LLM gateway");
+            }
+            return;
+        }
+        if (Mode == EnvironmentMode.Basilica)
+        {
+            if (network.Mode != NetworkMode.Open)
+            {
+                errors.Add($"network {network} confines Docker containers; a Basilica deployment's network is Basilica's: use network open (the model is reached through the LLM gateway's public URL)");
+            }
+            if (Llm is { PublicBaseUrl: null })
+            {
+                errors.Add("a Basilica deployment runs far from this machine and reaches the LLM gateway only at a public URL: set LlmAccessOptions.PublicBaseUrl (where Basilica reaches this machine's gateway) and Listen");
+            }
+            if (Llm is not null && Basilica.PassLlmKey)
+            {
+                errors.Add("the LLM gateway keeps the key on this machine and passing the key hands it to the deployment: choose one (BasilicaOptions.PassLlmKey or LlmAccessOptions.PublicBaseUrl)");
+            }
+            Llm?.CollectErrors(errors);
+            return;
+        }
+        if (Llm?.PublicBaseUrl is not null)
+        {
+            errors.Add("a public URL of the LLM gateway is for environments far from this machine (basilica mode); Docker containers reach the gateway through their relay: leave PublicBaseUrl unset");
+        }
+        if (isolated && Docker.HostNetwork)
+        {
+            errors.Add("an isolated network and the host network exclude each other; drop one (isolated containers reach the LLM through the gateway, without the host network)");
+        }
+        if (Llm is not null && Docker.HostNetwork)
+        {
+            errors.Add("the LLM gateway is relayed on each container's own 127.0.0.1, which the host network does not give; drop the host network (the gateway makes it unneeded)");
+        }
+        if (network.EgressHosts.Count > 0 && Llm is null)
+        {
+            errors.Add($"network {network} goes through the LLM gateway's proxy: give the LLM upstream too (Llm, or afs --llm-upstream URL)");
+        }
+        if ((isolated || Llm is not null) && Docker.Hosts.FirstOrDefault(h => !IsLocalEngine(h)) is { } remote)
+        {
+            errors.Add(
+                $"{(isolated ? $"network {network}" : "the LLM gateway")} needs a Docker engine on this machine (the client and the gateway reach the containers through bind-mounted unix sockets), and {remote} is not; " +
+                "use network open without the gateway for that engine, or run the validator on the engine's machine");
+        }
+        Llm?.CollectErrors(errors);
     }
 }
 
@@ -323,19 +333,19 @@ public sealed record ReplicaHealthOptions
     /// <summary>How long a replica may stay unresponsive before it is replaced (where the backend can replace it).</summary>
     public TimeSpan ReplaceAfter { get; init; } = TimeSpan.FromSeconds(10);
 
-    internal void Validate()
+    /// <summary>Adds every problem of the settings to <paramref name="errors"/>.</summary>
+    internal void CollectErrors(List<string> errors)
     {
         if (ProbeInterval <= TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero || FailureRateWindow <= TimeSpan.Zero || ReplaceAfter < TimeSpan.Zero || ReactivationPeriod < TimeSpan.Zero)
         {
-            throw new EnvironmentOptionsException("health: intervals, timeouts and periods must be positive");
+            errors.Add("health: intervals, timeouts and periods must be positive");
         }
         if (UnresponsiveAfterProbes < 1 || MinimumCalls < 1)
         {
-            throw new EnvironmentOptionsException("health: probe and call counts must be at least 1");
+            errors.Add("health: probe and call counts must be at least 1");
         }
         if (FailureRateThreshold is <= 0 or > 1)
         {
-            throw new EnvironmentOptionsException($"health: failure rate threshold is {FailureRateThreshold}; use a share above 0 and at most 1, e.g. 0.5");
+            errors.Add($"health: failure rate threshold is {FailureRateThreshold}; use a share above 0 and at most 1, e.g. 0.5");
         }
-    }
-}
+    }}

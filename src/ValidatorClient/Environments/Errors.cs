@@ -106,8 +106,46 @@ public sealed class EnvironmentAuthenticationException(string description, bool 
     public bool TokenSent { get; } = tokenSent;
 }
 
-/// <summary>Options that cannot be used; the message says which and how to fix it.</summary>
-public sealed class EnvironmentOptionsException(string message) : AffinetesException(message);
+/// <summary>
+/// Options that cannot be used. <see cref="Errors"/> lists every problem found, each saying how to fix it, so that a
+/// configuration is mended in one go rather than one complaint at a time. With one problem the message is that
+/// problem; with several, one line: <c>3 problems with the environment options: A; B; C</c>.
+/// </summary>
+public sealed class EnvironmentOptionsException : AffinetesException
+{
+    /// <summary>One problem: it is the message.</summary>
+    public EnvironmentOptionsException(string message)
+        : this([message])
+    {
+    }
+
+    /// <summary>Every problem found in the environment options (at least one).</summary>
+    public EnvironmentOptionsException(IReadOnlyList<string> errors)
+        : this(errors, "the environment options")
+    {
+    }
+
+    /// <summary>Every problem found in <paramref name="subject"/> (<c>the client options</c> ...), which the message names when there are several.</summary>
+    internal EnvironmentOptionsException(IReadOnlyList<string> errors, string subject)
+        : base(Describe(errors, subject))
+    {
+        Errors = [.. errors];
+    }
+
+    /// <summary>Every problem found, in the order the options were checked; the message is the only one when there is one.</summary>
+    public IReadOnlyList<string> Errors { get; }
+
+    private static string Describe(IReadOnlyList<string> errors, string subject)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        return errors.Count switch
+        {
+            0 => throw new ArgumentException("an options error needs at least one problem", nameof(errors)),
+            1 => errors[0],
+            _ => $"{errors.Count} problems with {subject}: {string.Join("; ", errors)}",
+        };
+    }
+}
 
 /// <summary>
 /// A container was not started because a cap on containers was reached (<see cref="AffinetesClientOptions"/>); the

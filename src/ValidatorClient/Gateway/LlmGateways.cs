@@ -28,10 +28,10 @@ internal sealed class LlmGateways(ILoggerFactory loggerFactory) : IAsyncDisposab
             RequestsPerMinute = access.RequestsPerMinute,
             MaxTokensPerRequest = access.MaxTokensPerRequest,
             BudgetTokens = access.BudgetTokens,
-            EgressHosts = options.Network.EgressHosts.Count == 0 ? null : options.Network.EgressHosts,
+            EgressHosts = options.Docker.Network.EgressHosts.Count == 0 ? null : options.Docker.Network.EgressHosts,
             RecordExchanges = access.RecordExchanges ? null : false,
         }, cancellationToken);
-        return new GatewayAccess(gateway, name, token, options.Network.EgressHosts, access.ResolvedPublicBaseUrl);
+        return new GatewayAccess(gateway, name, token, options.Docker.Network.EgressHosts, access.ResolvedPublicBaseUrl);
     }
 
     private async Task<LlmGatewayProcess> GatewayAsync(LlmAccessOptions access, CancellationToken cancellationToken)

@@ -142,7 +142,15 @@ public sealed record EvaluationJob
         {
             check();
         }
-        catch (Exception e) when (e is EnvironmentOptionsException or EvaluationOptionsException or JobOptionsException)
+        catch (EnvironmentOptionsException e)
+        {
+            problems.AddRange(e.Errors);
+        }
+        catch (JobOptionsException e)
+        {
+            problems.AddRange(e.Problems);
+        }
+        catch (EvaluationOptionsException e)
         {
             problems.Add(e.Message);
         }
@@ -161,7 +169,4 @@ public sealed record EvaluationServiceOptions
 {
     /// <summary>The model served by this process when a job names none (the offline baseline); none by default.</summary>
     public ILocalModelServer? LocalModel { get; init; }
-
-    /// <summary>Where the service and the environments it starts log.</summary>
-    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
 }

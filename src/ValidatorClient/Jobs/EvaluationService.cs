@@ -23,17 +23,18 @@ public sealed class EvaluationService
     private readonly EvaluationServiceOptions _options;
     private readonly ILoggerFactory _loggers;
 
-    /// <param name="client">Starts the environments (its caps and its LLM gateway apply).</param>
+    /// <param name="client">Starts the environments (its caps and its LLM gateway apply); they log where the client does.</param>
     /// <param name="store">Where runs and results are kept (from <see cref="ResultStore.OpenAsync"/>).</param>
-    /// <param name="options">The local model, logging.</param>
-    public EvaluationService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null)
+    /// <param name="options">The local model.</param>
+    /// <param name="loggerFactory">Where the service and its runs log (the Basilica sweep, the runner, a key passed into a deployment); nowhere when null.</param>
+    public EvaluationService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(store);
         _client = client;
         _store = store;
         _options = options ?? new EvaluationServiceOptions();
-        _loggers = _options.LoggerFactory ?? NullLoggerFactory.Instance;
+        _loggers = loggerFactory ?? NullLoggerFactory.Instance;
     }
 
     /// <summary>
@@ -52,7 +53,7 @@ public sealed class EvaluationService
             if (basilica && !job.SkipBasilicaSweep)
             {
                 // A wrong key or an unreachable API fails here, before the model or anything else is started.
-                await BasilicaJobs.PrepareAsync(job.Environment.Basilica, job.Environment.LoggerFactory ?? _loggers, notes, checkAccess: true, cancellationToken);
+                await BasilicaJobs.PrepareAsync(job.Environment.Basilica, _loggers, notes, checkAccess: true, cancellationToken);
             }
             var model = job.Model ?? await StartLocalModelAsync(session, job.LocalModelPort, anyPortIfTaken: true, notes, cancellationToken);
             if (job.Request.Episodes is not null)
@@ -60,7 +61,7 @@ public sealed class EvaluationService
                 await StartEpisodesAsync(session, job, model, notes, cancellationToken);
                 return session;
             }
-            var options = ModelWiring.Wire(job.Environment, model, job, notes) with { LoggerFactory = job.Environment.LoggerFactory ?? _options.LoggerFactory };
+            var options = ModelWiring.Wire(job.Environment, model, job, notes, _loggers);
             options = BasilicaJobs.WithRunTtl(options, job.Request, job.Request.DistinctTaskIds().Count);
             session.Options = options;
             session.Model = model;
@@ -106,13 +107,13 @@ public sealed class EvaluationService
     /// </summary>
     private async Task StartEpisodesAsync(EvaluationSession session, EvaluationJob job, ModelEndpoint model, IProgress<string>? notes, CancellationToken cancellationToken)
     {
-        var options = job.Environment with { LoggerFactory = job.Environment.LoggerFactory ?? _options.LoggerFactory };
+        var options = job.Environment;
         session.Options = options;
         session.Model = model;
         var image = options.Mode == EnvironmentMode.Docker ? options.Image : null;
         notes?.Report(options.Mode == EnvironmentMode.Url
             ? $"connecting to {string.Join(", ", options.BaseUrls)}"
-            : $"starting {Plural(options.Replicas, "replica")} of {options.Image} (network {options.Network}; the episodes' model is called from here) and waiting until ready");
+            : $"starting {Plural(options.Replicas, "replica")} of {options.Image} (network {options.Docker.Network}; the episodes' model is called from here) and waiting until ready");
         var environment = await _client.LoadEnvAsync(options, cancellationToken);
         session.Own(environment);
         session.Environment = environment;
@@ -184,9 +185,9 @@ public sealed class EvaluationService
             var episodes = info.Method == EpisodeSettings.MethodName;
             if (options.Mode == EnvironmentMode.Basilica)
             {
-                await BasilicaJobs.PrepareAsync(options.Basilica, options.LoggerFactory ?? _loggers, notes, checkAccess: true, cancellationToken);
+                await BasilicaJobs.PrepareAsync(options.Basilica, _loggers, notes, checkAccess: true, cancellationToken);
             }
-            options = (episodes ? options : ModelWiring.Wire(options, model, job, notes)) with { LoggerFactory = options.LoggerFactory ?? _options.LoggerFactory };
+            options = episodes ? options : ModelWiring.Wire(options, model, job, notes, _loggers);
             options = BasilicaJobs.WithRunTtl(options, info);
             session.Options = options;
             session.Model = model;
@@ -218,7 +219,7 @@ public sealed class EvaluationService
 
     /// <summary>The network and where the containers' model calls go, for the opening note.</summary>
     public static string Describe(EnvironmentOptions options) =>
-        (options.Mode == EnvironmentMode.Basilica ? $"on Basilica at {options.Basilica.ResolvedApiUrl.TrimEnd('/')}" : $"network {options.Network}")
+        (options.Mode == EnvironmentMode.Basilica ? $"on Basilica at {options.Basilica.ResolvedApiUrl.TrimEnd('/')}" : $"network {options.Docker.Network}")
         + (options.Llm is not { } llm ? "" : $"; model calls through the LLM gateway{(llm.ResolvedPublicBaseUrl is { } url ? $" at {url}" : "")} to {llm.Upstream}" +
             (llm.KeyVariable is { } key && !string.IsNullOrEmpty(System.Environment.GetEnvironmentVariable(key))
                 ? $" with the key in ${key} (kept out of the {(options.Mode == EnvironmentMode.Basilica ? "deployment" : "containers")})" : " without an API key"));
@@ -228,7 +229,7 @@ public sealed class EvaluationService
         EnvironmentMode.Url => $"connecting to {string.Join(", ", options.BaseUrls)}",
         EnvironmentMode.Basilica => $"creating a Basilica deployment of {options.Image} with {Plural(options.Replicas, "replica")} ({Describe(options)}; TTL " +
             $"{options.Basilica.Ttl?.TotalSeconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture) ?? "default"} s) and waiting until ready",
-        _ => $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready",
+        _ => $"starting {Plural(options.Replicas, "replica")} of {options.Image}{(options.Docker.HostNetwork ? " in the host's network" : "")} ({Describe(options)}) and waiting until ready",
     };
 
 
@@ -281,9 +282,12 @@ public sealed class EvaluationService
         return options with
         {
             Replicas = JobSettings.Int(settings, JobSettings.Replicas) ?? given.Replicas,
-            Network = JobSettings.Text(settings, JobSettings.Network) is { } network ? ContainerNetwork.Parse(network) : given.Network,
-            Hosts = JobSettings.Text(settings, JobSettings.Hosts) is { Length: > 0 } hosts && given.Hosts.SequenceEqual(["local"]) ? hosts.Split('\n') : given.Hosts,
-            HostNetwork = given.HostNetwork || JobSettings.Flag(settings, JobSettings.HostNetwork),
+            Docker = given.Docker with
+            {
+                Network = JobSettings.Text(settings, JobSettings.Network) is { } network ? ContainerNetwork.Parse(network) : given.Docker.Network,
+                Hosts = JobSettings.Text(settings, JobSettings.Hosts) is { Length: > 0 } hosts && given.Docker.Hosts.SequenceEqual(["local"]) ? hosts.Split('\n') : given.Docker.Hosts,
+                HostNetwork = given.Docker.HostNetwork || JobSettings.Flag(settings, JobSettings.HostNetwork),
+            },
             MaxResultBytes = JobSettings.Long(settings, JobSettings.MaxResultBytes) ?? given.MaxResultBytes,
             Basilica = JobSettings.Flag(settings, JobSettings.BasilicaPassLlmKey) ? given.Basilica with { PassLlmKey = true } : given.Basilica,
         };
@@ -345,8 +349,8 @@ public sealed class EvaluationService
     {
         try
         {
-            await using var engines = await DockerEngines.ConnectAsync([options.Hosts[0]], options.SshConfigFile, cancellationToken);
-            return await engines.ImageIdAsync(options.Hosts[0], image, cancellationToken);
+            await using var engines = await DockerEngines.ConnectAsync([options.Docker.Hosts[0]], options.Docker.SshConfigFile, cancellationToken);
+            return await engines.ImageIdAsync(options.Docker.Hosts[0], image, cancellationToken);
         }
         catch (DockerEngineException e) when (e.StatusCode == 404)
         {

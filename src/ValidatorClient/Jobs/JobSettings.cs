@@ -36,9 +36,9 @@ internal static class JobSettings
         {
             [Mode] = options.Mode.ToString().ToLowerInvariant(),
             [Replicas] = options.Replicas.ToString(CultureInfo.InvariantCulture),
-            [Hosts] = string.Join('\n', options.Hosts),
-            [Network] = options.Network.ToString(),
-            [HostNetwork] = options.HostNetwork ? "true" : "false",
+            [Hosts] = string.Join('\n', options.Docker.Hosts),
+            [Network] = options.Docker.Network.ToString(),
+            [HostNetwork] = options.Docker.HostNetwork ? "true" : "false",
             [MaxResultBytes] = options.MaxResultBytes.ToString(CultureInfo.InvariantCulture),
             [ModelLocal] = model.LocalOnly ? "true" : "false",
         };

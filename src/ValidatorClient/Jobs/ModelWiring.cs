@@ -1,5 +1,6 @@
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
+using Microsoft.Extensions.Logging;
 
 namespace Affinetes.ValidatorClient.Jobs;
 
@@ -10,8 +11,8 @@ namespace Affinetes.ValidatorClient.Jobs;
 /// </summary>
 internal static class ModelWiring
 {
-    /// <summary>The environment's options with the model side added.</summary>
-    public static EnvironmentOptions Wire(EnvironmentOptions environment, ModelEndpoint model, EvaluationJob job, IProgress<string>? notes)
+    /// <summary>The environment's options with the model side added; <paramref name="loggers"/> hears a key passed into a deployment.</summary>
+    public static EnvironmentOptions Wire(EnvironmentOptions environment, ModelEndpoint model, EvaluationJob job, IProgress<string>? notes, ILoggerFactory loggers)
     {
         if (environment.Mode == EnvironmentMode.Url)
         {
@@ -19,9 +20,9 @@ internal static class ModelWiring
         }
         if (environment.Mode == EnvironmentMode.Basilica)
         {
-            return WireBasilica(environment, model, job, notes);
+            return WireBasilica(environment, model, job, notes, loggers);
         }
-        var upstream = job.LlmUpstream ?? (environment.Network.Mode == NetworkMode.Isolated ? model.BaseUrl : null);
+        var upstream = job.LlmUpstream ?? (environment.Docker.Network.Mode == NetworkMode.Isolated ? model.BaseUrl : null);
         if (upstream is null && job.LlmKeyVariable is not null)
         {
             throw new JobOptionsException(["a key variable for the LLM gateway's upstream was given, but there is no gateway: name its upstream, or isolate the network"]);
@@ -53,7 +54,7 @@ internal static class ModelWiring
         {
             Llm = llm,
             EnvVars = variables,
-            HostNetwork = environment.HostNetwork || (model.LocalOnly && llm is null),
+            Docker = environment.Docker with { HostNetwork = environment.Docker.HostNetwork || (model.LocalOnly && llm is null) },
         };
     }
 
@@ -61,7 +62,7 @@ internal static class ModelWiring
     /// A deployment far from this machine: the gateway at its public URL (the key stays here), else the key itself
     /// when the options ask for it (said on every run), else no key (a local model's placeholder is harmless).
     /// </summary>
-    private static EnvironmentOptions WireBasilica(EnvironmentOptions environment, ModelEndpoint model, EvaluationJob job, IProgress<string>? notes)
+    private static EnvironmentOptions WireBasilica(EnvironmentOptions environment, ModelEndpoint model, EvaluationJob job, IProgress<string>? notes, ILoggerFactory loggers)
     {
         var llm = environment.Llm ?? (job.LlmPublicUrl is not { } publicUrl ? null : new LlmAccessOptions
         {
@@ -86,7 +87,7 @@ internal static class ModelWiring
                 var warning = $"warning: the model's API key (${keyVariable}) is passed into the Basilica deployment, where the miner's code can read and spend it; " +
                     "the LLM gateway at a public URL keeps it on this machine";
                 notes?.Report(warning);
-                LogKeyPassed(environment, warning);
+                JobsLog.KeyPassedIntoDeployment(loggers.CreateLogger("Affinetes.ValidatorClient.Jobs"), warning);
             }
             else
             {
@@ -94,14 +95,6 @@ internal static class ModelWiring
             }
         }
         return environment with { Llm = llm, EnvVars = variables };
-    }
-
-    private static void LogKeyPassed(EnvironmentOptions environment, string warning)
-    {
-        if (environment.LoggerFactory is { } loggers)
-        {
-            JobsLog.KeyPassedIntoDeployment(loggers.CreateLogger("Affinetes.ValidatorClient.Jobs"), warning);
-        }
     }
 
     /// <summary>

@@ -3,6 +3,8 @@ using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Evaluation;
 using Affinetes.ValidatorClient.Miners;
 using Affinetes.ValidatorClient.Results;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Affinetes.ValidatorClient.Jobs;
 
@@ -14,12 +16,16 @@ namespace Affinetes.ValidatorClient.Jobs;
 /// never stops the others. Weights are the scores normalised to sum 1, and in the chain's form (u16, the largest
 /// 65535). Results go to the store, so an unchanged image is served from it next cycle. <c>afs score</c> is this.
 /// </summary>
-public sealed class ScoringService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null)
+/// <param name="client">Starts the miners' environments (its caps and its LLM gateway apply); they log where the client does.</param>
+/// <param name="store">Where runs and results are kept (from <see cref="ResultStore.OpenAsync"/>).</param>
+/// <param name="options">The local model.</param>
+/// <param name="loggerFactory">Where the service and its evaluations log (the Basilica sweep, the runners); nowhere when null.</param>
+public sealed class ScoringService(IAffinetesClient client, ResultStore store, EvaluationServiceOptions? options = null, ILoggerFactory? loggerFactory = null)
 {
     /// <summary>How weights are made from scores, as reports say it.</summary>
     public const string Normalisation = "weight = score / sum of all scores (scores are mean task scores, failed tasks 0); every weight is 0 when every score is 0";
 
-    private readonly EvaluationService _evaluations = new(client, store, options);
+    private readonly EvaluationService _evaluations = new(client, store, options, loggerFactory);
 
     /// <summary>
     /// Scores every miner of <paramref name="job"/>; <paramref name="scored"/> hears each miner as it is done,
@@ -34,8 +40,7 @@ public sealed class ScoringService(IAffinetesClient client, ResultStore store, E
         if (job.Environment.Mode == EnvironmentMode.Basilica)
         {
             // A wrong key or an unreachable API fails the cycle here, not every miner; what killed validators left goes first.
-            await BasilicaJobs.PrepareAsync(job.Environment.Basilica, job.Environment.LoggerFactory ?? options?.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
-                notes, checkAccess: true, cancellationToken);
+            await BasilicaJobs.PrepareAsync(job.Environment.Basilica, loggerFactory ?? NullLoggerFactory.Instance, notes, checkAccess: true, cancellationToken);
         }
         await using var local = job.Model is null ? await StartLocalModelAsync(job, notes, cancellationToken) : null;
         var model = job.Model ?? local!.Endpoint;

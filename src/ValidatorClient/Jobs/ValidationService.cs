@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Affinetes.ValidatorClient.Environments;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Affinetes.ValidatorClient.Jobs;
 
@@ -13,7 +15,10 @@ namespace Affinetes.ValidatorClient.Jobs;
 /// documented range and a bool <c>success</c>. The rollouts (each task's results) can be written to a directory,
 /// as the original's <c>validate --output</c> does. <c>afs validate</c> is this.
 /// </summary>
-public sealed class ValidationService(IAffinetesClient client, EvaluationServiceOptions? options = null)
+/// <param name="client">Starts the environment (its caps and its LLM gateway apply); it logs where the client does.</param>
+/// <param name="options">The local model.</param>
+/// <param name="loggerFactory">Where the service logs (a key passed into a deployment); nowhere when null.</param>
+public sealed class ValidationService(IAffinetesClient client, EvaluationServiceOptions? options = null, ILoggerFactory? loggerFactory = null)
 {
     /// <summary>Validates <paramref name="job"/>; <paramref name="notes"/> hears what happens. Problems are the report's, not exceptions.</summary>
     public async Task<ValidationReport> ValidateAsync(ValidationJob job, IProgress<string>? notes = null, CancellationToken cancellationToken = default)
@@ -26,7 +31,7 @@ public sealed class ValidationService(IAffinetesClient client, EvaluationService
             : null;
         var model = job.Model ?? local!.Endpoint;
         var wiring = new EvaluationJob { Environment = job.Environment, Request = new() { TaskIds = [1] }, Model = model };
-        var environmentOptions = ModelWiring.Wire(job.Environment, model, wiring, notes) with { LoggerFactory = job.Environment.LoggerFactory ?? options?.LoggerFactory };
+        var environmentOptions = ModelWiring.Wire(job.Environment, model, wiring, notes, loggerFactory ?? NullLoggerFactory.Instance);
         notes?.Report($"starting {environmentOptions.Image} and waiting until ready");
         await using var environment = await client.LoadEnvAsync(environmentOptions, cancellationToken);
         var methods = await environment.ListMethodsAsync(cancellationToken);

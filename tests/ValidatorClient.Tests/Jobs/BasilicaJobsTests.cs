@@ -66,9 +66,11 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         Image = image,
         Replicas = replicas,
         ReadyTimeout = TimeSpan.FromSeconds(90),
-        LoggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(_logs))),
         Basilica = Basilica(),
     };
+
+    /// <summary>Where the clients, services and environments of these tests log: the test's list.</summary>
+    private ILoggerFactory Loggers => LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new ListLoggerProvider(_logs)));
 
     private static EvaluationServiceOptions WithLocalModel() => new() { LocalModel = new LocalTestModel() };
 
@@ -85,8 +87,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     public async Task Eval_PinnedImage_OneDeploymentServesEveryTask_TheRerunIsAllCacheHits_AndStartsNothing()
     {
         var pinned = await PinnedAsync(fixture.ClientImage);
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var job = new EvaluationJob
         {
             Environment = OnBasilica(pinned, replicas: 2),
@@ -115,8 +117,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     [Fact]
     public async Task Eval_ImageByTag_IsNotCached_AndTheRunSaysSo()
     {
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var job = new EvaluationJob
         {
             Environment = OnBasilica(fixture.ClientImage),
@@ -138,8 +140,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     [Fact]
     public async Task Eval_InterruptedThenResumed_ByItsIdAlone_OnANewDeployment()
     {
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var job = new EvaluationJob
         {
             Environment = OnBasilica(fixture.ClientImage, replicas: 2),
@@ -181,8 +183,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     [Fact]
     public async Task Eval_DeploymentDiesMidRun_TheRunEndsWithBasilicasPhaseMessageAndEvents()
     {
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         await using var session = await service.StartAsync(new EvaluationJob
         {
             Environment = OnBasilica(fixture.ClientImage),
@@ -215,8 +217,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     {
         var never = fixture.WritingImage;
         _server.Script(never, new ImageBehaviour.NeverReady());
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var e = await Assert.ThrowsAsync<BasilicaDeploymentException>(() => service.StartAsync(new EvaluationJob
         {
             Environment = OnBasilica(never) with { ReadyTimeout = TimeSpan.FromSeconds(20) },
@@ -238,8 +240,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
             ["8"] = "affinetes-test/never-pushed:none",
             ["9"] = fixture.ClientImage,
         }));
-        await using var client = AffinetesClient.Create();
-        var service = new ScoringService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new ScoringService(client, _store, WithLocalModel(), Loggers);
         var report = await service.ScoreAsync(new ScoringJob
         {
             Miners = MinersSource.FromFile(file),
@@ -264,8 +266,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     {
         var file = Path.Combine(_state.FullName, "miners.json");
         await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, string> { ["1"] = fixture.ClientImage, ["2"] = fixture.ClientImage }));
-        await using var client = AffinetesClient.Create();
-        var service = new ScoringService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new ScoringService(client, _store, WithLocalModel(), Loggers);
         var e = await Assert.ThrowsAsync<BasilicaApiException>(() => service.ScoreAsync(new ScoringJob
         {
             Miners = MinersSource.FromFile(file),
@@ -289,8 +291,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         Note(left, gone.Id, goneStarted);
         Note(alive, Environment.ProcessId, Process.GetCurrentProcess().StartTime.ToUniversalTime());
 
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var notes = new List<string>();
         await service.RunAsync(new EvaluationJob
         {
@@ -322,8 +324,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
             var port = DockerEngine.FreeLoopbackPort();
             _server.ContainerExtraHosts.Add("host.docker.internal:host-gateway");
             await using var model = await LocalLlmServer.StartAsync().Within();
-            await using var client = AffinetesClient.Create();
-            var service = new EvaluationService(client, _store);
+            await using var client = AffinetesClient.Create(Loggers);
+            var service = new EvaluationService(client, _store, loggerFactory: Loggers);
             var report = await service.RunAsync(new EvaluationJob
             {
                 Environment = OnBasilica(fixture.ClientImage),
@@ -358,8 +360,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         Environment.SetEnvironmentVariable(keyVariable, "sk-passed-on-purpose");
         try
         {
-            await using var client = AffinetesClient.Create();
-            var service = new EvaluationService(client, _store);
+            await using var client = AffinetesClient.Create(Loggers);
+            var service = new EvaluationService(client, _store, loggerFactory: Loggers);
             var remote = new ModelEndpoint { BaseUrl = "https://llm.example.invalid/v1", Model = "m", ApiKeyVariable = keyVariable };
             var job = new EvaluationJob
             {
@@ -395,7 +397,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
     {
         _server.RenameInstances = true;
         var options = OnBasilica(fixture.ClientImage) with { ContainerName = "bb" };
-        await using (var started = await AffinetesClient.LoadEnvAsync(options).Within(TimeSpan.FromMinutes(3)))
+        await using (var started = await AffinetesClient.LoadEnvAsync(options, Loggers).Within(TimeSpan.FromMinutes(3)))
         {
             var instance = Assert.Single(_server.LiveDeployments);
             Assert.True(Guid.TryParse(instance, out _));
@@ -423,8 +425,8 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         _server.RequireSizedBodies = true;
         _server.Inject(new ScriptedFault("*", "/deployments", 429, Times: 3));
         _server.Inject(new ScriptedFault("POST", "/deployments", 503, Times: 1));
-        await using var client = AffinetesClient.Create();
-        var service = new EvaluationService(client, _store, WithLocalModel());
+        await using var client = AffinetesClient.Create(Loggers);
+        var service = new EvaluationService(client, _store, WithLocalModel(), Loggers);
         var report = await service.RunAsync(new EvaluationJob
         {
             Environment = OnBasilica(fixture.ClientImage),
@@ -450,11 +452,11 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
             var changed = await PinnedAsync(variantTag);
             var file = Path.Combine(_state.FullName, "miners.json");
             await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, string> { ["7"] = first }));
-            await using var client = AffinetesClient.Create();
+            await using var client = AffinetesClient.Create(Loggers);
             var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
             var cycles = System.Threading.Channels.Channel.CreateUnbounded<ScoringCycle>();
             using var stop = new CancellationTokenSource();
-            var loop = new ScoringLoop(new ScoringService(client, _store, WithLocalModel()), time).RunAsync(new ScoringJob
+            var loop = new ScoringLoop(new ScoringService(client, _store, WithLocalModel(), Loggers), time).RunAsync(new ScoringJob
             {
                 Miners = MinersSource.FromFile(file),
                 Environment = OnBasilica("any"),

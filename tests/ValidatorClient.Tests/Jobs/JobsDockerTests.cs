@@ -87,7 +87,7 @@ public sealed class JobsDockerTests(DockerModeFixture fixture) : IAsyncLifetime
         // Resumed with nothing but its id: 2 replicas again, its network, its deadline.
         await using var resumed = await service.ResumeAsync(runId).Within(TimeSpan.FromMinutes(2));
         Assert.Equal(2, resumed.Environment!.Replicas.Count);
-        Assert.Equal(NetworkMode.Open, resumed.Options.Network.Mode);
+        Assert.Equal(NetworkMode.Open, resumed.Options.Docker.Network.Mode);
         Assert.StartsWith("network open", EvaluationService.Describe(resumed.Options), StringComparison.Ordinal);
         var rest = await EvalHostFixture.ReadAllAsync(resumed.Run, TimeSpan.FromMinutes(2));
         Assert.Equal(40 - resumed.Run.AlreadyDone, rest.Count);
@@ -109,7 +109,7 @@ public sealed class JobsDockerTests(DockerModeFixture fixture) : IAsyncLifetime
         var report = await service.ScoreAsync(new ScoringJob
         {
             Miners = MinersSource.FromFile(file),
-            Environment = new EnvironmentOptions { ReadyTimeout = TimeSpan.FromSeconds(60), Pull = PullPolicy.Never },
+            Environment = new EnvironmentOptions { ReadyTimeout = TimeSpan.FromSeconds(60), Docker = new DockerOptions { Pull = PullPolicy.Never } },
             Request = new EvaluationRequest { Method = "score", TaskIds = [1, 2, 3] },
         }, new Scores(scored)).Within(TimeSpan.FromMinutes(3));
 

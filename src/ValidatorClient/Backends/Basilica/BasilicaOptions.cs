@@ -82,27 +82,39 @@ public sealed record BasilicaOptions
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
+    /// <summary>Checks the settings; throws <see cref="EnvironmentOptionsException"/> listing every problem.</summary>
     internal void Validate()
+    {
+        var errors = new List<string>();
+        CollectErrors(errors);
+        if (errors.Count > 0)
+        {
+            throw new EnvironmentOptionsException(errors);
+        }
+    }
+
+    /// <summary>Adds every problem of the settings to <paramref name="errors"/>.</summary>
+    internal void CollectErrors(List<string> errors)
     {
         if (!Uri.TryCreate(ResolvedApiUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
-            throw new EnvironmentOptionsException($"basilica API URL '{ApiUrl ?? System.Environment.GetEnvironmentVariable("BASILICA_API_URL")}' is not an http(s) URL; use e.g. {DefaultApiUrl}");
+            errors.Add($"basilica API URL '{ApiUrl ?? System.Environment.GetEnvironmentVariable("BASILICA_API_URL")}' is not an http(s) URL; use e.g. {DefaultApiUrl}");
         }
         if (string.IsNullOrWhiteSpace(ResolvedToken))
         {
-            throw new EnvironmentOptionsException("basilica mode needs an API key: set BASILICA_API_TOKEN (or BasilicaOptions.Token)");
+            errors.Add("basilica mode needs an API key: set BASILICA_API_TOKEN (or BasilicaOptions.Token)");
         }
         if (Ttl is { } ttl && (ttl < TimeSpan.FromSeconds(60) || ttl > TimeSpan.FromDays(7)))
         {
-            throw new EnvironmentOptionsException($"basilica TTL is {ttl.TotalSeconds:0.###} s; use 60 s to 7 days");
+            errors.Add($"basilica TTL is {ttl.TotalSeconds:0.###} s; use 60 s to 7 days");
         }
         if (TtlBuffer < TimeSpan.Zero || StatusPollInterval <= TimeSpan.Zero || RetryDelay < TimeSpan.Zero || MaxRetries < 0)
         {
-            throw new EnvironmentOptionsException("basilica: the TTL buffer, poll interval and retry delay must not be negative (the poll interval above zero), retries 0 or more");
+            errors.Add("basilica: the TTL buffer, poll interval and retry delay must not be negative (the poll interval above zero), retries 0 or more");
         }
         if (!(ApiRequestsPerSecond is >= 0.01 and <= 1000) || ApiBurst is < 1 or > 1000)
         {
-            throw new EnvironmentOptionsException($"basilica API rate is {ApiRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)} requests per second with bursts of {ApiBurst}; " +
+            errors.Add($"basilica API rate is {ApiRequestsPerSecond.ToString(System.Globalization.CultureInfo.InvariantCulture)} requests per second with bursts of {ApiBurst}; " +
                 "use a rate of 0.01 to 1000 (Basilica allows about 1 a second per key) and bursts of 1 to 1000");
         }
     }

@@ -46,11 +46,11 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     private bool Leased => options.Cleanup && !options.ConnectOnly;
 
     private Task<EngineConnection> EngineAsync(string spec, CancellationToken cancellationToken) =>
-        _engines.GetOrAdd(spec, s => EngineConnection.ConnectAsync(s, options.SshConfigFile, cancellationToken));
+        _engines.GetOrAdd(spec, s => EngineConnection.ConnectAsync(s, options.Docker.SshConfigFile, cancellationToken));
 
     public async Task PrepareAsync(CancellationToken cancellationToken)
     {
-        _engineList = await Task.WhenAll(options.Hosts.Distinct().Select(h => EngineAsync(h, cancellationToken)));
+        _engineList = await Task.WhenAll(options.Docker.Hosts.Distinct().Select(h => EngineAsync(h, cancellationToken)));
         if (options.ConnectOnly)
         {
             return;
@@ -69,10 +69,10 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     private async Task<string> EnsureImageAsync(EngineConnection engine, CancellationToken cancellationToken)
     {
         var image = options.Image!;
-        var present = options.Pull == PullPolicy.Always ? null : await TryInspectImageAsync(engine, image, cancellationToken);
+        var present = options.Docker.Pull == PullPolicy.Always ? null : await TryInspectImageAsync(engine, image, cancellationToken);
         if (present is null)
         {
-            if (options.Pull == PullPolicy.Never)
+            if (options.Docker.Pull == PullPolicy.Never)
             {
                 throw new EnvironmentUnavailableException($"image {image} is not on {engine.Description} and pulling is off");
             }
@@ -101,7 +101,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
                 $"image {image} was not built by afs build (it has no {ImageLabels.EnvType} label), so nothing in it serves an environment; build it with: afs build DIR --tag {image}");
         }
         // The hardened profile depends on the image's own user (a root image runs as nobody unless told otherwise).
-        _profiles[engine.Spec] = ContainerProfile.For(options.Hardening, cpu, memory, present.Config?.User);
+        _profiles[engine.Spec] = ContainerProfile.For(options.Docker.Hardening, cpu, memory, present.Config?.User);
         return present.ID;
     }
 
@@ -173,7 +173,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     private string SpecHash(string imageId, ContainerProfile profile)
     {
         var spec = new StringBuilder().Append(imageId).Append('\n').Append(profile.SpecText).Append('\n')
-            .Append(cpu?.Millicores).Append('\n').Append(memory?.Bytes).Append('\n').Append(options.HostNetwork).Append('\n')
+            .Append(cpu?.Millicores).Append('\n').Append(memory?.Bytes).Append('\n').Append(options.Docker.HostNetwork).Append('\n')
             .Append(Leased ? options.Lease.TotalSeconds : 0).Append('\n')
             .Append(options.AuthToken is null ? "" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(options.AuthToken)))).Append('\n')
             .Append(_network.SpecText).Append('\n');
@@ -208,7 +208,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
                 throw new EnvironmentOptionsException($"a container named {name} already exists on {engine.Spec} and was not started by affinetes; choose another container name or remove it");
             }
             var matches = existing.Config.Labels!.TryGetValue(ContainerLabels.Spec, out var hash) && hash == spec;
-            if (matches && existing.State?.Running == true && !options.ForceRecreate)
+            if (matches && existing.State?.Running == true && !options.Docker.ForceRecreate)
             {
                 Log.ContainerReused(logger, name, engine.Spec);
                 return await EndpointAsync(Track(new ReplicaContainer(engine, existing.ID, name, index, StartedHere: false, Output: null)), cancellationToken);
@@ -257,7 +257,7 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
         {
             // No network: nothing to publish; the client reaches the host through its socket (NetworkIsolation).
         }
-        else if (options.HostNetwork)
+        else if (options.Docker.HostNetwork)
         {
             var port = engine.IsRemote ? Random.Shared.Next(20000, 40000) : FreeLocalPort();
             hostConfig.NetworkMode = "host";

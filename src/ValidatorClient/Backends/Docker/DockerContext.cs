@@ -12,7 +12,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// </summary>
 public static class DockerContext
 {
-    /// <summary>The engine to use when none is named: a <see cref="Environments.EnvironmentOptions.Hosts"/> entry.</summary>
+    /// <summary>The engine to use when none is named: a <see cref="Environments.DockerOptions.Hosts"/> entry.</summary>
     public static string DefaultEngine() => DefaultEngine(System.Environment.GetEnvironmentVariable);
 
     /// <summary>As <see cref="DefaultEngine()"/>, reading variables through <paramref name="variable"/> (tests).</summary>

@@ -8,7 +8,7 @@ namespace Affinetes.ValidatorClient.Backends.Docker;
 /// Docker engines as a validator's tooling sees them: the containers validators started there (found by their
 /// owner label, whichever process started them, a crashed one's included), their logs, their removal, and the
 /// engines' own answers (ping, an image's id). <c>afs ps</c>, <c>logs</c>, <c>stop</c> and <c>cleanup</c> are this.
-/// Engines are named as in <see cref="EnvironmentOptions.Hosts"/>: <c>local</c>, <c>unix:///path</c>,
+/// Engines are named as in <see cref="DockerOptions.Hosts"/>: <c>local</c>, <c>unix:///path</c>,
 /// <c>tcp://host:port</c>, <c>ssh://user@host[:port]</c> (through the system ssh client). Disposing closes ssh
 /// connections. A failing engine is named in a <see cref="DockerEngineException"/>.
 /// </summary>

@@ -6,7 +6,7 @@ using Docker.DotNet.Models;
 namespace Affinetes.ValidatorClient.Backends.Docker;
 
 /// <summary>
-/// What a container's network is (<see cref="EnvironmentOptions.Network"/>) and how it reaches the LLM gateway.
+/// What a container's network is (<see cref="DockerOptions.Network"/>) and how it reaches the LLM gateway.
 /// Isolated: <c>--network none</c>; its host serves on a unix socket in a directory of this client's, bind-mounted
 /// read-write (mode 0777 so that any container user can create the socket; it sits in a 0700 directory of this
 /// client's, so no other user of the machine reaches it), and the client calls it through that socket. With a
@@ -26,10 +26,10 @@ internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess
     private readonly Lock _gate = new();
     private string? _root;
 
-    public bool Isolated => options.Network.Mode == NetworkMode.Isolated;
+    public bool Isolated => options.Docker.Network.Mode == NetworkMode.Isolated;
 
     /// <summary>What goes into the container's spec hash: a container of another network or gateway token is never reused.</summary>
-    public string SpecText => $"{options.Network}\n{(gateway is null ? "" : HostEnvironment.HashAuthToken(gateway.Token))}";
+    public string SpecText => $"{options.Docker.Network}\n{(gateway is null ? "" : HostEnvironment.HashAuthToken(gateway.Token))}";
 
     /// <summary>
     /// Sets the container's network, mounts and environment for replica <paramref name="containerName"/>;
@@ -38,7 +38,7 @@ internal sealed class NetworkIsolation(EnvironmentOptions options, GatewayAccess
     public void Apply(string containerName, HostConfig hostConfig, List<string> env, bool localEngine)
     {
         var binds = new List<string>();
-        if (Isolated || (localEngine && !options.HostNetwork))
+        if (Isolated || (localEngine && !options.Docker.HostNetwork))
         {
             if (Isolated)
             {
