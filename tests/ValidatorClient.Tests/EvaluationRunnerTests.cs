@@ -247,7 +247,10 @@ public sealed class EvaluationRunnerTests(EvalHostFixture fixture) : IClassFixtu
                     {
                         first.SendSigkill();
                         await first.WaitForExitAsync(TimeSpan.FromSeconds(10));
-                        // The same address comes back after a while, as a restarted server would.
+                        // The same address comes back after a while, as a restarted server would: longer than the pool
+                        // waits for a replica to answer again (250 ms), or a quick host's restart hides the outage from
+                        // the runner and nothing is retried.
+                        await Task.Delay(TimeSpan.FromSeconds(1));
                         second = HostProcess.Start(new Dictionary<string, string>(EvalHostFixture.Env())
                         {
                             ["AFFINETES_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
