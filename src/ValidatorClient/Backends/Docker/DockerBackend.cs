@@ -330,7 +330,17 @@ internal sealed class DockerBackend(EnvironmentOptions options, CpuQuantity? cpu
     /// <summary>Where the container's host answers, as reached from here.</summary>
     private async Task<ReplicaEndpoint> EndpointAsync(ReplicaContainer container, CancellationToken cancellationToken)
     {
-        var inspected = await container.Engine.Client.Containers.InspectContainerAsync(container.ContainerId, cancellationToken);
+        ContainerInspectResponse inspected;
+        try
+        {
+            inspected = await container.Engine.Client.Containers.InspectContainerAsync(container.ContainerId, cancellationToken);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            // It died at once and was auto-removed before this look: its exit code is in the engine's events, its
+            // last words in the output attached before it started.
+            throw (await DiagnoseAsync(container, null, cancellationToken))!;
+        }
         if (NetworkIsolation.SocketEndpoint(inspected) is { } socket)
         {
             return new ReplicaEndpoint(container.ContainerId, socket, container.Name);
