@@ -80,6 +80,32 @@ public sealed class InjectorDockerTests(InjectorDockerFixture fixture) : IDispos
     }
 
     [Fact]
+    public async Task Build_RemovesTheTemporaryTagsKilledBuildsLeft_AndLeavesThoseOfRunningBuilds()
+    {
+        // What a build killed with SIGKILL two days ago left, and what one running now holds, on an image both share.
+        var stale = ImageBuilder.TemporaryTag(DateTimeOffset.UtcNow.AddDays(-2));
+        var running = ImageBuilder.TemporaryTag(DateTimeOffset.UtcNow);
+        foreach (var tag in new[] { stale, running })
+        {
+            var (repository, version) = (tag[..tag.LastIndexOf(':')], tag[(tag.LastIndexOf(':') + 1)..]);
+            await fixture.Docker.Images.TagImageAsync(DockerEngine.PythonBaseImage, new ImageTagParameters { RepositoryName = repository, Tag = version });
+        }
+        try
+        {
+            await fixture.BuildAsync(WriteEnvironment("sweep", "class Actor:\n    def ping(self):\n        return 'pong'\n"), fixture.NewTag("sweep"));
+
+            var tags = (await fixture.Docker.Images.InspectImageAsync(DockerEngine.PythonBaseImage)).RepoTags;
+            Assert.DoesNotContain(stale, tags);
+            Assert.Contains(running, tags);
+            Assert.Contains(DockerEngine.PythonBaseImage, tags); // only the tag went
+        }
+        finally
+        {
+            await fixture.Docker.Images.DeleteImageAsync(running, new ImageDeleteParameters { NoPrune = true });
+        }
+    }
+
+    [Fact]
     public async Task GitUrl_WithCommitRefAndSubdirectory_BuildsThatVersion()
     {
         var work = Path.Combine(_work.FullName, "repo");

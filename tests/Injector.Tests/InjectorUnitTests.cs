@@ -144,4 +144,21 @@ public sealed class InjectorUnitTests : IDisposable
         Assert.StartsWith("FROM python:3.11-slim", files["Dockerfile"]);
         Assert.Contains("afs build . --tag my-eval:dev", files["README.md"]);
     }
+
+    [Fact]
+    public void TemporaryTag_CarriesTheTimeItWasMade()
+    {
+        var made = DateTimeOffset.FromUnixTimeSeconds(1_780_000_000);
+        var tag = ImageBuilder.TemporaryTag(made);
+        Assert.Matches("^affinetes-build/1780000000-[0-9a-f]{32}:environment$", tag);
+        Assert.Equal(made, ImageBuilder.TemporaryTagTime(tag));
+        Assert.NotEqual(tag, ImageBuilder.TemporaryTag(made)); // two builds in the same second differ
+    }
+
+    [Theory]
+    [InlineData("affinetes-build/506154155bdf4d1f9b649944dbb8d5c0:environment")] // the earlier form: no time
+    [InlineData("affinetes-build/99999999999999999999-x:environment")]
+    [InlineData("affinetes-build/1780000000-x:latest")]
+    [InlineData("other/1780000000-x:environment")]
+    public void TemporaryTagTime_OfOtherNames_IsNone(string tag) => Assert.Null(ImageBuilder.TemporaryTagTime(tag));
 }

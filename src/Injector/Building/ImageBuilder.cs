@@ -29,7 +29,8 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
             ? await RequireHostImageAsync(given, cancellationToken)
             : await HostLayerSource.Locate().EnsureAsync(docker, progress, cancellationToken);
 
-        var temporaryTag = $"affinetes-build/{Guid.NewGuid():N}:environment";
+        await SweepTemporaryTagsAsync(cancellationToken);
+        var temporaryTag = TemporaryTag(DateTimeOffset.UtcNow);
         try
         {
             await using (var context = await BuildContext.CreateAsync(materialized.Directory, cancellationToken))
@@ -69,7 +70,7 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
         }
         finally
         {
-            await RemoveImageAsync(temporaryTag, force: false);
+            await UntagAsync(temporaryTag);
         }
 
         try
@@ -266,6 +267,89 @@ public sealed class ImageBuilder(IDockerClient docker, KindDetector? detector = 
     /// Removes a tag (and the image when nothing else uses it), never its parent layers: another build running at
     /// the same time may be using them from the cache. Without force, an image with children is only untagged.
     /// </summary>
+    /// <summary>The repository of the environment images a build tags while it makes the host layer over them.</summary>
+    internal const string TemporaryRepository = "affinetes-build";
+
+    /// <summary>A temporary tag older than this is a killed build's: no build takes a day between its two steps.</summary>
+    internal static readonly TimeSpan TemporaryTagLifetime = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// <c>affinetes-build/{unix seconds}-{random}:environment</c>: when it was made is in the name, so that a later build
+    /// can tell a killed build's leftover from a running build's (the image's own creation time cannot: a build served
+    /// from the cache gives an image made long ago).
+    /// </summary>
+    internal static string TemporaryTag(DateTimeOffset now) =>
+        $"{TemporaryRepository}/{now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}:environment";
+
+    /// <summary>When <paramref name="tag"/> was made, if it is a temporary tag of <see cref="TemporaryTag"/>'s form.</summary>
+    internal static DateTimeOffset? TemporaryTagTime(string tag)
+    {
+        var prefix = TemporaryRepository + "/";
+        if (!tag.StartsWith(prefix, StringComparison.Ordinal) || !tag.EndsWith(":environment", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var name = tag[prefix.Length..^":environment".Length];
+        var dash = name.IndexOf('-', StringComparison.Ordinal);
+        return dash > 0 && long.TryParse(name[..dash], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+            && seconds < 253402300800 // year 10000: DateTimeOffset's end
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+    }
+
+    /// <summary>
+    /// Removes the temporary tags that builds killed outright (SIGKILL, a lost machine) left behind: those made more
+    /// than <see cref="TemporaryTagLifetime"/> ago. Only the tags go; an image still used by another image or a
+    /// container stays.
+    /// </summary>
+    private async Task SweepTemporaryTagsAsync(CancellationToken cancellationToken)
+    {
+        IList<ImagesListResponse> images;
+        try
+        {
+            images = await docker.Images.ListImagesAsync(new ImagesListParameters
+            {
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["reference"] = new Dictionary<string, bool> { [TemporaryRepository + "/*"] = true } },
+            }, cancellationToken);
+        }
+        catch (DockerApiException)
+        {
+            return; // a sweep is housekeeping: the build goes on without it
+        }
+        var cutoff = DateTimeOffset.UtcNow - TemporaryTagLifetime;
+        foreach (var image in images)
+        {
+            foreach (var tag in image.RepoTags ?? [])
+            {
+                // A tag of the earlier form (a guid alone) carries no time: its image's creation time must do.
+                var made = TemporaryTagTime(tag) ?? new DateTimeOffset(DateTime.SpecifyKind(image.Created, DateTimeKind.Utc));
+                if (tag.StartsWith(TemporaryRepository + "/", StringComparison.Ordinal) && made < cutoff)
+                {
+                    await UntagAsync(tag);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes the tag <paramref name="tag"/>: untagged at once when nothing stands in the way, else forced (a container
+    /// of a cancelled build step may still use the image for a moment; the tag must go all the same).
+    /// </summary>
+    private async Task UntagAsync(string tag)
+    {
+        try
+        {
+            await docker.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = false, NoPrune = true }, CancellationToken.None);
+        }
+        catch (DockerImageNotFoundException)
+        {
+        }
+        catch (DockerApiException)
+        {
+            await RemoveImageAsync(tag, force: true);
+        }
+    }
+
     private async Task RemoveImageAsync(string image, bool force = true)
     {
         try
