@@ -25,9 +25,19 @@ public static class EpisodesBenchmark
 
     public sealed record Measured(string What, int Episodes, int Steps, int Concurrency, double Seconds, double StepsPerSecond, double CpuUsPerStep, long Failed);
 
-    public static async Task<int> RunAsync(string hostBinary, int episodes, int steps, int concurrency, int rounds, string output)
+    /// <summary>
+    /// The deadline of each call issued directly: the runner's default for a task whose method names no timeout, which
+    /// it gives each step (what is left of it), so that both sides pay for the same deadlines (a timer here, a header
+    /// and a timer in the host). <c>--no-deadlines</c> measures both without any.
+    /// </summary>
+    private static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(600);
+
+    public static async Task<int> RunAsync(string hostBinary, int episodes, int steps, int concurrency, int rounds, bool deadlines, string output)
     {
-        Console.WriteLine($"== episodes: {episodes:N0} episodes of {steps} steps at {concurrency} in flight, the runner (store on) vs the same calls issued directly");
+        Console.WriteLine($"== episodes: {episodes:N0} episodes of {steps} steps at {concurrency} in flight, the runner (store on) vs the same calls issued directly, " +
+            (deadlines ? $"each call with a deadline ({CallDeadline.TotalSeconds:0} s, the runner's default)" : "no call with a deadline"));
+        TimeSpan? timeout = deadlines ? CallDeadline : null;
+        TimeSpan? taskTimeout = deadlines ? null : Timeout.InfiniteTimeSpan;
         var port = ServerProcess.FreePort();
         var start = new ProcessStartInfo(hostBinary);
         start.Environment["AFFINETES_ENV_FILE"] = Path.Combine(AppContext.BaseDirectory, "episodes", "episodes_env.py");
@@ -50,17 +60,17 @@ public static class EpisodesBenchmark
 
             for (var warm = 0; warm < 2; warm++) // warm-up: JIT (tiered), connections
             {
-                await RawAsync(env, chat, episodes, steps, concurrency);
-                await ClientAsync(env, chat, episodes, steps, concurrency);
-                await RunnerAsync(runner, settings, episodes, steps, concurrency);
+                await RawAsync(env, chat, episodes, steps, concurrency, timeout);
+                await ClientAsync(env, chat, episodes, steps, concurrency, timeout);
+                await RunnerAsync(runner, settings, episodes, steps, concurrency, taskTimeout);
             }
             for (var round = 0; round < rounds; round++)
             {
                 var order = new Func<Task>[]
                 {
-                    async () => raw.Add(await RawAsync(env, chat, episodes, steps, concurrency)),
-                    async () => viaClient.Add(await ClientAsync(env, chat, episodes, steps, concurrency)),
-                    async () => ran.Add(await RunnerAsync(runner, settings, episodes, steps, concurrency)),
+                    async () => raw.Add(await RawAsync(env, chat, episodes, steps, concurrency, timeout)),
+                    async () => viaClient.Add(await ClientAsync(env, chat, episodes, steps, concurrency, timeout)),
+                    async () => ran.Add(await RunnerAsync(runner, settings, episodes, steps, concurrency, taskTimeout)),
                 };
                 for (var i = 0; i < order.Length; i++)
                 {
@@ -95,6 +105,7 @@ public static class EpisodesBenchmark
             date = DateTime.UtcNow,
             cores = Environment.ProcessorCount,
             rounds,
+            deadlines,
             direct = raw,
             episode_client = viaClient,
             runner = ran,
@@ -114,7 +125,7 @@ public static class EpisodesBenchmark
     }
 
     /// <summary>The same episodes through the episode client (<c>env.OpenEnv()</c>) without the runner: what the library's pinning costs.</summary>
-    private static async Task<Measured> ClientAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency)
+    private static async Task<Measured> ClientAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency, TimeSpan? timeout)
     {
         using var limit = new CancellationTokenSource(RunLimit);
         var next = -1;
@@ -129,13 +140,13 @@ public static class EpisodesBenchmark
             {
                 try
                 {
-                    await using var episode = await openEnv.ResetAsync(i, i, cancellationToken: limit.Token);
+                    await using var episode = await openEnv.ResetAsync(i, i, timeout: timeout, cancellationToken: limit.Token);
                     List<OpenAI.Chat.ChatMessage> conversation = [new SystemChatMessage(EpisodeSettings.DefaultSystemPrompt), new UserChatMessage(episode.Reset.ObservationText)];
                     for (var s = 0; s < steps; s++)
                     {
                         var action = (await chat.CompleteChatAsync(conversation, cancellationToken: limit.Token)).Value.Content[0].Text;
                         conversation.Add(new AssistantChatMessage(action));
-                        var step = await episode.StepAsync(action, cancellationToken: limit.Token);
+                        var step = await episode.StepAsync(action, timeout: timeout, cancellationToken: limit.Token);
                         conversation.Add(new UserChatMessage(step.ObservationText));
                     }
                 }
@@ -150,7 +161,7 @@ public static class EpisodesBenchmark
     }
 
     /// <summary>The episodes' calls issued directly: reset, per step the model's request and step, stop.</summary>
-    private static async Task<Measured> RawAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency)
+    private static async Task<Measured> RawAsync(IEnvironment env, ChatClient chat, int episodes, int steps, int concurrency, TimeSpan? timeout)
     {
         using var limit = new CancellationTokenSource(RunLimit);
         var next = -1;
@@ -164,17 +175,17 @@ public static class EpisodesBenchmark
             {
                 try
                 {
-                    var reset = await env.CallAsync("reset", kwargs: new Dictionary<string, object?> { ["task_id"] = i, ["seed"] = i }, cancellationToken: limit.Token);
+                    var reset = await env.CallAsync("reset", kwargs: new Dictionary<string, object?> { ["task_id"] = i, ["seed"] = i }, timeout: timeout, cancellationToken: limit.Token);
                     var id = reset.GetProperty("episode_id").GetString();
                     List<OpenAI.Chat.ChatMessage> conversation = [new SystemChatMessage(EpisodeSettings.DefaultSystemPrompt), new UserChatMessage(reset.GetProperty("observation").GetString())];
                     for (var s = 0; s < steps; s++)
                     {
                         var action = (await chat.CompleteChatAsync(conversation, cancellationToken: limit.Token)).Value.Content[0].Text;
                         conversation.Add(new AssistantChatMessage(action));
-                        var step = await env.CallAsync("step", kwargs: new Dictionary<string, object?> { ["action"] = action, ["episode_id"] = id }, cancellationToken: limit.Token);
+                        var step = await env.CallAsync("step", kwargs: new Dictionary<string, object?> { ["action"] = action, ["episode_id"] = id }, timeout: timeout, cancellationToken: limit.Token);
                         conversation.Add(new UserChatMessage(step.GetProperty("observation").GetString()));
                     }
-                    await env.CallAsync("stop", kwargs: new Dictionary<string, object?> { ["episode_id"] = id }, cancellationToken: limit.Token);
+                    await env.CallAsync("stop", kwargs: new Dictionary<string, object?> { ["episode_id"] = id }, timeout: timeout, cancellationToken: limit.Token);
                 }
                 catch (Exception e) when (e is AffinetesException or ClientResultException)
                 {
@@ -186,7 +197,7 @@ public static class EpisodesBenchmark
         return Result("same calls issued directly", episodes, steps, concurrency, clock.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpu, failed);
     }
 
-    private static async Task<Measured> RunnerAsync(IEvaluationRunner runner, EpisodeSettings settings, int episodes, int steps, int concurrency)
+    private static async Task<Measured> RunnerAsync(IEvaluationRunner runner, EpisodeSettings settings, int episodes, int steps, int concurrency, TimeSpan? taskTimeout)
     {
         using var limit = new CancellationTokenSource(RunLimit);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
@@ -196,6 +207,7 @@ public static class EpisodesBenchmark
             TaskIds = [.. Enumerable.Range(0, episodes).Select(i => (long)i)],
             Concurrency = concurrency,
             Episodes = settings,
+            TaskTimeout = taskTimeout,
         }, limit.Token);
         long failed = 0;
         await foreach (var result in run.ResultsAsync(limit.Token))

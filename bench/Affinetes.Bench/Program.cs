@@ -109,12 +109,13 @@ var episodeSteps = new Option<int>("--steps") { Description = "steps of each epi
 var episodesConcurrency = new Option<int>("--concurrency") { Description = "episodes in flight", DefaultValueFactory = _ => 64 };
 var episodesRounds = new Option<int>("--rounds") { Description = "measured rounds of each (the median of the per-round ratios is reported)", DefaultValueFactory = _ => 9 };
 var episodesOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/episodes.json" };
+var episodesNoDeadlines = new Option<bool>("--no-deadlines") { Description = "no call with a deadline on either side (by default each call issued directly has the runner's 600 s, as each of its steps does)" };
 var episodesBench = new Command("episodes", "Episode runner: 200 episodes of 10 steps at 64 in flight against a trivial interactive environment and a local model, against the same calls issued directly; the runner's overhead.")
 {
-    hostBinary, episodeCount, episodeSteps, episodesConcurrency, episodesRounds, episodesOutput,
+    hostBinary, episodeCount, episodeSteps, episodesConcurrency, episodesRounds, episodesNoDeadlines, episodesOutput,
 };
 episodesBench.SetAction((result, _) => EpisodesBenchmark.RunAsync(result.GetValue(hostBinary)!, result.GetValue(episodeCount), result.GetValue(episodeSteps),
-    result.GetValue(episodesConcurrency), result.GetValue(episodesRounds), result.GetValue(episodesOutput)!));
+    result.GetValue(episodesConcurrency), result.GetValue(episodesRounds), !result.GetValue(episodesNoDeadlines), result.GetValue(episodesOutput)!));
 root.Subcommands.Add(episodesBench);
 
 var viewResults = new Option<int>("--results") { Description = "results in the store (one run of 20,000 tasks, the rest in runs of 1,000)", DefaultValueFactory = _ => 100_000 };

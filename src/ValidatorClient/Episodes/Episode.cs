@@ -31,11 +31,14 @@ internal sealed class Episode(OpenEnvClient client, EpisodeLease lease, string e
     {
         ArgumentNullException.ThrowIfNull(action);
         var arguments = new Dictionary<string, object?>(StringComparer.Ordinal) { ["action"] = action, ["episode_id"] = episodeId };
-        foreach (var (name, value) in kwargs ?? new Dictionary<string, object?>())
+        if (kwargs is not null)
         {
-            if (!arguments.TryAdd(name, value))
+            foreach (var (name, value) in kwargs)
             {
-                throw new ArgumentException($"kwargs name '{name}', which StepAsync sends itself", nameof(kwargs));
+                if (!arguments.TryAdd(name, value))
+                {
+                    throw new ArgumentException($"kwargs name '{name}', which StepAsync sends itself", nameof(kwargs));
+                }
             }
         }
         return await AdvanceAsync("step", arguments, timeout, cancellationToken);

@@ -69,7 +69,7 @@ internal sealed class EpisodePolicy
                 retryable: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds, e);
         }
         var latency = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        var text = string.Concat(completion.Content.Where(p => p.Kind == ChatMessageContentPartKind.Text).Select(p => p.Text));
+        var text = Text(completion.Content);
         var reply = new PolicyReply(text, latency, completion.Usage?.InputTokenCount ?? 0, completion.Usage?.OutputTokenCount ?? 0);
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -88,7 +88,25 @@ internal sealed class EpisodePolicy
         return reply;
     }
 
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+    /// <summary>The reply's text parts joined (one part, the usual case, without a copy).</summary>
+    private static string Text(ChatMessageContent content)
+    {
+        if (content.Count == 1 && content[0].Kind == ChatMessageContentPartKind.Text)
+        {
+            return content[0].Text;
+        }
+        var text = new System.Text.StringBuilder();
+        foreach (var part in content)
+        {
+            if (part.Kind == ChatMessageContentPartKind.Text)
+            {
+                text.Append(part.Text);
+            }
+        }
+        return text.ToString();
+    }
+
+        private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }
 
 /// <summary>One reply of the model: the action, how long it took, the tokens it used (as the endpoint reported them; 0 when it did not).</summary>

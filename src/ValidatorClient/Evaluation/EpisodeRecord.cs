@@ -89,8 +89,9 @@ internal sealed class EpisodeRecord
             writer.WriteString("stop_reason", stopReason);
             writer.WriteEndObject();
         }
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-        return document.RootElement.Clone();
+        // One pass into an element that owns its bytes (Parse, then Clone, would copy them twice).
+        var reader = new Utf8JsonReader(buffer.WrittenSpan);
+        return JsonElement.ParseValue(ref reader);
     }
 
     private static void Write(Utf8JsonWriter writer, string name, JsonElement value)
