@@ -36,8 +36,9 @@ public sealed record BasilicaOptions
     public bool FreshDeploymentPerCall { get; init; }
 
     /// <summary>
-    /// First wait between status polls while a deployment starts; it doubles up to 10 s so that several environments
-    /// starting at once stay inside Basilica's rate limit (about 60 requests a minute per key).
+    /// First wait between status polls while a deployment starts; each wait is half as long again as the one before, up
+    /// to 10 s, so that several environments starting at once stay inside Basilica's rate limit (about 60 requests a
+    /// minute per key), and starts over at each change of the deployment's status.
     /// </summary>
     public TimeSpan StatusPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 

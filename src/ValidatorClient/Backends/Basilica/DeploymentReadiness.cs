@@ -10,8 +10,9 @@ namespace Affinetes.ValidatorClient.Backends.Basilica;
 
 /// <summary>
 /// Waits until Basilica says a deployment is ready, failed, or the ready timeout passed. Its status is polled with
-/// back-off (from <see cref="BasilicaOptions.StatusPollInterval"/> doubling to 10 s, starting over at each change so
-/// that every phase is seen and reported), and, once it has a URL and is active, its <c>/health</c> is asked there
+/// back-off (from <see cref="BasilicaOptions.StatusPollInterval"/>, each wait half as long again as the one before,
+/// up to 10 s, starting over at each change: a wait is then about half the time since the last change, so a phase that
+/// lasts as long as the one before it is still seen and reported, which doubling waits could skip), and, once it has a URL and is active, its <c>/health</c> is asked there
 /// directly every 200 ms (not an API request: Basilica's rate limit does not count it): the moment a pod answers
 /// through the deployment's ingress, the status is polled at once instead of at the end of the back-off (once: the
 /// other pods, if any, are waited for at the back-off's pace).
@@ -119,7 +120,7 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
         /// <summary>Waits the back-off (or less, when woken).</summary>
         public async Task NextAsync(CancellationToken cancellationToken)
         {
-            var delay = owner._options.StatusPollInterval * Math.Pow(2, Math.Min(_sinceChange++, 10));
+            var delay = owner._options.StatusPollInterval * Math.Pow(1.5, Math.Min(_sinceChange++, 16));
             Task wake;
             lock (_gate)
             {
