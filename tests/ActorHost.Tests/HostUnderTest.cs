@@ -60,7 +60,13 @@ public sealed class HostUnderTest : IAsyncDisposable
         {
             using var response = await Client.GetAsync("/ready");
             last = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return last.GetProperty("status").GetString() == status;
+            var now = last.GetProperty("status").GetString();
+            if (now == "failed" && status != "failed")
+            {
+                // A start that failed never becomes what is awaited: say why now, not after the whole limit.
+                throw new InvalidOperationException($"/ready says the start failed while '{status}' was awaited: {last}");
+            }
+            return now == status;
         }, limit ?? StartLimit, $"/ready reporting '{status}'");
         return last;
     }

@@ -32,6 +32,35 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task HostsStartingTogether_InOneProcess_AllBecomeReady_EachWithItsOwnLimits()
+    {
+        // One interpreter serves every host of the process: starts that overlap once made one host's bridge vanish
+        // from under another's ("Loaded module 'affinetes_bridge' not found in sys.modules").
+        var limits = new[] { 1_000, 2_000, 4_000, 8_000, 16_000, 32_000 };
+        var hosts = await Task.WhenAll(limits.Select(limit =>
+            HostUnderTest.StartAsync("protocol_env.py", o => o with { MaxResultBytes = limit })));
+        try
+        {
+            foreach (var (host, limit) in hosts.Zip(limits))
+            {
+                // Each host keeps its own result limit: just under it passes, just over it is refused.
+                var (status, _) = await host.CallAsync("/big_result", $$"""{"size": {{limit - 2}}}""");
+                Assert.Equal(HttpStatusCode.OK, status);
+                (status, var body) = await host.CallAsync("/big_result", $$"""{"size": {{limit - 1}}}""");
+                Assert.Equal(HttpStatusCode.InternalServerError, status);
+                Assert.Contains($"({limit + 1} bytes)", body.GetProperty("error").GetProperty("message").GetString());
+            }
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task SlowImport_ReadyIs503Starting_ThenOk()
     {
         await using var host = await HostUnderTest.StartAsync("slow_start_env.py", waitReady: false);

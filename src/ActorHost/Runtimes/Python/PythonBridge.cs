@@ -12,6 +12,8 @@ namespace Affinetes.ActorHost.Runtimes.Python;
 /// </summary>
 internal sealed unsafe class PythonBridge
 {
+    private static readonly Lock ModuleLock = new();
+    private static nint _module;
     private readonly nint _bridge;
     private readonly Dictionary<string, nint> _names = new(StringComparer.Ordinal);
     private nint _callSync;
@@ -28,35 +30,48 @@ internal sealed unsafe class PythonBridge
     /// <summary>The write end of the asyncio loop's wake pipe.</summary>
     public int WakeFd { get; private set; } = -1;
 
-    /// <summary>Compiles the bridge module and makes the bridge for <paramref name="options"/>.</summary>
+    /// <summary>
+    /// Compiles and runs the bridge module, once per process: every runtime of the process (tests start many) makes
+    /// its bridge from the same module. Called without the GIL; takes it.
+    /// </summary>
+    public static void EnsureModule()
+    {
+        // Running the module releases the GIL (its imports), so the lock, not the GIL, keeps a second runtime from
+        // running it at the same time (which once removed the first one's module from sys.modules mid-import).
+        lock (ModuleLock)
+        {
+            if (_module != 0)
+            {
+                return;
+            }
+            using (Gil.Acquire())
+            {
+                _module = CPython.ExecModule("affinetes_bridge", ReadSource(), "affinetes_bridge.py");
+            }
+        }
+    }
+
+    /// <summary>Makes the bridge for <paramref name="options"/> (after <see cref="EnsureModule"/>, under the GIL).</summary>
     public static PythonBridge Create(PythonRuntimeOptions options, PythonInstallation installation, LoopCallbacks callbacks)
     {
-        var module = CPython.ExecModule("affinetes_bridge", ReadSource(), "affinetes_bridge.py");
+        var make = CPython.GetAttr(Volatile.Read(ref _module), "make_bridge");
+        var envFile = CPython.NewString(options.EnvFile);
+        var debug = CPython.PyBool_FromLong(options.Debug ? 1 : 0);
+        var strict = CPython.PyBool_FromLong(options.StrictTypes ? 1 : 0);
+        var modules = CPython.NewString(options.ModulesDirectory);
+        var maxResult = CPython.PyLong_FromLongLong(options.MaxResultBytes);
+        var sysPath = CPython.NewStringTuple(installation.SysPath);
+        var hidden = CPython.NewStringTuple(options.HiddenVariables);
         try
         {
-            var make = CPython.GetAttr(module, "make_bridge");
-            var envFile = CPython.NewString(options.EnvFile);
-            var debug = CPython.PyBool_FromLong(options.Debug ? 1 : 0);
-            var strict = CPython.PyBool_FromLong(options.StrictTypes ? 1 : 0);
-            var modules = CPython.NewString(options.ModulesDirectory);
-            var maxResult = CPython.PyLong_FromLongLong(options.MaxResultBytes);
-            var sysPath = CPython.NewStringTuple(installation.SysPath);
-            var hidden = CPython.NewStringTuple(options.HiddenVariables);
-            try
-            {
-                return new PythonBridge(CPython.Call(make, [envFile, debug, callbacks.Complete, callbacks.Take, strict, modules, maxResult, sysPath, hidden]));
-            }
-            finally
-            {
-                foreach (var o in new[] { make, envFile, debug, strict, modules, maxResult, sysPath, hidden })
-                {
-                    CPython.Py_DecRef(o);
-                }
-            }
+            return new PythonBridge(CPython.Call(make, [envFile, debug, callbacks.Complete, callbacks.Take, strict, modules, maxResult, sysPath, hidden]));
         }
         finally
         {
-            CPython.Py_DecRef(module);
+            foreach (var o in new[] { make, envFile, debug, strict, modules, maxResult, sysPath, hidden })
+            {
+                CPython.Py_DecRef(o);
+            }
         }
     }
 

@@ -80,6 +80,14 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         PythonInterpreter.EnsureStarted(installation);
         var initialized = clock.ElapsedMilliseconds;
         _inbox = new LoopInbox(_sink);
+        try
+        {
+            PythonBridge.EnsureModule();
+        }
+        catch (PythonError e)
+        {
+            throw new ActorStartupException($"the host's Python bridge does not load: {e.TypeName}: {e.Message}", e);
+        }
         using (Gil.Acquire())
         {
             try

@@ -1,6 +1,6 @@
 """Python side of the ActorHost's Python runtime.
 
-Loaded by the host (embedded CPython through Python.NET). It imports the miner's env.py, builds the method table of
+Loaded once per process by the host (embedded CPython, through its C API). It imports the miner's env.py, builds the method table of
 its Actor, and runs calls:
   * plain methods in call_sync(), on the host's worker threads, one GIL hold serving many calls;
   * async methods on ONE long-lived asyncio loop (a dedicated thread): the host queues them on its side and writes a
@@ -114,11 +114,6 @@ class _NotSerializable(TypeError):
 _dumps = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":")).encode
 
 
-# The most result bytes the host sends (AFFINETES_MAX_RESULT_BYTES), set by make_bridge. The encoder escapes every
-# non-ASCII character, so the encoded text has as many bytes as characters.
-_max_result_bytes = None
-
-
 def _describe_size(size):
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= scale:
@@ -126,13 +121,16 @@ def _describe_size(size):
     return f"{size} bytes"
 
 
-def _encode_result(result, actor_failure):
+def _encode_result(result, actor_failure, max_result_bytes):
+    """OK + the result's JSON, or FAIL + why it cannot be sent. max_result_bytes: the most result bytes the host sends
+    (AFFINETES_MAX_RESULT_BYTES) or None; the encoder escapes every non-ASCII character, so the encoded text has as many
+    bytes as characters."""
     try:
         encoded = _dumps(_to_jsonable(result))
-        if _max_result_bytes is not None and len(encoded) > _max_result_bytes:
+        if max_result_bytes is not None and len(encoded) > max_result_bytes:
             return _fail("result_too_large",
                          f"the result is {_describe_size(len(encoded))} ({len(encoded)} bytes), over the host's limit of "
-                         f"{_describe_size(_max_result_bytes)}; nothing of it was sent (return less, or raise "
+                         f"{_describe_size(max_result_bytes)}; nothing of it was sent (return less, or raise "
                          "AFFINETES_MAX_RESULT_BYTES)")
         return OK + encoded
     except _ConversionFailed as e:
@@ -406,10 +404,11 @@ class DeadlineExceeded(BaseException):
 
 
 class Bridge:
-    def __init__(self, env_file, debug, complete, take, strict=False):
+    def __init__(self, env_file, debug, complete, take, strict=False, max_result_bytes=None):
         self.env_file = env_file
         self.debug = bool(debug)
         self.strict = bool(strict)
+        self.max_result_bytes = int(max_result_bytes) if max_result_bytes else None
         self._report = complete
         self._take = take
         self.actor = None
@@ -540,7 +539,7 @@ class Bridge:
                 # Never block a worker on it: the loop runs it like an async method.
                 self.loop.call_soon_threadsafe(self._start_task, call_id, result)
                 return CONTINUES
-            return _encode_result(result, self._actor_failure)
+            return _encode_result(result, self._actor_failure, self.max_result_bytes)
         except DeadlineExceeded:
             return _fail("deadline_exceeded", "the call's deadline passed and it was interrupted", "DeadlineExceeded")
         except BaseException as e:
@@ -603,7 +602,7 @@ class Bridge:
             self._complete(call_id, self._actor_failure(e))
             return
         if not inspect.isawaitable(coroutine):
-            self._complete(call_id, _encode_result(coroutine, self._actor_failure))
+            self._complete(call_id, _encode_result(coroutine, self._actor_failure, self.max_result_bytes))
             return
         self._start_task(call_id, coroutine)
 
@@ -617,7 +616,7 @@ class Bridge:
         payload = None
         try:
             result = await awaitable
-            payload = _encode_result(result, self._actor_failure)
+            payload = _encode_result(result, self._actor_failure, self.max_result_bytes)
         except asyncio.CancelledError:
             payload = _fail("deadline_exceeded", "the call was cancelled", "CancelledError")
         except BaseException as e:  # SystemExit, KeyboardInterrupt, GeneratorExit ...: the call's error, not the loop's
@@ -666,6 +665,8 @@ def _keep_termination_signals():
     """SIGTERM and SIGINT belong to the host (docker stop must stop the container): an env.py that installs a handler
     for them, at import or later, is told so in the log and keeps the host's."""
     import signal
+    if getattr(signal.signal, "_affinetes_guard", False):  # one guard per process, however many bridges it makes
+        return
     install = signal.signal
     owned = {signal.SIGTERM, signal.SIGINT}
 
@@ -677,6 +678,7 @@ def _keep_termination_signals():
         return install(signalnum, handler)
 
     guarded.__doc__ = install.__doc__
+    guarded._affinetes_guard = True
     signal.signal = guarded
 
 
@@ -691,13 +693,11 @@ def _sync_sys_path(wanted):
 
 def make_bridge(env_file, debug, complete, take, strict=False, modules_dir=None, max_result_bytes=None, sys_path=(),
                 hidden_variables=()):
-    global _max_result_bytes
     _sync_sys_path(sys_path)
     # The host only needs to verify the auth token: the plain variable leaves Python's environment (and the C
     # environment subprocesses inherit) before env.py is imported. Clients should set only its hash.
     for name in hidden_variables:
         os.environ.pop(name, None)
-    _max_result_bytes = int(max_result_bytes) if max_result_bytes else None
     # Actor output reaches the container log as it happens, not when a block buffer fills.
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -709,4 +709,4 @@ def make_bridge(env_file, debug, complete, take, strict=False, modules_dir=None,
     if modules_dir and os.path.isdir(modules_dir) and modules_dir not in sys.path:
         sys.path.append(modules_dir)
     _keep_termination_signals()
-    return Bridge(env_file, debug, complete, take, strict)
+    return Bridge(env_file, debug, complete, take, strict, max_result_bytes)
