@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a benchmark: scripts/bench.sh host [--duration 10] [--no-original] | runtimes [--duration 10] | client [--calls 20000] | ready [--replicas 4] [--runs 5]
 #                   | gateway [--duration 10] [--connections 64] | eval [--tasks 20000] [--concurrency 64] [--no-docker]
-#                   | basilica [--tasks 200] [--concurrency 20] [--api-rate 0.75] | network [--runs 5] [--calls 300] | view [--results 100000] [--rounds 30]
+#                   | basilica [--tasks 200] [--concurrency 20] [--api-rate 0.75] [--probe-period-ms 50] | network [--runs 5] [--calls 300] | view [--results 100000] [--rounds 30]
 #                   | episodes [--episodes 200] [--steps 10] [--concurrency 64] [--rounds 21] [--no-deadlines]
 # Results print as a table and are written to artifacts/bench/<name>.json.
 set -euo pipefail

@@ -96,12 +96,13 @@ root.Subcommands.Add(eval);
 var basilicaTasks = new Option<int>("--tasks") { Description = "tasks of the 50 ms workload", DefaultValueFactory = _ => 200 };
 var basilicaConcurrency = new Option<int>("--concurrency") { Description = "tasks in flight", DefaultValueFactory = _ => 20 };
 var basilicaRate = new Option<double>("--api-rate") { Description = "Basilica API requests per second (the client's token bucket; 0.75 by default, as afs)", DefaultValueFactory = _ => 0.75 };
+var basilicaProbe = new Option<int>("--probe-period-ms") { Description = "how often the contract server probes a starting pod's readiness (Kubernetes' probe period, a server-side wait; 50 ms by default, its tests' 200 ms)", DefaultValueFactory = _ => 50 };
 var basilicaOutput = new Option<string>("--output") { Description = "JSON results file", DefaultValueFactory = _ => "artifacts/bench/basilica.json" };
 var basilicaBench = new Command("basilica", "The jobs on Basilica through the local contract server vs Docker mode: an evaluation of 200 tasks of 50 ms at 20 in flight over 2 replicas (wall-time ratio, API requests per task), and a scoring cycle of 3 miners with one broken image vs the slowest miner alone.")
 {
-    basilicaTasks, basilicaConcurrency, basilicaRate, basilicaOutput,
+    basilicaTasks, basilicaConcurrency, basilicaRate, basilicaProbe, basilicaOutput,
 };
-basilicaBench.SetAction((result, _) => BasilicaBenchmark.RunAsync(result.GetValue(basilicaTasks), result.GetValue(basilicaConcurrency), result.GetValue(basilicaRate), result.GetValue(basilicaOutput)!));
+basilicaBench.SetAction((result, _) => BasilicaBenchmark.RunAsync(result.GetValue(basilicaTasks), result.GetValue(basilicaConcurrency), result.GetValue(basilicaRate), result.GetValue(basilicaProbe), result.GetValue(basilicaOutput)!));
 root.Subcommands.Add(basilicaBench);
 
 var episodeCount = new Option<int>("--episodes") { Description = "episodes per measured run", DefaultValueFactory = _ => 200 };

@@ -105,6 +105,42 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task OneReplicaLate_TheDeploymentServesOnTheReadyOne_AndTheOtherJoinsWhenReady()
+    {
+        var release = new TaskCompletionSource();
+        _server.Script(fixture.ClientImage, new ImageBehaviour.LatePods(release.Task));
+        var statuses = new List<BasilicaStatus>();
+        var progress = new SynchronousProgress(s =>
+        {
+            lock (statuses)
+            {
+                statuses.Add(s);
+            }
+        });
+        await using (var env = await LoadAsync(Options(fixture.ClientImage, replicas: 2, progress: progress)))
+        {
+            // Loaded while Basilica still says 1 of 2: the pod that answers through the deployment's URL serves.
+            lock (statuses)
+            {
+                Assert.Equal((1, 2), (statuses[^1].ReadyReplicas, statuses[^1].DesiredReplicas));
+            }
+            var hosts = new HashSet<string>();
+            for (var i = 0; i < 6; i++)
+            {
+                hosts.Add((await env.CallAsync("environment", kwargs: Kw(("name", "HOSTNAME"))).Within()).GetString()!);
+            }
+            Assert.Single(hosts);
+            release.SetResult();
+            await Bounded.Until(async () =>
+            {
+                hosts.Add((await env.CallAsync("environment", kwargs: Kw(("name", "HOSTNAME"))).Within()).GetString()!);
+                return hosts.Count == 2;
+            }, TimeSpan.FromSeconds(30), "the late pod serving too");
+        }
+        Assert.Equal(1, Count("delete"));
+    }
+
+    [Fact]
     public async Task ServerRenamesTheInstance_EveryLaterRequestUsesTheAnsweredName()
     {
         _server.RenameInstances = true;

@@ -34,6 +34,9 @@ public abstract record ImageBehaviour
 
     /// <summary>Ready, then its pods crash this long after (the deployment goes <c>Failed</c>, CrashLoopBackOff).</summary>
     public sealed record DiesAfter(TimeSpan After) : ImageBehaviour;
+
+    /// <summary>Its first pod becomes ready as usual, the others only once <paramref name="Release"/> completes.</summary>
+    public sealed record LatePods(Task Release) : ImageBehaviour;
 }
 
 /// <summary>
@@ -80,6 +83,9 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
 
     /// <summary>How long each phase before ready lasts at least (pending, pulling, starting, health_check).</summary>
     public TimeSpan PhaseDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often a pod's readiness probe is asked until it passes (Kubernetes: the probe's period).</summary>
+    public TimeSpan ReadinessProbePeriod { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Every create and delete, in order.</summary>
     public IReadOnlyList<LedgerEntry> Ledger => [.. _ledger];
@@ -314,6 +320,9 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
         var ttl = (long?)body["ttlSeconds"];
         var readinessPath = (string?)body["healthCheck"]?["readiness"]?["path"] ?? "/health";
         var deployment = new ContractDeployment(instanceName, name, image, replicas, port, env, Nanocpus(cpu), Bytes(memory), ttl, readinessPath);
+        // The public address exists from the create on (Basilica's is derived from the instance name); its ingress
+        // answers 503 until a pod is ready.
+        deployment.Url = await deployment.StartIngressAsync();
         _deployments[instanceName] = deployment;
         _createdEnv[instanceName] = env;
         _createBodies.Enqueue(body);
@@ -382,7 +391,6 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                 d.Pods.Enqueue(new ContractPod(id, port));
                 d.Event("Normal", "Started", $"Started container {i}");
             }
-            d.Url = await d.StartIngressAsync();
             await Task.Delay(PhaseDelay, token);
             d.Move("Active", "health_check", "waiting for readiness probes", 80);
             await Task.Delay(PhaseDelay, token);
@@ -402,6 +410,10 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
             {
                 foreach (var pod in d.Pods.Where(p => !p.Ready))
                 {
+                    if (behaviour is ImageBehaviour.LatePods { Release.IsCompleted: false } && pod != d.Pods.First())
+                    {
+                        continue;
+                    }
                     var inspected = await _docker.Containers.InspectContainerAsync(pod.ContainerId, token);
                     if (inspected.State?.Running != true)
                     {
@@ -425,7 +437,7 @@ public sealed partial class BasilicaContractServer : IAsyncDisposable
                     }
                 }
                 d.Touch();
-                await Task.Delay(200, token);
+                await Task.Delay(ReadinessProbePeriod, token);
             }
             if (behaviour is ImageBehaviour.DiesAfter dies)
             {

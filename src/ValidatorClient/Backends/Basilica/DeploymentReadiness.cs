@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
 using Affinetes.ValidatorClient.Telemetry;
@@ -12,15 +14,21 @@ namespace Affinetes.ValidatorClient.Backends.Basilica;
 /// Waits until Basilica says a deployment is ready, failed, or the ready timeout passed. Its status is polled with
 /// back-off (from <see cref="BasilicaOptions.StatusPollInterval"/>, each wait half as long again as the one before,
 /// up to 10 s, starting over at each change: a wait is then about half the time since the last change, so a phase that
-/// lasts as long as the one before it is still seen and reported, which doubling waits could skip), and, once it has a URL and is active, its <c>/health</c> is asked there
-/// directly every 200 ms (not an API request: Basilica's rate limit does not count it): the moment a pod answers
-/// through the deployment's ingress, the status is polled at once instead of at the end of the back-off (once: the
-/// other pods, if any, are waited for at the back-off's pace).
+/// lasts as long as the one before it is still seen and reported, which doubling waits could skip). From the moment it
+/// has a URL (Basilica's create answer carries it), its <c>/health</c> is also asked there directly, every 100 ms for
+/// 5 s, then every 500 ms (not an API request: Basilica's rate limit does not count it). The moment a pod answers
+/// through the deployment's ingress, the status is polled at once instead of at the end of the back-off, and an active
+/// deployment with a ready replica is then taken as ready: it serves (the ingress sends calls only to ready pods), and
+/// the other replicas join as they become ready.
 /// </summary>
 internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions options, TimeSpan readyTimeout, ILogger logger)
 {
     private static readonly TimeSpan LongestPoll = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan DirectProbe = TimeSpan.FromMilliseconds(200);
+    // The deployment's own URL is asked often while a pod may be about to answer (a quick start), then less often
+    // (an image still pulling): an ingress answering 503 costs little, but not nothing.
+    private static readonly TimeSpan DirectProbe = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan SlowDirectProbe = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan QuickStart = TimeSpan.FromSeconds(5);
 
     private readonly BasilicaApi _api = api;
     private readonly BasilicaOptions _options = options;
@@ -69,20 +77,22 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
     private static async Task ProbeDirectlyAsync(Poll poll, CancellationToken cancellationToken)
     {
         using var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2), UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+        var since = Stopwatch.StartNew();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                await Task.Delay(DirectProbe, cancellationToken);
-                if (poll.Last is not { IsActive: true, Url: { } url } || !Uri.TryCreate(url, UriKind.Absolute, out var root))
+                await Task.Delay(since.Elapsed < QuickStart ? DirectProbe : SlowDirectProbe, cancellationToken);
+                if (poll.Last is not { Url: { Length: > 0 } url } || !Uri.TryCreate(url, UriKind.Absolute, out var root))
                 {
                     continue;
                 }
                 try
                 {
                     using var answer = await http.GetAsync(new Uri(root, WireRoutes.Health.TrimStart('/')), cancellationToken);
-                    if (answer.IsSuccessStatusCode)
+                    if (answer.IsSuccessStatusCode && await IsHostHealthAsync(answer, cancellationToken))
                     {
+                        poll.Answered = true;
                         poll.Wake();
                         return;
                     }
@@ -98,6 +108,21 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
         }
     }
 
+    /// <summary>The answer is an ActorHost's <c>{"status":"ok"}</c>, not some page the address shows before a pod serves there.</summary>
+    private static async Task<bool> IsHostHealthAsync(HttpResponseMessage answer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(await answer.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+            return body.RootElement.ValueKind == JsonValueKind.Object
+                && body.RootElement.TryGetProperty("status", out var status) && status.ValueEquals("ok");
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>One deployment's status polls: logs and reports each change; ready returns, failed throws, anything else polls again.</summary>
     private sealed class Poll(DeploymentReadiness owner, Deployment first)
     {
@@ -107,6 +132,9 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
         private int _sinceChange;
 
         public Deployment Last { get; private set; } = first;
+
+        /// <summary>A pod answered through the deployment's own URL: it serves, whatever the other replicas do.</summary>
+        public volatile bool Answered;
 
         /// <summary>Polls at once instead of at the end of the current wait.</summary>
         public void Wake()
@@ -165,7 +193,11 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
             {
                 throw new DeploymentNotReadyException(deployment, $"is {deployment.State} before it was ready");
             }
-            return deployment.IsReady ? deployment : throw new NotReadyYetException();
+            // Serving is enough: the ingress sends calls only to ready pods, and the others join as they become ready
+            // (waiting for them would cost a whole back-off for a pod that is a moment behind the first).
+            return deployment.IsReady || (Answered && deployment.IsActive && deployment.Replicas is { Ready: > 0 })
+                ? deployment
+                : throw new NotReadyYetException();
         }
     }
 
