@@ -105,7 +105,7 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
     }
 
     [Fact]
-    public async Task OneReplicaLate_TheDeploymentServesOnTheReadyOne_AndTheOtherJoinsWhenReady()
+    public async Task OneReplicaLate_WithMinReadyReplicasOne_TheDeploymentServesOnTheReadyOne_AndTheOtherJoinsWhenReady()
     {
         var release = new TaskCompletionSource();
         _server.Script(fixture.ClientImage, new ImageBehaviour.LatePods(release.Task));
@@ -117,7 +117,7 @@ public sealed class BasilicaModeTests(DockerModeFixture fixture) : IAsyncLifetim
                 statuses.Add(s);
             }
         });
-        await using (var env = await LoadAsync(Options(fixture.ClientImage, replicas: 2, progress: progress)))
+        await using (var env = await LoadAsync(Options(fixture.ClientImage, replicas: 2, progress: progress) with { MinReadyReplicas = 1 }))
         {
             // Loaded while Basilica still says 1 of 2: the pod that answers through the deployment's URL serves.
             lock (statuses)

@@ -453,7 +453,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
             var file = Path.Combine(_state.FullName, "miners.json");
             await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, string> { ["7"] = first }));
             await using var client = AffinetesClient.Create(Loggers);
-            var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+            var time = new WaitingTime(DateTimeOffset.UtcNow);
             var cycles = System.Threading.Channels.Channel.CreateUnbounded<ScoringCycle>();
             using var stop = new CancellationTokenSource();
             var loop = new ScoringLoop(new ScoringService(client, _store, WithLocalModel(), Loggers), time).RunAsync(new ScoringJob
@@ -468,7 +468,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
             Assert.Equal(0.5, Assert.Single(one.Report!.Miners).Score);
             Assert.Equal(1, Count("create"));
 
-            time.Advance(TimeSpan.FromMinutes(30));
+            await time.AdvanceOnceWaitingAsync(TimeSpan.FromMinutes(30));
             var two = await NextCycleAsync(); // the same digest: every task from the store, no deployment
             Assert.Equal(1, two.UnchangedMiners);
             Assert.Equal(3, two.Report!.Miners[0].Summary!.FromCache);
@@ -476,7 +476,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
 
             // The miners source is read again: miner 7 committed another image, miner 8 the one 7 had.
             await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, string> { ["7"] = changed, ["8"] = first }));
-            time.Advance(TimeSpan.FromMinutes(30));
+            await time.AdvanceOnceWaitingAsync(TimeSpan.FromMinutes(30));
             var three = await NextCycleAsync();
             var byUid = three.Report!.Miners.ToDictionary(m => m.Miner.Uid);
             Assert.Equal(0, byUid["7"].Summary!.FromCache); // a new digest: evaluated
@@ -490,6 +490,28 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         finally
         {
             await DockerEngine.RemoveImageQuietlyAsync(fixture.Docker, variantTag);
+        }
+    }
+
+    /// <summary>
+    /// Fake time advanced only once the loop waits on it: an advance between the loop's reading of the clock and its
+    /// timer's start would be lost (the timer would count its whole wait from the advanced time).
+    /// </summary>
+    private sealed class WaitingTime(DateTimeOffset start) : Microsoft.Extensions.Time.Testing.FakeTimeProvider(start)
+    {
+        private readonly SemaphoreSlim _timers = new(0);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            _timers.Release();
+            return timer;
+        }
+
+        public async Task AdvanceOnceWaitingAsync(TimeSpan by)
+        {
+            await _timers.WaitAsync().Within(TimeSpan.FromMinutes(1), "the loop waiting for its next cycle");
+            Advance(by);
         }
     }
 

@@ -149,7 +149,7 @@ internal sealed class BasilicaBackend : IBackend
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _deployment = await new DeploymentReadiness(_api, _options.Basilica, _options.ReadyTimeout, _logger).WaitAsync(created, cancellationToken);
+            _deployment = await new DeploymentReadiness(_api, _options.Basilica, _options.ReadyTimeout, _options.MinReadyReplicas, _logger).WaitAsync(created, cancellationToken);
             if (!Uri.TryCreate(_deployment.Url, UriKind.Absolute, out _))
             {
                 throw new DeploymentNotReadyException(_deployment, $"is ready but has no URL ('{_deployment.Url}')");

@@ -11,18 +11,20 @@ using Polly.Timeout;
 namespace Affinetes.ValidatorClient.Backends.Basilica;
 
 /// <summary>
-/// Waits until Basilica says a deployment is ready, failed, or the ready timeout passed. Its status is polled with
-/// back-off (from <see cref="BasilicaOptions.StatusPollInterval"/>, each wait half as long again as the one before,
-/// up to 10 s, starting over at each change: a wait is then about half the time since the last change, so a phase that
-/// lasts as long as the one before it is still seen and reported, which doubling waits could skip). From the moment it
-/// has a URL (Basilica's create answer carries it), its <c>/health</c> is also asked there directly, every 100 ms for
-/// 5 s, then every 500 ms (not an API request: Basilica's rate limit does not count it). The moment a pod answers
-/// through the deployment's ingress, the status is polled at once instead of at the end of the back-off, and an active
-/// deployment with a ready replica is then taken as ready: it serves (the ingress sends calls only to ready pods), and
-/// the other replicas join as they become ready.
+/// Waits until Basilica says a deployment is ready (or <c>MinReadyReplicas</c> of its replicas are), failed, or the
+/// ready timeout passed. Its status is polled with back-off (from <see cref="BasilicaOptions.StatusPollInterval"/>,
+/// each wait half as long again as the one before, up to 10 s, starting over at each change: a wait is then about half
+/// the time since the last change, so a phase that lasts as long as the one before it is still seen and reported,
+/// which doubling waits could skip). From the moment it has a URL (Basilica's create answer carries it), its
+/// <c>/health</c> is also asked there directly, every 100 ms for 5 s, then every 500 ms (not an API request:
+/// Basilica's rate limit does not count it). The moment a pod answers through the deployment's ingress, the status is
+/// polled at once, then every 250 ms until enough replicas are ready (the others are most likely a moment behind).
 /// </summary>
-internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions options, TimeSpan readyTimeout, ILogger logger)
+internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions options, TimeSpan readyTimeout, int? minReady, ILogger logger)
 {
+    /// <summary>How often the status is polled once a pod answered, until enough replicas are ready.</summary>
+    private static readonly TimeSpan AnsweredPoll = TimeSpan.FromMilliseconds(250);
+
     private static readonly TimeSpan LongestPoll = TimeSpan.FromSeconds(10);
     // The deployment's own URL is asked often while a pod may be about to answer (a quick start), then less often
     // (an image still pulling): an ingress answering 503 costs little, but not nothing.
@@ -32,6 +34,7 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
 
     private readonly BasilicaApi _api = api;
     private readonly BasilicaOptions _options = options;
+    private readonly int? _minReady = minReady;
     private readonly ILogger _logger = logger;
 
     /// <summary>The deployment once ready; throws <see cref="DeploymentNotReadyException"/> when it failed, went, or took too long.</summary>
@@ -149,6 +152,10 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
         public async Task NextAsync(CancellationToken cancellationToken)
         {
             var delay = owner._options.StatusPollInterval * Math.Pow(1.5, Math.Min(_sinceChange++, 16));
+            if (Answered && delay > AnsweredPoll)
+            {
+                delay = AnsweredPoll; // a pod serves already: the others are most likely a moment behind it
+            }
             Task wake;
             lock (_gate)
             {
@@ -193,9 +200,9 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
             {
                 throw new DeploymentNotReadyException(deployment, $"is {deployment.State} before it was ready");
             }
-            // Serving is enough: the ingress sends calls only to ready pods, and the others join as they become ready
-            // (waiting for them would cost a whole back-off for a pod that is a moment behind the first).
-            return deployment.IsReady || (Answered && deployment.IsActive && deployment.Replicas is { Ready: > 0 })
+            // MinReadyReplicas (default all) ready is enough: the ingress sends calls only to ready pods, and the
+            // others join as they become ready.
+            return deployment.IsReady || (deployment.IsActive && deployment.Replicas is { Desired: > 0 } r && owner._minReady is { } min && r.Ready >= min)
                 ? deployment
                 : throw new NotReadyYetException();
         }
