@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Affinetes.Protocol;
 using Affinetes.ValidatorClient.Environments;
@@ -111,14 +112,12 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
         }
     }
 
-    /// <summary>The answer is an ActorHost's <c>{"status":"ok"}</c>, not some page the address shows before a pod serves there.</summary>
+    /// <summary>The answer is an ActorHost's health (<see cref="HealthResponse"/>, ok), not some page the address shows before a pod serves there.</summary>
     private static async Task<bool> IsHostHealthAsync(HttpResponseMessage answer, CancellationToken cancellationToken)
     {
         try
         {
-            using var body = await JsonDocument.ParseAsync(await answer.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
-            return body.RootElement.ValueKind == JsonValueKind.Object
-                && body.RootElement.TryGetProperty("status", out var status) && status.ValueEquals("ok");
+            return (await answer.Content.ReadFromJsonAsync(ProtocolJson.Wire.HealthResponse, cancellationToken))?.Status == "ok";
         }
         catch (JsonException)
         {
@@ -136,7 +135,7 @@ internal sealed class DeploymentReadiness(BasilicaApi api, BasilicaOptions optio
 
         public Deployment Last { get; private set; } = first;
 
-        /// <summary>A pod answered through the deployment's own URL: it serves, whatever the other replicas do.</summary>
+        /// <summary>A pod answered through the deployment's own URL: the others are polled for at a short interval.</summary>
         public volatile bool Answered;
 
         /// <summary>Polls at once instead of at the end of the current wait.</summary>
