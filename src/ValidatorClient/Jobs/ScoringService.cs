@@ -158,7 +158,16 @@ public sealed class ScoringService(IAffinetesClient client, ResultStore store, E
         return text.Length <= max ? text : text[..max] + "...";
     }
 
-    private static string OneLine(string message) => string.Join("; ", message.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
+    /// <summary>The message's lines joined by "; ", a line that introduces the next ("recent events:") by a space.</summary>
+    private static string OneLine(string message)
+    {
+        var line = new System.Text.StringBuilder();
+        foreach (var part in message.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0))
+        {
+            line.Append(line.Length == 0 ? "" : line[^1] == ':' ? " " : "; ").Append(part);
+        }
+        return line.ToString();
+    }
 }
 
 /// <summary>One scoring cycle: the miners, the environment every miner's image gets, the tasks, the model.</summary>

@@ -256,6 +256,7 @@ public sealed class BasilicaJobsTests(DockerModeFixture fixture) : IAsyncLifetim
         Assert.StartsWith("not started: basilica deployment afs-never-pushed-", byUid["8"].Reason, StringComparison.Ordinal);
         Assert.Contains("(phase failed: ImagePullBackOff", byUid["8"].Reason, StringComparison.Ordinal);
         Assert.Contains("Failed to pull image", byUid["8"].Reason, StringComparison.Ordinal);
+        Assert.Contains("; recent events: Normal Pulling: ", byUid["8"].Reason, StringComparison.Ordinal); // one line, read as one
         Assert.Equal([0.5, 0, 0.5], report.Weights);
         Assert.Equal([(ushort)7, (ushort)9], report.ChainUids!);
         Assert.Equal(3, Count("create"));
