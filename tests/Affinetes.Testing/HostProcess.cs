@@ -51,10 +51,26 @@ public sealed class HostProcess : IAsyncDisposable
         }
     }
 
-    public static HostProcess Start(IDictionary<string, string> environment, params string[] args)
+    public static HostProcess Start(IDictionary<string, string> environment, params string[] args) =>
+        StartBinary(Path.Combine(AppContext.BaseDirectory, "affinetes-host"), environment, args);
+
+    /// <summary>
+    /// The published host (<c>scripts/publish-host.sh</c>, which the test command's set-up runs): the native
+    /// <c>affinetes-host</c> with the managed host under <c>managed/</c>, as images carry them.
+    /// </summary>
+    public static string PublishedBinary
+    {
+        get
+        {
+            var path = Path.Combine(RepositoryRoot.Path, "artifacts", "host", "linux-x64", "affinetes-host");
+            return File.Exists(path) ? path : throw new InvalidOperationException($"{path} is missing: run scripts/publish-host.sh");
+        }
+    }
+
+    public static HostProcess StartBinary(string binary, IDictionary<string, string> environment, params string[] args)
     {
         var port = DockerEngine.FreeLoopbackPort();
-        var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "affinetes-host"))
+        var start = new ProcessStartInfo(binary)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -131,7 +131,7 @@ internal sealed class DescribeEndpoints(IActorRuntime runtime, Readiness readine
                 properties[p.Name] = schema;
                 if (p.Required)
                 {
-                    required.Add(p.Name);
+                    required.Add((JsonNode)p.Name);
                 }
             }
             var body = new JsonObject

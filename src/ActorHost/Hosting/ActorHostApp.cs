@@ -2,7 +2,9 @@ using System.Net;
 using Affinetes.ActorHost.Endpoints;
 using Affinetes.ActorHost.Runtimes;
 using System.Runtime.CompilerServices;
+#if !NATIVE_HOST
 using Affinetes.ActorHost.Runtimes.CSharp;
+#endif
 using Affinetes.ActorHost.Runtimes.Python;
 using Affinetes.ActorHost.Runtimes.Sidecar;
 using Affinetes.Protocol;
@@ -33,6 +35,12 @@ internal static class ActorHostApp
             await Console.Error.WriteLineAsync("affinetes-host: " + e.Message);
             return 2;
         }
+#if NATIVE_HOST
+        if (options.Runtime == RuntimeNames.CSharp && !healthProbe)
+        {
+            return ManagedHost.Exec(args);
+        }
+#endif
         if (options.CompileOnly)
         {
             return Compile(options);
@@ -77,9 +85,11 @@ internal static class ActorHostApp
         {
             switch (options.Runtime)
             {
+#if !NATIVE_HOST
                 case RuntimeNames.CSharp:
                     Console.Out.WriteLine($"affinetes-host: ok: {options.EnvFile}: {CreateCSharp(options, quiet).CheckLoadable()}");
                     return 0;
+#endif
                 case RuntimeNames.Sidecar:
                     await using (var sidecar = CreateSidecar(options, quiet))
                     {
@@ -108,6 +118,10 @@ internal static class ActorHostApp
     /// </summary>
     private static int Compile(ActorHostOptions options)
     {
+#if NATIVE_HOST
+        Console.Out.WriteLine($"affinetes-host: nothing to compile for a {options.Runtime} actor");
+        return 0;
+#else
         try
         {
             Console.Out.WriteLine("affinetes-host: " + CreateCSharp(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).Compile());
@@ -117,6 +131,7 @@ internal static class ActorHostApp
             Console.Out.WriteLine("affinetes-host: not cached: " + e.Message);
         }
         return 0;
+#endif
     }
 
     /// <summary>The image's HEALTHCHECK: asks the running host's /health (slim images have no curl).</summary>
@@ -151,7 +166,9 @@ internal static class ActorHostApp
     /// <summary>The runtime <see cref="ActorHostOptions.Runtime"/> names. Each is made in its own method so that only its assemblies load.</summary>
     private static IActorRuntime CreateRuntime(ActorHostOptions options, ILogger logger) => options.Runtime switch
     {
+#if !NATIVE_HOST
         RuntimeNames.CSharp => CreateCSharp(options, logger),
+#endif
         RuntimeNames.Sidecar => CreateSidecar(options, logger),
         _ => CreatePython(options, logger),
     };
@@ -159,6 +176,7 @@ internal static class ActorHostApp
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PythonRuntime CreatePython(ActorHostOptions options, ILogger logger) => new(ToPythonOptions(options), logger);
 
+#if !NATIVE_HOST
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static CSharpRuntime CreateCSharp(ActorHostOptions options, ILogger logger) => new(new CSharpRuntimeOptions
     {
@@ -168,6 +186,7 @@ internal static class ActorHostApp
         HostVersion = $"{HostInfo.Version}/{typeof(Affinetes.Actors.Llm).Assembly.ManifestModule.ModuleVersionId}",
         Debug = options.Debug,
     }, logger);
+#endif
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static SidecarRuntime CreateSidecar(ActorHostOptions options, ILogger logger) => new(new SidecarOptions

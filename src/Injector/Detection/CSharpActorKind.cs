@@ -34,6 +34,7 @@ public sealed class CSharpActorKind : IEnvironmentKind
             new(HostEnvironment.CacheDirectory, HostLayer.CacheDirectory),
         ],
         BuildSteps = ["--compile"],
+        Binary = HostLayer.ManagedHostBinary,
     });
 
     public IReadOnlyDictionary<string, string> StarterFiles(string name) => new Dictionary<string, string>

@@ -39,6 +39,12 @@ public sealed record HostLayerSpec
     /// <summary>Settings of the host, in order (<c>AFFINETES_ENV_FILE</c> ...).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
 
+    /// <summary>
+    /// The host the image runs and builds with: the native <see cref="HostLayer.HostBinary"/>, or for a C# actor
+    /// <see cref="HostLayer.ManagedHostBinary"/> (the native host would hand it over anyway).
+    /// </summary>
+    public string Binary { get; init; } = HostLayer.HostBinary;
+
     /// <summary>Host invocations run (as root) while the image is built, e.g. <c>--compile</c>.</summary>
     public IReadOnlyList<string> BuildSteps { get; init; } = [];
 }
@@ -52,7 +58,11 @@ public static class HostLayer
     /// <summary>Where the host's files live inside every built image.</summary>
     public const string HostDirectory = "/opt/affinetes/host";
 
+    /// <summary>The native host (compiled ahead of time): serves Python and sidecar actors, answers the health check.</summary>
     public const string HostBinary = HostDirectory + "/affinetes-host";
+
+    /// <summary>The managed host (the .NET runtime, the JIT): serves C# actors, which it compiles and loads.</summary>
+    public const string ManagedHostBinary = HostDirectory + "/managed/affinetes-host";
 
     /// <summary>The version of this build, which is also the version of the host it layers in.</summary>
     public static string Version { get; } =
@@ -88,7 +98,7 @@ public static class HostLayer
             text.Append("USER root\n");
             foreach (var step in spec.BuildSteps)
             {
-                text.Append("RUN [\"").Append(HostBinary).Append("\", \"").Append(step).Append("\"]\n");
+                text.Append("RUN [\"").Append(spec.Binary).Append("\", \"").Append(step).Append("\"]\n");
             }
             if (!string.IsNullOrEmpty(inputs.BaseUser))
             {
@@ -101,7 +111,7 @@ public static class HostLayer
             .Append(" \\\n      ").Append(ImageLabels.Runtime).Append("=\"").Append(spec.Runtime).Append('"')
             .Append(" \\\n      ").Append(ImageLabels.HostVersion).Append("=\"").Append(inputs.HostVersion).Append('"')
             .Append(" \\\n      ").Append(ImageLabels.SourceDigest).Append("=\"").Append(inputs.SourceDigest).Append("\"\n");
-        text.Append("ENTRYPOINT [\"").Append(HostBinary).Append("\"]\n");
+        text.Append("ENTRYPOINT [\"").Append(spec.Binary).Append("\"]\n");
         text.Append("CMD []\n");
         return text.ToString();
     }
