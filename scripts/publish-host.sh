@@ -11,11 +11,11 @@ out="$root/artifacts/host/linux-x64"
 stamp="$out/.published"
 # Only sources count: what a build writes under obj/ and bin/ (generated .cs files among it) must not make it stale.
 if [ -f "$stamp" ] && [ -f "$out/.content-id" ] && [ -z "$(find "$root/src/ActorHost" "$root/src/Protocol" "$root/Directory.Build.props" "$root/Directory.Packages.props" \
-      "$root/scripts/publish-host.sh" \( -name obj -o -name bin \) -prune -o -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' \
+      "$root/scripts/publish-host.sh" \( -name obj -o -name bin -o -name obj-native -o -name bin-native \) -prune -o -newer "$stamp" -type f \( -name '*.cs' -o -name '*.py' -o -name '*.csproj' \
       -o -name '*.props' -o -name 'publish-host.sh' -o -name '*.html' -o -name '*.js' -o -name '*.css' \) -print -quit)" ]; then
   exit 0
 fi
-echo "[host] publishing the ActorHost (self-contained, ReadyToRun; about a minute the first time)" >&2
+echo "[host] publishing the ActorHost: native and managed (about two minutes the first time)" >&2
 # The stamp takes the time the publish started: a source saved while it ran leaves the output stale, as it is.
 started=$(mktemp)
 # A clean publish into a directory of its own, put in place at the end: ReadyToRun intermediates left by a publish with
