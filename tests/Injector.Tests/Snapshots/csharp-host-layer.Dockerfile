@@ -7,7 +7,7 @@ ENV AFFINETES_ENV_FILE=/app/Actor.cs \
     AFFINETES_PORT=8000 \
     PYTHONUNBUFFERED=1
 USER root
-RUN ["/opt/affinetes/host/affinetes-host", "--compile"]
+RUN ["/opt/affinetes/host/managed/affinetes-host", "--compile"]
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["/opt/affinetes/host/affinetes-host", "--health"]
@@ -15,5 +15,5 @@ LABEL affinetes.env.type="function_based" \
       affinetes.runtime="csharp" \
       affinetes.host.version="9.9.9" \
       affinetes.source.digest="sha256:abc"
-ENTRYPOINT ["/opt/affinetes/host/affinetes-host"]
+ENTRYPOINT ["/opt/affinetes/host/managed/affinetes-host"]
 CMD []
