@@ -15,8 +15,6 @@ public sealed class NativeHostTests : IDisposable
 
     public void Dispose() => _work.Delete(recursive: true);
 
-    private static string MappedFiles(HostProcess host) => File.ReadAllText($"/proc/{host.Process.Id}/maps");
-
     [Fact]
     public async Task PythonActor_IsServedWithoutTheDotnetRuntime_AndStopsOnSigterm()
     {
@@ -26,7 +24,7 @@ public sealed class NativeHostTests : IDisposable
         using var response = await host.Client.PostAsync("/echo", new StringContent("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("python", JsonDocument.Parse(await host.Client.GetStringAsync("/ready")).RootElement.GetProperty("runtime").GetString());
-        var maps = MappedFiles(host);
+        var maps = host.MappedFiles;
         Assert.Contains("libpython3", maps);
         Assert.DoesNotContain("libcoreclr.so", maps);
         Assert.DoesNotContain("libclrjit.so", maps);
@@ -45,7 +43,7 @@ public sealed class NativeHostTests : IDisposable
         await host.WaitReadyAsync();
         using var response = await host.Client.PostAsync("/echo", new StringContent("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.DoesNotContain("libcoreclr.so", MappedFiles(host));
+        Assert.DoesNotContain("libcoreclr.so", host.MappedFiles);
     }
 
     [Fact]
@@ -59,7 +57,7 @@ public sealed class NativeHostTests : IDisposable
         await host.WaitReadyAsync(HostUnderTest.StartLimit);
         using var response = await host.Client.PostAsync("/doubled", new StringContent("""{"x":4}"""));
         Assert.Equal("""{"status":"success","result":8,"error":null}""", await response.Content.ReadAsStringAsync());
-        Assert.Contains("libcoreclr.so", MappedFiles(host)); // the process the test started is now the managed host
+        Assert.Contains("libcoreclr.so", host.MappedFiles); // the process the test started is now the managed host
 
         host.SendSigterm();
         Assert.Equal(0, await host.WaitForExitAsync(TimeSpan.FromSeconds(20)));

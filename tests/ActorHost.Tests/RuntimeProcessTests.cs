@@ -12,8 +12,6 @@ public sealed class RuntimeProcessTests : IDisposable
 
     public void Dispose() => _work.Delete(recursive: true);
 
-    private static string MappedFiles(HostProcess host) => File.ReadAllText($"/proc/{host.Process.Id}/maps");
-
     [Fact]
     public async Task PythonHost_LoadsNeitherRoslynNorYarp()
     {
@@ -21,7 +19,7 @@ public sealed class RuntimeProcessTests : IDisposable
         await host.WaitReadyAsync();
         using var response = await host.Client.PostAsync("/echo", new StringContent("""{"x":1}"""));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var maps = MappedFiles(host);
+        var maps = host.MappedFiles;
         Assert.Contains("libpython3", maps);
         Assert.DoesNotContain("Microsoft.CodeAnalysis", maps);
         Assert.DoesNotContain("Yarp.ReverseProxy", maps);
@@ -39,13 +37,13 @@ public sealed class RuntimeProcessTests : IDisposable
         await using (var first = HostProcess.Start(environment))
         {
             await first.WaitReadyAsync(HostUnderTest.StartLimit);
-            Assert.Contains("Microsoft.CodeAnalysis.CSharp.dll", MappedFiles(first)); // compiled: not in the cache yet
+            Assert.Contains("Microsoft.CodeAnalysis.CSharp.dll", first.MappedFiles); // compiled: not in the cache yet
         }
         await using var host = HostProcess.Start(environment);
         await host.WaitReadyAsync();
         using var response = await host.Client.PostAsync("/doubled", new StringContent("""{"x":4}"""));
         Assert.Equal("""{"status":"success","result":8,"error":null}""", await response.Content.ReadAsStringAsync());
-        var maps = MappedFiles(host);
+        var maps = host.MappedFiles;
         Assert.DoesNotContain("Microsoft.CodeAnalysis", maps);
         Assert.DoesNotContain("libpython3", maps);
         Assert.Contains("compile cache hit", host.Output);

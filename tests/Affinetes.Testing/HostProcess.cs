@@ -28,6 +28,9 @@ public sealed class HostProcess : IAsyncDisposable
     public HttpClient Client { get; }
     public Process Process => _process;
 
+    /// <summary>The files the process has mapped now (<c>/proc/PID/maps</c>): which libraries and assemblies it loaded.</summary>
+    public string MappedFiles => File.ReadAllText($"/proc/{_process.Id}/maps");
+
     public string Output
     {
         get
