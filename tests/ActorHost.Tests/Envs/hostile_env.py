@@ -2,6 +2,7 @@
 import asyncio
 import os
 import signal
+import threading
 import time
 
 # An actor taking SIGTERM at import: docker stop must still stop the container.
@@ -45,6 +46,9 @@ class Actor:
     def spin(self):
         while True:
             pass
+
+    def thread(self):
+        return threading.get_ident()
 
     def block(self, seconds: float):
         time.sleep(seconds)  # a blocking C call: not interruptible

@@ -1,41 +1,86 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.Json;
 using Affinetes.ActorHost.Runtimes.Python.Interop;
 using Affinetes.Protocol;
 
 namespace Affinetes.ActorHost.Runtimes.Python;
 
-/// <summary>A thread of the <see cref="GilWorkerPool"/>, with its own long-lived Python thread state.</summary>
-internal sealed class GilWorker(int index)
+/// <summary>
+/// A thread that runs plain methods with its own long-lived Python thread state: a dedicated worker of the
+/// <see cref="GilWorkerPool"/>, or a thread-pool thread that drains quick calls (<see cref="Pooled"/>).
+/// </summary>
+internal sealed class GilWorker(int index, bool pooled = false)
 {
     public int Index { get; } = index;
+
+    /// <summary>A thread-pool thread draining quick calls, not a dedicated worker: the watchdog writes it off but never replaces it.</summary>
+    public bool Pooled { get; } = pooled;
+
     public Thread? Thread { get; set; }
 
     /// <summary><c>threading.get_ident()</c> of this thread, for interrupts.</summary>
     public ulong PythonThreadId { get; set; }
 
+    /// <summary>A pooled thread's Python thread state while it does not hold the GIL.</summary>
+    public nint ThreadState { get; set; }
+
     public volatile WorkItem? Current;
+
+    /// <summary>When <see cref="Current"/> started (a <see cref="Stopwatch"/> timestamp), 0 between calls.</summary>
+    public long CallStarted;
 
     /// <summary>Stuck in a call past its deadline: replaced, and it ends when its call returns.</summary>
     public volatile bool WrittenOff;
 }
 
 /// <summary>
-/// The threads that run plain methods. Calls queue on one lock-free queue; each worker takes the GIL once and
-/// serves every call already queued under that one hold (one GIL hand-off serves a burst instead of one per
-/// request). A plain method that blocks in I/O releases the GIL and another worker carries on with the queue.
-/// Workers written off by the <see cref="PythonWatchdog"/> are replaced through <see cref="StartWorker"/>.
+/// The threads that run plain methods.
+/// <para>Calls of a quick method (its recent calls all took under a millisecond: <see cref="MethodPace"/>) run on
+/// the thread-pool thread that queued them: one drainer at a time takes the GIL and serves every quick call queued,
+/// and their answers continue on that same thread, with no hand-off to another thread and back. A drainer whose call
+/// runs long hands the queue to the dedicated workers, and that method is no longer quick.</para>
+/// <para>Other calls queue for the dedicated workers; each takes the GIL once and serves every call already queued
+/// under that one hold. A plain method that blocks in I/O releases the GIL and another worker carries on with the
+/// queue. Workers written off by the <see cref="PythonWatchdog"/> are replaced through <see cref="StartWorker"/>.</para>
 /// </summary>
 internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink sink, ILogger logger)
 {
+    /// <summary>How long a drainer's call runs before the queue behind it goes to the dedicated workers.</summary>
+    private static readonly long HandOffAfter = Stopwatch.Frequency / 500;
+
+    /// <summary>Quick calls one drainer serves in a turn before it lets the thread pool run other work.</summary>
+    private const int DrainTurn = 64;
+
     private readonly ConcurrentQueue<WorkItem> _queue = new();
+    private readonly ConcurrentQueue<WorkItem> _quickQueue = new();
+    private readonly ConcurrentDictionary<string, MethodPace> _paces = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _available = new(0);
     private readonly Lock _workersLock = new();
     private readonly List<GilWorker> _workers = [];
     private int _workerCount;
     private volatile bool _stopping;
 
-    /// <summary>The workers alive now (a copy).</summary>
+    /// <summary>1 while a drainer owns <see cref="_quickQueue"/>.</summary>
+    private int _draining;
+
+    private volatile GilWorker? _drainer;
+
+    /// <summary>This thread's Python thread state, made the first time it drains (the interpreter lives as long as the process).</summary>
+    [ThreadStatic]
+    private static nint t_threadState;
+
+    [ThreadStatic]
+    private static ulong t_pythonThreadId;
+
+    /// <summary>This thread's drainer in <see cref="t_drainerPool"/>.</summary>
+    [ThreadStatic]
+    private static GilWorker? t_drainer;
+
+    [ThreadStatic]
+    private static GilWorkerPool? t_drainerPool;
+
+    /// <summary>The workers alive now, dedicated and pooled (a copy).</summary>
     public List<GilWorker> Snapshot()
     {
         lock (_workersLock)
@@ -45,12 +90,165 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
     }
 
     /// <summary>Some worker is still in a call (stuck in C code): finalising the interpreter would wait on it.</summary>
-    public bool HasStuckWorkers => Snapshot().Any(w => w.Thread?.IsAlive == true);
+    public bool HasStuckWorkers => Snapshot().Any(w => w.Pooled ? w.Current is not null : w.Thread?.IsAlive == true);
 
     public void Enqueue(WorkItem item)
     {
+        if (!_stopping && _paces.TryGetValue(item.Method, out var pace) && pace.IsQuick)
+        {
+            _quickQueue.Enqueue(item);
+            if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: true);
+            }
+            else if (DrainerStalled())
+            {
+                _available.Release(); // a dedicated worker takes this call
+            }
+            return;
+        }
         _queue.Enqueue(item);
         _available.Release();
+    }
+
+    /// <summary>
+    /// When the drainer's call has run long: that method is no longer quick, and the quick calls queued behind it go
+    /// to the dedicated workers (the watchdog asks four times a second).
+    /// </summary>
+    public void HandOffIfStalled()
+    {
+        if (DrainerStalled() && !_quickQueue.IsEmpty)
+        {
+            _available.Release(_quickQueue.Count);
+        }
+    }
+
+    private bool DrainerStalled()
+    {
+        if (_drainer is not { } drainer)
+        {
+            return false;
+        }
+        var started = Volatile.Read(ref drainer.CallStarted);
+        if (started == 0 || Stopwatch.GetTimestamp() - started < HandOffAfter)
+        {
+            return false;
+        }
+        if (drainer.Current is { } current)
+        {
+            Pace(current.Method).Slow();
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The watchdog wrote off a drainer stuck in a call past its deadline: a new drainer may start, and the queue
+    /// behind the stuck call goes to the dedicated workers.
+    /// </summary>
+    public void ReleaseDrainer(GilWorker drainer)
+    {
+        if (drainer.Current is { } current)
+        {
+            Pace(current.Method).Slow();
+        }
+        if (Interlocked.CompareExchange(ref _drainer, null, drainer) == drainer)
+        {
+            Volatile.Write(ref _draining, 0);
+        }
+        if (!_quickQueue.IsEmpty)
+        {
+            _available.Release(_quickQueue.Count);
+        }
+    }
+
+    /// <summary>
+    /// Deletes the Python thread states of pooled threads the thread pool has retired (it ends threads idle for a
+    /// while). Needs the GIL.
+    /// </summary>
+    public unsafe void ForgetRetiredDrainers()
+    {
+        lock (_workersLock)
+        {
+            for (var i = _workers.Count - 1; i >= 0; i--)
+            {
+                var worker = _workers[i];
+                if (worker.Pooled && worker.Thread?.IsAlive == false && worker.ThreadState != 0)
+                {
+                    CPython.PyThreadState_Clear(worker.ThreadState);
+                    CPython.PyThreadState_Delete(worker.ThreadState);
+                    worker.ThreadState = 0;
+                    _workers.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    private MethodPace Pace(string method) => _paces.GetOrAdd(method, static _ => new MethodPace());
+
+    private unsafe void Drain()
+    {
+        var drainer = t_drainer;
+        if (drainer is null || drainer.WrittenOff || t_drainerPool != this)
+        {
+            drainer = t_drainer = NewDrainer(t_drainerPool == this ? drainer : null);
+            t_drainerPool = this;
+        }
+        _drainer = drainer;
+        var served = 0;
+        CPython.PyEval_RestoreThread(t_threadState);
+        try
+        {
+            while (!drainer.WrittenOff && served < DrainTurn && _quickQueue.TryDequeue(out var item))
+            {
+                Run(drainer, item);
+                served++;
+            }
+        }
+        finally
+        {
+            t_threadState = CPython.PyEval_SaveThread();
+        }
+        if (drainer.WrittenOff)
+        {
+            return; // the watchdog gave the queue to another drainer while this one was stuck
+        }
+        if (served == DrainTurn)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: false); // still the owner
+            return;
+        }
+        Interlocked.CompareExchange(ref _drainer, null, drainer);
+        Volatile.Write(ref _draining, 0);
+        if (!_quickQueue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: true);
+        }
+    }
+
+    /// <summary>This thread's drainer in this pool; the thread's first, with a new Python thread state.</summary>
+    private unsafe GilWorker NewDrainer(GilWorker? previous)
+    {
+        if (t_threadState == 0)
+        {
+            CPython.PyGILState_Ensure(); // kept until the thread pool retires the thread (ForgetRetiredDrainers)
+            t_pythonThreadId = CPython.PyThread_get_thread_ident();
+            t_threadState = CPython.PyEval_SaveThread();
+        }
+        var drainer = new GilWorker(Interlocked.Increment(ref _workerCount) - 1, pooled: true)
+        {
+            Thread = Thread.CurrentThread,
+            PythonThreadId = t_pythonThreadId,
+            ThreadState = t_threadState,
+        };
+        lock (_workersLock)
+        {
+            if (previous is not null)
+            {
+                _workers.Remove(previous); // written off, and back: this one takes its place and its thread state
+            }
+            _workers.Add(drainer);
+        }
+        return drainer;
     }
 
     public void StartWorker()
@@ -64,14 +262,22 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         worker.Thread.Start();
     }
 
-    /// <summary>Lets the workers finish what is queued and end; a worker still in a call after a second is left (stuck in C code).</summary>
+    /// <summary>
+    /// Lets the workers finish what is queued and end; a worker still in a call after a second is left (stuck in C
+    /// code). Quick calls queued from now go to the dedicated workers.
+    /// </summary>
     public async Task StopAsync()
     {
         _stopping = true;
-        var workers = Snapshot();
+        var workers = Snapshot().Where(w => !w.Pooled).ToList();
         if (workers.Count > 0)
         {
-            _available.Release(workers.Count);
+            _available.Release(workers.Count + _quickQueue.Count);
+        }
+        var deadline = Stopwatch.StartNew();
+        while (Volatile.Read(ref _draining) != 0 && _drainer is not { WrittenOff: true } && deadline.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            await Task.Delay(10).ConfigureAwait(false);
         }
         await Task.WhenAll(workers.Select(w => Task.Run(() => w.Thread?.Join(TimeSpan.FromSeconds(1))))).ConfigureAwait(false);
     }
@@ -91,17 +297,17 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
                     _available.Release(); // the signal belongs to a live worker
                     return;
                 }
-                if (_stopping && _queue.IsEmpty)
+                if (_stopping && _queue.IsEmpty && _quickQueue.IsEmpty)
                 {
                     return;
                 }
                 CPython.PyEval_RestoreThread(threadState);
                 try
                 {
-                    // Serve everything already queued under this one GIL hold.
+                    // Serve everything already queued under this one GIL hold (and quick calls a drainer left).
                     do
                     {
-                        if (_queue.TryDequeue(out var item))
+                        if (_queue.TryDequeue(out var item) || _quickQueue.TryDequeue(out item))
                         {
                             Run(worker, item);
                         }
@@ -141,6 +347,8 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
             item.Body = default;
             item.Worker = worker;
             worker.Current = item;
+            var started = Stopwatch.GetTimestamp();
+            Volatile.Write(ref worker.CallStarted, started);
             byte[] payload;
             try
             {
@@ -148,6 +356,8 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
             }
             finally
             {
+                Volatile.Write(ref worker.CallStarted, 0);
+                Pace(item.Method).Record(Stopwatch.GetTimestamp() - started);
                 worker.Current = null;
                 Volatile.Write(ref item.State, WorkItem.Finished);
                 if (item.Interrupted)

@@ -10,8 +10,8 @@ namespace Affinetes.ActorHost.Runtimes.Python;
 /// <item>An interrupter thread raises <c>DeadlineExceeded</c> in plain methods whose caller gave up (it needs the
 /// GIL, so it may wait for it; how long it has waited tells a GIL that is never released), and once a second pokes
 /// the asyncio loop so that a running loop beats.</item>
-/// <item>Four times a second, without the GIL (<see cref="Ticker"/>): writes off workers stuck in calls past their
-/// deadline and starts replacements (bounded), interrupts the loop's thread when a cancelled task never yields, and
+/// <item>Four times a second, without the GIL (<see cref="Ticker"/>): hands quick calls queued behind a long one
+/// to the dedicated workers, writes off workers stuck in calls past their deadline and starts replacements (bounded), interrupts the loop's thread when a cancelled task never yields, and
 /// decides <see cref="UnservableReason"/>.</item>
 /// </list>
 /// </summary>
@@ -67,6 +67,7 @@ internal sealed partial class PythonWatchdog(PythonRuntimeOptions options, GilWo
                 using (Gil.Acquire())
                 {
                     Volatile.Write(ref _interrupterWaitingSince, 0);
+                    pool.ForgetRetiredDrainers();
                     while (reader.TryRead(out var item))
                     {
                         if (item.IsAsync)
@@ -107,22 +108,28 @@ internal sealed partial class PythonWatchdog(PythonRuntimeOptions options, GilWo
         var live = 0;
         var stuck = 0;
         string? stuckIn = null;
+        pool.HandOffIfStalled();
         foreach (var worker in pool.Snapshot())
         {
             if (worker.WrittenOff)
             {
-                stuck++;
+                stuck += worker.Pooled ? 0 : 1;
                 continue;
             }
             if (worker.Current is { AbandonedAt: > 0 } item && now - item.AbandonedAt > options.WriteOffGrace.TotalMilliseconds)
             {
                 worker.WrittenOff = true;
+                LogWorkerWrittenOff(logger, worker.Index, item.Method, (now - item.AbandonedAt) / 1000.0);
+                if (worker.Pooled)
+                {
+                    pool.ReleaseDrainer(worker); // a thread of the pool: nothing to replace
+                    continue;
+                }
                 stuck++;
                 stuckIn = item.Method;
-                LogWorkerWrittenOff(logger, worker.Index, item.Method, (now - item.AbandonedAt) / 1000.0);
                 continue;
             }
-            live++;
+            live += worker.Pooled ? 0 : 1;
         }
         // A stuck worker is replaced while fewer workers are stuck than there are workers; past that, the next
         // stuck call leaves fewer live workers, and none means nothing can be served.

@@ -38,6 +38,8 @@ internal static unsafe partial class CPython
     public static delegate* unmanaged<int> PyGILState_Ensure;
     public static delegate* unmanaged<int, void> PyGILState_Release;
     public static delegate* unmanaged<nuint> PyThread_get_thread_ident;
+    public static delegate* unmanaged<nint, void> PyThreadState_Clear;
+    public static delegate* unmanaged<nint, void> PyThreadState_Delete;
     public static delegate* unmanaged<nint, void> Py_IncRef;
     public static delegate* unmanaged<nint, void> Py_DecRef;
     public static delegate* unmanaged<byte*, byte*, int, nint> Py_CompileString;
@@ -99,6 +101,8 @@ internal static unsafe partial class CPython
         PyGILState_Ensure = (delegate* unmanaged<int>)Bind(nameof(PyGILState_Ensure));
         PyGILState_Release = (delegate* unmanaged<int, void>)Bind(nameof(PyGILState_Release));
         PyThread_get_thread_ident = (delegate* unmanaged<nuint>)Bind(nameof(PyThread_get_thread_ident));
+        PyThreadState_Clear = (delegate* unmanaged<nint, void>)Bind(nameof(PyThreadState_Clear));
+        PyThreadState_Delete = (delegate* unmanaged<nint, void>)Bind(nameof(PyThreadState_Delete));
         Py_IncRef = (delegate* unmanaged<nint, void>)Bind(nameof(Py_IncRef));
         Py_DecRef = (delegate* unmanaged<nint, void>)Bind(nameof(Py_DecRef));
         Py_CompileString = (delegate* unmanaged<byte*, byte*, int, nint>)Bind(nameof(Py_CompileString));
