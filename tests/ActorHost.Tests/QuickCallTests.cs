@@ -92,4 +92,18 @@ public sealed class QuickCallTests
         (status, _) = await host.CallAsync("/block", """{"seconds":0.1}""");
         Assert.Equal(HttpStatusCode.OK, status);
     }
+
+    [Fact]
+    public async Task AQuickMethodStuckPastItsDeclaredTimeout_GetsTheOriginalsFailedAnswer()
+    {
+        await using var host = await StartAsync(workers: 1);
+        await WarmAsync(host, ("/wait", """{"seconds":0}"""), ("/echo", """{"x":1}"""));
+        // timeout -9.5 + the 10 s grace: the call is given up after 0.5 s, while it sits in time.sleep(3600).
+        var (status, body) = await host.CallAsync("/call", """{"method":"wait","args":[],"kwargs":{"seconds":3600,"timeout":-9.5}}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("failed", body.GetProperty("status").GetString());
+        Assert.Contains("timeout", body.GetProperty("result").GetProperty("error").GetString(), StringComparison.OrdinalIgnoreCase);
+        var (echo, _) = await host.CallAsync("/echo", """{"x":2}""");
+        Assert.Equal(HttpStatusCode.OK, echo);
+    }
 }

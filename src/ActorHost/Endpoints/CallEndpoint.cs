@@ -148,19 +148,26 @@ internal sealed class CallEndpoint(IActorRuntime runtime, Readiness readiness, A
             ? null
             : CancellationTokenSource.CreateLinkedTokenSource(deadline?.Token ?? default, declared?.Token ?? default, context.RequestAborted);
         var token = linked?.Token ?? context.RequestAborted;
+        Task<InvokeResult> call;
+        var guard = deadline is null && declared is null ? null : new InlineGuard(context, method.Name, timeout, timeoutKwarg, deadline, declared);
+        using (guard?.Arm(token))
+        {
+            call = runtime.InvokeAsync(method, body, shape, token);
+            if (guard?.Disarm() == false)
+            {
+                // The call held this thread past a deadline, and the deadline's answer was given meanwhile.
+                _ = call.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return await guard.Answered;
+            }
+        }
         InvokeResult result;
         try
         {
-            result = await runtime.InvokeAsync(method, body, shape, token);
+            result = await call;
         }
         catch (OperationCanceledException) when (deadline?.IsCancellationRequested == true)
         {
-            return await ErrorResponses.WriteAsync(context, StatusCodes.Status504GatewayTimeout, new ErrorDetail
-            {
-                Code = ErrorCodes.DeadlineExceeded,
-                Message = $"{method.Name} did not finish within its deadline of {timeout!.Value.TotalSeconds:0.###} s and was cancelled",
-                Method = method.Name,
-            });
+            return await WriteDeadlineExceededAsync(context, method.Name, timeout!.Value);
         }
         catch (OperationCanceledException) when (declared?.IsCancellationRequested == true)
         {
@@ -186,6 +193,75 @@ internal sealed class CallEndpoint(IActorRuntime runtime, Readiness readiness, A
         }
         await WriteSuccessAsync(context, result.ResultJson);
         return StatusCodes.Status200OK;
+    }
+
+    private static Task<int> WriteDeadlineExceededAsync(HttpContext context, string method, TimeSpan timeout) =>
+        ErrorResponses.WriteAsync(context, StatusCodes.Status504GatewayTimeout, new ErrorDetail
+        {
+            Code = ErrorCodes.DeadlineExceeded,
+            Message = $"{method} did not finish within its deadline of {timeout.TotalSeconds:0.###} s and was cancelled",
+            Method = method,
+        });
+
+    /// <summary>
+    /// Answers a call's deadline (or its declared <c>timeout</c>) while the runtime holds the handler's thread in the
+    /// call (a quick call it ran on the calling thread that turned out slow): from the timer's thread, and only while
+    /// armed, so that exactly one of the handler and the guard answers.
+    /// </summary>
+    private sealed class InlineGuard(HttpContext context, string method, TimeSpan? timeout, TimeoutKwargValue timeoutKwarg,
+        CancellationTokenSource? deadline, CancellationTokenSource? declared)
+    {
+        private const int Armed = 1;
+        private const int Disarmed = 2;
+        private const int Answering = 3;
+        private int _state;
+        private Task<int>? _answered;
+
+        /// <summary>The guard's answer (its status), once <see cref="Disarm"/> returned false.</summary>
+        public Task<int> Answered => Volatile.Read(ref _answered)!;
+
+        public CancellationTokenRegistration Arm(CancellationToken token)
+        {
+            _state = Armed;
+            return token.UnsafeRegister(static state => ((InlineGuard)state!).Fire(), this);
+        }
+
+        /// <summary>True: the handler answers. False: the guard has answered (or is answering), see <see cref="Answered"/>.</summary>
+        public bool Disarm() => Interlocked.CompareExchange(ref _state, Disarmed, Armed) == Armed;
+
+        private void Fire()
+        {
+            var passed = deadline?.IsCancellationRequested == true;
+            if (!passed && declared?.IsCancellationRequested != true)
+            {
+                return; // the caller left: nobody to answer; the call's thread answers nothing when it returns
+            }
+            var answer = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _answered, answer.Task);
+            if (Interlocked.CompareExchange(ref _state, Answering, Armed) != Armed)
+            {
+                return;
+            }
+            _ = AnswerAsync(passed, answer);
+        }
+
+        private async Task AnswerAsync(bool passed, TaskCompletionSource<int> answer)
+        {
+            try
+            {
+                // The connection stays with the call until it returns: the client must not send its next call on it.
+                context.Response.Headers.Connection = "close";
+                var status = passed
+                    ? await WriteDeadlineExceededAsync(context, method, timeout!.Value)
+                    : await WriteFailedAsync(context, TimeoutKwarg.ExceededMessage(timeoutKwarg.PythonText()));
+                await context.Response.CompleteAsync(); // the handler is still in the call: the answer ends here
+                answer.TrySetResult(status);
+            }
+            catch (Exception e)
+            {
+                answer.TrySetException(e); // e.g. the caller left while it was written: the handler sees it as it would its own
+            }
+        }
     }
 
     /// <summary>The caller's own result limit (<see cref="WireHeaders.MaxResultBytes"/>); 0 when it sent none or one that is not a positive number.</summary>

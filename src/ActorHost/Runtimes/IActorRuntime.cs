@@ -24,6 +24,8 @@ internal interface IActorRuntime : IAsyncDisposable
     /// Invokes <paramref name="method"/> (one of <see cref="Methods"/>) with the request body as it came (UTF-8 bytes):
     /// <paramref name="shape"/> says whether it is a <c>/call</c> body or a flat kwargs object. Cancelling
     /// <paramref name="cancellationToken"/> (deadline or caller gone) cancels the work where the runtime can.
+    /// A runtime may run a quick call on the calling thread before it returns (the caller answers a deadline that
+    /// passes meanwhile from another thread).
     /// </summary>
     Task<InvokeResult> InvokeAsync(MethodDescriptor method, ReadOnlyMemory<byte> body, BodyShape shape, CancellationToken cancellationToken);
 

@@ -50,6 +50,10 @@ class Actor:
     def thread(self):
         return threading.get_ident()
 
+    def wait(self, seconds: float, timeout=None):
+        time.sleep(seconds)  # blocking, with the original's `timeout` kwarg
+        return seconds
+
     def block(self, seconds: float):
         time.sleep(seconds)  # a blocking C call: not interruptible
         return seconds

@@ -37,9 +37,10 @@ internal sealed class GilWorker(int index, bool pooled = false)
 /// <summary>
 /// The threads that run plain methods.
 /// <para>Calls of a quick method (its recent calls all took under a millisecond: <see cref="MethodPace"/>) run on
-/// the thread-pool thread that queued them: one drainer at a time takes the GIL and serves every quick call queued,
-/// and their answers continue on that same thread, with no hand-off to another thread and back. A drainer whose call
-/// runs long hands the queue to the dedicated workers, and that method is no longer quick.</para>
+/// the thread that queues them: one drainer at a time takes the GIL and serves every quick call queued, so a call
+/// usually is answered before its caller awaits it, with no hand-off to another thread and back. A drainer whose
+/// call runs long hands the queue to the dedicated workers, and that method is no longer quick; one stuck past its
+/// deadline is written off (its caller answered the deadline from the timer's thread).</para>
 /// <para>Other calls queue for the dedicated workers; each takes the GIL once and serves every call already queued
 /// under that one hold. A plain method that blocks in I/O releases the GIL and another worker carries on with the
 /// queue. Workers written off by the <see cref="PythonWatchdog"/> are replaced through <see cref="StartWorker"/>.</para>
@@ -92,14 +93,21 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
     /// <summary>Some worker is still in a call (stuck in C code): finalising the interpreter would wait on it.</summary>
     public bool HasStuckWorkers => Snapshot().Any(w => w.Pooled ? w.Current is not null : w.Thread?.IsAlive == true);
 
-    public void Enqueue(WorkItem item)
+    /// <summary>Whether calls of <paramref name="method"/> are quick now: <see cref="Enqueue"/> may run them on the calling thread.</summary>
+    public bool IsQuick(string method) => !_stopping && _paces.TryGetValue(method, out var pace) && pace.IsQuick;
+
+    /// <summary>
+    /// Queues a call. A quick one (<see cref="IsQuick"/>) is run on the calling thread when no drainer is at work,
+    /// with whatever quick calls are queued, before this returns (the caller must not hold the GIL).
+    /// </summary>
+    public void Enqueue(WorkItem item, bool quick)
     {
-        if (!_stopping && _paces.TryGetValue(item.Method, out var pace) && pace.IsQuick)
+        if (quick && !_stopping)
         {
             _quickQueue.Enqueue(item);
             if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: true);
+                Drain(); // here: the call is answered before its caller awaits it, with no hop to another thread
             }
             else if (DrainerStalled())
             {

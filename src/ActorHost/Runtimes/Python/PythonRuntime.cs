@@ -136,9 +136,17 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
             _sink.Register(item.Id, item.Completion);
             _inbox!.Submit(item);
         }
+        else if (_pool!.IsQuick(method.Name))
+        {
+            // The pool may run it here, on this thread: a call that turns out slow is abandoned from the token.
+            using (cancellationToken.UnsafeRegister(static state => { var (runtime, item) = ((PythonRuntime, WorkItem))state!; runtime.Abandon(item); }, (this, item)))
+            {
+                _pool.Enqueue(item, quick: true);
+            }
+        }
         else
         {
-            _pool!.Enqueue(item);
+            _pool.Enqueue(item, quick: false);
         }
 
         byte[] payload;
@@ -160,7 +168,10 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
     /// </summary>
     private void Abandon(WorkItem item)
     {
-        item.AbandonedAt = Environment.TickCount64;
+        if (Interlocked.CompareExchange(ref item.AbandonedAt, Environment.TickCount64, 0) != 0)
+        {
+            return; // once: from the token while the call ran on the caller's thread, then from the caller
+        }
         if (Interlocked.CompareExchange(ref item.State, WorkItem.Dropped, WorkItem.Queued) == WorkItem.Queued)
         {
             item.Body = default;
