@@ -254,4 +254,29 @@ public sealed class HostProcessTests
         await host.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Console.WriteLine($"[figures] SIGTERM with 2 workers stuck in C calls -> exit: {clock.ElapsedMilliseconds} ms");
     }
+
+    [Fact]
+    public async Task Sigterm_WithAQuickCallStuckOnTheRequestsThread_ExitsOnceTheGraceEnds()
+    {
+        await using var host = HostProcess.Start(Env("hostile_env.py", ("AFFINETES_PYTHON_WORKERS", "1"), ("AFFINETES_SHUTDOWN_GRACE", "2")));
+        await host.WaitReadyAsync();
+        for (var i = 0; i < 3 * Runtimes.Python.MethodPace.Streak; i++)
+        {
+            using var quick = await host.Client.PostAsync("/block", Json("""{"seconds":0}"""));
+            Assert.Equal(HttpStatusCode.OK, quick.StatusCode);
+        }
+        // Quick now: this call runs on the request's own thread, and sits there in time.sleep(3600) after its 504.
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/block") { Content = Json("""{"seconds":3600}""") })
+        {
+            request.Headers.Add("X-Affinetes-Timeout", "0.3");
+            using var stuck = await host.Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.GatewayTimeout, stuck.StatusCode);
+            Assert.True(stuck.Headers.ConnectionClose, "the answer of a call still holding its connection says Connection: close");
+        }
+        var clock = Stopwatch.StartNew();
+        host.SendSigterm();
+        // Kestrel waits for the request's thread until the drain grace ends (then ~1 s for the connections it aborts).
+        await host.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Console.WriteLine($"[figures] SIGTERM with a quick call stuck on its request's thread (grace 2 s) -> exit: {clock.ElapsedMilliseconds} ms");
+    }
 }
