@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using Affinetes.ActorHost.Endpoints;
+using Affinetes.ActorHost.Runtimes;
+using Affinetes.ActorHost.Runtimes.Python;
 using Affinetes.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -105,5 +107,27 @@ public sealed class QuickCallTests
         Assert.Contains("timeout", body.GetProperty("result").GetProperty("error").GetString(), StringComparison.OrdinalIgnoreCase);
         var (echo, _) = await host.CallAsync("/echo", """{"x":2}""");
         Assert.Equal(HttpStatusCode.OK, echo);
+    }
+
+    [Fact]
+    public async Task ADrainersThreadThatEnds_HasItsPythonThreadStateDeleted_AndCallsGoOn()
+    {
+        await using var host = await StartAsync(workers: 1);
+        await WarmAsync(host, ("/echo", """{"x":1}"""));
+        var runtime = (PythonRuntime)host.Services.GetRequiredService<IActorRuntime>();
+        var echo = runtime.Methods.Single(m => m.Name == "echo");
+        InvokeResult? result = null;
+        // No other call is running: this thread drains its own call, with a Python thread state of its own.
+        var thread = new Thread(() => result = runtime.InvokeAsync(echo, """{"x":7}"""u8.ToArray(), BodyShape.Flat, CancellationToken.None).GetAwaiter().GetResult());
+        thread.Start();
+        Assert.True(thread.Join(TimeSpan.FromSeconds(20)), "the call on its own thread");
+        Assert.True(result is { Succeeded: true }, $"the call on its own thread: {result?.Error?.Message}");
+        Assert.Equal("""{"x":7}""", System.Text.Encoding.UTF8.GetString(result!.Value.ResultJson.Span));
+        Assert.Contains(runtime.Pool!.Snapshot(), w => w.Pooled && w.Thread == thread);
+        // The thread has ended: its drainer and thread state go (the interrupter looks once a second, under the GIL).
+        await Bounded.Until(() => Task.FromResult(!runtime.Pool.Snapshot().Any(w => w.Thread == thread)), TimeSpan.FromSeconds(10),
+            "the ended thread's drainer being forgotten");
+        var calls = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => host.CallAsync("/echo", $$"""{"x":{{i}}}""")));
+        Assert.All(calls, c => Assert.Equal(HttpStatusCode.OK, c.Status));
     }
 }

@@ -45,6 +45,9 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
     /// <summary>After <see cref="DisposeAsync"/>: some worker is still in a call (stuck in C code).</summary>
     public bool HasStuckWorkers => _pool?.HasStuckWorkers == true;
 
+    /// <summary>The threads that run plain methods (for the tests that look at them).</summary>
+    internal GilWorkerPool? Pool => _pool;
+
     /// <summary>Public attributes of the Actor that could not be served (name and reason), logged at start-up.</summary>
     public IReadOnlyList<string> SkippedAttributes { get; private set; } = [];
 
