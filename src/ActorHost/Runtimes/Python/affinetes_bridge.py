@@ -643,7 +643,7 @@ class Bridge:
         except BaseException as e:
             self._complete(call_id, self._actor_failure(e))
             return
-        if not inspect.isawaitable(coroutine):
+        if type(coroutine) is not types.CoroutineType and not inspect.isawaitable(coroutine):
             self._complete(call_id, _encode_result(coroutine, self._actor_failure, self.max_result_bytes))
             return
         self._start_task(call_id, coroutine)
