@@ -36,11 +36,13 @@ internal sealed class GilWorker(int index, bool pooled = false)
 
 /// <summary>
 /// The threads that run plain methods.
-/// <para>Calls of a quick method (its recent calls all took under a millisecond: <see cref="MethodPace"/>) run on
-/// the thread that queues them: one drainer at a time takes the GIL and serves every quick call queued, so a call
-/// usually is answered before its caller awaits it, with no hand-off to another thread and back. A drainer whose
-/// call runs long hands the queue to the dedicated workers, and that method is no longer quick; one stuck past its
-/// deadline is written off (its caller answered the deadline from the timer's thread).</para>
+/// <para>Calls of a quick method (its recent calls all took under a millisecond: <see cref="MethodPace"/>) skip the
+/// dedicated workers. One drainer at a time holds the quick calls: a caller that finds none at work runs its own call
+/// on its own thread, so it is answered before it awaits, with no hand-off to another thread and back (and it never
+/// runs another caller's call: no caller's thread waits on someone else's). Quick calls that arrive meanwhile queue,
+/// and a drainer of the thread pool serves them together under one GIL hold. A drainer whose call runs long hands
+/// the queue to the dedicated workers, and that method is no longer quick; one stuck past its deadline is written
+/// off (the caller of a call on its own thread is answered at the deadline from the timer's thread).</para>
 /// <para>Other calls queue for the dedicated workers; each takes the GIL once and serves every call already queued
 /// under that one hold. A plain method that blocks in I/O releases the GIL and another worker carries on with the
 /// queue. Workers written off by the <see cref="PythonWatchdog"/> are replaced through <see cref="StartWorker"/>.</para>
@@ -98,16 +100,23 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
 
     /// <summary>
     /// Queues a call. A quick one (<see cref="IsQuick"/>) is run on the calling thread when no drainer is at work,
-    /// with whatever quick calls are queued, before this returns (the caller must not hold the GIL).
+    /// before this returns (the caller must not hold the GIL).
     /// </summary>
     public void Enqueue(WorkItem item, bool quick)
     {
         if (quick && !_stopping)
         {
+            if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
+            {
+                // Here, and only this call: it is answered before its caller awaits it, with no hop to another
+                // thread, and this caller's thread never waits on another caller's call.
+                Drain(item);
+                return;
+            }
             _quickQueue.Enqueue(item);
             if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
             {
-                Drain(); // here: the call is answered before its caller awaits it, with no hop to another thread
+                ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: false); // the drainer let go meanwhile
             }
             else if (DrainerStalled())
             {
@@ -193,7 +202,11 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
 
     private MethodPace Pace(string method) => _paces.GetOrAdd(method, static _ => new MethodPace());
 
-    private unsafe void Drain()
+    /// <summary>
+    /// A drainer's turn, its owner holding <see cref="_draining"/>: <paramref name="own"/> alone (a caller's own call,
+    /// on the caller's thread), or, for a drainer of the thread pool (null), every quick call queued (up to a turn).
+    /// </summary>
+    private unsafe void Drain(WorkItem? own)
     {
         var drainer = t_drainer;
         if (drainer is null || drainer.WrittenOff || t_drainerPool != this)
@@ -206,10 +219,17 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         CPython.PyEval_RestoreThread(t_threadState);
         try
         {
-            while (!drainer.WrittenOff && served < DrainTurn && _quickQueue.TryDequeue(out var item))
+            if (own is not null)
             {
-                Run(drainer, item);
-                served++;
+                Run(drainer, own);
+            }
+            else
+            {
+                while (!drainer.WrittenOff && served < DrainTurn && _quickQueue.TryDequeue(out var item))
+                {
+                    Run(drainer, item);
+                    served++;
+                }
             }
         }
         finally
@@ -222,14 +242,15 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         }
         if (served == DrainTurn)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: false); // still the owner
+            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: false); // still the owner
             return;
         }
         Interlocked.CompareExchange(ref _drainer, null, drainer);
         Volatile.Write(ref _draining, 0);
         if (!_quickQueue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(), this, preferLocal: true);
+            // Calls queued while this one ran: a drainer of the pool takes them (a caller's thread goes back to its caller).
+            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: own is null);
         }
     }
 
