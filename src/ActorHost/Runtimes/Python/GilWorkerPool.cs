@@ -22,7 +22,7 @@ internal sealed class GilWorker(int index, bool pooled = false)
     /// <summary><c>threading.get_ident()</c> of this thread, for interrupts.</summary>
     public ulong PythonThreadId { get; set; }
 
-    /// <summary>A pooled thread's Python thread state while it does not hold the GIL.</summary>
+    /// <summary>A pooled thread's Python thread state, deleted once the thread pool has retired the thread.</summary>
     public nint ThreadState { get; set; }
 
     public volatile WorkItem? Current;
@@ -95,12 +95,12 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
     /// <summary>Some worker is still in a call (stuck in C code): finalising the interpreter would wait on it.</summary>
     public bool HasStuckWorkers => Snapshot().Any(w => w.Pooled ? w.Current is not null : w.Thread?.IsAlive == true);
 
-    /// <summary>Whether calls of <paramref name="method"/> are quick now: <see cref="Enqueue"/> may run them on the calling thread.</summary>
-    public bool IsQuick(string method) => !_stopping && _paces.TryGetValue(method, out var pace) && pace.IsQuick;
+    /// <summary>How quick the calls of the plain method <paramref name="method"/> have been (one per method, kept).</summary>
+    public MethodPace PaceOf(string method) => _paces.GetOrAdd(method, static _ => new MethodPace());
 
     /// <summary>
-    /// Queues a call. A quick one (<see cref="IsQuick"/>) is run on the calling thread when no drainer is at work,
-    /// before this returns (the caller must not hold the GIL).
+    /// Queues a call. A quick one (its <see cref="MethodPace.IsQuick"/>) is run on the calling thread when no drainer
+    /// is at work, before this returns (the caller must not hold the GIL).
     /// </summary>
     public void Enqueue(WorkItem item, bool quick)
     {
@@ -116,7 +116,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
             _quickQueue.Enqueue(item);
             if (Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: false); // the drainer let go meanwhile
+                ScheduleDrain(preferLocal: false); // the drainer let go meanwhile
             }
             else if (DrainerStalled())
             {
@@ -151,10 +151,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         {
             return false;
         }
-        if (drainer.Current is { } current)
-        {
-            Pace(current.Method).Slow();
-        }
+        drainer.Current?.Pace?.Slow();
         return true;
     }
 
@@ -164,10 +161,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
     /// </summary>
     public void ReleaseDrainer(GilWorker drainer)
     {
-        if (drainer.Current is { } current)
-        {
-            Pace(current.Method).Slow();
-        }
+        drainer.Current?.Pace?.Slow();
         if (Interlocked.CompareExchange(ref _drainer, null, drainer) == drainer)
         {
             Volatile.Write(ref _draining, 0);
@@ -200,7 +194,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         }
     }
 
-    private MethodPace Pace(string method) => _paces.GetOrAdd(method, static _ => new MethodPace());
+    private void ScheduleDrain(bool preferLocal) => ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal);
 
     /// <summary>
     /// A drainer's turn, its owner holding <see cref="_draining"/>: <paramref name="own"/> alone (a caller's own call,
@@ -242,7 +236,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         }
         if (served == DrainTurn)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: false); // still the owner
+            ScheduleDrain(preferLocal: false); // still the owner
             return;
         }
         Interlocked.CompareExchange(ref _drainer, null, drainer);
@@ -250,7 +244,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
         if (!_quickQueue.IsEmpty && Interlocked.CompareExchange(ref _draining, 1, 0) == 0)
         {
             // Calls queued while this one ran: a drainer of the pool takes them (a caller's thread goes back to its caller).
-            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.Drain(null), this, preferLocal: own is null);
+            ScheduleDrain(preferLocal: own is null);
         }
     }
 
@@ -386,7 +380,7 @@ internal sealed partial class GilWorkerPool(PythonBridge bridge, CompletionSink 
             finally
             {
                 Volatile.Write(ref worker.CallStarted, 0);
-                Pace(item.Method).Record(Stopwatch.GetTimestamp() - started);
+                item.Pace?.Record(Stopwatch.GetTimestamp() - started);
                 worker.Current = null;
                 Volatile.Write(ref item.State, WorkItem.Finished);
                 if (item.Interrupted)

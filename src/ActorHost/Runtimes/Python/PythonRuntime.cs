@@ -133,23 +133,24 @@ internal sealed partial class PythonRuntime(PythonRuntimeOptions options, ILogge
         {
             return InvokeResult.Failure(new ErrorDetail { Code = ErrorCodes.ShuttingDown, Message = "the host is shutting down", Method = method.Name });
         }
-        var item = new WorkItem(Interlocked.Increment(ref _nextId), method.Name, method.IsAsync, body, shape);
+        var item = new WorkItem(Interlocked.Increment(ref _nextId), method.Name, method.IsAsync, body, shape,
+            method.IsAsync ? null : _pool!.PaceOf(method.Name));
         if (method.IsAsync)
         {
             _sink.Register(item.Id, item.Completion);
             _inbox!.Submit(item);
         }
-        else if (_pool!.IsQuick(method.Name))
+        else if (item.Pace!.IsQuick)
         {
             // The pool may run it here, on this thread: a call that turns out slow is abandoned from the token.
             using (cancellationToken.UnsafeRegister(static state => { var (runtime, item) = ((PythonRuntime, WorkItem))state!; runtime.Abandon(item); }, (this, item)))
             {
-                _pool.Enqueue(item, quick: true);
+                _pool!.Enqueue(item, quick: true);
             }
         }
         else
         {
-            _pool.Enqueue(item, quick: false);
+            _pool!.Enqueue(item, quick: false);
         }
 
         byte[] payload;

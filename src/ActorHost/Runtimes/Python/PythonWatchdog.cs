@@ -11,8 +11,9 @@ namespace Affinetes.ActorHost.Runtimes.Python;
 /// GIL, so it may wait for it; how long it has waited tells a GIL that is never released), and once a second pokes
 /// the asyncio loop so that a running loop beats.</item>
 /// <item>Four times a second, without the GIL (<see cref="Ticker"/>): hands quick calls queued behind a long one
-/// to the dedicated workers, writes off workers stuck in calls past their deadline and starts replacements (bounded), interrupts the loop's thread when a cancelled task never yields, and
-/// decides <see cref="UnservableReason"/>.</item>
+/// to the dedicated workers, writes off workers stuck in calls past their deadline and starts replacements
+/// (bounded), interrupts the loop's thread when a cancelled task never yields, and decides
+/// <see cref="UnservableReason"/>.</item>
 /// </list>
 /// </summary>
 internal sealed partial class PythonWatchdog(PythonRuntimeOptions options, GilWorkerPool pool, PythonBridge bridge, CompletionSink sink, LoopInbox inbox, ILogger logger)

@@ -1,7 +1,7 @@
 namespace Affinetes.ActorHost.Runtimes.Python;
 
 /// <summary>One call on its way through the Python runtime: queued, running, finished or dropped.</summary>
-internal sealed class WorkItem(long id, string method, bool isAsync, ReadOnlyMemory<byte> body, BodyShape shape)
+internal sealed class WorkItem(long id, string method, bool isAsync, ReadOnlyMemory<byte> body, BodyShape shape, MethodPace? pace = null)
 {
     public const int Queued = 0;
     public const int Running = 1;
@@ -16,6 +16,9 @@ internal sealed class WorkItem(long id, string method, bool isAsync, ReadOnlyMem
     public ReadOnlyMemory<byte> Body = body;
 
     public BodyShape Shape { get; } = shape;
+
+    /// <summary>How quick its method's calls have been (plain methods; null for an <c>async def</c>).</summary>
+    public MethodPace? Pace { get; } = pace;
 
     /// <summary>The bridge's payload: a <see cref="BridgeTags"/> byte, then JSON.</summary>
     public TaskCompletionSource<byte[]> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
